@@ -82,7 +82,23 @@ type Config struct {
 	Verbose bool
 	// Mode is ModeDirect or ModeOperator; empty means direct.
 	Mode string
+
+	// PodPer is what one pod runs: PodPerTest (default), PodPerClass or
+	// PodPerFile. Shards, when above 0, overrides it: the cases are split
+	// into that many pods, balanced by the timing history.
+	PodPer string
+	Shards int
+	// DurationsFile holds per-test durations from earlier runs (read when
+	// present) and receives this run's (written at the end).
+	DurationsFile string
 }
+
+// What one pod runs.
+const (
+	PodPerTest  = "test"
+	PodPerClass = "class"
+	PodPerFile  = "file"
+)
 
 // Error is an input that cannot be used.
 type Error struct {
@@ -136,6 +152,9 @@ func ParseRun(args []string, getenv func(string) string, out io.Writer) (Config,
 	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun binary to put in the image (default: this executable)")
 	fs.BoolVar(&c.Verbose, "v", false, "verbose progress")
 	fs.StringVar(&c.Mode, "mode", ModeDirect, "direct (this process runs the pods) or operator (a TestRun, run by the operator in the cluster)")
+	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class or file; results stay per test")
+	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
+	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
 	// Flags may come before or after the project directory; everything
 	// after "--" is pytest's.
 	if i := indexOf(args, "--"); i >= 0 {
@@ -224,6 +243,14 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
+	}
+	switch c.PodPer {
+	case "", PodPerTest, PodPerClass, PodPerFile:
+	default:
+		bad("pod per", c.PodPer, "must be test, class or file")
+	}
+	if c.Shards < 0 {
+		bad("shards", fmt.Sprint(c.Shards), "must be 0 (off) or more")
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
