@@ -8,6 +8,7 @@ package plan
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 )
@@ -33,9 +34,24 @@ type Case struct {
 	TestID string
 }
 
+// Unit is a group of cases that one pod runs: a file, a class or a shard.
+// A pod of a unit runs those of its cases that are ready when it is
+// created, in the unit's order; cases a pod did not reach go to the next pod
+// of the same unit.
+type Unit struct {
+	// ID is label-safe; it names the unit's pods.
+	ID string
+	// Cases are case IDs, in the order the pod runs them.
+	Cases []string
+}
+
 // Spec is what the run must do.
 type Spec struct {
 	Cases []Case
+	// Units group the cases into pods, in the order they start. Nil means
+	// one unit per case, with the case's ID, in the order of Cases; a case
+	// that no unit names runs alone.
+	Units []Unit
 	// Parallelism caps the pods that run at once; below 1 means 1.
 	Parallelism int
 	// MaxAttempts is how often a failing case runs at most; below 1 means 1.
@@ -54,11 +70,15 @@ type Outcome struct {
 	Message string
 }
 
-// Pod is one observed attempt.
+// Pod is one observed pod: one attempt of each case it runs.
 type Pod struct {
-	Name    string
-	CaseID  string
+	Name string
+	// CaseID is the ID of the pod's unit; for a pod of one test, the case's.
+	CaseID string
+	// Attempt numbers the pods of the unit, from 1.
 	Attempt int
+	// Cases are the IDs of the cases the pod runs; nil means CaseID alone.
+	Cases []string
 	// Done means the attempt has an outcome: the pod finished or is stuck
 	// past recovery.
 	Done bool
@@ -68,7 +88,32 @@ type Pod struct {
 	// a driver keeps reporting a collected pod after deleting it so that its
 	// outcome still counts.
 	Deleting bool
-	Outcome  Outcome
+	// Outcome is the pod's own: for a pod of one test, the case's.
+	Outcome Outcome
+	// Outcomes, once Collected, hold the outcome of each case that ran; a
+	// case missing from it did not run and goes to the unit's next pod. Nil
+	// gives Outcome to every case of the pod, and so does an empty map: a
+	// pod in which no case ran tells nothing case by case, and every pod
+	// must settle at least one case, or a pod that always dies would be
+	// created forever.
+	Outcomes map[string]Outcome
+}
+
+// CaseIDs are the IDs of the cases the pod runs.
+func (p Pod) CaseIDs() []string {
+	if p.Cases == nil {
+		return []string{p.CaseID}
+	}
+	return p.Cases
+}
+
+// outcome is what the collected pod says of one of its cases.
+func (p Pod) outcome(caseID string) (Outcome, bool) {
+	if len(p.Outcomes) == 0 {
+		return p.Outcome, true
+	}
+	o, ok := p.Outcomes[caseID]
+	return o, ok
 }
 
 // ActionKind names what to do with a case or a pod.
@@ -83,8 +128,15 @@ const (
 
 // Action is one step for the driver to carry out.
 type Action struct {
-	Kind    ActionKind
-	Case    Case
+	Kind ActionKind
+	// Case is the first (for a pod of one test, the only) case of Cases.
+	Case Case
+	// Cases are what a created pod runs, in order.
+	Cases []Case
+	// Unit is the ID of the unit of a created pod.
+	Unit string
+	// Attempt numbers the created pod among its unit's; for a pod of one
+	// test, the attempt of its case.
 	Attempt int
 	// Pod names the pod for Collect and Delete.
 	Pod string
@@ -93,6 +145,13 @@ type Action struct {
 func (a Action) String() string {
 	if a.Pod != "" {
 		return fmt.Sprintf("%s %s", a.Kind, a.Pod)
+	}
+	if len(a.Cases) > 1 || (len(a.Cases) == 1 && a.Unit != a.Case.ID) {
+		ids := make([]string, len(a.Cases))
+		for i, c := range a.Cases {
+			ids[i] = c.TestID
+		}
+		return fmt.Sprintf("%s %s [%s] attempt %d", a.Kind, a.Unit, strings.Join(ids, " "), a.Attempt)
 	}
 	return fmt.Sprintf("%s %s attempt %d", a.Kind, a.Case.TestID, a.Attempt)
 }
@@ -138,53 +197,56 @@ type Decision struct {
 
 // Next evaluates the spec against the observed pods. Actions come in a
 // stable order: collections first (they free results), then deletions, then
-// creations in the order of Spec.Cases.
+// creations in the order of Spec.Units.
 func Next(spec Spec, pods []Pod) Decision {
 	parallelism := max(spec.Parallelism, 1)
 	maxAttempts := max(spec.MaxAttempts, 1)
-
-	byCase := make(map[string][]Pod, len(spec.Cases))
-	for _, p := range pods {
-		byCase[p.CaseID] = append(byCase[p.CaseID], p)
+	units, unitOf := unitsOf(spec)
+	byID := make(map[string]Case, len(spec.Cases))
+	for _, c := range spec.Cases {
+		byID[c.ID] = c
 	}
 
-	var collect, del, create []Action
+	pods = append([]Pod(nil), pods...)
+	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Attempt < pods[j].Attempt })
+	byCase := make(map[string][]Pod, len(spec.Cases))
+	latest := make(map[string]int, len(units))
+	var collect, del []Action
 	active := 0
 	for _, p := range pods {
-		if !p.Done {
+		latest[p.CaseID] = max(latest[p.CaseID], p.Attempt)
+		for _, id := range p.CaseIDs() {
+			byCase[id] = append(byCase[id], p)
+		}
+		switch {
+		case !p.Done:
 			active++
+		case !p.Collected:
+			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
+		case !p.Deleting:
+			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
 		}
 	}
 
 	states := make([]CaseState, 0, len(spec.Cases))
+	ready := map[string]bool{}
 	done := true
 	for _, c := range spec.Cases {
-		ps := byCase[c.ID]
-		sort.Slice(ps, func(i, j int) bool { return ps[i].Attempt < ps[j].Attempt })
 		st := CaseState{Case: c}
-		latest := 0
 		pending := false
-		for _, p := range ps {
-			latest = max(latest, p.Attempt)
-			switch {
-			case !p.Done:
+		for _, p := range byCase[c.ID] {
+			if !p.Done || !p.Collected {
 				pending = true
-			case !p.Collected:
-				pending = true
-				collect = append(collect, Action{Kind: Collect, Case: c, Attempt: p.Attempt, Pod: p.Name})
-			default:
-				st.Attempts = append(st.Attempts, p.Outcome)
-				if !p.Deleting {
-					del = append(del, Action{Kind: Delete, Case: c, Attempt: p.Attempt, Pod: p.Name})
-				}
+				continue
+			}
+			if o, ok := p.outcome(c.ID); ok {
+				st.Attempts = append(st.Attempts, o)
 			}
 		}
 		switch {
 		case pending:
-		case latest == 0:
-			create = append(create, Action{Kind: Create, Case: c, Attempt: 1})
-		case needsRetry(st.Status()) && latest < maxAttempts:
-			create = append(create, Action{Kind: Create, Case: c, Attempt: latest + 1})
+		case len(st.Attempts) == 0, needsRetry(st.Status()) && len(st.Attempts) < maxAttempts:
+			ready[c.ID] = true
 		default:
 			st.Final = true
 		}
@@ -195,14 +257,59 @@ func Next(spec Spec, pods []Pod) Decision {
 	}
 
 	free := max(parallelism-active, 0)
-	if len(create) > free {
-		create = create[:free]
+	var create []Action
+	for _, u := range units {
+		if len(create) == free {
+			break
+		}
+		var cases []Case
+		for _, id := range u.Cases {
+			if ready[id] && unitOf[id] == u.ID {
+				cases = append(cases, byID[id])
+			}
+		}
+		if len(cases) == 0 {
+			continue
+		}
+		create = append(create, Action{Kind: Create, Case: cases[0], Cases: cases, Unit: u.ID, Attempt: latest[u.ID] + 1})
 	}
 	actions := make([]Action, 0, len(collect)+len(del)+len(create))
 	actions = append(actions, collect...)
 	actions = append(actions, del...)
 	actions = append(actions, create...)
 	return Decision{Actions: actions, Cases: states, Done: done}
+}
+
+// unitsOf gives the spec's units, with a unit of its own for every case that
+// none names, and the unit of each case (its first, should two name it).
+func unitsOf(spec Spec) ([]Unit, map[string]string) {
+	unitOf := make(map[string]string, len(spec.Cases))
+	units := make([]Unit, 0, len(spec.Units))
+	for _, u := range spec.Units {
+		for _, id := range u.Cases {
+			if _, ok := unitOf[id]; !ok {
+				unitOf[id] = u.ID
+			}
+		}
+		units = append(units, u)
+	}
+	for _, c := range spec.Cases {
+		if _, ok := unitOf[c.ID]; !ok {
+			unitOf[c.ID] = c.ID
+			units = append(units, Unit{ID: c.ID, Cases: []string{c.ID}})
+		}
+	}
+	return units, unitOf
+}
+
+// firstCase is the case an action on p names: its first one the spec knows.
+func firstCase(byID map[string]Case, p Pod) Case {
+	for _, id := range p.CaseIDs() {
+		if c, ok := byID[id]; ok {
+			return c
+		}
+	}
+	return Case{ID: p.CaseID}
 }
 
 func needsRetry(s Status) bool { return s == Failed || s == Error }

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -168,4 +169,122 @@ func TestNeverExceedsAttempts(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"a": 3, "b": 3, "c": 3}, created)
 	assert.True(t, Next(spec, pods).Done)
+}
+
+func TestNextUnits(t *testing.T) {
+	passed := Outcome{Status: Passed}
+	failed := Outcome{Status: Failed, ExitCode: 1}
+	oom := Outcome{Status: Error, ExitCode: -1, Reason: "OOMKilled"}
+	file := Unit{ID: "f", Cases: []string{"a", "b", "c"}}
+	tests := []struct {
+		name     string
+		spec     Spec
+		pods     []Pod
+		want     []string
+		done     bool
+		statuses map[string]Status
+	}{
+		{
+			name: "a unit runs its cases in one pod",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			want: []string{"create f [t.py::a t.py::b t.py::c] attempt 1"},
+		},
+		{
+			name: "cases no unit names run alone, after the units",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{{ID: "g", Cases: []string{"b", "c"}}}, Parallelism: 4},
+			want: []string{"create g [t.py::b t.py::c] attempt 1", "create t.py::a attempt 1"},
+		},
+		{
+			name: "units take the parallelism slots one pod each",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{{ID: "g", Cases: []string{"a", "b"}}, {ID: "h", Cases: []string{"c"}}}, Parallelism: 1},
+			want: []string{"create g [t.py::a t.py::b] attempt 1"},
+		},
+		{
+			name: "a running group pod keeps all its cases pending",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			pods: []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}}},
+			want: []string{},
+		},
+		{
+			name: "cases a dead pod did not reach go to a fresh pod; finished ones keep their verdicts",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			pods: []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}, Done: true, Collected: true, Deleting: true,
+				Outcome: oom, Outcomes: map[string]Outcome{"a": passed, "b": oom}}},
+			want:     []string{"create f [t.py::c] attempt 2"},
+			statuses: map[string]Status{"a": Passed, "b": Error},
+		},
+		{
+			name: "a failed case is retried with the unit's leftovers",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4, MaxAttempts: 2},
+			pods: []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}, Done: true, Collected: true, Deleting: true,
+				Outcome: oom, Outcomes: map[string]Outcome{"a": failed, "b": oom}}},
+			want: []string{"create f [t.py::a t.py::b t.py::c] attempt 2"},
+		},
+		{
+			name: "a pod that reports no case gives its outcome to every case",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			pods: []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}, Done: true, Collected: true, Deleting: true,
+				Outcome: oom, Outcomes: map[string]Outcome{}}},
+			want:     []string{},
+			done:     true,
+			statuses: map[string]Status{"a": Error, "b": Error, "c": Error},
+		},
+		{
+			name: "the second pod's results join the first's, and the run is done",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			pods: []Pod{
+				{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}, Done: true, Collected: true, Deleting: true,
+					Outcome: oom, Outcomes: map[string]Outcome{"a": passed, "b": oom}},
+				{Name: "f2", CaseID: "f", Attempt: 2, Cases: []string{"c"}, Done: true, Collected: true,
+					Outcome: passed, Outcomes: map[string]Outcome{"c": passed}},
+			},
+			want:     []string{"delete f2"},
+			done:     true,
+			statuses: map[string]Status{"a": Passed, "b": Error, "c": Passed},
+		},
+		{
+			name: "a finished group pod is collected once",
+			spec: Spec{Cases: []Case{a, b, c}, Units: []Unit{file}, Parallelism: 4},
+			pods: []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b", "c"}, Done: true}},
+			want: []string{"collect f1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Next(tt.spec, tt.pods)
+			assert.Equal(t, tt.want, kinds(d.Actions))
+			assert.Equal(t, tt.done, d.Done)
+			for _, st := range d.Cases {
+				if want, ok := tt.statuses[st.Case.ID]; ok {
+					assert.Equal(t, want, st.Status(), st.Case.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestNextNeverCreatesAUnitForever(t *testing.T) {
+	// A unit whose pod always dies on its first case must end: each pod
+	// settles at least that case.
+	spec := Spec{Cases: []Case{a, b, c}, Units: []Unit{{ID: "f", Cases: []string{"a", "b", "c"}}}, Parallelism: 1}
+	oom := Outcome{Status: Error, ExitCode: -1, Reason: "OOMKilled"}
+	var pods []Pod
+	for i := 1; i <= 10; i++ {
+		d := Next(spec, pods)
+		if d.Done {
+			require.Equal(t, 4, i, "three pods, one case settled by each")
+			return
+		}
+		require.Len(t, d.Actions, 1)
+		act := d.Actions[0]
+		require.Equal(t, Create, act.Kind)
+		first := act.Cases[0].ID
+		ids := []string{}
+		for _, c := range act.Cases {
+			ids = append(ids, c.ID)
+		}
+		pods = append(pods, Pod{Name: fmt.Sprint("f", act.Attempt), CaseID: "f", Attempt: act.Attempt, Cases: ids,
+			Done: true, Collected: true, Deleting: true, Outcome: oom, Outcomes: map[string]Outcome{first: oom}})
+	}
+	t.Fatal("the unit never finished")
 }
