@@ -23,6 +23,8 @@ func shimCommand(ctx context.Context, args []string, env Env) (int, error) {
 	fs := flag.NewFlagSet("shim", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	results := fs.String("results", layout.ResultsDir, "directory shared with the collector")
+	stream := fs.Bool("stream", false, "make the streaming pytest plugin importable; it writes each test's result as it finishes")
+	testTimeout := fs.Duration("test-timeout", 0, "with --stream, stop the command when one test runs longer")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, errHelp
@@ -40,8 +42,10 @@ func shimCommand(ctx context.Context, args []string, env Env) (int, error) {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	code, err := shim.Run(context.WithoutCancel(ctx), argv, *results, env.Stdout, env.Stderr, shim.Options{
-		Env:     env.Environ(),
-		Signals: sigs,
+		Env:         env.Environ(),
+		Signals:     sigs,
+		Stream:      *stream,
+		TestTimeout: *testTimeout,
 	})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun shim:", err)

@@ -31,6 +31,21 @@ const (
 	ExitCodeFile = "exitcode"
 	DoneFile     = "done"
 
+	// CasesDir, inside ResultsDir, receives one file per finished test from
+	// the streaming pytest plugin of a pod that runs several tests, and
+	// CurrentFile the test running now; TimedOutFile names the test the
+	// shim stopped at its timeout. TimesFile holds when the test process
+	// started and exited, in nanoseconds.
+	CasesDir     = "cases"
+	CurrentFile  = "current"
+	TimedOutFile = "timedout"
+	TimesFile    = "times"
+
+	// StreamPlugin is the module name of the streaming plugin the shim
+	// makes importable; StreamDirEnv points it at CasesDir.
+	StreamPlugin = "k8s_testrun_stream"
+	StreamDirEnv = "K8S_TESTRUN_STREAM_DIR"
+
 	// ArtifactsEnv names the environment variable that points a test at
 	// ArtifactsDir.
 	ArtifactsEnv = "K8S_TESTRUN_ARTIFACTS"

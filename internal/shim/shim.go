@@ -11,6 +11,8 @@ package shim
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +49,21 @@ type Options struct {
 	WaitDelay time.Duration
 	// Logger receives debug records; nil discards them.
 	Logger *slog.Logger
+	// Stream makes the streaming pytest plugin (layout.StreamPlugin)
+	// importable by the child and points it at resultsDir/cases, where it
+	// writes each test's result as the test finishes. The command must load
+	// it (-p) and write JUnit (--junitxml), whose entries it streams.
+	Stream bool
+	// TestTimeout, with Stream, stops the child when one test runs longer:
+	// the shim names the test in resultsDir/cases/timedout and kills the
+	// child's process group. Zero means no limit.
+	TestTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
+
+//go:embed k8s_testrun_stream.py
+var streamPlugin []byte
 
 // Run runs argv with its output copied to stdout and stderr and to
 // resultsDir/output.txt, and returns its exit code: the child's own, or 128
@@ -72,15 +88,62 @@ func Run(ctx context.Context, argv []string, resultsDir string, stdout, stderr i
 	}
 	out, err := os.OpenFile(filepath.Join(resultsDir, layout.OutputFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return ExitStartFailed, errors.Join(fmt.Errorf("creating output file: %w", err), finish(resultsDir, ExitStartFailed))
+		return ExitStartFailed, errors.Join(fmt.Errorf("creating output file: %w", err), finish(resultsDir, ExitStartFailed, time.Now(), time.Now()))
 	}
 	file := &fileSink{f: out}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Stream {
+		env, cleanup, err := streamEnv(opts.Env, resultsDir)
+		if err != nil {
+			return ExitStartFailed, errors.Join(err, file.close(), finish(resultsDir, ExitStartFailed, opts.Now(), opts.Now()))
+		}
+		defer cleanup()
+		opts.Env = env
+	}
+	started := opts.Now()
 	code, runErr := run(ctx, argv, artifacts, tee{term: stdout, file: file}, tee{term: stderr, file: file}, opts, logger)
+	exited := opts.Now()
 	if runErr != nil && code == ExitStartFailed {
 		// The test's output is where a reader of the report looks first.
 		_, _ = fmt.Fprintf(tee{term: io.Discard, file: file}, "k8s-testrun shim: %v\n", runErr)
 	}
-	return code, errors.Join(runErr, file.close(), finish(resultsDir, code))
+	return code, errors.Join(runErr, file.close(), finish(resultsDir, code, started, exited))
+}
+
+// streamEnv writes the streaming plugin where the child's Python finds it
+// and returns the child's environment with PYTHONPATH and the plugin's
+// directory set.
+func streamEnv(env []string, resultsDir string) ([]string, func(), error) {
+	cases := filepath.Join(resultsDir, layout.CasesDir)
+	if err := os.MkdirAll(cases, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("creating %s: %w", cases, err)
+	}
+	dir, err := os.MkdirTemp("", "k8s-testrun-plugin-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("writing the streaming plugin: %w", err)
+	}
+	cleanup := func() { _ = os.RemoveAll(dir) }
+	if err := os.WriteFile(filepath.Join(dir, layout.StreamPlugin+".py"), streamPlugin, 0o644); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("writing the streaming plugin: %w", err)
+	}
+	out := make([]string, 0, len(env)+2)
+	pythonPath := dir
+	for _, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "PYTHONPATH="):
+			if old := strings.TrimPrefix(kv, "PYTHONPATH="); old != "" {
+				pythonPath += string(os.PathListSeparator) + old
+			}
+		case strings.HasPrefix(kv, layout.StreamDirEnv+"="):
+		default:
+			out = append(out, kv)
+		}
+	}
+	out = append(out, "PYTHONPATH="+pythonPath, layout.StreamDirEnv+"="+cases)
+	return out, cleanup, nil
 }
 
 func run(ctx context.Context, argv []string, artifacts string, stdout, stderr io.Writer, opts Options, logger *slog.Logger) (int, error) {
@@ -102,6 +165,13 @@ func run(ctx context.Context, argv []string, artifacts string, stdout, stderr io
 
 	exited := make(chan struct{})
 	var forwarding sync.WaitGroup
+	if opts.Stream && opts.TestTimeout > 0 {
+		forwarding.Go(func() {
+			watchTimeout(exited, filepath.Join(filepath.Dir(artifacts), layout.CasesDir), opts.TestTimeout, opts.Now, func() {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}, logger)
+		})
+	}
 	forwarding.Go(func() {
 		for {
 			select {
@@ -145,9 +215,59 @@ func exitCode(ps *os.ProcessState) int {
 	return ps.ExitCode()
 }
 
-// finish writes the exit code, then the done marker.
-func finish(resultsDir string, code int) error {
+// timeoutPoll is how often the running test is checked against its timeout.
+const timeoutPoll = 100 * time.Millisecond
+
+// watchTimeout reads the test the streaming plugin names as running until
+// exited is closed; when one runs past timeout it records the test in
+// cases/timedout and calls kill, once.
+func watchTimeout(exited <-chan struct{}, cases string, timeout time.Duration, now func() time.Time, kill func(), logger *slog.Logger) {
+	ticker := time.NewTicker(timeoutPoll)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-exited:
+			return
+		case <-ticker.C:
+		}
+		b, err := os.ReadFile(filepath.Join(cases, layout.CurrentFile))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		var cur struct {
+			NodeID string  `json:"nodeid"`
+			Start  float64 `json:"start"`
+		}
+		if json.Unmarshal(b, &cur) != nil || cur.NodeID == "" {
+			continue
+		}
+		started := time.Unix(0, int64(cur.Start*1e9))
+		if now().Sub(started) < timeout {
+			continue
+		}
+		logger.Debug("test timed out", "test", cur.NodeID, "timeout", timeout)
+		if err := writeAtomic(filepath.Join(cases, layout.TimedOutFile), b); err != nil {
+			logger.Debug("recording the timeout failed", "err", err)
+		}
+		kill()
+		return
+	}
+}
+
+// Times is when the test process started and exited, as the shim records
+// them in layout.TimesFile: finer than the API server's whole seconds.
+type Times struct {
+	Start int64 `json:"start"`
+	Exit  int64 `json:"exit"`
+}
+
+// finish writes the exit code and the times, then the done marker.
+func finish(resultsDir string, code int, started, exited time.Time) error {
 	if err := writeAtomic(filepath.Join(resultsDir, layout.ExitCodeFile), []byte(strconv.Itoa(code)+"\n")); err != nil {
+		return err
+	}
+	times, _ := json.Marshal(Times{Start: started.UnixNano(), Exit: exited.UnixNano()})
+	if err := writeAtomic(filepath.Join(resultsDir, layout.TimesFile), times); err != nil {
 		return err
 	}
 	return writeAtomic(filepath.Join(resultsDir, layout.DoneFile), nil)

@@ -65,9 +65,11 @@ func assertFinished(t *testing.T, dir string, code int) {
 	require.NoError(t, err)
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != "cases" {
+			names = append(names, e.Name())
+		}
 	}
-	assert.ElementsMatch(t, []string{"artifacts", "done", "exitcode", "output.txt"}, names)
+	assert.ElementsMatch(t, []string{"artifacts", "done", "exitcode", "output.txt", "times"}, names)
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -297,4 +299,48 @@ func TestRunSurvivesABrokenLogStream(t *testing.T) {
 	assert.Contains(t, err.Error(), "log stream closed")
 	assert.Equal(t, "line 1\nline 2\nline 3\n", readFile(t, dir, "output.txt"))
 	assertFinished(t, dir, 4)
+}
+
+func TestStreamMakesThePluginImportable(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	script := `first=${PYTHONPATH%%:*}; echo "path=$PYTHONPATH"; echo "dir=$K8S_TESTRUN_STREAM_DIR"; head -1 "$first/k8s_testrun_stream.py"`
+	code, err := Run(context.Background(), []string{"sh", "-c", script}, dir, &out, &out, Options{
+		Env: []string{"PYTHONPATH=/opt/deps", "K8S_TESTRUN_STREAM_DIR=/elsewhere"}, Stream: true,
+	})
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `path=/[^:]+/k8s-testrun-plugin-[^:]+:/opt/deps\n`, out.String(), "the plugin's directory comes first, the image's path stays")
+	assert.Contains(t, out.String(), "dir="+filepath.Join(dir, "cases")+"\n")
+	assert.Contains(t, out.String(), `"""k8s-testrun: stream each test's JUnit entry`)
+	assert.DirExists(t, filepath.Join(dir, "cases"))
+	assertFinished(t, dir, 0)
+}
+
+func TestTestTimeoutStopsTheRunningTest(t *testing.T) {
+	dir := t.TempDir()
+	// Stands in for pytest with the streaming plugin: names a running test,
+	// then hangs in it.
+	script := `printf '{"nodeid": "t.py::slow", "start": %s}' "$(date +%s.%N)" > "$K8S_TESTRUN_STREAM_DIR/current"; sleep 30`
+	start := time.Now()
+	code, err := Run(context.Background(), []string{"sh", "-c", script}, dir, &bytes.Buffer{}, &bytes.Buffer{}, Options{
+		Stream: true, TestTimeout: 300 * time.Millisecond, Env: []string{"PATH=" + os.Getenv("PATH")},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 128+int(syscall.SIGKILL), code)
+	assert.Less(t, time.Since(start), 10*time.Second, "the hung test was stopped, not waited for")
+	assert.Contains(t, readFile(t, dir, "cases/timedout"), `"nodeid": "t.py::slow"`)
+	assertFinished(t, dir, code)
+}
+
+func TestTestTimeoutLeavesFinishedTestsAlone(t *testing.T) {
+	dir := t.TempDir()
+	// Between tests the plugin empties current: the gap never counts.
+	script := `: > "$K8S_TESTRUN_STREAM_DIR/current"; sleep 1`
+	code, err := Run(context.Background(), []string{"sh", "-c", script}, dir, &bytes.Buffer{}, &bytes.Buffer{}, Options{
+		Stream: true, TestTimeout: 200 * time.Millisecond, Env: []string{"PATH=" + os.Getenv("PATH")},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	assert.NoFileExists(t, filepath.Join(dir, "cases", "timedout"))
 }
