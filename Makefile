@@ -28,7 +28,7 @@ e2e: build
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory cluster-up; set -a; . $(CLUSTER_ENV); set +a; fi; \
 	K8S_TESTRUN_BINARY=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) ./test/e2e/...
 
-test: vet unit e2e
+test: tidy-check vet unit e2e
 
 demo: build
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory cluster-up; set -a; . $(CLUSTER_ENV); set +a; fi; \
@@ -91,3 +91,28 @@ bench: build
 	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
 	$(GO) run ./bench/cmd/bench -binary $(BIN) -results bench/results $(BENCH_FLAGS) all
 # --- end of benchmarks block ---
+
+# --- module hygiene and fuzzing ---
+# `make tidy-check` fails when `go mod tidy` would change go.mod or go.sum;
+# `make test` runs it first. `make fuzz` runs each fuzz target for
+# FUZZ_TIME (60s); the seed corpora live under each package's testdata/fuzz.
+FUZZ_TIME ?= 60s
+FUZZ_TARGETS = \
+	./internal/junit:FuzzParse \
+	./internal/transport:FuzzDecode \
+	./internal/ghaction:FuzzSplitArgs \
+	./internal/ghaction:FuzzKubeconfigSecrets \
+	./internal/k8s:FuzzParseTemplate
+
+.PHONY: tidy-check fuzz
+
+tidy-check:
+	@$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy and commit the result" >&2; exit 1; }
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZ_TIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg; \
+	done
+# --- end of module hygiene and fuzzing block ---
