@@ -44,7 +44,8 @@ type deps struct {
 // depsTag is the cache tag for one requirements file on one base. The base
 // digest is platform-specific and fixes the Python version, so it and the
 // requirements are all the key needs; the platform is named for clarity.
-// Files the requirements point at (--find-links) are not part of the key.
+// Files the requirements chain in with -r and -c come appended to
+// requirements; files they point at (--find-links) are not part of the key.
 func depsTag(repo name.Repository, requirements []byte, hasRequirements bool, baseDigest v1.Hash, platform v1.Platform) name.Tag {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\nbase %s\nplatform %s\n", depsRecipe, baseDigest, platformString(platform))
@@ -67,6 +68,14 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 		if requirements, err = os.ReadFile(b.requirementsPath()); err != nil {
 			return deps{}, fmt.Errorf("requirements file: %w", err)
 		}
+		// Before anything else: pip must never see a line that would let it
+		// run a package's build code.
+		nested, err := checkRequirements(b.requirementsPath(), b.projectDir)
+		if err != nil {
+			return deps{}, err
+		}
+		// The files -r and -c chain in are part of what pip installs.
+		requirements = append(requirements, nested...)
 	}
 	tag := depsTag(b.repo, requirements, b.requirements != "", base.digest, b.platform)
 	if d, ok, err := b.cachedDeps(ctx, tag); err != nil || ok {
@@ -154,6 +163,7 @@ func (b *builder) installDeps(ctx context.Context, info baseInfo, addPytest bool
 		platforms:    platforms,
 		requirements: b.requirements,
 		addPytest:    addPytest,
+		env:          b.pipEnv,
 	}
 	b.log.Info("installing dependencies", "requirements", b.requirements, "pytest", addPytest,
 		"python", info.python, "platform", platformString(b.platform))

@@ -52,6 +52,10 @@ type Options struct {
 	Platform v1.Platform
 	// Pip is the pip command on the build side; default DefaultPip.
 	Pip []string
+	// Environ is the environment pip is started from, as os.Environ gives
+	// it. Only PATH, HOME, the proxy variables and pip's own PIP_* settings
+	// reach pip (see PipEnv); default none of them.
+	Environ []string
 	// Insecure allows plain HTTP to registries other than loopback ones,
 	// such as kind's registry seen from inside the kind network. Loopback
 	// registries are always allowed plain HTTP.
@@ -75,6 +79,7 @@ type builder struct {
 	ignoreFile   string
 	platform     v1.Platform
 	pip          []string
+	pipEnv       []string
 	transport    http.RoundTripper
 	keychain     authn.Keychain
 	log          *slog.Logger
@@ -88,6 +93,7 @@ func newBuilder(o Options) (*builder, error) {
 		ignoreFile: o.IgnoreFile,
 		platform:   o.Platform,
 		pip:        o.Pip,
+		pipEnv:     PipEnv(o.Environ),
 		transport:  o.Transport,
 		keychain:   o.Keychain,
 		log:        o.Logger,

@@ -73,6 +73,7 @@ type pipInstall struct {
 	platforms    []string
 	requirements string // relative to dir, or ""
 	addPytest    bool
+	env          []string // see PipEnv
 }
 
 func (p pipInstall) args() []string {
@@ -111,12 +112,46 @@ func (p pipInstall) run(ctx context.Context) ([]byte, error) {
 	cmd.Dir = p.dir
 	// An environment variable, unlike --root-user-action, is harmless to
 	// pips too old to know it; CI runners often build as root.
-	cmd.Env = append(cmd.Environ(), "PIP_ROOT_USER_ACTION=ignore")
+	cmd.Env = append(append([]string{}, p.env...), "PIP_ROOT_USER_ACTION=ignore")
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+// pipEnvNames are the variables pip may see besides PIP_* ones: enough to
+// find the interpreter, a home for its cache and a way through a proxy.
+var pipEnvNames = map[string]bool{
+	"PATH": true, "HOME": true,
+	"HTTP_PROXY": true, "HTTPS_PROXY": true, "NO_PROXY": true, "ALL_PROXY": true,
+	"http_proxy": true, "https_proxy": true, "no_proxy": true, "all_proxy": true,
+}
+
+// pipEnvDenied are PIP_* settings that would undo the wheels-only install.
+var pipEnvDenied = map[string]bool{
+	"PIP_NO_BINARY": true, "PIP_ONLY_BINARY": true, "PIP_EDITABLE": true,
+	"PIP_NO_BUILD_ISOLATION": true, "PIP_USE_PEP517": true, "PIP_CONFIG_SETTINGS": true,
+	"PIP_GLOBAL_OPTION": true, "PIP_BUILD_OPTION": true, "PIP_REQUIREMENT": true, "PIP_CONSTRAINT": true,
+}
+
+// PipEnv is the part of environ that pip runs with: PATH, HOME, the proxy
+// variables and pip's own PIP_* settings (less those that would allow
+// building from source). Nothing else reaches pip or what it runs, so the
+// action's inputs (INPUT_*), GITHUB_TOKEN, KUBECONFIG and any other secret
+// in the environment stay out of its reach.
+func PipEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if pipEnvNames[name] || (strings.HasPrefix(name, "PIP_") && !pipEnvDenied[name]) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // lastLines returns up to n of the last non-blank lines of out.

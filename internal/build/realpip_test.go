@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,7 @@ func TestBuildWithRealPip(t *testing.T) {
 		Binary:     fakeBinary(t),
 		Transport:  reg.rec,
 		Keychain:   authn.NewMultiKeychain(),
+		Environ:    os.Environ(),
 	}
 
 	res, err := Build(context.Background(), opts)
