@@ -3,6 +3,7 @@ package k8s
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +43,9 @@ func Observe(pod *corev1.Pod, now time.Time, opts ObserveOptions) plan.Pod {
 		CaseID:   pod.Labels[LabelCase],
 		Attempt:  attempt,
 		Deleting: pod.DeletionTimestamp != nil,
+	}
+	if ids := pod.Annotations[AnnotationCases]; ids != "" {
+		p.Cases = strings.Split(ids, ",")
 	}
 	if out, ok := outcome(pod, now, opts); ok {
 		p.Done, p.Outcome = true, out

@@ -27,6 +27,9 @@ const (
 	LabelAttempt     = "k8s-testrun.io/attempt"
 	LabelRole        = "k8s-testrun.io/role"
 	AnnotationTestID = "k8s-testrun.io/test-id"
+	// AnnotationCases lists, comma-separated, the case IDs a pod of several
+	// tests runs; such a pod's case label names its unit.
+	AnnotationCases = "k8s-testrun.io/cases"
 
 	// TestContainer and CollectorContainer name the two containers of a test
 	// pod. A user's pod template merges into the test container by its name.
@@ -38,13 +41,20 @@ const (
 	DefaultGracePeriod = 10 * time.Second
 )
 
-// TestPodOptions describes one attempt of one case.
+// TestPodOptions describes one attempt of one case, or one pod of a unit of
+// several.
 type TestPodOptions struct {
 	Namespace string
 	RunID     string
 	Case      plan.Case
-	Attempt   int
-	Image     string
+	// Unit and Cases, for a pod of a unit (a file, a class, a shard), name
+	// the unit and the cases the pod runs, in order; Case is then ignored.
+	// A unit's pod streams each test's result as it finishes and keeps the
+	// timeout per test.
+	Unit    string
+	Cases   []plan.Case
+	Attempt int
+	Image   string
 	// PytestArgs are added after the test id (e.g. -p plugins, -o options).
 	PytestArgs []string
 	// Timeout becomes activeDeadlineSeconds; zero means none.
@@ -71,9 +81,19 @@ func RunSelector(runID string) string {
 	return LabelRun + "=" + runID
 }
 
+// GroupJUnitPath is where a unit's pod has pytest write its whole JUnit
+// file, outside the results: the streaming plugin ships each test's entry.
+const GroupJUnitPath = "/tmp/k8s-testrun/junit.xml"
+
+// maxGroupLimit bounds the results block of a unit's pod: its log must stay
+// below the kubelet's default rotation size of 10 MiB.
+const maxGroupLimit = 8 << 20
+
 // TestPod builds the pod for one attempt.
 func TestPod(o TestPodOptions) (*corev1.Pod, error) {
-	results := corev1.VolumeMount{Name: "results", MountPath: layout.ResultsDir}
+	if o.Unit != "" && len(o.Cases) > 0 {
+		return groupPod(o)
+	}
 	argv := append([]string{
 		layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--",
 		"python", "-m", "pytest", o.Case.TestID,
@@ -81,6 +101,57 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 		"-o", "junit_family=xunit1",
 		"-p", "no:cacheprovider",
 	}, o.PytestArgs...)
+	pod := basePod(o, argv, o.ResultLimit)
+	pod.Name = PodName(o.RunID, o.Case.ID, o.Attempt)
+	pod.Labels[LabelCase] = o.Case.ID
+	pod.Annotations = map[string]string{AnnotationTestID: o.Case.TestID}
+	if o.Timeout > 0 {
+		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((o.Timeout + time.Second - 1) / time.Second))
+	}
+	return mergeTemplate(pod, o.Template)
+}
+
+// groupPod builds the pod of a unit: pytest runs its tests in one session,
+// with the streaming plugin, and the shim stops a test that outlives the
+// timeout; the pod's deadline is the sum of its tests' timeouts.
+func groupPod(o TestPodOptions) (*corev1.Pod, error) {
+	shim := []string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--stream"}
+	if o.Timeout > 0 {
+		shim = append(shim, "--test-timeout", o.Timeout.String())
+	}
+	argv := append(shim, "--", "python", "-m", "pytest")
+	ids := make([]string, len(o.Cases))
+	for i, c := range o.Cases {
+		argv = append(argv, c.TestID)
+		ids[i] = c.ID
+	}
+	argv = append(append(argv,
+		"--junitxml="+GroupJUnitPath,
+		"-o", "junit_family=xunit1",
+		"-o", "junit_logging=all",
+		"-p", "no:cacheprovider",
+		"-p", layout.StreamPlugin,
+	), o.PytestArgs...)
+	limit := o.ResultLimit
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	limit = min(limit*len(o.Cases), max(limit, maxGroupLimit))
+	pod := basePod(o, argv, limit)
+	pod.Name = PodName(o.RunID, o.Unit, o.Attempt)
+	pod.Labels[LabelCase] = o.Unit
+	pod.Annotations = map[string]string{AnnotationCases: strings.Join(ids, ",")}
+	if o.Timeout > 0 {
+		total := o.Timeout * time.Duration(len(o.Cases))
+		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((total + time.Second - 1) / time.Second))
+	}
+	return mergeTemplate(pod, o.Template)
+}
+
+// basePod is what every test pod has: the test container running argv, the
+// collector, the results volume and the run's labels.
+func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
+	results := corev1.VolumeMount{Name: "results", MountPath: layout.ResultsDir}
 	test := corev1.Container{
 		Name:                     TestContainer,
 		Image:                    o.Image,
@@ -91,8 +162,8 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	collectorArgs := []string{layout.BinaryPath, "sidecar", "--results", layout.ResultsDir}
-	if o.ResultLimit > 0 {
-		collectorArgs = append(collectorArgs, "--limit", strconv.Itoa(o.ResultLimit))
+	if limit > 0 {
+		collectorArgs = append(collectorArgs, "--limit", strconv.Itoa(limit))
 	}
 	collector := corev1.Container{
 		Name:         CollectorContainer,
@@ -101,16 +172,13 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 	}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      PodName(o.RunID, o.Case.ID, o.Attempt),
 			Namespace: o.Namespace,
 			Labels: map[string]string{
 				LabelManagedBy: ManagedBy,
 				LabelRun:       o.RunID,
-				LabelCase:      o.Case.ID,
 				LabelAttempt:   strconv.Itoa(o.Attempt),
 				LabelRole:      "test",
 			},
-			Annotations: map[string]string{AnnotationTestID: o.Case.TestID},
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -131,10 +199,7 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 		collector.Command = collectorArgs
 		pod.Spec.Containers = append(pod.Spec.Containers, collector)
 	}
-	if o.Timeout > 0 {
-		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((o.Timeout + time.Second - 1) / time.Second))
-	}
-	return mergeTemplate(pod, o.Template)
+	return pod
 }
 
 // mergeTemplate applies pod as a strategic merge patch onto the template:

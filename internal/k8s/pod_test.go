@@ -124,3 +124,31 @@ func TestBarePodSpecTemplate(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, empty)
 }
+
+func TestTestPodOfAUnit(t *testing.T) {
+	cases := []plan.Case{{ID: "c1", TestID: "t.py::a"}, {ID: "c2", TestID: "t.py::b"}, {ID: "c3", TestID: "t.py::C::c[1]"}}
+	pod, err := TestPod(TestPodOptions{
+		Namespace: "ns", RunID: "run1", Unit: "u1", Cases: cases, Attempt: 2,
+		Image: "img", Timeout: 30 * time.Second, ResultLimit: 4096, PytestArgs: []string{"-x"},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "ktr-run1-u1-2", pod.Name)
+	assert.Equal(t, "u1", pod.Labels[LabelCase])
+	assert.Equal(t, "c1,c2,c3", pod.Annotations[AnnotationCases])
+	require.NotNil(t, pod.Spec.ActiveDeadlineSeconds)
+	assert.EqualValues(t, 90, *pod.Spec.ActiveDeadlineSeconds, "the sum of the tests' timeouts")
+
+	test := pod.Spec.Containers[0]
+	assert.Equal(t, []string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--stream", "--test-timeout", "30s", "--",
+		"python", "-m", "pytest", "t.py::a", "t.py::b", "t.py::C::c[1]"}, test.Command[:14])
+	assert.Contains(t, test.Command, "--junitxml="+GroupJUnitPath)
+	assert.Contains(t, test.Command, layout.StreamPlugin)
+	assert.Equal(t, "-x", test.Command[len(test.Command)-1], "the user's pytest arguments come last")
+	collector := pod.Spec.Containers[1]
+	assert.Contains(t, collector.Command, "12288", "the block grows with the unit's cases")
+
+	obs := Observe(pod, time.Now(), ObserveOptions{})
+	assert.Equal(t, "u1", obs.CaseID)
+	assert.Equal(t, []string{"c1", "c2", "c3"}, obs.Cases)
+	assert.Equal(t, 2, obs.Attempt)
+}
