@@ -82,12 +82,15 @@ func newFileSet(files []File) (fileSet, error) {
 			return fileSet{}, fmt.Errorf("encoding result block: file %q given twice", f.Name)
 		}
 		seen[f.Name] = true
-		switch f.Name {
-		case layout.JUnitFile, layout.ExitCodeFile:
+		switch {
+		case f.Name == layout.JUnitFile, f.Name == layout.ExitCodeFile, f.Name == layout.TimesFile,
+			strings.HasPrefix(f.Name, layout.CasesDir+"/"):
+			// The streamed entries are each test's verdict; the sidecar
+			// bounds each one when it reads it.
 			s.essential = append(s.essential, f)
-		case TruncatedFile:
+		case f.Name == TruncatedFile:
 			s.notes = string(f.Data)
-		case layout.OutputFile:
+		case f.Name == layout.OutputFile:
 			s.output = &f
 		default:
 			s.droppable = append(s.droppable, f)
