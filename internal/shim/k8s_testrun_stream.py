@@ -16,6 +16,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 _DIR = os.environ.get("K8S_TESTRUN_STREAM_DIR", "")
+# A test's texts (traceback, captured output) and messages are cut to these
+# sizes, so that one test cannot fill the pod's results.
+_TEXT_LIMIT = 128 * 1024
+_MESSAGE_LIMIT = 16 * 1024
 _state = {"config": None, "seq": 0, "done": 0, "start": {}}
 
 
@@ -24,6 +28,21 @@ def _write(name, data):
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(data)
     os.replace(tmp, os.path.join(_DIR, name))
+
+
+def _cut(text, limit):
+    if text is None or len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    return text[: limit // 2] + "\n[k8s-testrun: %d characters cut]\n" % dropped + text[-(limit // 2):]
+
+
+def _bounded(element):
+    for child in element.iter():
+        child.text = _cut(child.text, _TEXT_LIMIT)
+        if "message" in child.attrib:
+            child.set("message", _cut(child.get("message"), _MESSAGE_LIMIT))
+    return element
 
 
 def _logxml():
@@ -64,7 +83,7 @@ def pytest_runtest_logreport(report):
         ordered = xml.node_reporters_ordered
         i = _state["done"]
         while i < len(ordered) and set(vars(ordered[i])) == {"to_xml"}:
-            elements.append(ET.tostring(ordered[i].to_xml(), encoding="unicode"))
+            elements.append(ET.tostring(_bounded(ordered[i].to_xml()), encoding="unicode"))
             i += 1
         _state["done"] = i
     _state["seq"] += 1

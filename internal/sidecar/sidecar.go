@@ -135,7 +135,7 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 		notes = append(notes, fmt.Sprintf(format, args...))
 	}
 
-	for _, name := range []string{layout.JUnitFile, layout.ExitCodeFile} {
+	for _, name := range []string{layout.JUnitFile, layout.ExitCodeFile, layout.TimesFile} {
 		// Read whole: cut short, either would be useless.
 		data, err := os.ReadFile(filepath.Join(resultsDir, name))
 		switch {
@@ -146,6 +146,8 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 			files = append(files, transport.File{Name: name, Data: data})
 		}
 	}
+
+	files = append(files, collectCases(resultsDir, maxRead, note)...)
 
 	data, size, err := readTail(filepath.Join(resultsDir, layout.OutputFile), maxRead)
 	switch {
@@ -201,6 +203,47 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 	if len(notes) > 0 {
 		logger.Warn("results incomplete", "notes", notes)
 		files = append(files, transport.File{Name: transport.TruncatedFile, Data: []byte(strings.Join(notes, "\n") + "\n")})
+	}
+	return files
+}
+
+// maxEntry bounds one streamed test entry; the plugin cuts the texts inside
+// it well below this.
+const maxEntry = 1 << 20
+
+// collectCases reads what the streaming plugin of a unit's pod wrote: one
+// entry per finished test, the running test, and the test the shim timed
+// out. An entry too large to read whole is left out, and its test counts as
+// not finished.
+func collectCases(resultsDir string, maxRead int, note func(string, ...any)) []transport.File {
+	dir := filepath.Join(resultsDir, layout.CasesDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		note("listing %s: %v", layout.CasesDir, err)
+		return nil
+	}
+	limit := min(maxRead, maxEntry)
+	var files []transport.File
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") {
+			continue
+		}
+		if name != layout.CurrentFile && name != layout.TimedOutFile && !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		data, err := readHead(filepath.Join(dir, name), limit+1)
+		switch {
+		case err != nil:
+			note("skipped %s/%s: %v", layout.CasesDir, name, err)
+		case len(data) > limit:
+			note("skipped %s/%s: larger than %d bytes", layout.CasesDir, name, limit)
+		default:
+			files = append(files, transport.File{Name: layout.CasesDir + "/" + name, Data: data})
+		}
 	}
 	return files
 }

@@ -296,3 +296,28 @@ func TestRunWriteError(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrClosed)
 	assert.True(t, strings.HasPrefix(err.Error(), "shipping results: "), err.Error())
 }
+
+func TestRunShipsTheStreamedEntries(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "cases/000001.json", []byte(`{"nodeid": "t.py::a"}`), 0o644)
+	writeFile(t, dir, "cases/000002.json", []byte(`{"nodeid": "t.py::b"}`), 0o644)
+	writeFile(t, dir, "cases/.000003.json.tmp", []byte(`{"nodeid": "t.py::c", "partial`), 0o644)
+	writeFile(t, dir, "cases/current", []byte(`{"nodeid": "t.py::c"}`), 0o644)
+	writeFile(t, dir, "cases/000004.json", bytes.Repeat([]byte("x"), 16*4096+1), 0o644)
+	writeFile(t, dir, "times", []byte(`{"start": 1, "exit": 2}`), 0o644)
+	finish(t, dir)
+	out := newLogBuffer()
+	// A limit below the entries' total: they are never cut, the block
+	// grows past it instead.
+	require.NoError(t, Run(context.Background(), dir, out, Options{Limit: 4096, PollInterval: 5 * time.Millisecond}))
+	got := decodeLog(t, out.Bytes())
+	assert.Equal(t, `{"nodeid": "t.py::a"}`, string(got["cases/000001.json"].Data))
+	assert.Equal(t, `{"nodeid": "t.py::b"}`, string(got["cases/000002.json"].Data))
+	assert.Equal(t, `{"nodeid": "t.py::c"}`, string(got["cases/current"].Data))
+	assert.Contains(t, got, "times")
+	_, partial := got["cases/.000003.json.tmp"]
+	assert.False(t, partial, "a partial entry is not shipped")
+	_, large := got["cases/000004.json"]
+	assert.False(t, large, "an entry larger than a file may be is left out")
+	assert.Contains(t, string(got["TRUNCATED"].Data), "cases/000004.json")
+}
