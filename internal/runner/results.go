@@ -2,10 +2,12 @@ package runner
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
@@ -26,7 +28,74 @@ type Results struct {
 	Artifacts []transport.File
 	// Truncated lists what the collector cut to stay under its size cap.
 	Truncated string
+
+	// Cases are the entries the streaming plugin of a unit's pod wrote, by
+	// pytest node id, one per test that finished.
+	Cases map[string]CaseReport
+	// Running names the test that was running when the collector shipped:
+	// the one a pod that died took with it.
+	Running string
+	// TimedOut names the test the shim stopped at its timeout.
+	TimedOut string
+	// TestStart and TestExit are when the test process started and exited,
+	// as the shim saw them; zero when it did not record them.
+	TestStart, TestExit time.Time
 }
+
+// CaseReport is one finished test of a unit's pod.
+type CaseReport struct {
+	Testcase    *junit.Testcase
+	Start, Stop time.Time
+}
+
+// streamEntry is a file the streaming plugin writes (cases/NNNNNN.json).
+type streamEntry struct {
+	NodeID    string   `json:"nodeid"`
+	Start     float64  `json:"start"`
+	Stop      float64  `json:"stop"`
+	Testcases []string `json:"testcases"`
+}
+
+func unixSeconds(f float64) time.Time {
+	if f <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(f*1e9))
+}
+
+// parseStreamEntry reads one plugin entry; its first <testcase> is the
+// test's, as pytest's own JUnit file would list it first.
+func parseStreamEntry(data []byte) (string, CaseReport, error) {
+	var e streamEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return "", CaseReport{}, err
+	}
+	rep := CaseReport{Start: unixSeconds(e.Start), Stop: unixSeconds(e.Stop)}
+	if len(e.Testcases) > 0 {
+		suites, err := junit.Parse(strings.NewReader("<testsuite>" + strings.Join(e.Testcases, "") + "</testsuite>"))
+		if err != nil {
+			return e.NodeID, rep, err
+		}
+		if len(suites.Suites) > 0 && len(suites.Suites[0].Testcases) > 0 {
+			tc := suites.Suites[0].Testcases[0]
+			rep.Testcase = &tc
+		}
+	}
+	return e.NodeID, rep, nil
+}
+
+// runningTest reads the plugin's current (or the shim's timedout) file.
+func runningTest(data []byte) string {
+	var cur struct {
+		NodeID string `json:"nodeid"`
+	}
+	if json.Unmarshal(data, &cur) != nil {
+		return ""
+	}
+	return cur.NodeID
+}
+
+const casesPrefix = layout.CasesDir + "/"
 
 // ParseResults decodes the collector's log into Results.
 func ParseResults(log []byte) (Results, error) {
@@ -57,6 +126,26 @@ func ParseResults(log []byte) (Results, error) {
 			}
 		case f.Name == transport.TruncatedFile:
 			res.Truncated = string(f.Data)
+		case f.Name == layout.TimesFile:
+			var t struct{ Start, Exit int64 }
+			if json.Unmarshal(f.Data, &t) == nil && t.Start > 0 && t.Exit >= t.Start {
+				res.TestStart, res.TestExit = time.Unix(0, t.Start), time.Unix(0, t.Exit)
+			}
+		case f.Name == casesPrefix+layout.CurrentFile:
+			res.Running = runningTest(f.Data)
+		case f.Name == casesPrefix+layout.TimedOutFile:
+			res.TimedOut = runningTest(f.Data)
+		case strings.HasPrefix(f.Name, casesPrefix) && strings.HasSuffix(f.Name, ".json"):
+			id, rep, err := parseStreamEntry(f.Data)
+			if err != nil || id == "" {
+				continue // a partial entry tells nothing; the test counts as not finished
+			}
+			if res.Cases == nil {
+				res.Cases = map[string]CaseReport{}
+			}
+			if _, seen := res.Cases[id]; !seen {
+				res.Cases[id] = rep
+			}
 		case strings.HasPrefix(f.Name, artifacts):
 			f.Name = strings.TrimPrefix(f.Name, artifacts)
 			res.Artifacts = append(res.Artifacts, f)

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,8 +56,15 @@ type Options struct {
 	// Resync re-evaluates the cache this often, for decisions that depend
 	// on time alone; it reads the cache, not the API server.
 	Resync time.Duration
-	Logger *slog.Logger
-	// OnAttempt, if set, is called after each attempt is collected.
+	// Units group the cases into pods (see plan.Spec); nil runs one pod
+	// per case.
+	Units []plan.Unit
+	// Workers bounds the API calls in flight (pod creates, log reads,
+	// deletes); zero means the parallelism, at least 4 and at most 32.
+	Workers int
+	Logger  *slog.Logger
+	// OnAttempt, if set, is called after each attempt is collected, on the
+	// run's goroutine.
 	OnAttempt func(plan.Case, Attempt)
 }
 
@@ -65,11 +74,14 @@ type Attempt struct {
 	Pod     string
 	Node    string
 	Outcome plan.Outcome
-	// Started and Finished are the test container's run, when it ran.
+	// Started and Finished are the test's run, when it ran: the test
+	// container's, or in a unit's pod, the test's own.
 	Started, Finished time.Time
 	Results           Results
 	// ResultErr says why no results could be read; the outcome stands.
 	ResultErr error
+	// Timeline is the pod's; in a unit's pod, every case shares it.
+	Timeline Timeline
 }
 
 // CaseResult is the standing of one case at the end of the run.
@@ -83,7 +95,9 @@ type CaseResult struct {
 
 // Run carries out the run. On cancellation it returns what was collected so
 // far together with ctx's error; it never deletes the run's pods itself: the
-// caller does, under a context of its own, whatever happened.
+// caller does, under a context of its own, whatever happened. Run returns
+// only once every API call it started has returned, so that a cleanup after
+// it finds every pod it created.
 func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 	if o.Client == nil || o.Namespace == "" || o.RunID == "" || o.Image == "" {
 		return nil, errors.New("runner: client, namespace, run id and image are required")
@@ -97,24 +111,64 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &run{o: o, collected: map[string]*record{}, deleting: map[string]bool{}, created: map[string]createdPod{}}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = min(max(4, o.Parallelism), maxWorkers)
+	}
+	r := &run{
+		o:          o,
+		cases:      make(map[string]plan.Case, len(o.Cases)),
+		collected:  map[string]*record{},
+		collecting: map[string]bool{},
+		deleting:   map[string]bool{},
+		created:    map[string]createdPod{},
+		timelines:  map[string]*Timeline{},
+		outcomes:   map[string]int{},
+		reads:      make(chan struct{}, workers),
+		calls:      make(chan struct{}, workers),
+		wake:       make(chan struct{}, 1),
+	}
+	for _, c := range o.Cases {
+		r.cases[c.ID] = c
+	}
 	return r.loop(ctx)
 }
 
+// maxWorkers bounds the API calls (creates, log reads, deletes) in flight.
+const maxWorkers = 32
+
 type record struct {
-	pod     plan.Pod
-	attempt Attempt
-	caseRef plan.Case
+	pod plan.Pod
+	// attempts are the pod's attempts, by case ID: one for each case it
+	// settled.
+	attempts map[string]Attempt
 }
 
 type run struct {
-	o         Options
+	o     Options
+	cases map[string]plan.Case
+	// collected holds the pods whose results were read, by name.
 	collected map[string]*record
-	deleting  map[string]bool
+	// collecting and deleting hold the pods with such a call in flight.
+	collecting, deleting map[string]bool
 	// created holds pods created but not yet seen through the watch, so a
 	// re-evaluation before the watch catches up does not create more.
-	created map[string]createdPod
-	last    plan.Decision
+	created   map[string]createdPod
+	timelines map[string]*Timeline
+	// outcomes counts the collected attempts of each case, which numbers
+	// the next.
+	outcomes map[string]int
+	last     plan.Decision
+
+	// The decision loop never waits on the API server: its calls run on
+	// workers and hand their results back as completions, which only the
+	// loop applies. Log reads (reads) and creates and deletes (calls) have
+	// pools of their own, so slow log reads never hold up a create.
+	reads, calls chan struct{}
+	workers     sync.WaitGroup
+	mu          sync.Mutex
+	completions []func() error
+	wake        chan struct{}
 }
 
 type createdPod struct {
@@ -137,13 +191,25 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 	if err := w.Start(wctx); err != nil {
 		return nil, fmt.Errorf("watching pods of run %s: %w", r.o.RunID, err)
 	}
-	spec := plan.Spec{Cases: r.o.Cases, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts}
+	// Whatever ends the loop, the calls in flight finish first and their
+	// results are kept.
+	finish := func(err error) ([]CaseResult, error) {
+		r.workers.Wait()
+		if cerr := r.apply(); err == nil {
+			err = cerr
+		}
+		return r.results(), err
+	}
+	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts}
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
 	for {
+		if err := r.apply(); err != nil {
+			return finish(err)
+		}
 		pods, err := w.Pods()
 		if err != nil {
-			return r.results(), err
+			return finish(err)
 		}
 		live := map[string]*corev1.Pod{}
 		observed := make([]plan.Pod, 0, len(pods)+len(r.collected))
@@ -156,6 +222,11 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			}
 			obs := k8s.Observe(p, now, r.observeOptions())
 			obs.Deleting = obs.Deleting || r.deleting[p.Name]
+			if obs.Done {
+				if tl := r.timeline(p.Name); tl.Seen.IsZero() {
+					tl.Seen = now
+				}
+			}
 			observed = append(observed, obs)
 		}
 		for name, c := range r.created {
@@ -175,33 +246,76 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			observed = append(observed, rec.pod)
 		}
 		r.last = plan.Next(spec, observed)
-		collected := false
 		for _, a := range r.last.Actions {
 			if err := r.act(ctx, a, live); err != nil {
-				return r.results(), err
+				return finish(err)
 			}
-			collected = collected || a.Kind == plan.Collect
 		}
 		if r.last.Done {
-			return r.results(), nil
-		}
-		if collected {
-			// A collected attempt may free a retry at once.
-			continue
+			return finish(nil)
 		}
 		select {
 		case <-ctx.Done():
-			return r.results(), ctx.Err()
+			return finish(ctx.Err())
 		case <-w.Changed():
+		case <-r.wake:
 		case <-tick.C:
 		}
 	}
 }
 
+// goAsync runs call on a worker of pool; the completion it returns is
+// applied by the loop. It never waits: with every worker of the pool busy it
+// returns false, and the action is decided again at the next evaluation,
+// which the end of any call triggers.
+func (r *run) goAsync(pool chan struct{}, call func() func() error) bool {
+	select {
+	case pool <- struct{}{}:
+	default:
+		return false
+	}
+	r.workers.Go(func() {
+		done := call()
+		<-pool
+		r.mu.Lock()
+		r.completions = append(r.completions, done)
+		r.mu.Unlock()
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	})
+	return true
+}
+
+// apply runs the completions handed back by the workers, in order.
+func (r *run) apply() error {
+	r.mu.Lock()
+	done := r.completions
+	r.completions = nil
+	r.mu.Unlock()
+	var errs []error
+	for _, f := range done {
+		if err := f(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) timeline(pod string) *Timeline {
+	tl := r.timelines[pod]
+	if tl == nil {
+		tl = &Timeline{}
+		r.timelines[pod] = tl
+	}
+	return tl
+}
+
 func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Pod) error {
 	switch a.Kind {
 	case plan.Create:
-		pod, err := k8s.TestPod(k8s.TestPodOptions{
+		opts := k8s.TestPodOptions{
 			Namespace:     r.o.Namespace,
 			RunID:         r.o.RunID,
 			Case:          a.Case,
@@ -212,33 +326,88 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			NativeSidecar: r.o.NativeSidecar,
 			ResultLimit:   r.o.ResultLimit,
 			Template:      r.o.Template,
-		})
+		}
+		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
+			opts.Unit, opts.Cases = a.Unit, a.Cases
+		}
+		pod, err := k8s.TestPod(opts)
 		if err != nil {
 			return err
 		}
-		r.o.Logger.Debug("creating pod", "pod", pod.Name, "test", a.Case.TestID, "attempt", a.Attempt)
-		if err := k8s.CreatePod(ctx, r.o.Client, pod); err != nil {
-			return err
+		obs := plan.Pod{Name: pod.Name, CaseID: pod.Labels[k8s.LabelCase], Attempt: a.Attempt}
+		if opts.Unit != "" {
+			obs.Cases = caseIDs(a.Cases)
 		}
-		r.created[pod.Name] = createdPod{pod: plan.Pod{Name: pod.Name, CaseID: a.Case.ID, Attempt: a.Attempt}, at: time.Now()}
-	case plan.Collect:
-		p := live[a.Pod]
-		if p == nil {
+		if _, ok := r.created[pod.Name]; ok {
 			return nil
 		}
-		rec := r.collect(ctx, a, p)
-		r.collected[a.Pod] = rec
-		if r.o.OnAttempt != nil {
-			r.o.OnAttempt(a.Case, rec.attempt)
+		r.o.Logger.Debug("creating pod", "pod", pod.Name, "tests", len(a.Cases), "first", a.Case.TestID, "attempt", a.Attempt)
+		r.created[pod.Name] = createdPod{pod: obs, at: time.Now()}
+		if !r.goAsync(r.calls, func() func() error {
+			err := k8s.CreatePod(ctx, r.o.Client, pod)
+			at := time.Now()
+			return func() error {
+				if err != nil {
+					delete(r.created, pod.Name)
+					return err
+				}
+				r.timeline(pod.Name).Created = at
+				return nil
+			}
+		}) {
+			delete(r.created, pod.Name)
 		}
+	case plan.Collect:
+		p := live[a.Pod]
+		if p == nil || r.collecting[a.Pod] {
+			return nil
+		}
+		r.collecting[a.Pod] = r.goAsync(r.reads, func() func() error {
+			rec := r.collect(ctx, p)
+			return func() error {
+				delete(r.collecting, a.Pod)
+				r.finishCollect(p, rec)
+				return nil
+			}
+		})
 	case plan.Delete:
+		if r.deleting[a.Pod] {
+			return nil
+		}
+		if !r.goAsync(r.calls, func() func() error {
+			err := k8s.DeletePod(ctx, r.o.Client, r.o.Namespace, a.Pod, ptr.To(int64(0)))
+			at := time.Now()
+			return func() error {
+				if err != nil {
+					// Asked again at the next evaluation; the run's
+					// cleanup deletes by label whatever stays.
+					r.o.Logger.Debug("deleting pod failed", "pod", a.Pod, "err", err)
+					delete(r.deleting, a.Pod)
+					if rec, ok := r.collected[a.Pod]; ok {
+						rec.pod.Deleting = false
+					}
+					return nil
+				}
+				r.timeline(a.Pod).Deleted = at
+				return nil
+			}
+		}) {
+			return nil
+		}
 		r.deleting[a.Pod] = true
 		if rec, ok := r.collected[a.Pod]; ok {
 			rec.pod.Deleting = true
 		}
-		return k8s.DeletePod(ctx, r.o.Client, r.o.Namespace, a.Pod, ptr.To(int64(0)))
 	}
 	return nil
+}
+
+func caseIDs(cases []plan.Case) []string {
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		ids[i] = c.ID
+	}
+	return ids
 }
 
 // observeOptions ends an attempt at the test's exit when the collector is a
@@ -250,16 +419,72 @@ func (r *run) observeOptions() k8s.ObserveOptions {
 	return k8s.ObserveOptions{PendingTimeout: r.o.PendingTimeout, TestExitEnds: r.o.NativeSidecar}
 }
 
-// collect reads the attempt's results and settles its outcome.
-func (r *run) collect(ctx context.Context, a plan.Action, p *corev1.Pod) *record {
+// collected is what a worker read of one finished pod.
+type collectedPod struct {
+	at      Attempt
+	unit    bool
+	results map[string]Attempt
+	at0     time.Time
+}
+
+// collect reads a finished pod's results, on a worker.
+func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
-	at, _ := CollectAttempt(ctx, r.o.Client, p, a.Attempt, opts)
-	r.o.Logger.Debug("collected", "pod", p.Name, "status", at.Outcome.Status, "reason", at.Outcome.Reason, "results_error", at.ResultErr)
-	obs := k8s.Observe(p, time.Now(), opts)
+	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	c := collectedPod{at: at, at0: time.Now()}
+	if ids := p.Annotations[k8s.AnnotationCases]; ids != "" {
+		c.unit = true
+		cases := make([]plan.Case, 0)
+		for _, id := range strings.Split(ids, ",") {
+			if cs, ok := r.cases[id]; ok {
+				cases = append(cases, cs)
+			}
+		}
+		c.results = SettleUnit(at, cases, r.o.Timeout)
+	}
+	return c
+}
+
+// finishCollect records a collected pod, on the loop.
+func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
+	obs := k8s.Observe(p, time.Now(), r.observeOptions())
 	obs.Collected = true
-	obs.Outcome = at.Outcome
 	obs.Deleting = obs.Deleting || r.deleting[p.Name]
-	return &record{pod: obs, attempt: at, caseRef: a.Case}
+	tl := r.timeline(p.Name)
+	tl.fromPod(p, c.at.Results)
+	tl.Collected = c.at0
+	if tl.Seen.IsZero() {
+		tl.Seen = c.at0
+	}
+	rec := &record{pod: obs, attempts: map[string]Attempt{}}
+	if !c.unit {
+		caseID := p.Labels[k8s.LabelCase]
+		at := c.at
+		at.Number = obs.Attempt
+		obs.Outcome = at.Outcome
+		rec.pod = obs
+		rec.attempts[caseID] = at
+		r.outcomes[caseID]++
+		r.o.Logger.Debug("collected", "pod", p.Name, "status", at.Outcome.Status, "reason", at.Outcome.Reason, "results_error", at.ResultErr)
+	} else {
+		rec.pod.Outcome = c.at.Outcome
+		rec.pod.Outcomes = make(map[string]plan.Outcome, len(c.results))
+		for id, at := range c.results {
+			r.outcomes[id]++
+			at.Number = r.outcomes[id]
+			rec.attempts[id] = at
+			rec.pod.Outcomes[id] = at.Outcome
+		}
+		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
+	}
+	r.collected[p.Name] = rec
+	if r.o.OnAttempt != nil {
+		for _, id := range rec.pod.CaseIDs() {
+			if at, ok := rec.attempts[id]; ok {
+				r.o.OnAttempt(r.cases[id], at)
+			}
+		}
+	}
 }
 
 // CollectAttempt reads the results of a finished attempt from its
@@ -294,6 +519,9 @@ func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.
 		at.ResultErr = err
 	} else {
 		at.ResultErr = errors.New("the collector never started")
+	}
+	if !at.Results.TestStart.IsZero() {
+		at.Started, at.Finished = at.Results.TestStart, at.Results.TestExit
 	}
 	at.Outcome = Settle(at.Outcome, at.Results)
 	return at, log
@@ -334,8 +562,13 @@ func collectorRan(p *corev1.Pod) bool {
 // collected attempts.
 func (r *run) results() []CaseResult {
 	byCase := map[string][]Attempt{}
-	for _, rec := range r.collected {
-		byCase[rec.caseRef.ID] = append(byCase[rec.caseRef.ID], rec.attempt)
+	for name, rec := range r.collected {
+		for id, at := range rec.attempts {
+			if tl := r.timelines[name]; tl != nil {
+				at.Timeline = *tl
+			}
+			byCase[id] = append(byCase[id], at)
+		}
 	}
 	out := make([]CaseResult, 0, len(r.o.Cases))
 	states := map[string]plan.CaseState{}

@@ -13,6 +13,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	restclient "k8s.io/client-go/rest"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -229,4 +232,114 @@ func TestRunNativeCollectorEndsAtTestExit(t *testing.T) {
 	left, err := client.CoreV1().Pods("ns").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, left.Items)
+}
+
+func TestRunCreatesWhileLogReadsHang(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	release := make(chan struct{})
+	k := &kubelet{t: t, client: client, run: 10 * time.Millisecond, exit: func(string, int) int32 { return 0 }}
+	k.start(ctx)
+
+	ids := []string{"t.py::a", "t.py::b", "t.py::c", "t.py::d", "t.py::e", "t.py::f"}
+	type result struct {
+		res []CaseResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := Run(ctx, Options{Client: hangingLogs{client, release}, Namespace: "ns", RunID: "r1", Image: "img",
+			Cases: cases(ids...), Parallelism: 2, Workers: 2, Resync: 20 * time.Millisecond})
+		done <- result{res, err}
+	}()
+	// Every log read hangs, and more pods end than there are readers: the
+	// run must still create every pod.
+	require.Eventually(t, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return len(k.createdPods) == len(ids)
+	}, 10*time.Second, 10*time.Millisecond, "pods are created while the log reads of finished ones hang")
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Len(t, r.res, len(ids))
+	for _, cr := range r.res {
+		assert.Equal(t, plan.Passed, cr.Status, cr.Case.TestID)
+		require.Len(t, cr.Attempts, 1)
+		tl := cr.Attempts[0].Timeline
+		assert.False(t, tl.Created.IsZero(), "created is recorded")
+		assert.False(t, tl.Seen.IsZero(), "seen is recorded")
+		assert.False(t, tl.Collected.Before(tl.Seen), "collected after seen")
+		assert.False(t, tl.Deleted.IsZero(), "deleted is recorded")
+	}
+	k.mu.Lock()
+	assert.LessOrEqual(t, k.maxRunning, 2, "parallelism cap")
+	k.mu.Unlock()
+}
+
+func TestRunUnits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	k := &kubelet{t: t, client: client, run: 10 * time.Millisecond, exit: func(string, int) int32 { return 0 }}
+	k.start(ctx)
+	cs := cases("a.py::x", "a.py::y", "b.py::x", "b.py::y", "c.py::x")
+	units := []plan.Unit{
+		{ID: "ua", Cases: []string{cs[0].ID, cs[1].ID}},
+		{ID: "ub", Cases: []string{cs[2].ID, cs[3].ID}},
+	}
+	var mu sync.Mutex
+	var seen []string
+	res, err := Run(ctx, Options{Client: client, Namespace: "ns", RunID: "r1", Image: "img",
+		Cases: cs, Units: units, Parallelism: 4, Resync: 20 * time.Millisecond,
+		OnAttempt: func(c plan.Case, a Attempt) {
+			mu.Lock()
+			seen = append(seen, c.TestID)
+			mu.Unlock()
+		}})
+	require.NoError(t, err)
+	require.Len(t, res, 5)
+	for _, cr := range res {
+		assert.Equal(t, plan.Passed, cr.Status, "a pod that exits 0 passed every test it ran: %s", cr.Case.TestID)
+		require.Len(t, cr.Attempts, 1)
+		assert.Equal(t, 1, cr.Attempts[0].Number)
+	}
+	k.mu.Lock()
+	assert.ElementsMatch(t, []string{"ktr-r1-ua-1", "ktr-r1-ub-1", "ktr-r1-" + cs[4].ID + "-1"}, k.createdPods, "one pod per unit, one for the case no unit names")
+	k.mu.Unlock()
+	assert.ElementsMatch(t, []string{"a.py::x", "a.py::y", "b.py::x", "b.py::y", "c.py::x"}, seen, "each test is reported once")
+}
+
+// hangingLogs is a clientset whose log reads wait for release.
+type hangingLogs struct {
+	kubernetes.Interface
+	release chan struct{}
+}
+
+// IsWatchListSemanticsUnSupported passes on the fake clientset's answer, so
+// its informers list and watch rather than wait for a watch list.
+func (h hangingLogs) IsWatchListSemanticsUnSupported() bool { return true }
+
+func (h hangingLogs) CoreV1() corev1client.CoreV1Interface {
+	return hangingCore{h.Interface.CoreV1(), h.release}
+}
+
+type hangingCore struct {
+	corev1client.CoreV1Interface
+	release chan struct{}
+}
+
+func (h hangingCore) Pods(namespace string) corev1client.PodInterface {
+	return hangingPods{h.CoreV1Interface.Pods(namespace), h.release}
+}
+
+type hangingPods struct {
+	corev1client.PodInterface
+	release chan struct{}
+}
+
+func (h hangingPods) GetLogs(name string, opts *corev1.PodLogOptions) *restclient.Request {
+	<-h.release
+	return h.PodInterface.GetLogs(name, opts)
 }
