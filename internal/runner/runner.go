@@ -165,10 +165,10 @@ type run struct {
 	// loop applies. Log reads (reads) and creates and deletes (calls) have
 	// pools of their own, so slow log reads never hold up a create.
 	reads, calls chan struct{}
-	workers     sync.WaitGroup
-	mu          sync.Mutex
-	completions []func() error
-	wake        chan struct{}
+	workers      sync.WaitGroup
+	mu           sync.Mutex
+	completions  []func() error
+	wake         chan struct{}
 }
 
 type createdPod struct {
