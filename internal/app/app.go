@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
 // Exit codes.
@@ -34,6 +35,14 @@ type Env struct {
 	Environ func() []string
 	// Executable is the path of the running binary.
 	Executable func() (string, error)
+}
+
+// environ is the whole environment, or none when Environ is unset.
+func (e Env) environ() []string {
+	if e.Environ == nil {
+		return nil
+	}
+	return e.Environ()
 }
 
 const usage = `usage: k8s-testrun COMMAND [flags]
@@ -95,7 +104,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		if errors.Is(err, errHelp) {
 			return ExitOK
 		}
-		fmt.Fprintln(env.Stderr, "k8s-testrun:", oneLine(err))
+		printError(env.Stderr, err)
 		if code == ExitOK {
 			code = ExitInfra
 		}
@@ -105,10 +114,17 @@ func Run(ctx context.Context, args []string, env Env) int {
 
 var errHelp = errors.New("help requested")
 
+// printError prints the one line a failed command ends with.
+func printError(w io.Writer, err error) {
+	fmt.Fprintln(w, "k8s-testrun:", oneLine(err))
+}
+
 // oneLine joins multi-line errors (errors.Join) into "; "-separated text, so
-// every problem shows on the one line CI logs and annotations keep.
+// every problem shows on the one line CI logs and annotations keep. Errors
+// quote pytest and pip, so the line is defused: no "\r" or "\n" in it, and
+// nothing a GitHub runner would take as a workflow command.
 func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	return logtext.Line(err.Error())
 }
 
 func logger(w io.Writer, verbose bool) *slog.Logger {

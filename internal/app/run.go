@@ -25,6 +25,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -51,7 +52,10 @@ func runCommand(ctx context.Context, args []string, env Env) (int, error) {
 	if err != nil {
 		return ExitInfra, err
 	}
-	p.stderr = env.Stderr
+	// pytest's collection output goes unfenced to the terminal, which may be
+	// a CI runner's log.
+	p.stderr = logtext.NewWriter(env.Stderr)
+	p.environ = env.environ()
 	p.onAttempt = func(c plan.Case, a runner.Attempt) {
 		p.log.Info("finished", "test", c.TestID, "attempt", a.Number, "status", a.Outcome.Status, "reason", a.Outcome.Reason)
 	}
@@ -81,6 +85,9 @@ type pipeline struct {
 	image build.Result
 	// stderr receives text meant for a person, such as pytest's output.
 	stderr io.Writer
+	// environ is the process environment; the build keeps only what pip
+	// needs of it.
+	environ []string
 	// onKindNetwork says this process's container joined the kind network
 	// (reachKind); insecureRegistry, that the repository is a local
 	// registry the cluster advertised, which speaks plain HTTP.
@@ -219,6 +226,7 @@ func (p *pipeline) build(ctx context.Context) (build.Result, error) {
 		Binary:       p.cfg.Binary,
 		Platform:     v1.Platform{OS: osName, Architecture: arch},
 		Insecure:     p.insecureRegistry,
+		Environ:      p.environ,
 		Logger:       p.log,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
 // Case is the final result of one test id.
@@ -143,7 +144,9 @@ func (p *printer) problem(c Case, maxLines int) {
 	}
 	p.printf("%s %s%s%s\n", label, sanitize(c.TestID), location(c), sanitize(suffix))
 
-	message := strings.ReplaceAll(c.Message, "\r\n", "\n")
+	// The message is the test's own text; it may print where a CI runner
+	// reads commands, so every line of it is defused.
+	message := logtext.Lines(c.Message)
 	lines := strings.Split(strings.TrimRight(sanitize(message), "\n "), "\n")
 	if len(lines) == 1 && lines[0] == "" {
 		return
