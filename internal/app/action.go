@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -43,13 +45,11 @@ func actionCommand(ctx context.Context, args []string, env Env) (int, error) {
 	cfg, set, inErr := ghaction.Read(env.Getenv)
 	// Masks go first, before anything could print a secret.
 	wf.Mask(set.Token)
-	for _, s := range ghaction.KubeconfigSecrets(cfg.KubeconfigData) {
+	for _, s := range ghaction.KubeconfigSecrets(cfg.KubeconfigData, set.Workspace) {
 		wf.Mask(s)
 	}
-	for _, b := range ghaction.KubeconfigFiles(cfg.Kubeconfig) {
-		for _, s := range ghaction.KubeconfigSecrets(b) {
-			wf.Mask(s)
-		}
+	for _, s := range ghaction.KubeconfigFileSecrets(cfg.Kubeconfig) {
+		wf.Mask(s)
 	}
 
 	a := &action{env: env, wf: wf, cfg: cfg, set: set, start: time.Now()}
@@ -158,11 +158,23 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p, err := newPipeline(cfg, a.log)
+	var kerr *k8s.ConfigError
+	if errors.As(err, &kerr) {
+		// Named as the action's user gave it, not as the CLI's flag.
+		input := ghaction.InputKubeconfig
+		if len(cfg.KubeconfigData) == 0 {
+			input = ghaction.EnvKubeconfig
+		}
+		ce := &config.Error{Input: input, Fix: "cannot be used: " + oneLine(kerr.Err)}
+		a.wf.Error("k8s-testrun: input " + ce.Error())
+		return nil, ce
+	}
 	if err != nil {
 		return nil, err
 	}
 	p.onKindNetwork = onKind
 	p.stderr = fencedWriter{a.wf, "pytest output"}
+	p.environ = a.env.environ()
 	p.onPhase = func(phase string) {
 		switch phase {
 		case phaseBuild:
@@ -300,7 +312,7 @@ func verdict(rep *runner.Report, runErr error, cancelled bool, failOn string) (s
 	}
 	step := code
 	switch {
-	case isInputError(runErr):
+	case isInputError(runErr) || isRequirementsError(runErr):
 		// Bad inputs fail the step whatever fail_on says: nothing was
 		// tested.
 	case failOn == ghaction.FailOnNever:
@@ -321,6 +333,13 @@ func verdict(rep *runner.Report, runErr error, cancelled bool, failOn string) (s
 func isInputError(err error) bool {
 	var ce *config.Error
 	return errors.As(err, &ce)
+}
+
+// isRequirementsError tells a requirements file that asks for a source
+// build, which no fail_on setting should let pass: nothing was tested.
+func isRequirementsError(err error) bool {
+	var re *build.RequirementsError
+	return errors.As(err, &re)
 }
 
 // reportContext bounds the reporting: normally by reportTimeout, after a

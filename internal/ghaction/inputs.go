@@ -153,6 +153,23 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		c.PodTemplate = []byte(t + "\n")
 		c.PodTemplatePath = "the pod_template input"
 	}
+	// Malformed contents would only fail later, at connection or pod
+	// creation, as an error that fail_on could let pass.
+	switch {
+	case c.KubeconfigData != nil:
+		if err := checkKubeconfig(c.KubeconfigData, ""); err != nil {
+			errs = append(errs, err)
+		}
+	case c.Kubeconfig != "" && !strings.ContainsRune(c.Kubeconfig, filepath.ListSeparator):
+		if err := checkKubeconfig(nil, c.Kubeconfig); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.PodTemplate != nil {
+		if err := checkPodTemplate(c.PodTemplate); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Repository == "" {
 		if reg := getenv("K8S_TESTRUN_REGISTRY"); reg != "" {
 			c.Repository = reg + "/k8s-testrun/" + repoName(c.ProjectDir)

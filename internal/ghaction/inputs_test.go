@@ -80,7 +80,7 @@ func TestReadDefaults(t *testing.T) {
 
 func TestReadInputs(t *testing.T) {
 	ws := workspace(t)
-	kubeconfig := "apiVersion: v1\nkind: Config\n"
+	kubeconfig := validKubeconfig
 	tmpl := "spec:\n  nodeSelector:\n    pool: tests\n"
 	cfg, s, err := Read(runnerEnv(ws, map[string]string{
 		InputProjectPath: "sub/project", InputRequirements: "reqs.txt", InputBaseImage: "localhost:5001/py:3.12",
@@ -111,6 +111,8 @@ func TestReadInputs(t *testing.T) {
 
 func TestReadKubeconfigPath(t *testing.T) {
 	ws := workspace(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(ws, "kind"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(ws, "kind", "kubeconfig"), []byte(validKubeconfig), 0o600))
 	cfg, _, err := Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x", "KUBECONFIG": "kind/kubeconfig"}))
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(ws, "kind", "kubeconfig"), cfg.Kubeconfig, "relative to the workspace")

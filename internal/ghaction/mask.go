@@ -5,34 +5,81 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
+
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// maxSecretFile bounds what is read of a file a kubeconfig names for its
+// secret (tokenFile, client-key): a token or key is small.
+const maxSecretFile = 64 << 10
+
+// minMaskedWord is the shortest word of unparsable kubeconfig contents that
+// is masked on its own: tokens and keys are longer, most YAML keys shorter.
+const minMaskedWord = 12
+
 // KubeconfigSecrets lists what must never show in a log from a kubeconfig:
-// tokens, passwords, client keys (decoded and as the file holds them),
-// auth-provider tokens and secrets, and the values of exec plugin
-// environment variables. Contents that do not parse give nothing; the
-// error surfaces when the run connects, and the caller masks the whole
-// input anyway.
-func KubeconfigSecrets(data []byte) []string {
+// tokens, passwords, client keys (decoded and as the file holds them), the
+// contents of the files it names for a token or key, auth-provider tokens
+// and secrets, and the arguments and environment values of exec plugins.
+// Contents that do not parse are a secret whole: there is no telling what
+// in them is one. dir is where relative file names in the kubeconfig are
+// resolved from; "" for the working directory.
+func KubeconfigSecrets(data []byte, dir string) []string {
 	cfg, err := clientcmd.Load(data)
 	if err != nil {
-		return nil
+		if strings.TrimSpace(string(data)) == "" {
+			return nil
+		}
+		// The whole and, through Mask, each line; a log that quotes a
+		// fragment still hides any long word of it, as tokens are.
+		out := []string{string(data)}
+		for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
+			return unicode.IsSpace(r) || strings.ContainsRune(`:,{}[]"'`, r)
+		}) {
+			if len(w) >= minMaskedWord {
+				out = append(out, w)
+			}
+		}
+		return out
 	}
+	return authSecrets(cfg, dir)
+}
+
+func authSecrets(cfg *clientcmdapi.Config, dir string) []string {
 	var out []string
 	add := func(s string) {
 		if strings.TrimSpace(s) != "" {
 			out = append(out, s)
 		}
 	}
+	addFile := func(p string) {
+		if p == "" {
+			return
+		}
+		if !filepath.IsAbs(p) && dir != "" {
+			p = filepath.Join(dir, p)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		b := make([]byte, maxSecretFile)
+		n, _ := f.Read(b)
+		add(string(b[:n]))
+	}
 	for _, ai := range cfg.AuthInfos {
 		add(ai.Token)
+		addFile(ai.TokenFile)
 		add(ai.Password)
 		if len(ai.ClientKeyData) > 0 {
 			add(string(ai.ClientKeyData))
 			add(base64.StdEncoding.EncodeToString(ai.ClientKeyData))
 		}
+		addFile(ai.ClientKey)
 		if ap := ai.AuthProvider; ap != nil {
 			for k, v := range ap.Config {
 				k = strings.ToLower(k)
@@ -44,6 +91,14 @@ func KubeconfigSecrets(data []byte) []string {
 		if ex := ai.Exec; ex != nil {
 			for _, e := range ex.Env {
 				add(e.Value)
+			}
+			// Plugins take tokens and keys as arguments too, as
+			// --token=VALUE or as a word of their own.
+			for _, a := range ex.Args {
+				add(a)
+				if _, v, ok := strings.Cut(a, "="); ok {
+					add(v)
+				}
 			}
 		}
 	}
@@ -57,6 +112,19 @@ func KubeconfigFiles(kubeconfig string) [][]byte {
 	for _, p := range filepath.SplitList(kubeconfig) {
 		if b, err := os.ReadFile(p); err == nil {
 			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// KubeconfigFileSecrets is KubeconfigSecrets of every file a KUBECONFIG
+// value names, each with its relative names resolved from its own
+// directory, as client-go resolves them.
+func KubeconfigFileSecrets(kubeconfig string) []string {
+	var out []string
+	for _, p := range filepath.SplitList(kubeconfig) {
+		if b, err := os.ReadFile(p); err == nil {
+			out = append(out, KubeconfigSecrets(b, filepath.Dir(p))...)
 		}
 	}
 	return out

@@ -90,7 +90,7 @@ func TestKubeconfigSecrets(t *testing.T) {
 	key := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIPtIQNM7\n-----END EC PRIVATE KEY-----\n"
 	b64 := base64.StdEncoding.EncodeToString([]byte(key))
 	data := []byte(fmtKubeconfig(b64))
-	got := KubeconfigSecrets(data)
+	got := KubeconfigSecrets(data, "")
 	assert.ElementsMatch(t, []string{"tok-abcdef123456", "pa55word!", key, b64, "s3cret-value", "eyJid", "aws-secret-xyz"}, got)
 	for _, public := range []string{"admin", "my-app", "https://issuer", "https://10.0.0.1:6443", "Y2VydA=="} {
 		assert.NotContains(t, got, public, "not a secret")
@@ -102,7 +102,8 @@ func TestKubeconfigSecrets(t *testing.T) {
 	require.Len(t, files, 1)
 	assert.Equal(t, data, files[0])
 
-	assert.Empty(t, KubeconfigSecrets([]byte("not: [yaml")), "unparsable contents give nothing")
+	assert.Equal(t, []string{"not: [yaml"}, KubeconfigSecrets([]byte("not: [yaml"), ""), "unparsable contents are a secret whole")
+	assert.Empty(t, KubeconfigSecrets([]byte(" \n"), ""))
 }
 
 func fmtKubeconfig(keyData string) string {
