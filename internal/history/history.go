@@ -1,0 +1,89 @@
+// Package history keeps the tests' durations from one run to the next, in a
+// small JSON file that a workflow can carry with actions/cache, so that a
+// run starts its slowest work first and balances its shards.
+package history
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Version is the file format's version.
+const Version = 1
+
+// File is the durations file:
+//
+//	{"version": 1, "tests": {"tests/test_a.py::test_x": 0.25, ...}}
+//
+// with each test's last duration in seconds.
+type File struct {
+	Version int                `json:"version"`
+	Tests   map[string]float64 `json:"tests"`
+}
+
+// Load reads a durations file. A missing file is an empty history, not an
+// error: the first run of a project has none.
+func Load(path string) (map[string]time.Duration, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]time.Duration{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading durations file %s: %w", path, err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("durations file %s: %w (delete it, or give a file this version wrote)", path, err)
+	}
+	if f.Version != Version {
+		return nil, fmt.Errorf("durations file %s: version %d, want %d (delete it to start a new history)", path, f.Version, Version)
+	}
+	out := make(map[string]time.Duration, len(f.Tests))
+	for id, s := range f.Tests {
+		if s >= 0 && !math.IsInf(s, 0) && !math.IsNaN(s) {
+			out[id] = time.Duration(s * float64(time.Second))
+		}
+	}
+	return out, nil
+}
+
+// Save writes old updated with this run's durations: a test that ran takes
+// its new duration, one that did not keeps its old one. The file is
+// replaced whole, by rename.
+func Save(path string, old, ran map[string]time.Duration) error {
+	f := File{Version: Version, Tests: make(map[string]float64, len(old)+len(ran))}
+	for id, d := range old {
+		f.Tests[id] = d.Seconds()
+	}
+	for id, d := range ran {
+		f.Tests[id] = math.Round(d.Seconds()*1000) / 1000
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing durations file: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("writing durations file: %w", err)
+	}
+	_, werr := tmp.Write(append(b, '\n'))
+	if err := errors.Join(werr, tmp.Chmod(0o644), tmp.Close()); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("writing durations file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("writing durations file: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package plan
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// What one pod runs.
+const (
+	PerTest  = "test"
+	PerClass = "class"
+	PerFile  = "file"
+)
+
+// Grouping says how cases become units.
+type Grouping struct {
+	// PodPer is PerTest (the default), PerClass or PerFile.
+	PodPer string
+	// Shards, above 0, splits the cases into that many units instead,
+	// balanced by duration (longest processing time first).
+	Shards int
+	// Durations are the tests' durations in earlier runs, by test ID. They
+	// order the units, slowest first, and balance the shards. A test with
+	// none counts as the mean of those that have one, so tests with no
+	// history spread evenly.
+	Durations map[string]time.Duration
+}
+
+// Group turns cases into units, in the order they should start.
+func Group(cases []Case, g Grouping) []Unit {
+	est := estimates(cases, g.Durations)
+	if g.Shards > 0 {
+		return shard(cases, est, g.Shards)
+	}
+	var units []Unit
+	var costs []time.Duration
+	index := map[string]int{}
+	for i, c := range cases {
+		key := c.ID
+		switch g.PodPer {
+		case PerFile:
+			key = "file:" + fileOf(c.TestID)
+		case PerClass:
+			key = "class:" + classOf(c.TestID)
+		}
+		j, ok := index[key]
+		if !ok {
+			j = len(units)
+			index[key] = j
+			id := c.ID
+			if key != c.ID {
+				id = unitID(key)
+			}
+			units = append(units, Unit{ID: id})
+			costs = append(costs, 0)
+		}
+		units[j].Cases = append(units[j].Cases, c.ID)
+		costs[j] += est[i]
+	}
+	order := make([]int, len(units))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
+	out := make([]Unit, len(units))
+	for i, j := range order {
+		out[i] = units[j]
+	}
+	return out
+}
+
+// estimates gives each case its expected duration.
+func estimates(cases []Case, durations map[string]time.Duration) []time.Duration {
+	var sum time.Duration
+	known := 0
+	for _, c := range cases {
+		if d, ok := durations[c.TestID]; ok {
+			sum += d
+			known++
+		}
+	}
+	mean := time.Second
+	if known > 0 {
+		mean = sum / time.Duration(known)
+	}
+	est := make([]time.Duration, len(cases))
+	for i, c := range cases {
+		d, ok := durations[c.TestID]
+		if !ok {
+			d = mean
+		}
+		est[i] = d
+	}
+	return est
+}
+
+// shard assigns the cases to n units by longest processing time first: the
+// slowest case goes to the least loaded unit. Within a unit, cases keep
+// their collection order, so tests that share a module's fixtures stay
+// together. Units come out slowest first; empty ones are left out.
+func shard(cases []Case, est []time.Duration, n int) []Unit {
+	order := make([]int, len(cases))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(est[b], est[a]) })
+	load := make([]time.Duration, n)
+	members := make([][]int, n)
+	for _, i := range order {
+		least := 0
+		for s := 1; s < n; s++ {
+			if load[s] < load[least] {
+				least = s
+			}
+		}
+		load[least] += est[i]
+		members[least] = append(members[least], i)
+	}
+	var units []Unit
+	var costs []time.Duration
+	for s := range n {
+		if len(members[s]) == 0 {
+			continue
+		}
+		slices.Sort(members[s])
+		u := Unit{ID: fmt.Sprintf("shard-%d", s+1)}
+		for _, i := range members[s] {
+			u.Cases = append(u.Cases, cases[i].ID)
+		}
+		units = append(units, u)
+		costs = append(costs, load[s])
+	}
+	idx := make([]int, len(units))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
+	out := make([]Unit, len(units))
+	for i, j := range idx {
+		out[i] = units[j]
+	}
+	return out
+}
+
+// fileOf is the file part of a pytest node ID.
+func fileOf(testID string) string {
+	file, _, _ := strings.Cut(testID, "::")
+	return file
+}
+
+// classOf is the node ID of the class that holds a test, or its file for a
+// module-level function. Parameters ("[...]") may hold anything, so they
+// are cut first.
+func classOf(testID string) string {
+	base := testID
+	if i := strings.Index(base, "["); i >= 0 {
+		base = base[:i]
+	}
+	if i := strings.LastIndex(base, "::"); i >= 0 {
+		return base[:i]
+	}
+	return base
+}
+
+// unitID is a label-safe name for a file or class unit.
+func unitID(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "u" + hex.EncodeToString(sum[:])[:11]
+}
