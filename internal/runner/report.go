@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -199,29 +201,78 @@ func (r *Report) SummaryCases() []report.Case {
 // WriteArtifacts writes the files each case's last attempt shipped under
 // dir/<case>/, where <case> is the test id made safe for a path plus its
 // case id, and returns how many it wrote.
+//
+// Every file is opened relative to dir through an os.Root, so no name and
+// no symbolic link found on the way (one in a checkout, say) leads outside
+// dir; a symbolic link where a file goes is replaced, never written
+// through. dir itself must not be a symbolic link.
 func (r *Report) WriteArtifacts(dir string) (int, error) {
 	n := 0
+	var root *os.Root
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
 	for _, cr := range r.Cases {
 		files := cr.Last().Results.Artifacts
 		if len(files) == 0 {
 			continue
 		}
-		caseDir := filepath.Join(dir, ArtifactDir(cr.Case))
+		if root == nil {
+			var err error
+			if root, err = openArtifactsRoot(dir); err != nil {
+				return n, err
+			}
+		}
+		caseDir := ArtifactDir(cr.Case)
 		for _, f := range files {
-			path := filepath.Join(caseDir, filepath.FromSlash(f.Name))
-			if !strings.HasPrefix(path, caseDir+string(filepath.Separator)) {
+			name := filepath.Join(caseDir, filepath.FromSlash(f.Name))
+			if !filepath.IsLocal(name) || !strings.HasPrefix(name, caseDir+string(filepath.Separator)) {
 				return n, fmt.Errorf("artifact %q of %s leaves its directory", f.Name, cr.Case.TestID)
 			}
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return n, fmt.Errorf("writing artifacts: %w", err)
-			}
-			if err := os.WriteFile(path, f.Data, 0o644); err != nil {
-				return n, fmt.Errorf("writing artifacts: %w", err)
+			if err := writeInRoot(root, name, f.Data); err != nil {
+				return n, fmt.Errorf("writing artifact %q of %s: %w", f.Name, cr.Case.TestID, err)
 			}
 			n++
 		}
 	}
 	return n, nil
+}
+
+func openArtifactsRoot(dir string) (*os.Root, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("writing artifacts: %w", err)
+	}
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("artifacts directory %q is a symbolic link; give a real directory", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("writing artifacts: %w", err)
+	}
+	return root, nil
+}
+
+// writeInRoot creates name under root afresh: whatever was there, a
+// symbolic link included, is removed first, and O_EXCL makes the create
+// fail rather than follow a link that appeared since.
+func writeInRoot(root *os.Root, name string, data []byte) error {
+	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // ArtifactDir is the directory name of a case's artifacts.

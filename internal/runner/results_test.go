@@ -168,3 +168,76 @@ func TestWriteArtifacts(t *testing.T) {
 	require.Error(t, err)
 	assert.NoFileExists(t, filepath.Join(dir, "escape"))
 }
+
+// TestWriteArtifactsNoSymlinks: symbolic links already in the artifacts
+// directory (from a checkout, say) are never followed out of it, and a
+// link where a file goes is replaced, not written through.
+func TestWriteArtifactsNoSymlinks(t *testing.T) {
+	c := plan.Case{ID: "0123456789ab", TestID: "tests/test_a.py::test_x"}
+	report := func(name string) *Report {
+		return NewReport("r", "", "", time.Now(), time.Second, []CaseResult{{
+			Case: c, Final: true, Status: plan.Passed,
+			Attempts: []Attempt{{Number: 1, Results: Results{Artifacts: []transport.File{{Name: name, Data: []byte("from the test")}}}}},
+		}})
+	}
+	outside := t.TempDir()
+	target := filepath.Join(outside, "bashrc")
+	require.NoError(t, os.WriteFile(target, []byte("precious"), 0o644))
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		b, err := os.ReadFile(target)
+		require.NoError(t, err)
+		assert.Equal(t, "precious", string(b))
+		entries, err := os.ReadDir(outside)
+		require.NoError(t, err)
+		assert.Len(t, entries, 1, "nothing new outside the artifacts directory")
+	}
+
+	t.Run("file is a link", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, ArtifactDir(c)), 0o755))
+		link := filepath.Join(dir, ArtifactDir(c), "report.txt")
+		require.NoError(t, os.Symlink(target, link))
+		n, err := report("report.txt").WriteArtifacts(dir)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		unchanged(t)
+		fi, err := os.Lstat(link)
+		require.NoError(t, err)
+		assert.True(t, fi.Mode().IsRegular(), "the link is replaced by the file")
+		b, err := os.ReadFile(link)
+		require.NoError(t, err)
+		assert.Equal(t, "from the test", string(b))
+	})
+	t.Run("case directory is a link", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.Symlink(outside, filepath.Join(dir, ArtifactDir(c))))
+		_, err := report("new.txt").WriteArtifacts(dir)
+		require.Error(t, err)
+		unchanged(t)
+	})
+	t.Run("subdirectory is a link", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, ArtifactDir(c)), 0o755))
+		require.NoError(t, os.Symlink(outside, filepath.Join(dir, ArtifactDir(c), "sub")))
+		_, err := report("sub/bashrc").WriteArtifacts(dir)
+		require.Error(t, err)
+		unchanged(t)
+	})
+	t.Run("relative link climbing out", func(t *testing.T) {
+		dir := filepath.Join(outside, "artifacts")
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, ArtifactDir(c)), 0o755))
+		require.NoError(t, os.Symlink("../..", filepath.Join(dir, ArtifactDir(c), "up")))
+		_, err := report("up/new.txt").WriteArtifacts(dir)
+		require.Error(t, err)
+		assert.NoFileExists(t, filepath.Join(outside, "new.txt"))
+	})
+	t.Run("artifacts directory is a link", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "artifacts")
+		require.NoError(t, os.Symlink(outside, dir))
+		_, err := report("a.txt").WriteArtifacts(dir)
+		require.ErrorContains(t, err, "is a symbolic link")
+		unchanged(t)
+	})
+}
