@@ -24,6 +24,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -149,12 +150,18 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	past, err := p.loadDurations()
+	if err != nil {
+		return nil, err
+	}
+	units := plan.Group(cases, plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past})
 	results, runErr := runner.Run(ctx, runner.Options{
 		Client:         p.cluster.Client,
 		Namespace:      p.cluster.Namespace,
 		RunID:          p.runID,
 		Image:          p.image.Image,
 		Cases:          cases,
+		Units:          units,
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
 		Timeout:        p.cfg.Timeout,
@@ -167,6 +174,9 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	})
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), results)
 	if err := p.writeReport(rep); err != nil {
+		return rep, err
+	}
+	if err := p.saveDurations(past, results); err != nil {
 		return rep, err
 	}
 	if runErr != nil {
@@ -336,4 +346,27 @@ func writeJUnit(path string, rep *runner.Report) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// loadDurations reads the timing history, when a durations file is given.
+func (p *pipeline) loadDurations() (map[string]time.Duration, error) {
+	if p.cfg.DurationsFile == "" {
+		return nil, nil
+	}
+	d, err := history.Load(p.cfg.DurationsFile)
+	if err != nil {
+		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	}
+	return d, nil
+}
+
+// saveDurations adds this run's test durations to the history.
+func (p *pipeline) saveDurations(past map[string]time.Duration, results []runner.CaseResult) error {
+	if p.cfg.DurationsFile == "" {
+		return nil
+	}
+	if err := history.Save(p.cfg.DurationsFile, past, runner.Durations(results)); err != nil {
+		return fmt.Errorf("%w (--durations-file)", err)
+	}
+	return nil
 }
