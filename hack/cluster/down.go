@@ -86,10 +86,10 @@ func (c *Cluster) teardown(ctx context.Context) error {
 	errs = append(errs, c.killStragglers(ctx, fp))
 	errs = append(errs, removeShimSockets(fp.Dir))
 	errs = append(errs, c.removeNetwork(ctx, fp))
-	errs = append(errs, unmountBelow(fp.Dir))
+	errs = append(errs, leftover.UnmountBelow(fp.Dir))
 	errs = append(errs, removeCgroups(fp.CgroupRoot))
 	for _, p := range runtimeState {
-		errs = append(errs, safeRemoveAll(filepath.Join(fp.Dir, p)))
+		errs = append(errs, leftover.RemoveAllUnmounted(filepath.Join(fp.Dir, p)))
 	}
 	return errors.Join(errs...)
 }
@@ -305,36 +305,6 @@ func (c *Cluster) removeRules(ctx context.Context, fp leftover.Footprint) error 
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// unmountBelow unmounts everything at or below dir, innermost first. A
-// mount that is busy is detached, which takes it out of the tree at once.
-func unmountBelow(dir string) error {
-	for round := 0; ; round++ {
-		ms, err := leftover.MountsBelow(dir)
-		if err != nil {
-			return err
-		}
-		if len(ms) == 0 {
-			return nil
-		}
-		if round == 5 {
-			var left []string
-			for _, m := range ms {
-				left = append(left, m.MountPoint)
-			}
-			return fmt.Errorf("mounts below %s survive unmounting: %s", dir, strings.Join(left, ", "))
-		}
-		for _, m := range ms {
-			err := syscall.Unmount(m.MountPoint, 0)
-			if errors.Is(err, syscall.EBUSY) {
-				err = syscall.Unmount(m.MountPoint, syscall.MNT_DETACH)
-			}
-			if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-				return fmt.Errorf("unmounting %s: %w", m.MountPoint, err)
-			}
-		}
-	}
 }
 
 // removeCgroups removes the pods' cgroup root in every hierarchy, children

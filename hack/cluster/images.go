@@ -14,10 +14,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/k8s-testrun/k8s-testrun/hack/cluster/rootfs"
 )
 
 // Image repositories and tags in the cluster's registry.
@@ -26,8 +26,6 @@ const (
 	pauseTag  = "3.10"
 	baseRepo  = "k8s-testrun/python"
 )
-
-const imagePath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // pushPause builds the pause binary statically and pushes it as the sandbox
 // image. The tag is what containerd's sandbox_image names.
@@ -56,7 +54,7 @@ func (c *Cluster) pushPause(ctx context.Context, s State) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("making pause layer: %w", err)
 	}
-	img, err := imageFrom(layer, func(cfg *v1.Config) {
+	img, err := rootfs.ImageFrom(layer, func(cfg *v1.Config) {
 		cfg.Entrypoint = []string{"/pause"}
 	})
 	if err != nil {
@@ -73,22 +71,15 @@ func (c *Cluster) pushPause(ctx context.Context, s State) (string, error) {
 // and returns its reference by digest, which stays the same as long as the
 // cached root filesystem does.
 func (c *Cluster) pushBase(ctx context.Context, s State) (string, error) {
-	codename, err := osCodename()
+	codename, err := rootfs.OSCodename()
 	if err != nil {
 		return "", err
 	}
-	rootfs, err := c.pythonRootfs(ctx, codename)
+	tar, err := rootfs.Build(ctx, c.CacheDir, rootfs.Recipe{Name: "python", Codename: codename, Packages: rootfs.PythonPackages}, c.log)
 	if err != nil {
 		return "", err
 	}
-	layer, err := tarball.LayerFromFile(rootfs)
-	if err != nil {
-		return "", fmt.Errorf("making base layer from %s: %w", rootfs, err)
-	}
-	img, err := imageFrom(layer, func(cfg *v1.Config) {
-		cfg.Env = append(cfg.Env, "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1")
-		cfg.Cmd = []string{"python3"}
-	})
+	img, err := rootfs.PythonImage(tar)
 	if err != nil {
 		return "", err
 	}
@@ -100,43 +91,12 @@ func (c *Cluster) pushBase(ctx context.Context, s State) (string, error) {
 	return ref + "@" + digest.String(), nil
 }
 
-// imageFrom makes a one-layer image for this machine's platform; containerd
-// refuses an image whose config names no platform.
-func imageFrom(layer v1.Layer, configure func(*v1.Config)) (v1.Image, error) {
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return nil, fmt.Errorf("appending layer: %w", err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading image config: %w", err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
-	cf.Config.Env = []string{imagePath}
-	configure(&cf.Config)
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, fmt.Errorf("setting image config: %w", err)
-	}
-	return img, nil
-}
-
-// push writes img under ref and returns its digest. Blobs the registry
-// already has are not sent again.
+// push writes img under ref and returns its digest.
 func (c *Cluster) push(ctx context.Context, ref string, img v1.Image) (v1.Hash, error) {
 	start := time.Now()
-	r, err := name.ParseReference(ref, name.Insecure)
+	d, err := rootfs.Push(ctx, ref, img)
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("parsing %s: %w", ref, err)
-	}
-	if err := remote.Write(r, img, remote.WithContext(ctx)); err != nil {
-		return v1.Hash{}, fmt.Errorf("pushing %s: %w", ref, err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return v1.Hash{}, fmt.Errorf("digest of %s: %w", ref, err)
+		return d, err
 	}
 	c.log.Info("pushed image", "ref", ref, "digest", d.String(), "took", time.Since(start).Round(time.Millisecond))
 	return d, nil

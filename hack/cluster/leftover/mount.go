@@ -2,12 +2,14 @@ package leftover
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // MountPoint is one line of /proc/PID/mountinfo.
@@ -120,4 +122,47 @@ func Mounts(f Footprint) (Report, error) {
 		r = append(r, Item{Kind: KindMount, ID: m.MountPoint, Why: m.FSType + " from " + m.Source})
 	}
 	return r, nil
+}
+
+// UnmountBelow unmounts everything at or below dir, innermost first. A
+// mount that is busy is detached, which takes it out of the tree at once.
+func UnmountBelow(dir string) error {
+	for round := 0; ; round++ {
+		ms, err := MountsBelow(dir)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			return nil
+		}
+		if round == 5 {
+			var left []string
+			for _, m := range ms {
+				left = append(left, m.MountPoint)
+			}
+			return fmt.Errorf("mounts below %s survive unmounting: %s", dir, strings.Join(left, ", "))
+		}
+		for _, m := range ms {
+			err := syscall.Unmount(m.MountPoint, 0)
+			if errors.Is(err, syscall.EBUSY) {
+				err = syscall.Unmount(m.MountPoint, syscall.MNT_DETACH)
+			}
+			if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+				return fmt.Errorf("unmounting %s: %w", m.MountPoint, err)
+			}
+		}
+	}
+}
+
+// RemoveAllUnmounted removes dir after unmounting everything below it, and
+// refuses when a mount survives: removing through a bind mount of /dev or
+// a host directory would delete the machine's own files.
+func RemoveAllUnmounted(dir string) error {
+	if err := UnmountBelow(dir); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
 }

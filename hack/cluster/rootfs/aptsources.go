@@ -1,4 +1,4 @@
-package main
+package rootfs
 
 import (
 	"bufio"
@@ -102,9 +102,9 @@ func debianMirror(sources []aptSource, codename string) (string, bool) {
 	return "", false
 }
 
-// machineMirror reads /etc/apt/sources.list and sources.list.d in APT's
+// MachineMirror reads /etc/apt/sources.list and sources.list.d in APT's
 // order and returns the Debian mirror for codename.
-func machineMirror(codename string) (string, error) {
+func MachineMirror(codename string) (string, error) {
 	files := []string{"/etc/apt/sources.list"}
 	more, err := filepath.Glob("/etc/apt/sources.list.d/*")
 	if err != nil {
@@ -144,8 +144,8 @@ func machineMirror(codename string) (string, error) {
 	return m, nil
 }
 
-// osCodename is the release codename of this machine, e.g. bookworm.
-func osCodename() (string, error) {
+// OSCodename is the release codename of this machine, e.g. bookworm.
+func OSCodename() (string, error) {
 	b, err := os.ReadFile("/etc/os-release")
 	if err != nil {
 		return "", fmt.Errorf("reading os-release: %w", err)
