@@ -7,6 +7,7 @@ require (
 	github.com/google/go-containerregistry v0.22.1
 	github.com/google/go-github/v60 v60.0.0
 	github.com/jstemmer/go-junit-report/v2 v2.1.0
+	github.com/klauspost/pgzip v1.2.6
 	github.com/moby/patternmatcher v0.6.1
 	github.com/prometheus/client_golang v1.23.2
 	github.com/sethvargo/go-githubactions v1.3.0

@@ -29,6 +29,13 @@ type Result struct {
 	// PipRan is false when the dependencies came from the cache or were
 	// not needed.
 	PipRan bool
+	// BinaryCompressed is false when the binary layer came from the build
+	// cache (Options.CacheDir).
+	BinaryCompressed bool
+	// BaseInspected is true when the base image's layers were read to learn
+	// its Python version and C library: not when the dependencies came from
+	// the registry's cache, nor when the build cache knew the base.
+	BaseInspected bool
 	// UploadedBlobs and UploadedBytes count the blobs the registry did not
 	// have, dependency cache included; layers it had or could mount from
 	// another repository cost nothing.
@@ -52,8 +59,9 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 func (b *builder) build(ctx context.Context) (Result, error) {
 	start := time.Now()
 	var (
-		base        *baseImage
-		source, bin v1.Layer
+		base          *baseImage
+		source, bin   v1.Layer
+		binCompressed bool
 	)
 	var g errgroup.Group
 	g.Go(func() error {
@@ -78,7 +86,7 @@ func (b *builder) build(ctx context.Context) (Result, error) {
 	})
 	g.Go(func() error {
 		var err error
-		if bin, err = binaryLayer(b.tmpDir, b.binary); err != nil {
+		if bin, binCompressed, err = b.binaryLayer(); err != nil {
 			return fmt.Errorf("binary %q: %w", b.binary, err)
 		}
 		return nil
@@ -106,16 +114,19 @@ func (b *builder) build(ctx context.Context) (Result, error) {
 	}
 
 	res := Result{
-		Image:         ref.String(),
-		Digest:        digest,
-		BaseDigest:    base.digest,
-		PythonVersion: d.python,
-		PipRan:        d.pipRan,
-		UploadedBlobs: int(b.uploads.blobs.Load()),
-		UploadedBytes: b.uploads.bytes.Load(),
+		Image:            ref.String(),
+		Digest:           digest,
+		BaseDigest:       base.digest,
+		PythonVersion:    d.python,
+		PipRan:           d.pipRan,
+		BinaryCompressed: binCompressed,
+		BaseInspected:    b.baseInspected,
+		UploadedBlobs:    int(b.uploads.blobs.Load()),
+		UploadedBytes:    b.uploads.bytes.Load(),
 	}
 	b.log.Info("pushed image", "image", res.Image, "uploaded_blobs", res.UploadedBlobs,
-		"uploaded_bytes", res.UploadedBytes, "pip_ran", res.PipRan, "duration", time.Since(start).Round(time.Millisecond))
+		"uploaded_bytes", res.UploadedBytes, "pip_ran", res.PipRan,
+		"binary_compressed", res.BinaryCompressed, "base_inspected", res.BaseInspected, "duration", time.Since(start).Round(time.Millisecond))
 	return res, nil
 }
 

@@ -82,7 +82,7 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 		return d, err
 	}
 
-	info, err := inspectBase(ctx, base)
+	info, err := b.inspect(ctx, base)
 	if err != nil {
 		return deps{}, fmt.Errorf("base image %q: %w", b.baseRef, err)
 	}

@@ -20,6 +20,13 @@
 // requirements file costs neither a pip run nor an upload. Only blobs the
 // registry lacks travel; [Result] reports how many and how large.
 //
+// A cache on the build machine ([Options.CacheDir]) keeps the compressed
+// binary layer, by the digest of its uncompressed tar, and what was learnt
+// of each base image, by its digest and the platform, so a rebuild with the
+// same binary compresses only the sources and never reads the base's
+// layers again. A damaged entry is noticed (the blob is hashed before use)
+// and rebuilt.
+//
 // The package knows nothing of Kubernetes: it returns the pushed image as a
 // digest reference and leaves running it to others.
 package build

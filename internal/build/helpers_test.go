@@ -326,6 +326,7 @@ func (r *testRegistry) options(t *testing.T, project, base string, pip *fakePip)
 		Pip:        pip.cmd,
 		Transport:  r.rec,
 		Keychain:   authn.NewMultiKeychain(),
+		CacheDir:   t.TempDir(),
 	}
 }
 

@@ -66,6 +66,12 @@ type Options struct {
 	Keychain authn.Keychain
 	// Logger receives progress; default discards.
 	Logger *slog.Logger
+	// CacheDir keeps, between builds on this machine, the compressed binary
+	// layer (by the binary's content) and what was learnt of each base image
+	// (by its digest and the platform). Default k8s-testrun/build under
+	// os.UserCacheDir, or no cache when the user has none. A cache that
+	// cannot be written is skipped with a warning; it never fails a build.
+	CacheDir string
 }
 
 // builder is a validated build: every default applied, every reference
@@ -85,6 +91,9 @@ type builder struct {
 	log          *slog.Logger
 	uploads      *uploadCounter
 	tmpDir       string
+	cache        *diskCache // nil when off
+	// baseInspected records that this build read the base's layers.
+	baseInspected bool
 }
 
 func newBuilder(o Options) (*builder, error) {
@@ -169,6 +178,13 @@ func newBuilder(o Options) (*builder, error) {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	b.uploads = &uploadCounter{next: b.transport}
+	cacheDir := o.CacheDir
+	if cacheDir == "" {
+		cacheDir = defaultCacheDir()
+	} else if cacheDir, err = filepath.Abs(cacheDir); err != nil {
+		return nil, fmt.Errorf("cache directory %q: %w", o.CacheDir, err)
+	}
+	b.cache = openCache(cacheDir, b.log)
 	return b, nil
 }
 

@@ -34,6 +34,7 @@ func TestBuildWithRealPip(t *testing.T) {
 		Transport:  reg.rec,
 		Keychain:   authn.NewMultiKeychain(),
 		Environ:    os.Environ(),
+		CacheDir:   t.TempDir(),
 	}
 
 	res, err := Build(context.Background(), opts)

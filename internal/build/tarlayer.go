@@ -14,16 +14,26 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/pgzip"
 )
 
-// gzipLevel is part of every layer digest: changing it changes the digest of
-// every layer ever built, so it stays fixed.
-const gzipLevel = gzip.DefaultCompression
+// The compressor and its settings are part of every layer digest: changing
+// them changes the digest of every layer built from then on, so they stay
+// fixed. pgzip compresses blocks of gzipBlockSize on every core, each with
+// the previous block's tail as its dictionary, so its output depends on the
+// data, the level and the block size only, not on the number of cores or on
+// how the writes are cut. BestSpeed is what crane uses; on the binary layer
+// it costs a tenth of the time of the default level for 15% more bytes.
+const (
+	gzipLevel     = pgzip.BestSpeed
+	gzipBlockSize = 1 << 20
+)
 
 // epoch is the modification time of every entry, so that a layer depends on
 // the content of its files only.
@@ -35,7 +45,7 @@ var epoch = time.Unix(0, 0)
 type layerWriter struct {
 	out    *os.File
 	buf    *bufio.Writer
-	gz     *gzip.Writer
+	gz     *pgzip.Writer
 	tw     *tar.Writer
 	digest hash.Hash
 	diffID hash.Hash
@@ -44,7 +54,13 @@ type layerWriter struct {
 }
 
 func newLayerWriter(tmpDir string) (*layerWriter, error) {
-	f, err := os.CreateTemp(tmpDir, "layer-*.tar.gz")
+	return newLayerWriterPattern(tmpDir, "layer-*.tar.gz")
+}
+
+// newLayerWriterPattern writes into a new file of dir named after pattern,
+// as os.CreateTemp names it.
+func newLayerWriterPattern(dir, pattern string) (*layerWriter, error) {
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +71,17 @@ func newLayerWriter(tmpDir string) (*layerWriter, error) {
 		diffID: sha256.New(),
 		dirs:   map[string]bool{},
 	}
-	w.gz, err = gzip.NewWriterLevel(io.MultiWriter(w.buf, w.digest, (*counter)(&w.size)), gzipLevel)
+	w.gz, err = pgzip.NewWriterLevel(io.MultiWriter(w.buf, w.digest, (*counter)(&w.size)), gzipLevel)
+	if err == nil {
+		err = w.gz.SetConcurrency(gzipBlockSize, 2*runtime.GOMAXPROCS(0))
+	}
 	if err != nil {
 		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
+	// The header's time is zero, as compress/gzip writes it for a zero time.
+	w.gz.ModTime = epoch
 	w.tw = tar.NewWriter(io.MultiWriter(w.gz, w.diffID))
 	return w, nil
 }
