@@ -14,15 +14,16 @@ import (
 	"strings"
 )
 
-// maxExpanded bounds what one block may unpack to, so that a damaged or
-// hostile block cannot exhaust the runner's memory.
-const maxExpanded = 1 << 30
-
 // maxLine bounds the lines Decode looks at. Longer lines are noise outside a
 // block and damage inside one.
 const maxLine = 64 << 10
 
-// Decode reads a log and returns the files of its last complete block,
+// Decode is DecodeLimits with DefaultLimits.
+func Decode(r io.Reader) ([]File, error) {
+	return DecodeLimits(r, DefaultLimits)
+}
+
+// DecodeLimits reads a log and returns the files of its last complete block,
 // ignoring any other lines around it: a sidecar that was restarted may have
 // printed more than one, and the last one is the freshest. Lines inside a
 // block that cannot be payload (they hold a space or other characters
@@ -35,7 +36,14 @@ const maxLine = 64 << 10
 // no complete block, or the last one is shorter than its header says;
 // *ChecksumError when its payload does not match its checksum; ErrCorrupt
 // when it is otherwise unreadable; or the reader's own error.
-func Decode(r io.Reader) ([]File, error) {
+//
+// What is kept of the block's files is bounded by limits, applied while
+// they are decompressed: output.txt keeps its tail, every value in
+// junit.xml is cut to limits.XMLValue with a note of how much was cut, any
+// other file over limits.File is dropped, and all together stay under
+// ExpansionFactor times the block size. Each cut is noted in the block's
+// TruncatedFile, which is added when the block had none.
+func DecodeLimits(r io.Reader, limits Limits) ([]File, error) {
 	br := bufio.NewReaderSize(r, maxLine)
 	var cur, last *block
 	for {
@@ -65,7 +73,7 @@ func Decode(r io.Reader) ([]File, error) {
 	}
 	switch {
 	case last != nil:
-		return last.files()
+		return last.files(limits.withDefaults())
 	case cur != nil:
 		return nil, fmt.Errorf("%w: no end line", ErrTruncated)
 	default:
@@ -123,7 +131,7 @@ func (b *block) add(line string) {
 }
 
 // files checks the payload against the header and unpacks it.
-func (b *block) files() ([]File, error) {
+func (b *block) files(limits Limits) ([]File, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -141,30 +149,34 @@ func (b *block) files() ([]File, error) {
 	if got := hex.EncodeToString(sum[:]); got != b.sum {
 		return nil, &ChecksumError{Want: b.sum, Got: got}
 	}
-	files, err := unpack(payload)
+	files, err := unpack(payload, limits)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return files, nil
 }
 
-// unpack reads gzip(tar) as pack writes it.
-func unpack(payload []byte) ([]File, error) {
+// unpack reads gzip(tar) as pack writes it, keeping what limits allow.
+func unpack(payload []byte, limits Limits) ([]File, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(payload))
 	if err != nil {
 		return nil, err
 	}
-	tr := tar.NewReader(zr)
+	// Bytes inflated at all, kept or not: past this the block is hostile.
+	streamed := &io.LimitedReader{R: zr, N: maxStreamed}
+	tr := tar.NewReader(streamed)
+	keep := ExpansionFactor * max(limits.Block, int64(len(payload)))
 	files := []File{}
 	seen := map[string]bool{}
-	budget := int64(maxExpanded)
+	var notes []string
+	truncated := -1
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return files, nil
+			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, streamErr(streamed, err)
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("entry %q is not a regular file", hdr.Name)
@@ -173,14 +185,94 @@ func unpack(payload []byte) ([]File, error) {
 			return nil, fmt.Errorf("invalid or repeated entry name %q", hdr.Name)
 		}
 		seen[hdr.Name] = true
-		if hdr.Size < 0 || hdr.Size > budget {
-			return nil, fmt.Errorf("entries unpack to more than %d bytes", maxExpanded)
+		if hdr.Size < 0 {
+			return nil, fmt.Errorf("entry %q has a negative size", hdr.Name)
 		}
-		budget -= hdr.Size
-		data := make([]byte, hdr.Size)
-		if _, err := io.ReadFull(tr, data); err != nil {
-			return nil, err
+		data, note, err := readEntry(tr, hdr.Name, limits, keep)
+		if err != nil {
+			return nil, streamErr(streamed, err)
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+		if data == nil {
+			continue // dropped
+		}
+		keep -= int64(len(data))
+		if hdr.Name == TruncatedFile {
+			truncated = len(files)
 		}
 		files = append(files, File{Name: hdr.Name, Data: data, Mode: hdr.FileInfo().Mode().Perm()})
 	}
+	if len(notes) > 0 {
+		add := []byte(strings.Join(notes, "\n") + "\n")
+		if truncated < 0 {
+			files = append(files, File{Name: TruncatedFile, Data: add, Mode: 0o644})
+		} else {
+			f := &files[truncated]
+			if len(f.Data) > 0 && !bytes.HasSuffix(f.Data, []byte("\n")) {
+				f.Data = append(f.Data, '\n')
+			}
+			f.Data = append(f.Data, add...)
+		}
+	}
+	return files, nil
+}
+
+// readEntry reads one file within limits and what is left of keep, and
+// returns it (nil when dropped) with a note of any cut.
+func readEntry(r io.Reader, name string, limits Limits, keep int64) ([]byte, string, error) {
+	switch fileKind(name) {
+	case "output":
+		t := &tailBuffer{max: int(min(limits.Output, max(keep, 0)))}
+		if _, err := io.Copy(t, r); err != nil {
+			return nil, "", err
+		}
+		data := nonNil(t.bytes())
+		if t.dropped == 0 {
+			return data, "", nil
+		}
+		return data, fmt.Sprintf("decoder cut the first %d bytes of %s", t.dropped, name), nil
+	case "junit":
+		b := &boundedBuffer{max: min(limits.JUnit, max(keep, 0))}
+		x := newXMLCapper(b, limits.XMLValue)
+		if _, err := io.Copy(x, r); err != nil {
+			return nil, "", err
+		}
+		if err := x.flush(); err != nil {
+			return nil, "", err
+		}
+		switch {
+		case b.dropped > 0:
+			// A cut XML file would not parse: drop it, and say so.
+			return nil, fmt.Sprintf("decoder dropped %s: over %d bytes with each value cut to %d", name, b.max, limits.XMLValue), nil
+		case x.total > 0:
+			return nonNil(b.buf), fmt.Sprintf("decoder cut %d bytes of values over %d bytes from %s", x.total, limits.XMLValue, name), nil
+		}
+		return nonNil(b.buf), "", nil
+	default:
+		b := &boundedBuffer{max: min(limits.File, max(keep, 0))}
+		if _, err := io.Copy(b, r); err != nil {
+			return nil, "", err
+		}
+		if b.dropped > 0 {
+			return nil, fmt.Sprintf("decoder dropped %s (%d bytes, over %d)", name, int64(len(b.buf))+b.dropped, b.max), nil
+		}
+		return nonNil(b.buf), "", nil
+	}
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// streamErr names a block that inflates past maxStreamed.
+func streamErr(streamed *io.LimitedReader, err error) error {
+	if streamed.N <= 0 {
+		return fmt.Errorf("entries unpack to more than %d bytes", int64(maxStreamed))
+	}
+	return err
 }

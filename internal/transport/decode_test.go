@@ -161,22 +161,47 @@ func TestDecodeReaderError(t *testing.T) {
 	assert.Contains(t, err.Error(), "reading log")
 }
 
+// FuzzDecode feeds Decode logs, and, with framed set, payloads framed with
+// a valid header and checksum, so that the fuzzer reaches the unpacker and
+// its limits as well as the framing.
 func FuzzDecode(f *testing.F) {
 	valid := encode(f, sampleFiles(), 0)
-	f.Add(valid)
-	f.Add([]byte("noise\n" + string(valid) + "more noise\n"))
-	f.Add(valid[:len(valid)/2])
-	f.Add([]byte(beginPrefix + "v1 len=3 sha256=" + strings.Repeat("0", 64) + "\nQUJD\n" + endLine + "\n"))
-	f.Add([]byte(endLine + "\n" + beginPrefix + "\n"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, log []byte) {
-		files, err := Decode(bytes.NewReader(log))
+	f.Add(valid, false)
+	f.Add([]byte("noise\n"+string(valid)+"more noise\n"), false)
+	f.Add(valid[:len(valid)/2], false)
+	f.Add([]byte(beginPrefix+"v1 len=3 sha256="+strings.Repeat("0", 64)+"\nQUJD\n"+endLine+"\n"), false)
+	f.Add([]byte(endLine+"\n"+beginPrefix+"\n"), false)
+	f.Add([]byte{}, false)
+	payload, err := pack(sampleFiles(), -1)
+	require.NoError(f, err)
+	f.Add(payload, true)
+	hostile, err := pack([]File{{Name: "junit.xml", Data: hostileJUnit(200_000)}, {Name: "output.txt", Data: bytes.Repeat([]byte("x\n"), 100_000)}}, -1)
+	require.NoError(f, err)
+	f.Add(hostile, true)
+	limits := Limits{Block: 4096, Output: 1000, JUnit: 8000, XMLValue: 100, File: 2000}
+	f.Fuzz(func(t *testing.T, data []byte, framed bool) {
+		log := data
+		if framed {
+			log = frame(data)
+		}
+		files, err := DecodeLimits(bytes.NewReader(log), limits)
 		if err != nil {
 			assert.Nil(t, files)
 			return
 		}
+		total := 0
 		for _, file := range files {
 			assert.True(t, validName(file.Name), "name %q", file.Name)
+			if file.Name != TruncatedFile {
+				total += len(file.Data)
+			}
+			switch file.Name {
+			case "output.txt":
+				assert.LessOrEqual(t, len(file.Data), 1000+100)
+			case "junit.xml":
+				assert.LessOrEqual(t, len(file.Data), 8000)
+			}
 		}
+		assert.LessOrEqual(t, total, ExpansionFactor*max(4096, len(data))+100*len(files))
 	})
 }
