@@ -49,9 +49,13 @@ func b1(ctx context.Context, s *Session, o Options) (Figure, error) {
 				var wall time.Duration
 				var bd Breakdown
 				if arm == 0 {
-					wall, bd, err = s.runnerArm(ctx, image, cases, p)
+					var results []runner.CaseResult
+					wall, bd, results, err = s.runnerArm(ctx, image, cases, p)
+					if err == nil {
+						err = checkResults(results)
+					}
 				} else {
-					wall, bd, err = s.baselineArm(ctx, image, ids, p)
+					wall, bd, _, err = s.baselineArm(ctx, image, ids, p, false)
 				}
 				if err != nil {
 					return f, fmt.Errorf("%s at parallelism %d: %w", name, p, err)
@@ -84,7 +88,7 @@ func Cases(ids []string) []plan.Case {
 
 // runnerArm runs the cases with k8s-testrun's runner, as the CLI does after
 // discovery, and times runner.Run alone.
-func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case, p int) (time.Duration, Breakdown, error) {
+func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case, p int) (time.Duration, Breakdown, []runner.CaseResult, error) {
 	runID := newRunID()
 	defer func() {
 		if err := s.cleanRun(ctx, runID); err != nil {
@@ -93,7 +97,7 @@ func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case
 	}()
 	tl, err := StartTimeline(ctx, s.Cluster.Client, s.Namespace, k8s.RunSelector(runID))
 	if err != nil {
-		return 0, Breakdown{}, err
+		return 0, Breakdown{}, nil, err
 	}
 	defer tl.Stop()
 	start := time.Now()
@@ -111,12 +115,9 @@ func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case
 	})
 	wall := time.Since(start)
 	if err != nil {
-		return wall, Breakdown{}, err
+		return wall, Breakdown{}, nil, err
 	}
-	if err := checkResults(results); err != nil {
-		return wall, Breakdown{}, err
-	}
-	return wall, Summarise(tl.Pods(), p), nil
+	return wall, Summarise(tl.Pods(), p), results, nil
 }
 
 // checkResults makes sure a measured run did what it was meant to: every
@@ -133,8 +134,10 @@ func checkResults(results []runner.CaseResult) error {
 	return nil
 }
 
-// baselineArm runs the same tests as bare pods.
-func (s *Session) baselineArm(ctx context.Context, image string, ids []string, p int) (time.Duration, Breakdown, error) {
+// baselineArm runs the same tests as bare pods, and returns each test's
+// exit code by test id. With acceptFailed, a test that fails is an outcome;
+// otherwise it voids the run.
+func (s *Session) baselineArm(ctx context.Context, image string, ids []string, p int, acceptFailed bool) (time.Duration, Breakdown, map[string]int32, error) {
 	runID := newRunID()
 	defer func() {
 		if err := s.cleanRun(ctx, runID); err != nil {
@@ -143,21 +146,41 @@ func (s *Session) baselineArm(ctx context.Context, image string, ids []string, p
 	}()
 	tl, err := StartTimeline(ctx, s.Cluster.Client, s.Namespace, k8s.RunSelector(runID))
 	if err != nil {
-		return 0, Breakdown{}, err
+		return 0, Breakdown{}, nil, err
 	}
 	defer tl.Stop()
 	pods := make([]*corev1.Pod, len(ids))
+	idOf := make(map[string]string, len(ids))
 	for i, id := range ids {
 		pods[i] = BarePod(s.Namespace, runID, i, image, id)
+		idOf[pods[i].Name] = id
 	}
+	exits := make(map[string]int32, len(ids))
 	start := time.Now()
 	err = PodDriver{
 		Client: s.Cluster.Client, Namespace: s.Namespace, Selector: k8s.RunSelector(runID),
-		Parallelism: p, Pods: pods,
+		Parallelism: p, Pods: pods, AcceptFailed: acceptFailed,
+		OnDone: func(_ context.Context, pod *corev1.Pod) error {
+			if code, ok := testExitCode(pod); ok {
+				exits[idOf[pod.Name]] = code
+			}
+			return nil
+		},
 	}.Run(ctx)
 	wall := time.Since(start)
 	if err != nil {
-		return wall, Breakdown{}, err
+		return wall, Breakdown{}, nil, err
 	}
-	return wall, Summarise(tl.Pods(), p), nil
+	return wall, Summarise(tl.Pods(), p), exits, nil
+}
+
+// testExitCode is the exit code of a pod's test container, once it has
+// terminated.
+func testExitCode(pod *corev1.Pod) (int32, bool) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
+			return cs.State.Terminated.ExitCode, true
+		}
+	}
+	return 0, false
 }

@@ -8,6 +8,9 @@
 //	B3  build: build and push time and bytes / crane append's
 //	B4  sidecar cost: test exit to pod observed complete, with and without
 //	B5  memory: peak RSS of the runner for 1000 cases on a kwok node
+//	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
+//	B6  the CLI with --pod-per file and --shards / one plain pytest pod
+//	F1  fidelity: k8s-testrun's verdicts on the real suite / plain pytest's
 //
 // The cluster is named by the same environment variables as the e2e tests.
 // Every object a benchmark creates lives in a namespace of its own (and, for
@@ -83,6 +86,14 @@ type Options struct {
 	B4N, B4P int
 	B5N, B5P int
 	Kwok     string
+	// RealP are B1R's parallelisms; RealSelect, pytest's selection that
+	// cuts the real suite (all of it when empty).
+	RealP      []int
+	RealRounds int
+	RealSelect []string
+	B6Rounds   int
+	B6Shards   int
+	B6P        int
 	// Settle is the pause between two measured phases, for the node to
 	// finish tearing down the previous phase's containers.
 	Settle time.Duration
@@ -94,10 +105,11 @@ type benchmark struct {
 }
 
 var benchmarks = []benchmark{
-	{"b1", b1}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
+	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
+	{"b6", b6}, {"f1", fidelity},
 }
 
-const usage = `usage: bench [flags] all | b1 b2 b3 b4 b5
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 f1
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure
@@ -192,7 +204,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 
 func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	var o Options
-	var b1p string
+	var b1p, realP, realSelect string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -212,17 +224,24 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.IntVar(&o.B5N, "b5-n", 1000, "B5: simulated test cases")
 	fs.IntVar(&o.B5P, "b5-p", 100, "B5: parallelism")
 	fs.StringVar(&o.Kwok, "kwok", "", "B5: kwok binary (default: built from sigs.k8s.io/kwok "+KwokVersion+" into the user cache)")
+	fs.StringVar(&realP, "real-p", "4,8", "B1R: parallelisms, comma-separated")
+	fs.IntVar(&o.RealRounds, "real-rounds", 1, "B1R: runner/bare-pods pairs per parallelism; the order alternates")
+	fs.StringVar(&realSelect, "real-select", "", "B1R, B6, F1: pytest selection that cuts the real suite, space-separated, e.g. tests/test_dict.py (default: the whole suite)")
+	fs.IntVar(&o.B6Rounds, "b6-rounds", 3, "B6: rounds of the three runs; the order rotates")
+	fs.IntVar(&o.B6Shards, "b6-shards", 4, "B6, F1: --shards of the sharded run")
+	fs.IntVar(&o.B6P, "b6-p", 4, "B6, F1: --parallelism of the CLI's runs (the CLI's default)")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "pause between measured phases")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
 	}
-	for _, p := range strings.Split(b1p, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || n < 1 {
-			return o, nil, fmt.Errorf("-b1-p %q: give positive integers separated by commas", b1p)
-		}
-		o.B1P = append(o.B1P, n)
+	var err error
+	if o.B1P, err = parallelisms("b1-p", b1p); err != nil {
+		return o, nil, err
 	}
+	if o.RealP, err = parallelisms("real-p", realP); err != nil {
+		return o, nil, err
+	}
+	o.RealSelect = strings.Fields(realSelect)
 	if !contains([]string{"auto", "native", "container"}, o.Sidecar) {
 		return o, nil, fmt.Errorf("-sidecar %q: give auto, native or container", o.Sidecar)
 	}
@@ -245,12 +264,26 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	for _, v := range []struct {
 		name string
 		n    int
-	}{{"b1-n", o.B1N}, {"b1-rounds", o.B1Rounds}, {"b2-n", o.B2N}, {"b2-p", o.B2P}, {"b3-reps", o.B3Reps}, {"b4-n", o.B4N}, {"b4-p", o.B4P}, {"b5-n", o.B5N}, {"b5-p", o.B5P}} {
+	}{{"b1-n", o.B1N}, {"b1-rounds", o.B1Rounds}, {"b2-n", o.B2N}, {"b2-p", o.B2P}, {"b3-reps", o.B3Reps}, {"b4-n", o.B4N}, {"b4-p", o.B4P}, {"b5-n", o.B5N}, {"b5-p", o.B5P},
+		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}} {
 		if v.n < 1 {
 			return o, nil, fmt.Errorf("-%s %d: must be at least 1", v.name, v.n)
 		}
 	}
 	return o, names, nil
+}
+
+// parallelisms reads a comma-separated list of positive integers.
+func parallelisms(flagName, v string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-%s %q: give positive integers separated by commas", flagName, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func startCPUProfile(path string) (func(), error) {

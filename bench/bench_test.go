@@ -173,9 +173,19 @@ func TestParseFlags(t *testing.T) {
 	o, names, err := parseFlags([]string{"-b1-p", "1, 4", "all"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 4}, o.B1P)
-	assert.Equal(t, []string{"b1", "b2", "b3", "b4", "b5"}, names)
+	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "f1"}, names)
 	assert.Equal(t, 100, o.B1N)
 	assert.Equal(t, 1000, o.B5N)
+	assert.Equal(t, []int{4, 8}, o.RealP)
+	assert.Empty(t, o.RealSelect)
+	assert.Equal(t, 3, o.B6Rounds)
+	assert.Equal(t, 4, o.B6Shards)
+
+	o, names, err = parseFlags([]string{"-real-p", "8", "-real-select", "tests/test_dict.py  tests/test_match.py", "b1r", "f1"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, []int{8}, o.RealP)
+	assert.Equal(t, []string{"tests/test_dict.py", "tests/test_match.py"}, o.RealSelect)
+	assert.Equal(t, []string{"b1r", "f1"}, names)
 
 	for _, bad := range [][]string{
 		{},
@@ -183,6 +193,9 @@ func TestParseFlags(t *testing.T) {
 		{"-b1-p", "0", "b1"},
 		{"-b4-n", "0", "b4"},
 		{"-sidecar", "maybe", "b1"},
+		{"-real-p", "4,x", "b1r"},
+		{"-b6-shards", "0", "b6"},
+		{"-b6-rounds", "0", "b6"},
 	} {
 		_, _, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, bad)

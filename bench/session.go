@@ -57,6 +57,10 @@ type Session struct {
 	Log    *slog.Logger
 
 	images map[int]trivialImage
+	// realSuite, once built; runs keeps the verdicts of the real-suite
+	// benchmarks' runs for the fidelity check.
+	realSuite *RealSuite
+	runs      suiteRuns
 	// flowSchema and kwokNode are cluster-scoped objects of the session.
 	flowSchema string
 	kwokNode   string
