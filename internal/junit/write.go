@@ -9,9 +9,17 @@ import (
 // Write writes ts as an indented XML document with its header. The tests,
 // failures, errors and skipped counts of every suite and of the root are
 // recomputed from the testcases, so they cannot disagree with them; names,
-// times and the order of everything are written as given.
+// times and the order of everything are written as given. Every testcase
+// is cut to DefaultLimits.
 func Write(w io.Writer, ts Testsuites) error {
 	ts = recount(ts)
+	for i := range ts.Suites {
+		cases := make([]Testcase, len(ts.Suites[i].Testcases))
+		for j, tc := range ts.Suites[i].Testcases {
+			cases[j] = tc.Cap(DefaultLimits)
+		}
+		ts.Suites[i].Testcases = cases
+	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return fmt.Errorf("writing junit xml: %w", err)
 	}
