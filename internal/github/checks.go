@@ -223,9 +223,19 @@ func TrimSummary(s string, limit int) string {
 }
 
 // clip cuts s to at most n bytes without splitting a character.
+// clip cuts s to at most n bytes, at a character boundary, ending it with a
+// note of how many bytes were cut.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	note := func(k int) string { return fmt.Sprintf(" [k8s-testrun cut %d bytes]", k) }
+	keep := max(n-len(note(len(s))), 0)
+	for keep > 0 && !utf8.RuneStart(s[keep]) {
+		keep--
+	}
+	if out := s[:keep] + note(len(s)-keep); len(out) <= n {
+		return out
 	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--

@@ -284,3 +284,19 @@ func TestCompleteTrimsTheSummary(t *testing.T) {
 	assert.LessOrEqual(t, len(summary), MaxSummary)
 	assert.Contains(t, summary, "Trimmed")
 }
+
+func TestCompleteCapsAnnotationMessages(t *testing.T) {
+	api, srv := newFakeAPI(t)
+	c := newTestClient(t, srv, &sleeps{})
+	huge := strings.Repeat("é", 1<<20)
+	err := c.Complete(context.Background(), &CheckRun{ID: 42, Name: "n"}, Result{Conclusion: ConclusionFailure, Title: "t", Summary: "s",
+		Annotations: []Annotation{{Path: "a.py", StartLine: 3, Message: "AssertionError: " + huge, Title: huge, Details: huge}}})
+	require.NoError(t, err)
+	an := api.got()[0].Body["output"].(map[string]any)["annotations"].([]any)[0].(map[string]any)
+	msg := an["message"].(string)
+	assert.LessOrEqual(t, len(msg), 64<<10, "GitHub's annotation limit")
+	assert.True(t, strings.HasPrefix(msg, "AssertionError: é"))
+	assert.Regexp(t, `é \[k8s-testrun cut \d+ bytes\]$`, msg)
+	assert.LessOrEqual(t, len(an["raw_details"].(string)), 64<<10)
+	assert.LessOrEqual(t, len(an["title"].(string)), 255)
+}
