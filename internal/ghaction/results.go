@@ -97,13 +97,18 @@ func Annotations(tests []Test) []github.Annotation {
 		if strings.TrimSpace(msg) == "" {
 			msg = string(t.Status)
 		}
+		// GitHub keeps 64 KB of an annotation; a workflow command carries
+		// it escaped, so the cut leaves room for that.
 		out = append(out, github.Annotation{
 			Path: t.Path, StartLine: line, Level: github.LevelFailure,
-			Title: headline(t), Message: msg, Details: t.Details,
+			Title: headline(t), Message: junit.CutHead(msg, maxAnnotationMessage), Details: junit.CutHead(t.Details, maxAnnotationMessage),
 		})
 	}
 	return out
 }
+
+// maxAnnotationMessage bounds an annotation's message and details.
+const maxAnnotationMessage = 32 << 10
 
 // headline is "FAILED tests/x.py::test_y [OOMKilled, 2 attempts]".
 func headline(t Test) string {

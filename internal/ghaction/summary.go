@@ -350,7 +350,8 @@ func clipLines(s string, n, width int) string {
 	lines = lines[:min(n, len(lines))]
 	for i, l := range lines {
 		if len(l) > width {
-			lines[i] = clipBytes(l, width) + "…"
+			kept := clipBytes(l, width)
+			lines[i] = fmt.Sprintf("%s… (%d more bytes)", kept, len(l)-len(kept))
 		}
 	}
 	if more > 0 {

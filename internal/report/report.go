@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
@@ -152,7 +153,7 @@ func (p *printer) problem(c Case, maxLines int) {
 		return
 	}
 	for _, l := range lines[:min(len(lines), maxLines)] {
-		p.printf("    %s\n", strings.TrimRight(l, " "))
+		p.printf("    %s\n", clipLine(strings.TrimRight(l, " "), maxLineBytes))
 	}
 	switch more := len(lines) - maxLines; {
 	case more == 1:
@@ -160,6 +161,22 @@ func (p *printer) problem(c Case, maxLines int) {
 	case more > 1:
 		p.printf("    ... %d more lines\n", more)
 	}
+}
+
+// maxLineBytes bounds each printed line of a message, so that one failure
+// prints at most a few kilobytes whatever its message.
+const maxLineBytes = 500
+
+// clipLine cuts l to max bytes at a character boundary, noting the rest.
+func clipLine(l string, max int) string {
+	if len(l) <= max {
+		return l
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(l[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", l[:n], len(l)-n)
 }
 
 // location is "  at file:line", or less when less is known.
