@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -71,10 +73,18 @@ func b5(ctx context.Context, s *Session, o Options) (Figure, error) {
 		return f, err
 	}
 	s.Log.Info("B5 run", "cases", o.B5N, "parallelism", o.B5P, "node", kwok.Node)
-	cmd := exec.CommandContext(ctx, self, childCommand,
+	args := []string{childCommand,
 		"-namespace", s.Namespace, "-run-id", runID, "-image", s.BaseImage,
 		"-n", strconv.Itoa(o.B5N), "-p", strconv.Itoa(o.B5P),
-		"-node-label", LabelBench+"="+s.ID, "-native="+strconv.FormatBool(s.Native))
+		"-node-label", LabelBench + "=" + s.ID, "-native=" + strconv.FormatBool(s.Native)}
+	if o.B5HeapProfile != "" {
+		path, err := filepath.Abs(o.B5HeapProfile)
+		if err != nil {
+			return f, err
+		}
+		args = append(args, "-heapprofile", path)
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	tl, err := StartTimeline(ctx, s.Cluster.Client, s.Namespace, k8s.RunSelector(runID))
@@ -126,6 +136,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 	p := fs.Int("p", 100, "parallelism")
 	nodeLabel := fs.String("node-label", "", "key=value of the node to run on")
 	native := fs.Bool("native", true, "native sidecar")
+	heapProfile := fs.String("heapprofile", "", "file for the heap profile at the end of the run")
 	if err := fs.Parse(args); err != nil {
 		return ExitError
 	}
@@ -171,6 +182,13 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 		if rep.VmHWM, err = vmHWM(); err != nil {
 			return err
 		}
+		// With the results still held, so that what the run keeps shows.
+		if *heapProfile != "" {
+			if err := writeHeapProfile(*heapProfile); err != nil {
+				return err
+			}
+			runtime.KeepAlive(results)
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		rep.HeapSys = ms.HeapSys
@@ -181,6 +199,19 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 		return ExitError
 	}
 	return ExitOK
+}
+
+func writeHeapProfile(path string) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(fh); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }
 
 // vmHWM reads this process's peak resident set size.

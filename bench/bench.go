@@ -7,7 +7,7 @@
 //	B2  API cost: apiserver requests per test case, from /metrics
 //	B3  build: build and push time and bytes / crane append's
 //	B4  sidecar cost: test exit to pod observed complete, with and without
-//	B5  memory: peak RSS of the runner for 1000 cases on a kwok node
+//	B5  memory: peak RSS of the runner for 10,000 cases on a kwok node
 //	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
 //	B6  the CLI with --pod-per file and --shards / one plain pytest pod
 //	F1  fidelity: k8s-testrun's verdicts on the real suite / plain pytest's
@@ -86,6 +86,9 @@ type Options struct {
 	B4N, B4P int
 	B5N, B5P int
 	Kwok     string
+	// B5HeapProfile, if set, receives the runner child's heap profile,
+	// taken when its run ends.
+	B5HeapProfile string
 	// RealP are B1R's parallelisms; RealSelect, pytest's selection that
 	// cuts the real suite (all of it when empty).
 	RealP      []int
@@ -221,8 +224,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.IntVar(&o.B3Reps, "b3-reps", 3, "B3: repetitions of each build; the median counts")
 	fs.IntVar(&o.B4N, "b4-n", 30, "B4: pods with and pods without the sidecar")
 	fs.IntVar(&o.B4P, "b4-p", 2, "B4: pods at once")
-	fs.IntVar(&o.B5N, "b5-n", 1000, "B5: simulated test cases")
+	fs.IntVar(&o.B5N, "b5-n", 10000, "B5: simulated test cases")
 	fs.IntVar(&o.B5P, "b5-p", 100, "B5: parallelism")
+	fs.StringVar(&o.B5HeapProfile, "b5-heapprofile", "", "B5: write the runner's heap profile, taken at the end of its run, to this file")
 	fs.StringVar(&o.Kwok, "kwok", "", "B5: kwok binary (default: built from sigs.k8s.io/kwok "+KwokVersion+" into the user cache)")
 	fs.StringVar(&realP, "real-p", "4,8", "B1R: parallelisms, comma-separated")
 	fs.IntVar(&o.RealRounds, "real-rounds", 1, "B1R: runner/bare-pods pairs per parallelism; the order alternates")

@@ -175,7 +175,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, []int{1, 4}, o.B1P)
 	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "f1"}, names)
 	assert.Equal(t, 100, o.B1N)
-	assert.Equal(t, 1000, o.B5N)
+	assert.Equal(t, 10000, o.B5N)
 	assert.Equal(t, []int{4, 8}, o.RealP)
 	assert.Empty(t, o.RealSelect)
 	assert.Equal(t, 3, o.B6Rounds)
