@@ -1,16 +1,18 @@
 package bench
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -193,7 +195,7 @@ type cliResult struct {
 
 // cliRun runs the built k8s-testrun binary on the real suite's project,
 // as a user would with the suite's base image, and reads its JUnit report.
-// Its log lines give the time of each phase.
+// When its progress lines arrive gives the time of each phase.
 func (s *Session) cliRun(ctx context.Context, rs *RealSuite, name string, parallelism int, extra ...string) (cliResult, error) {
 	var res cliResult
 	dir := filepath.Join(s.Dir, "cli", name)
@@ -221,8 +223,9 @@ func (s *Session) cliRun(ctx context.Context, rs *RealSuite, name string, parall
 		return res, err
 	}
 	defer stdout.Close()
+	clock := newPhaseClock(markDiscover, markRun)
 	cmd := exec.CommandContext(ctx, s.Binary, args...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = stdout, io.MultiWriter(stderr, clock)
 	s.Log.Debug("running", "cmd", s.Binary+" "+strings.Join(args, " "))
 	start := time.Now()
 	err = cmd.Run()
@@ -245,8 +248,8 @@ func (s *Session) cliRun(ctx context.Context, rs *RealSuite, name string, parall
 		return res, fmt.Errorf("%s: %w", junitPath, err)
 	}
 	res.pods = countPods(res.suites)
-	res.phases, err = cliPhases(stderr.Name(), start, res.wall)
-	return res, err
+	res.phases = clock.phases(start, res.wall)
+	return res, nil
 }
 
 // countPods counts the distinct pods the report names.
@@ -262,53 +265,63 @@ func countPods(ts junit.Testsuites) int {
 	return len(pods)
 }
 
-// cliPhases reads the CLI's log for when each phase began and says how
-// long each took: to the image pushed (process start, preflight, build),
-// discovery, the run, and the rest (report, cleanup, exit).
-func cliPhases(logPath string, start time.Time, wall time.Duration) (string, error) {
-	fh, err := os.Open(logPath)
-	if err != nil {
-		return "", err
-	}
-	defer fh.Close()
-	marks := map[string]time.Time{}
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		for _, msg := range []string{"discovering tests", "running tests", "wrote JUnit report"} {
-			if !strings.Contains(line, `msg="`+msg+`"`) {
-				continue
-			}
-			if t, ok := logTime(line); ok {
-				if _, seen := marks[msg]; !seen {
-					marks[msg] = t
-				}
+// The CLI's progress lines on stderr that start its phases.
+const (
+	markDiscover = "k8s-testrun: discovering tests"
+	markRun      = "k8s-testrun: running "
+)
+
+// phaseClock is a writer that notes when a line holding each marker first
+// arrived: the CLI's progress lines carry no time of their own.
+type phaseClock struct {
+	mu      sync.Mutex
+	partial []byte
+	markers []string
+	marks   map[string]time.Time
+}
+
+func newPhaseClock(markers ...string) *phaseClock {
+	return &phaseClock{markers: markers, marks: map[string]time.Time{}}
+}
+
+func (c *phaseClock) Write(p []byte) (int, error) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(c.partial[:i])
+		c.partial = c.partial[i+1:]
+		for _, m := range c.markers {
+			if _, seen := c.marks[m]; !seen && strings.Contains(line, m) {
+				c.marks[m] = now
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return "", err
-	}
-	d, r, w := marks["discovering tests"], marks["running tests"], marks["wrote JUnit report"]
-	if d.IsZero() || r.IsZero() || w.IsZero() {
-		return "phases not found in the log", nil
-	}
-	end := start.Add(wall)
-	sec := func(a, b time.Time) float64 { return b.Sub(a).Seconds() }
-	return fmt.Sprintf("start+build %.1fs, discover %.1fs, run %.1fs, report+cleanup %.1fs",
-		sec(start, d), sec(d, r), sec(r, w), sec(w, end)), nil
+	return len(p), nil
 }
 
-// logTime reads slog's time=... field.
-func logTime(line string) (time.Time, bool) {
-	v, ok := strings.CutPrefix(line, "time=")
-	if !ok {
-		return time.Time{}, false
+func (c *phaseClock) mark(m string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.marks[m]
+}
+
+// phases says how long each phase of a CLI run took: to discovery
+// (process start, preflight, build and push), discovery, and the run with
+// the report and cleanup.
+func (c *phaseClock) phases(start time.Time, wall time.Duration) string {
+	d, r := c.mark(markDiscover), c.mark(markRun)
+	if d.IsZero() || r.IsZero() {
+		return "phases not found in the progress lines"
 	}
-	v, _, _ = strings.Cut(v, " ")
-	t, err := time.Parse(time.RFC3339Nano, v)
-	return t, err == nil
+	sec := func(a, b time.Time) float64 { return b.Sub(a).Seconds() }
+	return fmt.Sprintf("start+build %.1fs, discover %.1fs, run+report+cleanup %.1fs",
+		sec(start, d), sec(d, r), sec(r, start.Add(wall)))
 }
 
 func shellQuote(s string) string {

@@ -92,6 +92,7 @@ type Options struct {
 	// RealP are B1R's parallelisms; RealSelect, pytest's selection that
 	// cuts the real suite (all of it when empty).
 	RealP      []int
+	RealN      int
 	RealRounds int
 	RealSelect []string
 	B6Rounds   int
@@ -229,6 +230,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.StringVar(&o.B5HeapProfile, "b5-heapprofile", "", "B5: write the runner's heap profile, taken at the end of its run, to this file")
 	fs.StringVar(&o.Kwok, "kwok", "", "B5: kwok binary (default: built from sigs.k8s.io/kwok "+KwokVersion+" into the user cache)")
 	fs.StringVar(&realP, "real-p", "4,8", "B1R: parallelisms, comma-separated")
+	fs.IntVar(&o.RealN, "real-n", 200, "B1R: tests of the real suite run one pod each, spread evenly over the suite; 0 for all of them")
 	fs.IntVar(&o.RealRounds, "real-rounds", 1, "B1R: runner/bare-pods pairs per parallelism; the order alternates")
 	fs.StringVar(&realSelect, "real-select", "", "B1R, B6, F1: pytest selection that cuts the real suite, space-separated, e.g. tests/test_dict.py (default: the whole suite)")
 	fs.IntVar(&o.B6Rounds, "b6-rounds", 3, "B6: rounds of the three runs; the order rotates")
@@ -246,6 +248,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 		return o, nil, err
 	}
 	o.RealSelect = strings.Fields(realSelect)
+	if o.RealN < 0 {
+		return o, nil, fmt.Errorf("-real-n %d: give 0 (all) or more", o.RealN)
+	}
 	if !contains([]string{"auto", "native", "container"}, o.Sidecar) {
 		return o, nil, fmt.Errorf("-sidecar %q: give auto, native or container", o.Sidecar)
 	}

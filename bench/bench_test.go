@@ -177,6 +177,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 100, o.B1N)
 	assert.Equal(t, 10000, o.B5N)
 	assert.Equal(t, []int{4, 8}, o.RealP)
+	assert.Equal(t, 200, o.RealN)
 	assert.Empty(t, o.RealSelect)
 	assert.Equal(t, 3, o.B6Rounds)
 	assert.Equal(t, 4, o.B6Shards)
@@ -196,6 +197,7 @@ func TestParseFlags(t *testing.T) {
 		{"-real-p", "4,x", "b1r"},
 		{"-b6-shards", "0", "b6"},
 		{"-b6-rounds", "0", "b6"},
+		{"-real-n", "-1", "b1r"},
 	} {
 		_, _, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, bad)

@@ -65,25 +65,22 @@ func TestExtractTests(t *testing.T) {
 	require.ErrorContains(t, err, "has no files under /usr/lib/python3/dist-packages/absent/")
 }
 
-func TestCLIPhases(t *testing.T) {
-	dir := t.TempDir()
-	start := time.Date(2026, 12, 1, 7, 0, 0, 0, time.UTC)
-	log := `time=2026-12-01T07:00:01.000Z level=INFO msg="building test image" project=/p
-time=2026-12-01T07:00:02.500Z level=INFO msg="discovering tests" pod=ktr-1-discover
-time=2026-12-01T07:00:05.000Z level=INFO msg="running tests" run=1 tests=746
-time=2026-12-01T07:00:05.100Z level=INFO msg="running tests" run=1 note="a later line of the same kind is ignored"
-time=2026-12-01T07:00:15.000Z level=INFO msg="wrote JUnit report" path=j.xml
-`
-	path := filepath.Join(dir, "stderr")
-	require.NoError(t, os.WriteFile(path, []byte(log), 0o644))
-	got, err := cliPhases(path, start, 16*time.Second)
+func TestPhaseClock(t *testing.T) {
+	c := newPhaseClock(markDiscover, markRun)
+	start := time.Now()
+	_, err := c.Write([]byte("k8s-testrun: building the test image\nk8s-testrun: discov"))
 	require.NoError(t, err)
-	assert.Equal(t, "start+build 2.5s, discover 2.5s, run 10.0s, report+cleanup 1.0s", got)
-
-	require.NoError(t, os.WriteFile(path, []byte("k8s-testrun: something went wrong\n"), 0o644))
-	got, err = cliPhases(path, start, time.Second)
+	assert.True(t, c.mark(markDiscover).IsZero(), "a line counts once it is whole")
+	assert.Equal(t, "phases not found in the progress lines", c.phases(start, time.Second))
+	_, err = c.Write([]byte("ering tests\n"))
 	require.NoError(t, err)
-	assert.Equal(t, "phases not found in the log", got)
+	d := c.mark(markDiscover)
+	require.False(t, d.IsZero())
+	_, err = c.Write([]byte("k8s-testrun: running 25 tests, 4 pods at once (run 1)\nk8s-testrun: discovering tests\n"))
+	require.NoError(t, err)
+	assert.Equal(t, d, c.mark(markDiscover), "the first line of a kind counts")
+	assert.False(t, c.mark(markRun).Before(d))
+	assert.Regexp(t, `^start\+build [0-9.]+s, discover [0-9.]+s, run\+report\+cleanup [0-9.]+s$`, c.phases(start, time.Minute))
 }
 
 func TestPytestSessionTime(t *testing.T) {
@@ -194,4 +191,13 @@ func TestCheckExitCodesAndAgreement(t *testing.T) {
 func TestLimitLines(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, limitLines([]string{"a", "b"}, 2))
 	assert.Equal(t, []string{"a", "  ... and 2 more"}, limitLines([]string{"a", "b", "c"}, 1))
+}
+
+func TestSampleIDs(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	assert.Equal(t, []string{"a", "c", "e", "g", "i"}, SampleIDs(ids, 5))
+	assert.Equal(t, []string{"a", "d", "g"}, SampleIDs(ids, 3))
+	assert.Equal(t, ids, SampleIDs(ids, 0))
+	assert.Equal(t, ids, SampleIDs(ids, 10))
+	assert.Equal(t, ids, SampleIDs(ids, 99))
 }
