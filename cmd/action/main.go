@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/k8s-testrun/k8s-testrun/internal/app"
 )
 
@@ -17,6 +19,7 @@ func main() {
 	code := app.Run(ctx, os.Args[1:], app.Env{
 		Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Environ: os.Environ, Executable: os.Executable,
+		StderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
 	})
 	stop()
 	os.Exit(code)

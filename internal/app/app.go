@@ -1,6 +1,7 @@
-// Package app is the k8s-testrun command: it dispatches the subcommands
-// (run, gc, and the in-pod roles shim and sidecar) and maps their errors to
-// exit codes. The process environment and IO streams are injected, so tests
+// Package app is the k8s-testrun command: a cobra command tree (run,
+// action, gc, install, version, completion, and the hidden in-cluster roles
+// operator, shim and sidecar) whose errors it prints once, as one line, and
+// maps to exit codes. The process environment and IO streams are injected, so tests
 // never touch the real ones.
 package app
 
@@ -35,6 +36,9 @@ type Env struct {
 	Environ func() []string
 	// Executable is the path of the running binary.
 	Executable func() (string, error)
+	// StderrIsTerminal says Stderr is a terminal, where the run's progress
+	// is a live status line rather than a line per test.
+	StderrIsTerminal bool
 }
 
 // environ is the whole environment, or none when Environ is unset.
@@ -45,25 +49,6 @@ func (e Env) environ() []string {
 	return e.Environ()
 }
 
-const usage = `usage: k8s-testrun COMMAND [flags]
-
-Commands:
-  run      build the test image and run every pytest test in its own pod
-  action   the same as a GitHub Action step: inputs from INPUT_*, results as a
-           check run, job summary and outputs (the default when GITHUB_ACTIONS=true)
-  gc       delete the pods of runs older than an age
-  install  install the operator (CRDs, RBAC, Deployment) for run --mode operator
-  operator reconcile TestRun and TestCase resources (the operator's Deployment runs it)
-  version  print the version
-
-In-pod roles (set by the pods k8s-testrun creates):
-  shim     run pytest as a child, forward signals, record its exit code
-  sidecar  wait for the test to finish and ship its results through the log
-`
-
-// Version is set at build time.
-var Version = "dev"
-
 // Run executes the command in args (without the program name) and returns
 // the process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
@@ -71,45 +56,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		// A container action's entrypoint runs with no arguments.
 		args = []string{"action"}
 	}
-	if len(args) == 0 {
-		fmt.Fprint(env.Stderr, usage)
-		return ExitInfra
-	}
-	var err error
-	code := ExitOK
-	switch args[0] {
-	case "run":
-		code, err = runCommand(ctx, args[1:], env)
-	case "action":
-		code, err = actionCommand(ctx, args[1:], env)
-	case "gc":
-		err = gcCommand(ctx, args[1:], env)
-	case "install":
-		err = installCommand(ctx, args[1:], env)
-	case "operator":
-		err = operatorCommand(ctx, args[1:], env)
-	case "shim":
-		code, err = shimCommand(ctx, args[1:], env)
-	case "sidecar":
-		err = sidecarCommand(ctx, args[1:], env)
-	case "version":
-		fmt.Fprintln(env.Stdout, "k8s-testrun", Version)
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, usage)
-	default:
-		fmt.Fprintf(env.Stderr, "k8s-testrun: unknown command %q\n\n%s", args[0], usage)
-		return ExitInfra
-	}
-	if err != nil {
-		if errors.Is(err, errHelp) {
-			return ExitOK
-		}
-		printError(env.Stderr, err)
-		if code == ExitOK {
-			code = ExitInfra
-		}
-	}
-	return code
+	return execute(ctx, args, env)
 }
 
 var errHelp = errors.New("help requested")

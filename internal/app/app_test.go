@@ -28,7 +28,7 @@ func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
 func TestUsageAndUnknownCommand(t *testing.T) {
 	env, _, stderr := testEnv(nil)
 	assert.Equal(t, ExitInfra, Run(context.Background(), nil, env))
-	assert.Contains(t, stderr.String(), "usage: k8s-testrun COMMAND")
+	assert.Contains(t, stderr.String(), "Usage:\n  k8s-testrun [flags]\n  k8s-testrun [command]")
 
 	env, _, stderr = testEnv(nil)
 	assert.Equal(t, ExitInfra, Run(context.Background(), []string{"frobnicate"}, env))

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -29,32 +28,18 @@ const installFieldManager = "k8s-testrun-install"
 // as `kubectl apply -k config/default`, built into the binary:
 //
 //	install --image IMAGE [--overlay default|local] [flags]
-func installCommand(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("install", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	image := fs.String("image", "", "image of the operator: any test image k8s-testrun pushed, e.g. localhost:5001/k8s-testrun/project@sha256:... (required)")
-	overlay := fs.String("overlay", manifests.Default, "default, or local for the local cluster of hack/cluster (host network, API server on 127.0.0.1)")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
-	kubeContext := fs.String("context", "", "kubeconfig context (default: the current context)")
-	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the operator to be available; 0 does not wait")
-	printOnly := fs.Bool("print", false, "print the manifests instead of applying them")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return err
-	}
-	if *image == "" {
+func installCommand(ctx context.Context, o installOptions, env Env) error {
+	if o.image == "" {
 		return errors.New("install: --image is required: give a test image k8s-testrun pushed (run `k8s-testrun run` once); it carries the operator")
 	}
-	objs, err := manifests.Build(*overlay)
+	objs, err := manifests.Build(o.overlay)
 	if err != nil {
 		return err
 	}
-	if err := setImage(objs, *image); err != nil {
+	if err := setImage(objs, o.image); err != nil {
 		return err
 	}
-	if *printOnly {
+	if o.print {
 		for _, o := range objs {
 			b, err := yaml.Marshal(o.Object)
 			if err != nil {
@@ -64,14 +49,14 @@ func installCommand(ctx context.Context, args []string, env Env) error {
 		}
 		return nil
 	}
-	if *kubeconfig == "" {
-		*kubeconfig = env.Getenv("KUBECONFIG")
+	if o.kubeconfig == "" {
+		o.kubeconfig = env.Getenv("KUBECONFIG")
 	}
-	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig, Context: *kubeContext})
+	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: o.kubeconfig, Context: o.context})
 	if err != nil {
 		return err
 	}
-	if *overlay == manifests.Local {
+	if o.overlay == manifests.Local {
 		if err := setAPIServer(objs, cluster.Config.Host); err != nil {
 			return err
 		}
@@ -94,14 +79,14 @@ func installCommand(ctx context.Context, args []string, env Env) error {
 		}
 		log.Info("applied", "kind", o.GetKind(), "name", o.GetName(), "namespace", o.GetNamespace())
 	}
-	if *wait <= 0 {
+	if o.wait <= 0 {
 		return nil
 	}
 	dep := find(objs, "Deployment")
 	if dep == nil {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, *wait)
+	wctx, cancel := context.WithTimeout(ctx, o.wait)
 	defer cancel()
 	if err := waitAvailable(wctx, cluster, dep.GetNamespace(), dep.GetName()); err != nil {
 		return err

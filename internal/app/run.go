@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,20 +35,17 @@ import (
 // it ended; GitHub leaves 7.5 s between SIGINT and SIGTERM.
 const cleanupTimeout = 7 * time.Second
 
-func runCommand(ctx context.Context, args []string, env Env) (int, error) {
-	cfg, err := config.ParseRun(args, env.Getenv, env.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK, errHelp
-	}
-	if err != nil {
-		return ExitInfra, err
-	}
+// runCommand carries out `k8s-testrun run` with its flags parsed into cfg.
+func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
+	var err error
 	if cfg.Binary == "" {
 		if cfg.Binary, err = env.Executable(); err != nil {
 			return ExitInfra, fmt.Errorf("locating the k8s-testrun binary: %w (give --binary)", err)
 		}
 	}
-	p, err := newPipeline(cfg, logger(env.Stderr, cfg.Verbose))
+	out := newRunOutput(cfg, env)
+	defer out.progress.Close()
+	p, err := newPipeline(cfg, out.log)
 	if err != nil {
 		return ExitInfra, err
 	}
@@ -57,17 +53,17 @@ func runCommand(ctx context.Context, args []string, env Env) (int, error) {
 	// a CI runner's log.
 	p.stderr = logtext.NewWriter(env.Stderr)
 	p.environ = env.environ()
-	p.onAttempt = func(c plan.Case, a runner.Attempt) {
-		p.log.Info("finished", "test", c.TestID, "attempt", a.Number, "status", a.Outcome.Status, "reason", a.Outcome.Reason)
-	}
+	out.attach(p)
 	rep, err := p.execute(ctx)
+	code := ExitInfra
+	if err == nil {
+		code = rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)
+	}
+	out.progress.Finish(summaryOf(rep, code))
 	if rep != nil {
-		rep.PrintSummary(env.Stdout)
+		printSummary(out.summary, rep)
 	}
-	if err != nil {
-		return ExitInfra, err
-	}
-	return rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra), nil
+	return code, err
 }
 
 type pipeline struct {
@@ -78,6 +74,8 @@ type pipeline struct {
 	runID    string
 	// onAttempt, if set, hears of every collected attempt.
 	onAttempt func(plan.Case, runner.Attempt)
+	// onStart, if set, hears how many tests are about to run.
+	onStart func(tests int)
 	// onPhase, if set, hears when each phase begins, with the phase's
 	// name: phaseBuild, phaseDiscover, phaseRun; the action groups its log
 	// by them.
@@ -145,6 +143,9 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id}
 	}
 	p.phase(phaseRun)
+	if p.onStart != nil {
+		p.onStart(len(cases))
+	}
 	p.log.Info("running tests", "run", p.runID, "tests", len(cases), "parallelism", p.cfg.Parallelism, "namespace", p.cluster.Namespace)
 	native, err := p.nativeSidecar()
 	if err != nil {

@@ -5,7 +5,6 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/pflag"
 )
 
 // Defaults a user sees in --help and in action.yml.
@@ -82,6 +82,9 @@ type Config struct {
 	Verbose bool
 	// Mode is ModeDirect or ModeOperator; empty means direct.
 	Mode string
+	// Output is the progress format, OutputText or OutputJSON; empty
+	// means text.
+	Output string
 
 	// PodPer is what one pod runs: PodPerTest (default), PodPerClass or
 	// PodPerFile. Shards, when above 0, overrides it: the cases are split
@@ -115,69 +118,141 @@ func (e *Error) Error() string {
 }
 
 // ErrHelp is returned when the user asked for help; usage was printed.
-var ErrHelp = flag.ErrHelp
+var ErrHelp = pflag.ErrHelp
+
+// Flag groups of the run command, in the order its help shows them.
+const (
+	GroupImage   = "Image"
+	GroupCluster = "Cluster"
+	GroupRun     = "Running"
+	GroupOutput  = "Output"
+)
+
+// FlagGroups lists the groups in help order.
+var FlagGroups = []string{GroupImage, GroupCluster, GroupRun, GroupOutput}
+
+// groupAnnotation is the pflag annotation that holds a flag's group.
+const groupAnnotation = "k8s-testrun.io/group"
+
+// FlagGroup is the help group of a run flag, or "" for one outside them
+// (such as --help).
+func FlagGroup(f *pflag.Flag) string {
+	if g := f.Annotations[groupAnnotation]; len(g) > 0 {
+		return g[0]
+	}
+	return ""
+}
+
+// Output formats of the run's progress.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// BindRunFlags defines the flags of the run subcommand on fs, each bound to
+// a field of c and set to its default.
+func BindRunFlags(fs *pflag.FlagSet, c *Config) {
+	group := GroupImage
+	in := func(name string) {
+		_ = fs.SetAnnotation(name, groupAnnotation, []string{group})
+	}
+	fs.StringVar(&c.Repository, "repository", "", "image repository to push the test image to, e.g. localhost:5001/myproject (default $K8S_TESTRUN_REGISTRY/k8s-testrun/<project>, else the cluster's advertised local registry)")
+	in("repository")
+	fs.StringVar(&c.PullRegistry, "pull-registry", "", "registry host[:port] the nodes pull the image from, when it differs from the repository's, e.g. localhost:5001")
+	in("pull-registry")
+	fs.StringVar(&c.BaseImage, "base-image", DefaultBaseImage, "base image with python3 (and pytest, or pip wheels for it)")
+	in("base-image")
+	fs.StringVar(&c.Requirements, "requirements", "", "requirements file, relative to the project (default requirements.txt when present)")
+	in("requirements")
+	fs.StringVar(&c.Platform, "platform", DefaultPlatform, "platform of the cluster's nodes, os/arch")
+	in("platform")
+	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun binary to put in the image (default: this executable)")
+	in("binary")
+
+	group = GroupCluster
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
+	in("kubeconfig")
+	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: the current context)")
+	in("context")
+	fs.StringVarP(&c.Namespace, "namespace", "n", "", "namespace to run the pods in (default: the context's, else default)")
+	in("namespace")
+	fs.StringVar(&c.PodTemplatePath, "pod-template", "", "YAML file with a pod template (PodTemplateSpec or PodSpec) merged into every test pod")
+	in("pod-template")
+	fs.StringVar(&c.Sidecar, "sidecar", SidecarAuto, "collector mode: auto, native (init container with restartPolicy Always) or container")
+	in("sidecar")
+	fs.StringVar(&c.Mode, "mode", ModeDirect, "direct (this process runs the pods) or operator (a TestRun, run by the operator in the cluster)")
+	in("mode")
+
+	group = GroupRun
+	fs.IntVarP(&c.Parallelism, "parallelism", "p", DefaultParallelism, "pods running at once")
+	in("parallelism")
+	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "per-test timeout, e.g. 90s or 10m; 0 for none")
+	in("timeout")
+	fs.DurationVar(&c.PendingTimeout, "pending-timeout", DefaultPendingTimeout, "how long a pod may stay unschedulable or unable to pull its image")
+	in("pending-timeout")
+	fs.IntVar(&c.Retries, "retries", 0, "extra attempts for a failed test; a test that passes on retry is reported flaky")
+	in("retries")
+	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class or file; results stay per test")
+	in("pod-per")
+	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
+	in("shards")
+	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
+	in("durations-file")
+	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
+	in("result-limit")
+
+	group = GroupOutput
+	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
+	in("junit")
+	fs.StringVar(&c.ArtifactsDir, "artifacts", DefaultArtifactsDir, "directory for the files tests write to $K8S_TESTRUN_ARTIFACTS, one subdirectory per test")
+	in("artifacts")
+	fs.StringVarP(&c.Output, "output", "o", OutputText, "progress format: text (a live line on a terminal, a line per test elsewhere) or json (one event per line on stdout)")
+	in("output")
+	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "log every step (key=value lines on stderr)")
+	in("verbose")
+}
 
 // ParseRun reads the arguments of the run subcommand:
 //
 //	run [flags] [PROJECT_DIR] [-- PYTEST_SELECTION...]
 //
 // getenv supplies defaults that the environment gives (KUBECONFIG and the
-// local cluster's K8S_TESTRUN_REGISTRY); usage goes to out.
+// local cluster's K8S_TESTRUN_REGISTRY); usage goes to out. The command line
+// binds the same flags with BindRunFlags and calls Complete itself.
 func ParseRun(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	c := Config{}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintln(out, "usage: k8s-testrun run [flags] [PROJECT_DIR] [-- PYTEST_SELECTION...]")
-		fmt.Fprintln(out, "\nRuns every pytest test of PROJECT_DIR (default .) in its own pod.")
-		fs.PrintDefaults()
+	BindRunFlags(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return c, err
 	}
-	fs.StringVar(&c.Repository, "repository", "", "image repository to push the test image to, e.g. localhost:5001/myproject (default $K8S_TESTRUN_REGISTRY/k8s-testrun/<project>)")
-	fs.StringVar(&c.PullRegistry, "pull-registry", "", "registry host[:port] the nodes pull the image from, when it differs from the repository's, e.g. localhost:5001 (default: the repository's, or the cluster's advertised local registry)")
-	fs.StringVar(&c.BaseImage, "base-image", DefaultBaseImage, "base image with python3 (and pytest, or pip wheels for it)")
-	fs.StringVar(&c.Requirements, "requirements", "", "requirements file, relative to the project (default requirements.txt when present)")
-	fs.StringVar(&c.Platform, "platform", DefaultPlatform, "platform of the cluster's nodes, os/arch")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: the current context)")
-	fs.StringVar(&c.Namespace, "namespace", "", "namespace to run the pods in (default: the context's, else default)")
-	fs.IntVar(&c.Parallelism, "parallelism", DefaultParallelism, "pods running at once")
-	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "per-test timeout, e.g. 90s or 10m")
-	fs.DurationVar(&c.PendingTimeout, "pending-timeout", DefaultPendingTimeout, "how long a pod may stay unschedulable or unable to pull its image")
-	fs.IntVar(&c.Retries, "retries", 0, "extra attempts for a failed test; a test that passes on retry is reported flaky")
-	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
-	fs.StringVar(&c.ArtifactsDir, "artifacts", DefaultArtifactsDir, "directory for the files tests write to $K8S_TESTRUN_ARTIFACTS, one subdirectory per test")
-	fs.StringVar(&c.PodTemplatePath, "pod-template", "", "YAML file with a pod template (PodTemplateSpec or PodSpec) merged into every test pod")
-	fs.StringVar(&c.Sidecar, "sidecar", SidecarAuto, "collector mode: auto, native (init container with restartPolicy Always) or container")
-	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
-	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun binary to put in the image (default: this executable)")
-	fs.BoolVar(&c.Verbose, "v", false, "verbose progress")
-	fs.StringVar(&c.Mode, "mode", ModeDirect, "direct (this process runs the pods) or operator (a TestRun, run by the operator in the cluster)")
-	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class or file; results stay per test")
-	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
-	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
-	// Flags may come before or after the project directory; everything
-	// after "--" is pytest's.
-	if i := indexOf(args, "--"); i >= 0 {
-		args, c.Selection = args[:i], args[i+1:]
+	positional, selection := SplitAtDash(fs.Args(), fs.ArgsLenAtDash())
+	return c, c.Complete(positional, selection, getenv)
+}
+
+// SplitAtDash splits a command's arguments where "--" stood (at, or -1
+// when there was none): the project directory before, pytest's selection
+// after.
+func SplitAtDash(args []string, at int) (positional, selection []string) {
+	if at < 0 {
+		return args, nil
 	}
-	var rest []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return c, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		rest = append(rest, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	switch len(rest) {
+	return args[:at], args[at:]
+}
+
+// Complete fills in what the flags leave to the positional arguments and
+// the environment, then validates the whole. positional holds the
+// arguments before "--" (the project directory), selection those after it.
+func (c *Config) Complete(positional, selection []string, getenv func(string) string) error {
+	c.Selection = selection
+	switch len(positional) {
 	case 0:
 		c.ProjectDir = "."
 	case 1:
-		c.ProjectDir = rest[0]
+		c.ProjectDir = positional[0]
 	default:
-		return c, &Error{Input: "arguments", Value: strings.Join(rest, " "), Fix: "give one project directory; pytest selection goes after --"}
+		return &Error{Input: "arguments", Value: strings.Join(positional, " "), Fix: "give one project directory; pytest selection goes after --"}
 	}
 	if c.Kubeconfig == "" {
 		c.Kubeconfig = getenv("KUBECONFIG")
@@ -187,7 +262,7 @@ func ParseRun(args []string, getenv func(string) string, out io.Writer) (Config,
 			c.Repository = DefaultRepository(reg, c.ProjectDir)
 		}
 	}
-	return c, c.Validate()
+	return c.Validate()
 }
 
 // Validate checks every input and reports all problems at once.
@@ -249,6 +324,11 @@ func (c *Config) Validate() error {
 	default:
 		bad("pod per", c.PodPer, "must be test, class or file")
 	}
+	switch c.Output {
+	case "", OutputText, OutputJSON:
+	default:
+		bad("output", c.Output, "must be text or json")
+	}
 	if c.Shards < 0 {
 		bad("shards", fmt.Sprint(c.Shards), "must be 0 (off) or more")
 	}
@@ -302,13 +382,4 @@ func repoName(dir string) string {
 		return "project"
 	}
 	return b.String()
-}
-
-func indexOf(args []string, s string) int {
-	for i, a := range args {
-		if a == s {
-			return i
-		}
-	}
-	return -1
 }

@@ -6,15 +6,20 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -118,4 +123,106 @@ func (c *Cluster) RequireNoRunPods(t testing.TB, namespace string) {
 		names = append(names, p.Name)
 	}
 	assert.Empty(t, names, "pods left behind in %s", namespace)
+}
+
+// sampleTests are the test ids of testdata/sample.
+var sampleTests = []string{
+	"tests/test_basic.py::test_passes",
+	"tests/test_basic.py::test_fails_with_message",
+	"tests/test_basic.py::test_skipped",
+	"tests/test_basic.py::test_xfail",
+	"tests/test_basic.py::test_xpass",
+	"tests/test_basic.py::test_param[a b]",
+	"tests/test_basic.py::test_param[x[1]]",
+	"tests/test_basic.py::test_param[with::colons]",
+	"tests/test_classes.py::TestArithmetic::test_add",
+	"tests/test_classes.py::TestArithmetic::test_sub_fails",
+	"tests/test_classes.py::test_writes_artifact",
+	"tests/test_fixtures.py::test_uses_broken_fixture",
+}
+
+// verdictLine is a line of the run's progress in a pipe: the verdict, the
+// test id, then its duration.
+var verdictLine = regexp.MustCompile(`^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS|FLAKY|RERUN) +(\S.*?)  \d[^ ]*s  attempt \d+`)
+
+// logLine is a key=value line of the logger.
+var logLine = regexp.MustCompile(`(^|\s)(time|level|msg)=`)
+
+// requirePipedProgress checks the output of a run whose stdout and stderr
+// were pipes, as in a CI log: no logger line, and one verdict line for each
+// of tests.
+func requirePipedProgress(t *testing.T, res CLIResult, tests []string) {
+	t.Helper()
+	var logged []string
+	for _, l := range strings.Split(res.Stdout+"\n"+res.Stderr, "\n") {
+		if logLine.MatchString(l) {
+			logged = append(logged, l)
+		}
+	}
+	assert.Empty(t, logged, "no logger lines without -v")
+	assert.NotContains(t, res.Stderr, "\x1b[", "no escape sequences in a pipe")
+	seen := map[string]int{}
+	for _, l := range strings.Split(res.Stderr, "\n") {
+		if m := verdictLine.FindStringSubmatch(l); m != nil {
+			seen[m[2]]++
+		}
+	}
+	want := map[string]int{}
+	for _, id := range tests {
+		want[id] = 1
+	}
+	assert.Equal(t, want, seen, "one verdict line per test")
+}
+
+// TestBinaryVersion: the built binary names its Go and client-go versions.
+func TestBinaryVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		out, err := exec.Command(Binary(t), args...).Output()
+		require.NoError(t, err)
+		assert.Regexp(t, `^k8s-testrun \S+\n`, string(out))
+		assert.Contains(t, string(out), "go:         "+runtime.Version())
+		assert.Regexp(t, `(?m)^client-go:  v0\.\d+\.\d+ \(Kubernetes 1\.\d+\.\d+\)$`, string(out))
+	}
+}
+
+// TestRunProgressOnTerminal runs the sample under a pseudo-terminal: the
+// status line is redrawn in place and its count of done tests advances to
+// 12/12; failures are printed in full as they happen.
+func TestRunProgressOnTerminal(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-tty")
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+
+	cmd := c.Command(ctx, t, []string{"NO_COLOR=1", "TERM=xterm"}, append(c.runArgs(t, ns, report, "--artifacts", t.TempDir()), Testdata("sample"))...)
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 50, Cols: 200})
+	require.NoError(t, err)
+	var out bytes.Buffer
+	// Reading ends with EIO once the process has exited and closed the
+	// terminal.
+	_, _ = io.Copy(&out, tty)
+	err = cmd.Wait()
+	tty.Close()
+	text := out.String()
+	t.Logf("terminal output:\n%q", text)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode(), "the sample has failing tests")
+
+	var counts []int
+	for _, m := range regexp.MustCompile(`\r\x1b\[K\[(\d+)/12\]`).FindAllStringSubmatch(text, -1) {
+		n, _ := strconv.Atoi(m[1])
+		counts = append(counts, n)
+	}
+	require.NotEmpty(t, counts, "a live n/12 status line")
+	assert.True(t, slices.IsSorted(counts), "the count never goes back: %v", counts)
+	assert.Equal(t, 12, counts[len(counts)-1], "the count reaches 12/12")
+	assert.GreaterOrEqual(t, len(slices.Compact(slices.Clone(counts))), 4, "the count advances in steps: %v", counts)
+	assert.Contains(t, text, "FAILED  tests/test_basic.py::test_fails_with_message", "a failure is printed as it happens")
+	assert.Contains(t, text, "expected three apples", "with its message")
+	assert.NotContains(t, text, "PASSED  ", "passes only move the count")
+	assert.NotContains(t, text, "\x1b[31m", "NO_COLOR")
+	assert.NotRegexp(t, logLine, text, "no logger lines without -v")
+	assert.Contains(t, text, "2 failed, 7 passed, 2 skipped, 1 error")
+	c.RequireNoRunPods(t, ns)
 }

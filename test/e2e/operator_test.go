@@ -329,7 +329,7 @@ spec:
 func (e *opEnv) testSameJUnit(t *testing.T) {
 	ctx := Context(t, 5*time.Minute)
 	report := filepath.Join(t.TempDir(), "operator.xml")
-	res := e.c.RunCLI(ctx, t, nil, "run", "--mode", "operator", "--namespace", e.ns, "--repository", e.c.Repository(t),
+	res := e.c.RunCLI(ctx, t, nil, "run", "-v", "--mode", "operator", "--namespace", e.ns, "--repository", e.c.Repository(t),
 		"--base-image", e.c.BaseImage, "--junit", report, "--artifacts", t.TempDir(), Testdata("sample"))
 	assert.Equal(t, 1, res.Exit, "the sample has failing tests")
 	assert.Contains(t, res.Stdout, "2 failed, 7 passed, 2 skipped, 1 error")

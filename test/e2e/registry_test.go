@@ -68,7 +68,7 @@ help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
 	t.Run("cli", func(t *testing.T) {
 		report := filepath.Join(t.TempDir(), "junit.xml")
 		images := c.recordImages(ctx, t, ns)
-		res := c.RunCLI(ctx, t, []string{EnvRegistry + "="}, "run",
+		res := c.RunCLI(ctx, t, []string{EnvRegistry + "="}, "run", "-v",
 			"--namespace", ns, "--base-image", c.BaseImage, "--junit", report,
 			Testdata("sample"), "--", selection)
 		require.Equal(t, 0, res.Exit)

@@ -46,7 +46,7 @@ func TestCancelIsClean(t *testing.T) {
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		log.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "msg=finished test=tests/test_slow.py::test_fast") {
+		if strings.HasPrefix(sc.Text(), "PASSED  tests/test_slow.py::test_fast ") {
 			break
 		}
 	}

@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Command groups of the top-level help.
+const (
+	groupTests   = "tests"
+	groupCluster = "cluster"
+	groupOther   = "other"
+)
+
+// newRootCommand builds the command tree. Each subcommand comes from a
+// small constructor that binds its flags to one options value and returns
+// errors from RunE; Run prints them, once.
+func newRootCommand(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "k8s-testrun",
+		Short: "Run a pytest suite on Kubernetes, one pod per test",
+		Long: `k8s-testrun builds a Python project's test image without a Docker daemon,
+discovers its pytest tests in that image, runs every test in its own pod
+and merges the results into one JUnit report and a terminal summary; as a
+GitHub Action, also a check run, annotations and a job summary.`,
+		Example: `  # the sample project on a local cluster
+  k8s-testrun run testdata/sample
+
+  # 8 pods at once in namespace ci, the slow tests left out
+  k8s-testrun run -p 8 -n ci --repository localhost:5001/myproject ./myproject -- -m "not slow"`,
+		Version: versionInfo().String(),
+		// Only one word may follow the program's name when it is not a
+		// subcommand: none.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+		SuggestionsMinimumDistance: 2,
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		CompletionOptions:          cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetVersionTemplate("{{.Version}}")
+	// A --version of its own, so that cobra does not take -v for it: -v
+	// is the run's verbose flag.
+	root.Flags().Bool("version", false, "print the version of k8s-testrun, Go and the Kubernetes client")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &flagError{cmd: cmd, err: err}
+	})
+	root.AddGroup(
+		&cobra.Group{ID: groupTests, Title: "Running tests:"},
+		&cobra.Group{ID: groupCluster, Title: "Cluster:"},
+		&cobra.Group{ID: groupOther, Title: "Other commands:"},
+	)
+	root.SetHelpCommandGroupID(groupOther)
+	root.SetCompletionCommandGroupID(groupOther)
+	root.AddCommand(
+		newRunCommand(env),
+		newActionCommand(env),
+		newGCCommand(env),
+		newInstallCommand(env),
+		newVersionCommand(env),
+		// The roles k8s-testrun plays inside the pods it creates, and the
+		// operator's Deployment: not for people to type.
+		newOperatorCommand(env),
+		newShimCommand(env),
+		newSidecarCommand(env),
+	)
+	return root
+}
+
+// execute runs the command line args and returns the exit code. Every
+// error ends up as one line on stderr; a bad flag also names the help to
+// read.
+func execute(ctx context.Context, args []string, env Env) int {
+	root := newRootCommand(env)
+	if len(args) == 0 {
+		root.SetOut(env.Stderr)
+		_ = root.Usage()
+		return ExitInfra
+	}
+	root.SetArgs(args)
+	err := singleDashFlag(root, args)
+	if err == nil {
+		err = root.ExecuteContext(ctx)
+	}
+	var fe *flagError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &fe):
+		printError(env.Stderr, fe)
+		return ExitInfra
+	case errors.As(err, &ee):
+		if ee.err != nil {
+			printError(env.Stderr, ee.err)
+		}
+		return ee.code
+	default:
+		printError(env.Stderr, err)
+		return ExitInfra
+	}
+}
+
+// exitError ends a command with an exit code of its own; err, when set, is
+// printed as the command's one line.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return "exit code " + strconv.Itoa(e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exit is the error RunE returns for a command that chose its exit code:
+// nil for success, else an exitError.
+func exit(code int, err error) error {
+	if code == ExitOK && err == nil {
+		return nil
+	}
+	if code == ExitOK {
+		code = ExitInfra
+	}
+	return &exitError{code: code, err: err}
+}
+
+// flagError is a flag the command could not take: unknown, missing its
+// value or with a value of the wrong kind.
+type flagError struct {
+	cmd *cobra.Command
+	err error
+}
+
+func (e *flagError) Error() string {
+	return fmt.Sprintf("%s; see '%s --help'", describeFlagError(e.err), e.cmd.CommandPath())
+}
+
+func (e *flagError) Unwrap() error { return e.err }
+
+// describeFlagError words pflag's errors as the other input errors are:
+// the flag, the value, what would be valid.
+func describeFlagError(err error) string {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		f := invalid.GetFlag()
+		name := "--" + f.Name
+		switch f.Value.Type() {
+		case "int":
+			return fmt.Sprintf("%s %q: not a whole number, e.g. %s", name, invalid.GetValue(), exampleValue(f))
+		case "duration":
+			return fmt.Sprintf("%s %q: not a duration, e.g. 90s, 10m or 1h30m", name, invalid.GetValue())
+		case "bool":
+			return fmt.Sprintf("%s=%s: give true or false", name, invalid.GetValue())
+		}
+		return fmt.Sprintf("%s %q: %v", name, invalid.GetValue(), errors.Unwrap(err))
+	}
+	var missing *pflag.ValueRequiredError
+	if errors.As(err, &missing) {
+		f := missing.GetFlag()
+		return fmt.Sprintf("--%s needs a value (%s)", f.Name, f.Value.Type())
+	}
+	var unknown *pflag.NotExistError
+	if errors.As(err, &unknown) {
+		if n := unknown.GetSpecifiedName(); n != "" && unknown.GetSpecifiedShortnames() == "" {
+			return "unknown flag --" + n
+		}
+		return "unknown flag -" + unknown.GetSpecifiedName()
+	}
+	return err.Error()
+}
+
+func exampleValue(f *pflag.Flag) string {
+	if f.DefValue != "" && f.DefValue != "0" {
+		return f.DefValue
+	}
+	return "3"
+}
+
+// singleDashFlag catches a long flag given with one dash, as Go's flag
+// package took them (-parallelism 8), before pflag reads it as a cluster of
+// short flags and reports something confusing.
+func singleDashFlag(root *cobra.Command, args []string) error {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.DisableFlagParsing {
+		return nil
+	}
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		name, _, _ := strings.Cut(a[1:], "=")
+		if f := cmd.Flags().Lookup(name); f != nil {
+			return &flagError{cmd: cmd, err: fmt.Errorf("-%s: flags take two dashes: --%s", name, name)}
+		}
+	}
+	return nil
+}
+
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return fmt.Errorf("%s; see '%s --help'", msg, cmd.CommandPath())
+}

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/progress"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
+	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+)
+
+// liveRefresh is how often the live status line is redrawn between
+// results, so elapsed time and ETA move.
+const liveRefresh = 250 * time.Millisecond
+
+// runOutput is where the run command writes: its progress, its summary and
+// its log.
+type runOutput struct {
+	progress progress.Printer
+	// summary receives the closing summary: stdout, unless stdout carries
+	// JSON events.
+	summary io.Writer
+	log     *slog.Logger
+}
+
+// newRunOutput chooses the run's output from its flags and its streams:
+// JSON events on stdout with --output json; else, on a terminal, a live
+// status line on stderr, and elsewhere one line per test. The logger's
+// key=value lines are for -v alone; without it only problems are logged.
+func newRunOutput(cfg config.Config, env Env) runOutput {
+	out := runOutput{summary: env.Stdout}
+	opts := progress.Options{
+		Terminal: env.StderrIsTerminal,
+		Color:    env.StderrIsTerminal && env.Getenv("NO_COLOR") == "" && env.Getenv("TERM") != "dumb",
+		Verbose:  cfg.Verbose,
+		Refresh:  liveRefresh,
+	}
+	w := env.Stderr
+	if cfg.Output == config.OutputJSON {
+		opts.Format = progress.FormatJSON
+		w, out.summary = env.Stdout, env.Stderr
+	}
+	out.progress = progress.New(w, opts)
+	level := slog.LevelWarn
+	if cfg.Verbose {
+		level = slog.LevelDebug
+	}
+	out.log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	return out
+}
+
+// Phase words for a person.
+var phaseText = map[string]string{
+	phaseBuild:    "building the test image",
+	phaseDiscover: "discovering tests",
+}
+
+// attach makes p report to the printer.
+func (o runOutput) attach(p *pipeline) {
+	started := false
+	p.onPhase = func(phase string) {
+		if text, ok := phaseText[phase]; ok {
+			o.progress.Phase(text)
+		}
+	}
+	p.onStart = func(tests int) {
+		started = true
+		o.progress.Start(progress.Start{
+			RunID: p.runID, Tests: tests, Parallelism: p.cfg.Parallelism,
+			MaxAttempts: p.cfg.Retries + 1, Namespace: p.cluster.Namespace,
+		})
+	}
+	p.onAttempt = func(c plan.Case, a runner.Attempt) {
+		if !started {
+			// Operator mode does not say how many tests it found.
+			p.onStart(0)
+		}
+		o.progress.Result(attemptResult(c, a))
+	}
+}
+
+// attemptResult is an attempt as the progress printer takes it.
+func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
+	tc := a.Results.Testcase
+	r := progress.Result{
+		TestID:  c.TestID,
+		Verdict: progress.Verdict(a.Outcome.Status, tc),
+		Attempt: a.Number,
+		Pod:     a.Pod,
+		Node:    a.Node,
+		Reason:  a.Outcome.Reason,
+		Message: a.Outcome.Message,
+		Output:  a.Results.Output,
+	}
+	if !a.Started.IsZero() && a.Finished.After(a.Started) {
+		r.Duration = a.Finished.Sub(a.Started)
+	}
+	if tc != nil {
+		r.File, r.Line = tc.File, tc.Line
+		if d := tc.Duration(); d > 0 {
+			// pytest's own time of the test, without the interpreter's start.
+			r.Duration = d
+		}
+		if d := tc.Detail(); d != nil && r.Reason == "" {
+			// The full traceback, where pytest wrote one.
+			switch {
+			case d.Text != "":
+				r.Message = d.Text
+			case d.Message != "":
+				r.Message = d.Message
+			}
+		}
+	}
+	return r
+}
+
+// summaryOf is the run's closing counts for the printer.
+func summaryOf(rep *runner.Report, code int) progress.Summary {
+	s := progress.Summary{ExitCode: code}
+	if rep == nil {
+		return s
+	}
+	c := rep.Counts()
+	s.Total, s.Passed, s.Failed, s.Errors, s.Skipped, s.Flaky, s.NotRun = c.Total, c.Passed, c.Failed, c.Errors, c.Skipped, c.Flaky, c.NotRun
+	s.Wall = rep.Wall
+	return s
+}
+
+// printSummary writes the run's closing summary.
+func printSummary(w io.Writer, rep *runner.Report) {
+	cases := rep.SummaryCases()
+	s := report.Count(cases)
+	s.Wall = rep.Wall
+	_ = report.Text(w, s, cases, report.Options{})
+}
