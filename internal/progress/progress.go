@@ -428,7 +428,12 @@ func (l *livePrinter) failure(r Result) {
 		}
 	}
 	body("", r.Message)
-	body("captured output", r.Output)
+	if r.Message == "" {
+		// With no message (the pod died before pytest said anything) the
+		// test process's own output is the best clue; with one, it only
+		// repeats pytest's report.
+		body("output", r.Output)
+	}
 }
 
 const (
