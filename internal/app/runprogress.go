@@ -129,10 +129,42 @@ func summaryOf(rep *runner.Report, code int) progress.Summary {
 	return s
 }
 
-// printSummary writes the run's closing summary.
+// printSummary writes the run's closing summary, with each test's pod
+// time and where all the pods' time went, from the pods' timelines.
 func printSummary(w io.Writer, rep *runner.Report) {
 	cases := rep.SummaryCases()
+	for i, cr := range rep.Cases {
+		if len(cr.Attempts) > 0 {
+			cases[i].PodTime = podTime(cr.Last().Timeline.Phases())
+		}
+	}
 	s := report.Count(cases)
 	s.Wall = rep.Wall
+	s.Phases = podPhases(rep)
 	_ = report.Text(w, s, cases, report.Options{})
+}
+
+func podTime(ph runner.Phases) time.Duration {
+	return ph.Pending + ph.Starting + ph.Testing + ph.Collecting
+}
+
+// podPhases adds up the phases of every pod the run created, each pod
+// once however many tests or attempts it ran.
+func podPhases(rep *runner.Report) report.Phases {
+	var total report.Phases
+	seen := map[string]bool{}
+	for _, cr := range rep.Cases {
+		for _, a := range cr.Attempts {
+			if a.Pod == "" || seen[a.Pod] {
+				continue
+			}
+			seen[a.Pod] = true
+			ph := a.Timeline.Phases()
+			total.Waiting += ph.Pending
+			total.Starting += ph.Starting
+			total.Testing += ph.Testing
+			total.Collecting += ph.Collecting
+		}
+	}
+	return total
 }

@@ -1,6 +1,8 @@
-// Package report writes the terminal summary of a run: the counts, every
-// failure and error with its message and location, the flaky tests, the
-// slowest tests and the wall time.
+// Package report writes the terminal summary of a run: every failure and
+// error with its message and location, the flaky tests, then the numbers a
+// person reads first: the slowest tests with their pod time and test time,
+// the wall time and tests per second, where the pods' time went, and the
+// counts.
 //
 // It takes its own small Case type rather than the run's internal state, so
 // the text can be tested from plain values and the runner decides what goes
@@ -11,6 +13,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +35,9 @@ type Case struct {
 	File     string
 	Line     int
 	Duration time.Duration
+	// PodTime is the life of the test's last pod, from its creation to its
+	// removal; zero when unknown. In a pod of several tests, they share it.
+	PodTime time.Duration
 	// Attempts is the number of pods run for the test.
 	Attempts int
 	// Flaky marks a test that failed and then passed on a retry.
@@ -48,7 +54,20 @@ type Summary struct {
 	Flaky int
 	Total int
 	Wall  time.Duration
+	// Phases is the time all the run's pods spent in each phase of their
+	// lives; zero when unknown.
+	Phases Phases
 }
+
+// Phases splits pod time into what a person asks of it: waiting to be
+// scheduled, starting (image pull, sandbox, containers), testing, and
+// collecting the results and removing the pod.
+type Phases struct {
+	Waiting, Starting, Testing, Collecting time.Duration
+}
+
+// Total is the sum of the phases.
+func (p Phases) Total() time.Duration { return p.Waiting + p.Starting + p.Testing + p.Collecting }
 
 // Count tallies cases. Wall is left for the caller.
 func Count(cases []Case) Summary {
@@ -116,15 +135,57 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	}
 	if slow := slowest(cases, opts.Slowest); len(slow) > 0 {
 		p.section(fmt.Sprintf("slowest %d tests", len(slow)))
+		p.printf("%9s %9s\n", "pod time", "test time")
 		for _, c := range slow {
-			p.printf("%8.2fs  %s\n", c.Duration.Seconds(), sanitize(c.TestID))
+			p.printf("%9s %9s  %s\n", secondsOrDash(c.PodTime), secondsOrDash(c.Duration), sanitize(c.TestID))
 		}
 	}
 	if p.n > 0 {
 		p.printf("\n")
 	}
+	if s.Total > 0 {
+		p.printf("%s\n", rateLine(s))
+	}
+	if line := phaseLine(s.Phases); line != "" {
+		p.printf("%s\n", line)
+	}
 	p.printf("%s\n", closingLine(s))
 	return p.err
+}
+
+// rateLine is the wall time and the tests run per second.
+func rateLine(s Summary) string {
+	rate := "-"
+	if s.Wall > 0 {
+		rate = fmt.Sprintf("%.2f", float64(s.Total)/s.Wall.Seconds())
+	}
+	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), s.Total, plural(s.Total, "test"), rate)
+}
+
+// phaseLine says where the pods' time went, e.g. "time in pods: 12%
+// waiting, 31% starting, 52% testing, 5% collecting (4m10s in all)".
+func phaseLine(ph Phases) string {
+	total := ph.Total()
+	if total <= 0 {
+		return ""
+	}
+	pct := func(d time.Duration) int { return int(math.Round(100 * float64(d) / float64(total))) }
+	return fmt.Sprintf("time in pods: %d%% waiting, %d%% starting, %d%% testing, %d%% collecting (%s in all)",
+		pct(ph.Waiting), pct(ph.Starting), pct(ph.Testing), pct(ph.Collecting), total.Round(100*time.Millisecond))
+}
+
+func secondsOrDash(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return what
+	}
+	return what + "s"
 }
 
 func (p *printer) problem(c Case, maxLines int) {
@@ -195,13 +256,15 @@ func slowest(cases []Case, n int) []Case {
 	if n < 0 {
 		return nil
 	}
+	// By pod time, what a test costs the run, where it is known.
+	cost := func(c Case) time.Duration { return max(c.PodTime, c.Duration) }
 	var timed []Case
 	for _, c := range cases {
-		if c.Duration > 0 {
+		if cost(c) > 0 {
 			timed = append(timed, c)
 		}
 	}
-	slices.SortStableFunc(timed, func(a, b Case) int { return cmp.Compare(b.Duration, a.Duration) })
+	slices.SortStableFunc(timed, func(a, b Case) int { return cmp.Compare(cost(b), cost(a)) })
 	return timed[:min(n, len(timed))]
 }
 

@@ -53,6 +53,7 @@ func TestText(t *testing.T) {
 		golden string
 		cases  []Case
 		wall   time.Duration
+		phases Phases
 		opts   Options
 	}{
 		{golden: "mixed.txt", cases: mixedRun(), wall: 73*time.Second + 420*time.Millisecond},
@@ -65,11 +66,18 @@ func TestText(t *testing.T) {
 			{TestID: "a.py::test_1", Status: junit.StatusError, Reason: "Unschedulable", Message: "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."},
 		}},
 		{golden: "empty.txt", wall: 40 * time.Millisecond},
+		{golden: "pod-times.txt", wall: 25 * time.Second, phases: Phases{Waiting: 3 * time.Second, Starting: 19 * time.Second, Testing: 24 * time.Second, Collecting: 4 * time.Second}, cases: []Case{
+			{TestID: "a.py::test_quick", Status: junit.StatusPassed, Duration: 10 * time.Millisecond, PodTime: 4200 * time.Millisecond, Attempts: 1},
+			{TestID: "a.py::test_sleep", Status: junit.StatusPassed, Duration: 20 * time.Second, PodTime: 23500 * time.Millisecond, Attempts: 1},
+			{TestID: "a.py::test_unknown_pod", Status: junit.StatusPassed, Duration: 30 * time.Millisecond, Attempts: 1},
+			{TestID: "a.py::test_never_ran", Status: junit.StatusError, Reason: "Unschedulable", Attempts: 1},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			s := Count(tt.cases)
 			s.Wall = tt.wall
+			s.Phases = tt.phases
 			var buf bytes.Buffer
 			require.NoError(t, Text(&buf, s, tt.cases, tt.opts))
 			golden(t, tt.golden, buf.Bytes())
@@ -118,4 +126,12 @@ func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestTextWriteError(t *testing.T) {
 	require.ErrorIs(t, Text(failingWriter{}, Count(mixedRun()), mixedRun(), Options{}), os.ErrClosed)
+}
+
+func TestRateAndPhaseLines(t *testing.T) {
+	assert.Equal(t, "wall time 25s for 12 tests: 0.48 tests/s", rateLine(Summary{Total: 12, Wall: 25 * time.Second}))
+	assert.Equal(t, "wall time 0s for 1 test: - tests/s", rateLine(Summary{Total: 1}))
+	assert.Equal(t, "time in pods: 12% waiting, 31% starting, 52% testing, 5% collecting (1m40s in all)",
+		phaseLine(Phases{Waiting: 12 * time.Second, Starting: 31 * time.Second, Testing: 52 * time.Second, Collecting: 5 * time.Second}))
+	assert.Empty(t, phaseLine(Phases{}), "no line when no pod was timed")
 }
