@@ -108,7 +108,7 @@ func TestKubeconfigSecretsUnparsable(t *testing.T) {
 	for _, data := range []string{
 		"users: [{name: u, user: {token: tok-abcdef123456}}\n", // unclosed
 		"\tusers:\n  - token: tok-abcdef123456",                // tab indentation
-		"tok-abcdef123456",                                      // a bare token
+		"tok-abcdef123456",                                     // a bare token
 	} {
 		got := KubeconfigSecrets([]byte(data), "")
 		require.NotEmpty(t, got, data)
