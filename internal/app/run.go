@@ -319,6 +319,11 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 		return err
 	}
 	p.log.Info("wrote JUnit report", "path", p.cfg.JUnitPath)
+	paths, err := writeTimeline(p.cfg.JUnitPath, rep)
+	if err != nil {
+		return err
+	}
+	p.log.Info("wrote timeline", "paths", paths)
 	if p.cfg.ArtifactsDir == "" {
 		return nil
 	}

@@ -17,8 +17,8 @@ import (
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-// timeline is a pod's life: waiting w, starting s, testing x, collecting c.
-func timeline(start time.Time, w, s, x, c time.Duration) runner.Timeline {
+// podLife is a pod's life: waiting w, starting s, testing x, collecting c.
+func podLife(start time.Time, w, s, x, c time.Duration) runner.Timeline {
 	return runner.Timeline{
 		Created: start, Scheduled: start.Add(w),
 		TestStarted: start.Add(w + s), TestExited: start.Add(w + s + x),
@@ -62,9 +62,9 @@ func TestPrintSummaryHasPodTimesAndPhaseTotals(t *testing.T) {
 			Results: runner.Results{Testcase: &junit.Testcase{Classname: "t", Name: id, Time: "1.000"}},
 		}}}
 	}
-	shared := timeline(t0, time.Second, 2*time.Second, 6*time.Second, time.Second)
+	shared := podLife(t0, time.Second, 2*time.Second, 6*time.Second, time.Second)
 	rep := runner.NewReport("r1", "img", "", t0, 20*time.Second, []runner.CaseResult{
-		passed("slow", "pod-1", timeline(t0, time.Second, 3*time.Second, 15*time.Second, time.Second)),
+		passed("slow", "pod-1", podLife(t0, time.Second, 3*time.Second, 15*time.Second, time.Second)),
 		// Two tests of one pod: its time counts once in the totals.
 		passed("a", "pod-2", shared),
 		passed("b", "pod-2", shared),

@@ -43,8 +43,8 @@ td.tests { font-family: "DejaVu Sans Mono", monospace; white-space: pre; }
 `))
 
 type row struct {
-	Tests, Verdict, Reason, Pod, Node               string
-	Attempt                                         int
+	Tests, Verdict, Reason, Pod, Node             string
+	Attempt                                       int
 	Waiting, Starting, Testing, Collecting, Total string
 }
 

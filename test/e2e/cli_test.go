@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"html"
 	"io"
 	"os"
 	"os/exec"
@@ -224,5 +225,15 @@ func TestRunProgressOnTerminal(t *testing.T) {
 	assert.NotContains(t, text, "\x1b[31m", "NO_COLOR")
 	assert.NotRegexp(t, logLine, text, "no logger lines without -v")
 	assert.Contains(t, text, "2 failed, 7 passed, 2 skipped, 1 error")
+	assert.Regexp(t, `time in pods: \d+% waiting, \d+% starting, \d+% testing, \d+% collecting`, text, "the summary ends with where the pods' time went")
 	c.RequireNoRunPods(t, ns)
+
+	// The timeline beside the report names every test.
+	for _, name := range []string{"timeline.html", "timeline.svg"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(report), name))
+		require.NoError(t, err, name)
+		for _, id := range sampleTests {
+			assert.Contains(t, string(b), html.EscapeString(id), "%s names %s", name, id)
+		}
+	}
 }
