@@ -52,8 +52,8 @@ type Options struct {
 	Platform v1.Platform
 	// Pip is the pip command on the build side; default DefaultPip.
 	Pip []string
-	// Environ is the environment pip is started from, KEY=VALUE strings as
-	// it. Only PATH, HOME, the proxy variables and pip's own PIP_* settings
+	// Environ is the environment pip is started from, as KEY=VALUE
+	// strings. Only PATH, HOME, the proxy variables and pip's own PIP_* settings
 	// reach pip (see PipEnv); default none of them.
 	Environ []string
 	// Insecure allows plain HTTP to registries other than loopback ones,
