@@ -25,6 +25,7 @@ table { border-collapse: collapse; margin-top: 16px; }
 th, td { border-bottom: 1px solid #e3e6ea; padding: 3px 8px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.tests { font-family: "DejaVu Sans Mono", monospace; white-space: pre; }
+td, th { white-space: nowrap; }
 .passed { color: #2e9e4f; } .failed { color: #d73a49; } .error { color: #c25e00; } .flaky { color: #a08000; } .skipped { color: #777; }
 </style>
 </head>

@@ -17,6 +17,7 @@ const (
 	headerH     = 46
 	laneH       = 24
 	barH        = 16
+	tailH       = 5
 	axisH       = 34
 )
 
@@ -100,9 +101,15 @@ func svg(c Chart) string {
 			fmt.Fprintf(&b, `<g class="pod %s"><title>%s</title>`, esc(bar.Verdict), esc(hoverText(bar)))
 			for _, p := range bar.Phases() {
 				x0, x1 := x(p.Start), x(p.End)
+				if p.Name == PhaseCollecting {
+					// A thin tail: the slot is free again, and the next
+					// pod may already start above it.
+					fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`, x0, y+2+barH-tailH, max(x1-x0, 0.5), tailH, colorOf(p.Name, bar.Verdict))
+					continue
+				}
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`, x0, y+2, max(x1-x0, 0.5), barH, colorOf(p.Name, bar.Verdict))
 			}
-			x0, x1 := x(bar.Created), x(bar.End)
+			x0, x1 := x(bar.Created), x(bar.slotFreed())
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="none" stroke="#2b2f33" stroke-width="0.6"/>`, x0, y+2, max(x1-x0, 0.5), barH)
 			b.WriteString("</g>\n")
 		}

@@ -76,6 +76,14 @@ func (b Bar) Phases() []Phase {
 	return out
 }
 
+// slotFreed is when the pod gave up its slot: its test's exit, else its end.
+func (b Bar) slotFreed() time.Time {
+	if !b.TestExited.IsZero() && b.TestExited.Before(b.End) {
+		return b.TestExited
+	}
+	return b.End
+}
+
 // Duration is the pod's life, as far as it was seen.
 func (b Bar) Duration() time.Duration {
 	if b.Created.IsZero() || !b.End.After(b.Created) {
@@ -95,9 +103,11 @@ type Chart struct {
 type Lane struct{ Bars []Bar }
 
 // Lanes packs the timed bars into as few lanes as hold them, in the order
-// the pods were created: each pod goes to the first lane free at its
-// creation. With the runner's cap on pods at once, that is one lane per
-// slot of parallelism.
+// the pods were created: each pod goes to the first lane whose last pod
+// had given up its slot when it was created. A pod gives up its slot of
+// parallelism when its test exits (the runner creates the next pod then,
+// while the last one's results are collected), so a lane is a slot and
+// the collecting tail of one pod may run under the start of the next.
 func (c Chart) Lanes() []Lane {
 	bars := c.timed()
 	slices.SortStableFunc(bars, func(a, b Bar) int { return a.Created.Compare(b.Created) })
@@ -106,7 +116,7 @@ func (c Chart) Lanes() []Lane {
 		placed := false
 		for i := range lanes {
 			last := lanes[i].Bars[len(lanes[i].Bars)-1]
-			if !b.Created.Before(last.End) {
+			if !b.Created.Before(last.slotFreed()) {
 				lanes[i].Bars = append(lanes[i].Bars, b)
 				placed = true
 				break

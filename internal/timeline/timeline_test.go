@@ -66,6 +66,12 @@ func TestLanesAreSlots(t *testing.T) {
 	}
 	assert.Equal(t, []string{"pod-1", "pod-3", "pod-4"}, pods(lanes[0]), "pod-3 takes the slot pod-1 freed, pod-4 the one pod-3 freed")
 	assert.Equal(t, []string{"pod-2"}, pods(lanes[1]))
+
+	// The slot is free at the test's exit, while the pod is collected.
+	overlap := Chart{Bars: []Bar{bar("a", Passed, 0, 0, 1, 4, 6), bar("b", Passed, 5, 5, 6, 7, 8)}}
+	require.Len(t, overlap.Lanes(), 1)
+	noExit := Chart{Bars: []Bar{{Pod: "a", Created: at(0), End: at(6)}, bar("b", Passed, 5, 5, 6, 7, 8)}}
+	require.Len(t, noExit.Lanes(), 2, "without a test exit the pod holds its slot to its end")
 }
 
 func TestTotalsAndSlowest(t *testing.T) {
