@@ -30,6 +30,10 @@ const (
 	afterCancelReportUntil = 9 * time.Second
 )
 
+// summaryGanttPods is how many of the slowest pods the job summary's
+// gantt shows.
+const summaryGanttPods = 10
+
 // actionCommand is the GitHub Action: inputs from INPUT_*, the run's
 // progress in log groups, results as a check run with annotations, a job
 // summary, step outputs and the JUnit file.
@@ -257,8 +261,17 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	if rep != nil {
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
 		var text strings.Builder
-		rep.PrintSummary(&text)
+		printSummary(&text, rep)
 		a.wf.Fenced("Summary", text.String())
+	}
+	// The slowest pods as a Mermaid gantt, which GitHub renders in a job
+	// summary; it takes its room from the summary's limit, so the summary
+	// is still trimmed whole.
+	var gantt string
+	if rep != nil {
+		if g := chartOf(rep).Mermaid(summaryGanttPods); g != "" {
+			gantt = "\n" + g
+		}
 	}
 	if runErr != nil && !cancelled {
 		s.Problem = oneLine(runErr)
@@ -277,7 +290,7 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	if err := a.wf.SetOutputs(ghaction.StepOutputs(rep, a.set.JUnitPath, a.image, s.CheckURL)); err != nil {
 		a.log.Warn("writing the step outputs", "error", err)
 	}
-	if err := a.wf.AddSummary(s.Markdown(ghaction.MaxJobSummary)); err != nil {
+	if err := a.wf.AddSummary(s.Markdown(ghaction.MaxJobSummary-len(gantt)) + gantt); err != nil {
 		a.log.Warn("writing the job summary", "error", err)
 	}
 

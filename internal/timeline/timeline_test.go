@@ -3,6 +3,7 @@ package timeline
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"html"
 	"io"
 	"regexp"
@@ -171,4 +172,32 @@ func TestTickStep(t *testing.T) {
 	assert.Equal(t, time.Minute, tickStep(7*time.Minute))
 	assert.Equal(t, "5s", tickLabel(5*time.Second))
 	assert.Equal(t, "2m0s", tickLabel(2*time.Minute))
+}
+
+func TestMermaid(t *testing.T) {
+	m := sample().Mermaid(2)
+	assert.True(t, strings.HasPrefix(m, "```mermaid\ngantt\n"), m)
+	assert.Contains(t, m, "    title The 2 slowest pods, time since the first pod\n")
+	assert.Contains(t, m, "    dateFormat x\n")
+	assert.Contains(t, m, "    section tests/test_a.py::test_two[<a & b>] (failed, 10.0s)\n"+
+		"    waiting :done, 0, 1000\n"+
+		"    starting :1000, 3500\n"+
+		"    testing :crit, 3500, 9000\n"+
+		"    collecting :done, 9000, 10000\n")
+	assert.Contains(t, m, "    section tests/test_a.py::test_one (passed, 5.0s)\n")
+	assert.NotContains(t, m, "test_mem", "only the slowest two")
+	assert.True(t, strings.HasSuffix(m, "```\n\ntime in pods: 10% waiting, 33% starting, 34% testing, 23% collecting (22s in all)\n"), m)
+	assert.Empty(t, Chart{}.Mermaid(5))
+
+	// A hostile test id cannot end the statement or the block.
+	evil := Chart{Bars: []Bar{bar("p", Passed, 0, 0, 1, 2, 3, "t.py::x[;\n```\n#y]")}}
+	m = evil.Mermaid(1)
+	assert.Equal(t, 2, strings.Count(m, "```"))
+	assert.Contains(t, m, "section t.py::x[       y] (passed, 3.0s)\n")
+
+	var many Chart
+	for i := range 500 {
+		many.Bars = append(many.Bars, bar(fmt.Sprint("p", i), Passed, 0, 0, 1, float64(2+i), float64(3+i), strings.Repeat("x", 300)))
+	}
+	assert.Less(t, len(many.Mermaid(10)), 4<<10, "a few kilobytes whatever the run's size")
 }
