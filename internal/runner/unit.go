@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -101,16 +102,50 @@ func caseOutcome(tc junit.Testcase) plan.Outcome {
 	return o
 }
 
-// testOutput is what pytest captured of one test (junit_logging=all).
+// testOutput is what pytest captured of one test (junit_logging=all), with
+// the empty sections pytest writes for tests that printed nothing left out.
 func testOutput(tc junit.Testcase) string {
 	var b strings.Builder
 	for _, o := range []*junit.Output{tc.SystemOut, tc.SystemErr} {
-		if o != nil && o.Text != "" {
-			b.WriteString(o.Text)
-			if !strings.HasSuffix(o.Text, "\n") {
+		if o == nil {
+			continue
+		}
+		for _, sec := range sections(o.Text) {
+			b.WriteString(sec)
+			if !strings.HasSuffix(sec, "\n") {
 				b.WriteByte('\n')
 			}
 		}
 	}
 	return b.String()
+}
+
+// captureHeader matches pytest's section headers in JUnit output, such as
+// "----- Captured Out -----".
+var captureHeader = regexp.MustCompile(`(?m)^-+ Captured [A-Za-z ]+ -+\n`)
+
+// sections splits captured output at pytest's headers and keeps the
+// sections with something in them, each with its header.
+func sections(text string) []string {
+	idx := captureHeader.FindAllStringIndex(text, -1)
+	if len(idx) == 0 {
+		if strings.TrimSpace(text) == "" {
+			return nil
+		}
+		return []string{text}
+	}
+	var out []string
+	if strings.TrimSpace(text[:idx[0][0]]) != "" {
+		out = append(out, text[:idx[0][0]])
+	}
+	for i, m := range idx {
+		end := len(text)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		if strings.TrimSpace(text[m[1]:end]) != "" {
+			out = append(out, text[m[0]:end])
+		}
+	}
+	return out
 }

@@ -136,3 +136,10 @@ func encodeBlock(t *testing.T, files map[string]string) []byte {
 	}
 	return block(t, fs...)
 }
+
+func TestTestOutputLeavesOutEmptySections(t *testing.T) {
+	tc := junit.Testcase{SystemOut: &junit.Output{Text: "----- Captured Log -----\n\n----- Captured Out -----\nhello\n----- Captured Err -----\n\n"}}
+	assert.Equal(t, "----- Captured Out -----\nhello\n", testOutput(tc))
+	assert.Empty(t, testOutput(junit.Testcase{SystemOut: &junit.Output{Text: "--- Captured Out ---\n\n"}}))
+	assert.Equal(t, "plain\n", testOutput(junit.Testcase{SystemErr: &junit.Output{Text: "plain"}}))
+}
