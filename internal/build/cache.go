@@ -15,14 +15,33 @@ import (
 	"time"
 )
 
-// cacheSubdir is where the default cache lives under os.UserCacheDir.
+// cacheSubdir is where the default cache lives in the user's cache
+// directory.
 const cacheSubdir = "k8s-testrun/build"
 
-// defaultCacheDir is the cache used when Options.CacheDir is empty, or ""
-// when the user has no cache directory (no HOME nor XDG_CACHE_HOME).
-func defaultCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
+// defaultCacheDir is the cache used when Options.CacheDir is empty: in the
+// user's cache directory as os.UserCacheDir finds it on Linux
+// ($XDG_CACHE_HOME, else $HOME/.cache), but read from environ, the
+// environment the caller hands the build, not from this process's. It is ""
+// when environ names neither.
+func defaultCacheDir(environ []string) string {
+	var xdg, home string
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "XDG_CACHE_HOME":
+			xdg = v
+		case "HOME":
+			home = v
+		}
+	}
+	var dir string
+	switch {
+	case filepath.IsAbs(xdg):
+		dir = xdg
+	case filepath.IsAbs(home):
+		dir = filepath.Join(home, ".cache")
+	default:
 		return ""
 	}
 	return filepath.Join(dir, filepath.FromSlash(cacheSubdir))

@@ -255,6 +255,40 @@ func pipArgs(runs []string) []string {
 	return out
 }
 
+func TestDefaultCacheDir(t *testing.T) {
+	tests := []struct {
+		environ []string
+		want    string
+	}{
+		{[]string{"HOME=/home/u", "XDG_CACHE_HOME=/var/cache/u"}, "/var/cache/u/k8s-testrun/build"},
+		{[]string{"HOME=/home/u"}, "/home/u/.cache/k8s-testrun/build"},
+		{[]string{"HOME=/home/u", "XDG_CACHE_HOME=relative"}, "/home/u/.cache/k8s-testrun/build"},
+		{[]string{"HOME="}, ""},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, defaultCacheDir(tt.environ), "%q", tt.environ)
+	}
+}
+
+func TestBuildDefaultCacheDir(t *testing.T) {
+	reg := newTestRegistry(t)
+	base := reg.ref("library/python:3.11")
+	reg.push(t, base, pythonBase(true).image(t))
+	project := newProject(t, map[string]string{"tests/test_a.py": "def test_a():\n    pass\n"})
+	home := t.TempDir()
+	opts := reg.options(t, project, base, newFakePip(t, fakePipScript))
+	opts.CacheDir, opts.Environ = "", []string{"HOME=" + home}
+
+	first, err := Build(context.Background(), opts)
+	require.NoError(t, err)
+	assert.True(t, first.BinaryCompressed)
+	assert.Len(t, binaryEntries(t, filepath.Join(home, ".cache", "k8s-testrun", "build")), 1)
+	second, err := Build(context.Background(), opts)
+	require.NoError(t, err)
+	assert.False(t, second.BinaryCompressed)
+}
+
 func TestCachePrune(t *testing.T) {
 	c := openCache(t.TempDir(), slog.New(slog.DiscardHandler))
 	require.NotNil(t, c)

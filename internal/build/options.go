@@ -68,9 +68,11 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheDir keeps, between builds on this machine, the compressed binary
 	// layer (by the binary's content) and what was learnt of each base image
-	// (by its digest and the platform). Default k8s-testrun/build under
-	// os.UserCacheDir, or no cache when the user has none. A cache that
-	// cannot be written is skipped with a warning; it never fails a build.
+	// (by its digest and the platform). Default k8s-testrun/build in the
+	// user's cache directory, $XDG_CACHE_HOME or else $HOME/.cache as
+	// Environ gives them, or no cache when Environ has neither. A cache
+	// that cannot be written is skipped with a warning; it never fails a
+	// build.
 	CacheDir string
 }
 
@@ -180,7 +182,7 @@ func newBuilder(o Options) (*builder, error) {
 	b.uploads = &uploadCounter{next: b.transport}
 	cacheDir := o.CacheDir
 	if cacheDir == "" {
-		cacheDir = defaultCacheDir()
+		cacheDir = defaultCacheDir(o.Environ)
 	} else if cacheDir, err = filepath.Abs(cacheDir); err != nil {
 		return nil, fmt.Errorf("cache directory %q: %w", o.CacheDir, err)
 	}
