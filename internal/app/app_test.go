@@ -91,3 +91,9 @@ func TestShimAndSidecarCommands(t *testing.T) {
 	assert.Equal(t, ExitInfra, Run(context.Background(), []string{"shim", "--results", results}, env))
 	assert.Contains(t, stderr.String(), "no command given")
 }
+
+func TestDiscoveryTimeout(t *testing.T) {
+	assert.Equal(t, 10*time.Minute, discoveryTimeout(20*time.Second), "a short per-test timeout does not bound collection")
+	assert.Equal(t, time.Hour, discoveryTimeout(time.Hour))
+	assert.Zero(t, discoveryTimeout(0), "no timeout stays none")
+}

@@ -254,11 +254,24 @@ func (p *pipeline) build(ctx context.Context) (build.Result, error) {
 	return res, nil
 }
 
+// minDiscoveryTimeout is the least time collection gets: it imports the
+// whole suite, which a short per-test timeout says nothing about.
+const minDiscoveryTimeout = 10 * time.Minute
+
+// discoveryTimeout bounds the discovery pod: the per-test timeout, but no
+// less than minDiscoveryTimeout; zero (no timeout) stays zero.
+func discoveryTimeout(perTest time.Duration) time.Duration {
+	if perTest <= 0 {
+		return 0
+	}
+	return max(perTest, minDiscoveryTimeout)
+}
+
 func (p *pipeline) discover(ctx context.Context, image string) ([]string, error) {
 	argv := append([]string{"python", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"}, p.cfg.Selection...)
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: "discover",
-		Image: image, Command: argv, Timeout: p.cfg.Timeout, Template: p.template,
+		Image: image, Command: argv, Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
 	})
 	if err != nil {
 		return nil, err
