@@ -50,27 +50,33 @@ var Inputs = []Input{
 	{InputJUnitPath, config.DefaultJUnitPath, "Where the merged JUnit XML report is written, relative to the workspace."},
 	{InputPodTemplate, "", "YAML of a pod template (PodTemplateSpec or PodSpec) merged into every test pod: node selector, tolerations, resources, env, secrets."},
 	{InputMode, config.ModeDirect, "Who runs the test pods: direct (the action creates, watches and collects them) or operator (the action creates a TestRun for the k8s-testrun operator installed in the cluster and follows it)."},
+	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class or file. Results stay per test either way."},
+	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
+	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
 }
 
 // Names of the inputs.
 const (
-	InputProjectPath  = "project_path"
-	InputRequirements = "requirements"
-	InputBaseImage    = "base_image"
-	InputRepository   = "repository"
-	InputPullRegistry = "pull_registry"
-	InputKubeconfig   = "kubeconfig"
-	InputNamespace    = "namespace"
-	InputParallelism  = "parallelism"
-	InputTimeout      = "timeout"
-	InputRetries      = "retries"
-	InputPytestArgs   = "pytest_args"
-	InputToken        = "token"
-	InputCheckName    = "check_name"
-	InputFailOn       = "fail_on"
-	InputJUnitPath    = "junit_path"
-	InputPodTemplate  = "pod_template"
-	InputMode         = "mode"
+	InputProjectPath   = "project_path"
+	InputRequirements  = "requirements"
+	InputBaseImage     = "base_image"
+	InputRepository    = "repository"
+	InputPullRegistry  = "pull_registry"
+	InputKubeconfig    = "kubeconfig"
+	InputNamespace     = "namespace"
+	InputParallelism   = "parallelism"
+	InputTimeout       = "timeout"
+	InputRetries       = "retries"
+	InputPytestArgs    = "pytest_args"
+	InputToken         = "token"
+	InputCheckName     = "check_name"
+	InputFailOn        = "fail_on"
+	InputJUnitPath     = "junit_path"
+	InputPodTemplate   = "pod_template"
+	InputMode          = "mode"
+	InputPodPer        = "pod_per"
+	InputShards        = "shards"
+	InputDurationsFile = "durations_file"
 )
 
 // Values of fail_on.
@@ -135,6 +141,8 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		Repository:     in(InputRepository),
 		PullRegistry:   in(InputPullRegistry),
 		Mode:           in(InputMode),
+		PodPer:         in(InputPodPer),
+		DurationsFile:  inWorkspace(s.Workspace, in(InputDurationsFile)),
 		Platform:       config.DefaultPlatform,
 		Namespace:      in(InputNamespace),
 		PendingTimeout: config.DefaultPendingTimeout,
@@ -182,6 +190,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	}
 	if c.Retries, err = strconv.Atoi(in(InputRetries)); err != nil {
 		bad(InputRetries, in(InputRetries), "give a whole number, 0 or more")
+	}
+	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
+		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
 	}
 	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
 		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
@@ -231,6 +242,8 @@ var validateInputs = map[string]string{
 	"pod template":      InputPodTemplate,
 	"requirements":      InputRequirements,
 	"mode":              InputMode,
+	"pod per":           InputPodPer,
+	"shards":            InputShards,
 }
 
 func inputErrors(err error) []error {

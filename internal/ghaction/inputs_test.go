@@ -138,6 +138,16 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 			want:   map[string]string{InputProjectPath: "does not exist", InputRepository: "without tag or digest", InputPullRegistry: "host[:port]"},
 		},
 		{
+			name:   "bad grouping",
+			inputs: map[string]string{InputRepository: "r.example/x", InputPodPer: "module", InputShards: "many"},
+			want:   map[string]string{InputPodPer: "test, class or file", InputShards: "whole number"},
+		},
+		{
+			name:   "negative shards",
+			inputs: map[string]string{InputRepository: "r.example/x", InputShards: "-2"},
+			want:   map[string]string{InputShards: "0 (off) or more"},
+		},
+		{
 			name:   "unknown mode",
 			inputs: map[string]string{InputRepository: "r.example/x", InputMode: "sideways"},
 			want:   map[string]string{InputMode: "direct or operator"},
@@ -202,4 +212,18 @@ func TestReadMode(t *testing.T) {
 		require.NoError(t, err, mode)
 		assert.Equal(t, want, c.Mode, mode)
 	}
+}
+
+func TestReadGrouping(t *testing.T) {
+	ws := workspace(t)
+	c, _, err := Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x", InputPodPer: "file", InputShards: "3", InputDurationsFile: ".cache/durations.json"}))
+	require.NoError(t, err)
+	assert.Equal(t, "file", c.PodPer)
+	assert.Equal(t, 3, c.Shards)
+	assert.Equal(t, filepath.Join(ws, ".cache/durations.json"), c.DurationsFile, "relative to the workspace")
+	c, _, err = Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x"}))
+	require.NoError(t, err)
+	assert.Equal(t, "test", c.PodPer, "one pod per test by default")
+	assert.Zero(t, c.Shards)
+	assert.Empty(t, c.DurationsFile)
 }
