@@ -56,6 +56,36 @@ type Spec struct {
 	Parallelism int
 	// MaxAttempts is how often a failing case runs at most; below 1 means 1.
 	MaxAttempts int
+
+	// index is what Next derives from the cases and units, once Prepare
+	// has run; without it every evaluation derives it again.
+	index *index
+}
+
+type index struct {
+	units  []Unit
+	unitOf map[string]string
+	byID   map[string]Case
+}
+
+// Prepare derives once what every evaluation of the spec needs, so that a
+// driver evaluating a large run many times does not derive it each time.
+// The spec's cases and units must not change afterwards.
+func (s *Spec) Prepare() {
+	s.index = nil
+	s.index = s.derive()
+}
+
+func (s Spec) derive() *index {
+	if s.index != nil {
+		return s.index
+	}
+	units, unitOf := unitsOf(s)
+	byID := make(map[string]Case, len(s.Cases))
+	for _, c := range s.Cases {
+		byID[c.ID] = c
+	}
+	return &index{units: units, unitOf: unitOf, byID: byID}
 }
 
 // Outcome is what became of one attempt.
@@ -201,11 +231,8 @@ type Decision struct {
 func Next(spec Spec, pods []Pod) Decision {
 	parallelism := max(spec.Parallelism, 1)
 	maxAttempts := max(spec.MaxAttempts, 1)
-	units, unitOf := unitsOf(spec)
-	byID := make(map[string]Case, len(spec.Cases))
-	for _, c := range spec.Cases {
-		byID[c.ID] = c
-	}
+	ix := spec.derive()
+	units, unitOf, byID := ix.units, ix.unitOf, ix.byID
 
 	pods = append([]Pod(nil), pods...)
 	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Attempt < pods[j].Attempt })

@@ -288,3 +288,25 @@ func TestNextNeverCreatesAUnitForever(t *testing.T) {
 	}
 	t.Fatal("the unit never finished")
 }
+
+func TestPrepareGivesTheSameDecisions(t *testing.T) {
+	spec := Spec{Cases: []Case{a, b, c}, Units: []Unit{{ID: "f", Cases: []string{"a", "b"}}}, Parallelism: 2}
+	pods := []Pod{{Name: "f1", CaseID: "f", Attempt: 1, Cases: []string{"a", "b"}, Done: true, Collected: true,
+		Outcome: Outcome{Status: Passed}, Outcomes: map[string]Outcome{"a": {Status: Passed}}}}
+	want := Next(spec, pods)
+	spec.Prepare()
+	assert.Equal(t, want, Next(spec, pods))
+}
+
+func BenchmarkNextLargeRun(b *testing.B) {
+	cases := make([]Case, 10000)
+	for i := range cases {
+		cases[i] = Case{ID: fmt.Sprint("c", i), TestID: fmt.Sprint("t.py::t", i)}
+	}
+	spec := Spec{Cases: cases, Parallelism: 100}
+	spec.Prepare()
+	b.ReportAllocs()
+	for b.Loop() {
+		Next(spec, nil)
+	}
+}

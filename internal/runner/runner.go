@@ -201,6 +201,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		return r.results(), err
 	}
 	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts}
+	spec.Prepare()
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
 	for {
