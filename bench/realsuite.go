@@ -20,7 +20,7 @@ import (
 )
 
 // The real suite is pyflakes's own test suite as Debian's python3-pyflakes
-// ships it: about 750 tests in 13 modules, pure Python, quick (the whole
+// ships it: about 750 tests in 12 modules, pure Python, quick (the whole
 // suite runs in about 3 s in one process), needing no network. Five tests
 // fail in any image made from the package (IntegrationTests run the
 // source tree's bin/pyflakes, which the package does not ship) and some are

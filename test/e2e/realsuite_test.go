@@ -17,7 +17,7 @@ import (
 )
 
 // realSuitePackage is a Debian package that ships its own pytest suite:
-// pyflakes, about 750 tests in 13 modules, unittest classes and classes
+// pyflakes, about 750 tests in 12 modules, unittest classes and classes
 // inherited across modules among them, pure Python, about 3 s in one
 // process. Five of them fail outside a source tree (they run its
 // bin/pyflakes) and some are skipped on the image's Python.
