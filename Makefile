@@ -9,7 +9,7 @@ CLUSTER_DIR ?= /var/lib/k8s-testrun/cluster/$(CLUSTER_NAME)
 CLUSTER_ENV := $(CLUSTER_DIR)/env
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build test unit e2e demo vet
+.PHONY: build test unit e2e demo vet timeline-screenshot
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/action
@@ -34,6 +34,19 @@ demo: build
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory cluster-up; set -a; . $(CLUSTER_ENV); set +a; fi; \
 	./$(BIN) run --base-image "$$K8S_TESTRUN_BASE_IMAGE" --retries 1 --junit k8s-testrun-junit.xml testdata/sample; \
 	echo "exit code $$? (1: the sample has failing tests on purpose); JUnit report: k8s-testrun-junit.xml"
+
+# Render the timeline of the last `make demo` (timeline.html beside its JUnit
+# report) in headless Chromium (Debian's package, installed when missing)
+# and save a screenshot to timeline.png.
+TIMELINE ?= timeline.html
+timeline-screenshot:
+	@test -f $(TIMELINE) || { echo "no $(TIMELINE): run make demo first, or give TIMELINE=path/to/timeline.html" >&2; exit 2; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$(mktemp -d) --window-size=1400,900 \
+	  --screenshot=$(CURDIR)/timeline.png file://$(abspath $(TIMELINE)) 2>/dev/null
+	@test -s timeline.png && echo "wrote timeline.png"
 
 # --- local cluster (hack/cluster) ---
 # Targets of this block are owned by hack/cluster; CLUSTER_NAME, CLUSTER_DIR
