@@ -28,10 +28,21 @@ const realSuitePackage = "python3-pyflakes"
 func realSuiteProject(t *testing.T) string {
 	t.Helper()
 	debs := t.TempDir()
-	cmd := exec.Command("apt-get", "download", realSuitePackage)
-	cmd.Dir = debs
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "apt-get download %s (needs the machine's apt lists and Debian mirror):\n%s", realSuitePackage, out)
+	download := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "download", realSuitePackage)
+		cmd.Dir = debs
+		return cmd.CombinedOutput()
+	}
+	out, err := download()
+	if err != nil {
+		// A machine whose package lists were never fetched or were cleaned
+		// knows no package: fetch them once, as the cluster's install does.
+		t.Logf("apt-get download %s: %v\n%s; fetching the package lists", realSuitePackage, err, out)
+		up, uerr := exec.Command("apt-get", "update").CombinedOutput()
+		require.NoError(t, uerr, "apt-get update:\n%s", up)
+		out, err = download()
+	}
+	require.NoError(t, err, "apt-get download %s (needs Debian's mirror):\n%s", realSuitePackage, out)
 	matches, err := filepath.Glob(filepath.Join(debs, realSuitePackage+"_*.deb"))
 	require.NoError(t, err)
 	require.Len(t, matches, 1)
