@@ -74,8 +74,10 @@ type pipeline struct {
 	runID    string
 	// onAttempt, if set, hears of every collected attempt.
 	onAttempt func(plan.Case, runner.Attempt)
-	// onStart, if set, hears how many tests are about to run.
-	onStart func(tests int)
+	// onStart, if set, hears how many tests are about to run, and their
+	// durations in earlier runs, by test ID, when a durations file holds
+	// them.
+	onStart func(tests int, durations map[string]time.Duration)
 	// onPhase, if set, hears when each phase begins, with the phase's
 	// name: phaseBuild, phaseDiscover, phaseRun; the action groups its log
 	// by them.
@@ -142,16 +144,16 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	for i, id := range ids {
 		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id}
 	}
-	p.phase(phaseRun)
-	if p.onStart != nil {
-		p.onStart(len(cases))
-	}
-	p.log.Info("running tests", "run", p.runID, "tests", len(cases), "parallelism", p.cfg.Parallelism, "namespace", p.cluster.Namespace)
-	native, err := p.nativeSidecar()
+	past, err := p.loadDurations()
 	if err != nil {
 		return nil, err
 	}
-	past, err := p.loadDurations()
+	p.phase(phaseRun)
+	if p.onStart != nil {
+		p.onStart(len(cases), past)
+	}
+	p.log.Info("running tests", "run", p.runID, "tests", len(cases), "parallelism", p.cfg.Parallelism, "namespace", p.cluster.Namespace)
+	native, err := p.nativeSidecar()
 	if err != nil {
 		return nil, err
 	}

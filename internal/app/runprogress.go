@@ -66,17 +66,18 @@ func (o runOutput) attach(p *pipeline) {
 			o.progress.Phase(text)
 		}
 	}
-	p.onStart = func(tests int) {
+	p.onStart = func(tests int, durations map[string]time.Duration) {
 		started = true
 		o.progress.Start(progress.Start{
 			RunID: p.runID, Tests: tests, Parallelism: p.cfg.Parallelism,
 			MaxAttempts: p.cfg.Retries + 1, Namespace: p.cluster.Namespace,
+			Expected: durations,
 		})
 	}
 	p.onAttempt = func(c plan.Case, a runner.Attempt) {
 		if !started {
 			// Operator mode does not say how many tests it found.
-			p.onStart(0)
+			p.onStart(0, nil)
 		}
 		o.progress.Result(attemptResult(c, a))
 	}

@@ -64,6 +64,10 @@ type Start struct {
 	// Parallelism is the cap on pods at once; MaxAttempts is 1 + retries.
 	Parallelism, MaxAttempts int
 	Namespace                string
+	// Expected are the tests' durations in earlier runs (the durations
+	// file), by test ID; they weigh the ETA. Empty means the ETA goes by
+	// the pace alone.
+	Expected map[string]time.Duration
 }
 
 // Result is one finished attempt of one test.
@@ -146,7 +150,7 @@ func New(w io.Writer, opts Options) Printer {
 	if opts.MaxFailureLines <= 0 {
 		opts.MaxFailureLines = 60
 	}
-	t := &tally{attempts: map[string]int{}, failedBefore: map[string]bool{}}
+	t := &tally{attempts: map[string]int{}, failedBefore: map[string]bool{}, finished: map[string]bool{}}
 	switch {
 	case opts.Format == FormatJSON:
 		return &jsonPrinter{w: w, now: opts.Now, tally: t}
@@ -170,11 +174,13 @@ type tally struct {
 	startedAt    time.Time
 	attempts     map[string]int
 	failedBefore map[string]bool
-	done         int
-	passed       int
-	failed       int
-	skipped      int
-	flaky        int
+	// finished holds the tests done, for the ETA.
+	finished map[string]bool
+	done     int
+	passed   int
+	failed   int
+	skipped  int
+	flaky    int
 }
 
 // add counts r and returns it with its final word and whether it is the
@@ -195,6 +201,7 @@ func (t *tally) add(r Result) (Result, bool) {
 		r.Verdict = Flaky
 	}
 	t.done++
+	t.finished[r.TestID] = true
 	switch r.Verdict {
 	case Passed, Flaky:
 		t.passed++
@@ -217,15 +224,45 @@ func (t *tally) running() int {
 	return max(0, min(max(t.start.Parallelism, 1), left))
 }
 
-// eta is the time left at the pace so far, or false before the first
-// result.
+// eta is the time left. With the durations of earlier runs it is the
+// expected duration of the tests left, scaled by how long the tests done so
+// far took against what was expected of them (pods cost more than the test
+// alone), and before the first result their expected total over the
+// parallelism. Without them it is the pace so far. False when there is no
+// estimate yet.
 func (t *tally) eta(now time.Time) (time.Duration, bool) {
-	if t.done == 0 || !t.started {
+	if !t.started {
 		return 0, false
 	}
 	left := t.start.Tests - t.done
-	if left <= 0 {
+	if left <= 0 && t.done > 0 {
 		return 0, true
+	}
+	if exp := t.start.Expected; len(exp) > 0 && t.start.Tests > 0 {
+		var known time.Duration
+		for _, d := range exp {
+			known += d
+		}
+		mean := known / time.Duration(len(exp))
+		var doneExp time.Duration
+		for id := range t.finished {
+			if d, ok := exp[id]; ok {
+				doneExp += d
+			} else {
+				doneExp += mean
+			}
+		}
+		leftExp := mean*time.Duration(t.start.Tests) + (known - mean*time.Duration(len(exp))) - doneExp
+		switch {
+		case t.done == 0:
+			return leftExp / time.Duration(max(t.start.Parallelism, 1)), true
+		case doneExp > 0:
+			ratio := float64(now.Sub(t.startedAt)) / float64(doneExp)
+			return time.Duration(ratio * float64(max(leftExp, 0))), true
+		}
+	}
+	if t.done == 0 {
+		return 0, false
 	}
 	per := now.Sub(t.startedAt) / time.Duration(t.done)
 	return per * time.Duration(left), true

@@ -294,3 +294,20 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestETAFromHistory(t *testing.T) {
+	start := time.Unix(1000, 0)
+	tl := &tally{attempts: map[string]int{}, failedBefore: map[string]bool{}, finished: map[string]bool{}}
+	tl.start = Start{Tests: 3, Parallelism: 1, MaxAttempts: 1, Expected: map[string]time.Duration{"a": time.Second, "b": 2 * time.Second, "c": 7 * time.Second}}
+	tl.started, tl.startedAt = true, start
+	eta, ok := tl.eta(start)
+	if !ok || eta != 10*time.Second {
+		t.Fatalf("before the first result: %v %v, want the expected total over the parallelism, 10s", eta, ok)
+	}
+	tl.add(Result{TestID: "a", Verdict: Passed})
+	// a was expected to take 1s and took 2s: the 9s left take 18s.
+	eta, ok = tl.eta(start.Add(2 * time.Second))
+	if !ok || eta != 18*time.Second {
+		t.Fatalf("after a: %v %v, want 18s", eta, ok)
+	}
+}
