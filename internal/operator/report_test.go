@@ -3,6 +3,7 @@ package operator
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,11 +61,17 @@ func TestLoadReportMatchesDirectMode(t *testing.T) {
 
 func TestReportConfigMapCompressesLargeReports(t *testing.T) {
 	run := testRun("r1")
-	big := runner.CaseResult{Case: plan.Case{ID: "x", TestID: "t.py::x"}, Status: plan.Failed, Final: true, Attempts: []runner.Attempt{{
-		Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1},
-		Results: runner.Results{Output: string(bytes.Repeat([]byte("log line\n"), 200_000))},
-	}}}
-	rep := runner.NewReport("r1", "img", "", time.Time{}, 0, []runner.CaseResult{big})
+	// The merged report caps each test's output, so the report is large
+	// by the number of tests.
+	var many []runner.CaseResult
+	for i := range 20 {
+		id := fmt.Sprintf("t.py::x%d", i)
+		many = append(many, runner.CaseResult{Case: plan.Case{ID: fmt.Sprint("x", i), TestID: id}, Status: plan.Failed, Final: true, Attempts: []runner.Attempt{{
+			Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1},
+			Results: runner.Results{Output: string(bytes.Repeat([]byte("log line\n"), 25_000))},
+		}}})
+	}
+	rep := runner.NewReport("r1", "img", "", time.Time{}, 0, many)
 	cm, ref, err := reportConfigMap(run, rep)
 	require.NoError(t, err)
 	assert.Equal(t, ReportKeyGzip, ref.Key)

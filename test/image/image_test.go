@@ -154,5 +154,5 @@ func TestDockerfileBuildCommand(t *testing.T) {
 	}
 	v, err := exec.Command(bin, "version").Output()
 	require.NoError(t, err)
-	assert.Equal(t, "k8s-testrun test-image\n", string(v), "the version is stamped")
+	assert.True(t, strings.HasPrefix(string(v), "k8s-testrun test-image\n"), "the version is stamped: %q", v)
 }
