@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
@@ -101,26 +104,39 @@ help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
 
 // recordImages watches the pods k8s-testrun creates in ns and returns a
 // function that stops the watch and gives the images of every container
-// (init containers too) of the pods seen.
+// (init containers too) of the pods seen. The watch starts at the
+// resourceVersion of a list and a retry watcher resumes it from the last
+// event seen, so a watch the API server closes early loses no pod.
 func (c *Cluster) recordImages(ctx context.Context, t *testing.T, ns string) func() []string {
 	t.Helper()
-	w, err := c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: k8s.LabelManagedBy + "=" + k8s.ManagedBy})
+	pods := c.Client.CoreV1().Pods(ns)
+	sel := k8s.LabelManagedBy + "=" + k8s.ManagedBy
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	require.NoError(t, err, "listing pods in %s", ns)
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return pods.Watch(ctx, o)
+		},
+	})
 	require.NoError(t, err, "watching pods in %s", ns)
 	var (
 		mu     sync.Mutex
 		images []string
+		errs   []string
 		done   = make(chan struct{})
 	)
 	go func() {
 		defer close(done)
 		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type != watch.Added {
-				continue
-			}
 			mu.Lock()
-			for _, ctr := range append(p.Spec.InitContainers, p.Spec.Containers...) {
-				images = append(images, ctr.Image)
+			switch p, ok := ev.Object.(*corev1.Pod); {
+			case ev.Type == watch.Error:
+				errs = append(errs, fmt.Sprint(apierrors.FromObject(ev.Object)))
+			case ok && ev.Type == watch.Added:
+				for _, ctr := range append(p.Spec.InitContainers, p.Spec.Containers...) {
+					images = append(images, ctr.Image)
+				}
 			}
 			mu.Unlock()
 		}
@@ -130,6 +146,7 @@ func (c *Cluster) recordImages(ctx context.Context, t *testing.T, ns string) fun
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
+		assert.Empty(t, errs, "errors from the watch on pods in %s", ns)
 		return images
 	}
 }
