@@ -204,9 +204,13 @@ func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
 
 // mergeTemplate applies pod as a strategic merge patch onto the template:
 // containers merge by name, maps merge by key, and what k8s-testrun sets wins.
+//
+// The pod mounts no ServiceAccount token unless the template names a
+// ServiceAccount or sets automountServiceAccountToken: a test has no use
+// for the namespace's default token, and an untrusted one must not get it.
 func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, error) {
 	if tmpl == nil {
-		return pod, nil
+		return withoutToken(pod), nil
 	}
 	base, err := json.Marshal(corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec})
 	if err != nil {
@@ -230,7 +234,16 @@ func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, 
 			return nil, fmt.Errorf("pod template: container %q: only a container named %q can be customised", c.Name, TestContainer)
 		}
 	}
-	return out, nil
+	return withoutToken(out), nil
+}
+
+// withoutToken turns the ServiceAccount token mount off when neither a
+// ServiceAccount nor the mount itself is chosen.
+func withoutToken(pod *corev1.Pod) *corev1.Pod {
+	if pod.Spec.ServiceAccountName == "" && pod.Spec.DeprecatedServiceAccount == "" && pod.Spec.AutomountServiceAccountToken == nil {
+		pod.Spec.AutomountServiceAccountToken = ptr.To(false)
+	}
+	return pod
 }
 
 // ParseTemplate reads a pod template given as YAML or JSON, either a

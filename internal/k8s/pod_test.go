@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -151,4 +152,29 @@ func TestTestPodOfAUnit(t *testing.T) {
 	assert.Equal(t, "u1", obs.CaseID)
 	assert.Equal(t, []string{"c1", "c2", "c3"}, obs.Cases)
 	assert.Equal(t, 2, obs.Attempt)
+}
+
+func TestServiceAccountTokenNotMountedByDefault(t *testing.T) {
+	tests := []struct {
+		name, template string
+		want           *bool
+	}{
+		{"no template", "", ptr.To(false)},
+		{"template without a ServiceAccount", "nodeSelector: {disk: ssd}\n", ptr.To(false)},
+		{"template names a ServiceAccount", "serviceAccountName: tests\n", nil},
+		{"template mounts the token", "automountServiceAccountToken: true\n", ptr.To(true)},
+		{"template turns the mount off", "serviceAccountName: tests\nautomountServiceAccountToken: false\n", ptr.To(false)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := ParseTemplate([]byte(tt.template))
+			require.NoError(t, err)
+			pod, err := TestPod(TestPodOptions{Namespace: "ns", RunID: "r", Case: sampleCase, Attempt: 1, Image: "img", Template: tmpl})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, pod.Spec.AutomountServiceAccountToken, "test pod")
+			one, err := OneOffPod(OneOffOptions{Namespace: "ns", RunID: "r", Role: "discover", Image: "img", Command: []string{"true"}, Template: tmpl})
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, one.Spec.AutomountServiceAccountToken, "discovery pod")
+		})
+	}
 }

@@ -108,6 +108,27 @@ func TestLeastPrivilege(t *testing.T) {
 	assert.Contains(t, lastLine(res.Stderr), fmt.Sprintf("grant a Role in namespace %q", ns))
 }
 
+// TestNoServiceAccountToken runs a test that fails when its pod mounts a
+// ServiceAccount token: by default no token is mounted; a pod template
+// that asks for one gets it, which the same test then sees.
+func TestNoServiceAccountToken(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-token")
+	ctx := Context(t, 10*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report), Testdata("token"))...)
+	assert.Equal(t, 0, res.Exit, "no token in the test pod")
+	assert.Len(t, byKey(readReport(t, report)), 1)
+
+	tmpl := filepath.Join(t.TempDir(), "tmpl.yaml")
+	require.NoError(t, os.WriteFile(tmpl, []byte("automountServiceAccountToken: true\n"), 0o644))
+	res = c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--pod-template", tmpl), Testdata("token"))...)
+	assert.Equal(t, 1, res.Exit, "the template mounts the token and the test sees it")
+	assert.Contains(t, res.Stdout, "the pod mounts a ServiceAccount token")
+	c.RequireNoRunPods(t, ns)
+}
+
 // serviceAccountKubeconfig makes a ServiceAccount bound to a Role with
 // rules, and writes a kubeconfig that uses a token of it.
 func (c *Cluster) serviceAccountKubeconfig(t *testing.T, ns, name string, rules []rbacv1.PolicyRule) string {
