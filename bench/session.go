@@ -95,7 +95,7 @@ func NewSession(ctx context.Context, getenv func(string) string, binary string, 
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s is unreachable: %w", cluster.Config.Host, err)
 	}
-	native, err := k8s.SupportsNativeSidecars(cluster.Client)
+	native, err := k8s.SupportsNativeSidecars(ctx, cluster.Client)
 	if err != nil {
 		return nil, err
 	}

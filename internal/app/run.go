@@ -173,7 +173,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		p.onStart(len(cases), past)
 	}
 	p.log.Info("running tests", "run", p.runID, "tests", len(cases), "parallelism", p.cfg.Parallelism, "namespace", p.cluster.Namespace)
-	native, err := p.nativeSidecar()
+	native, err := p.nativeSidecar(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -321,28 +321,25 @@ func (p *pipeline) discover(ctx context.Context, image string) ([]string, error)
 	return ids, nil
 }
 
-func (p *pipeline) nativeSidecar() (bool, error) {
+func (p *pipeline) nativeSidecar(ctx context.Context) (bool, error) {
 	switch p.cfg.Sidecar {
 	case config.SidecarNative:
 		return true, nil
 	case config.SidecarContainer:
 		return false, nil
 	}
-	return k8s.SupportsNativeSidecars(p.cluster.Client)
+	return k8s.SupportsNativeSidecars(ctx, p.cluster.Client)
 }
 
 // cleanup deletes every pod of the run and waits briefly for them to go.
+// It runs after every pod create has returned; a pod that appears while it
+// waits is deleted too.
 func (p *pipeline) cleanup(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	sel := k8s.RunSelector(p.runID)
-	n, err := k8s.DeleteSelected(cctx, p.cluster.Client, p.cluster.Namespace, sel, ptr.To(int64(0)))
+	n, err := k8s.DeleteUntilGone(cctx, p.cluster.Client, p.cluster.Namespace, k8s.RunSelector(p.runID), ptr.To(int64(0)))
 	if err != nil {
 		p.log.Error("deleting the run's pods", "run", p.runID, "error", err)
-		return
-	}
-	if err := k8s.WaitGone(cctx, p.cluster.Client, p.cluster.Namespace, sel); err != nil {
-		p.log.Error("waiting for the run's pods to go", "run", p.runID, "error", err)
 		return
 	}
 	p.log.Debug("deleted the run's pods", "run", p.runID, "pods", n)

@@ -2,9 +2,11 @@ package k8s
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"slices"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/version"
+	apiversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 )
@@ -120,6 +123,27 @@ func DeleteSelected(ctx context.Context, client kubernetes.Interface, namespace,
 
 // WaitGone waits until no pod matches selector, or ctx ends.
 func WaitGone(ctx context.Context, client kubernetes.Interface, namespace, selector string) error {
+	return waitGone(ctx, client, namespace, selector, nil)
+}
+
+// DeleteUntilGone deletes every pod matching selector and waits until none
+// is left, or ctx ends. A matching pod not yet being deleted, such as one
+// whose create landed after the first list, is deleted as it appears.
+func DeleteUntilGone(ctx context.Context, client kubernetes.Interface, namespace, selector string, grace *int64) (int, error) {
+	n := 0
+	err := waitGone(ctx, client, namespace, selector, func(p *corev1.Pod) error {
+		if err := DeletePod(ctx, client, namespace, p.Name, grace); err != nil {
+			return err
+		}
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// waitGone lists the pods matching selector until there is none, handing
+// each one not yet being deleted to del, when given.
+func waitGone(ctx context.Context, client kubernetes.Interface, namespace, selector string, del func(*corev1.Pod) error) error {
 	for {
 		list, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
@@ -127,6 +151,13 @@ func WaitGone(ctx context.Context, client kubernetes.Interface, namespace, selec
 		}
 		if len(list.Items) == 0 {
 			return nil
+		}
+		for i := range list.Items {
+			if p := &list.Items[i]; del != nil && p.DeletionTimestamp == nil {
+				if err := del(p); err != nil {
+					return err
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -169,9 +200,10 @@ func GC(ctx context.Context, client kubernetes.Interface, namespace string, age 
 }
 
 // SupportsNativeSidecars reports whether the server runs init containers
-// with restartPolicy Always as sidecars (on by default since 1.29).
-func SupportsNativeSidecars(client kubernetes.Interface) (bool, error) {
-	info, err := client.Discovery().ServerVersion()
+// with restartPolicy Always as sidecars (on by default since 1.29). The
+// request honours ctx.
+func SupportsNativeSidecars(ctx context.Context, client kubernetes.Interface) (bool, error) {
+	info, err := serverVersion(ctx, client)
 	if err != nil {
 		return false, fmt.Errorf("reading server version: %w", err)
 	}
@@ -180,4 +212,22 @@ func SupportsNativeSidecars(client kubernetes.Interface) (bool, error) {
 		return false, fmt.Errorf("parsing server version %q: %w", info.GitVersion, err)
 	}
 	return v.AtLeast(version.MajorMinor(1, 29)), nil
+}
+
+// serverVersion reads /version under ctx; discovery's ServerVersion takes
+// no context. A fake discovery has no REST client and answers itself.
+func serverVersion(ctx context.Context, client kubernetes.Interface) (*apiversion.Info, error) {
+	rc := client.Discovery().RESTClient()
+	if rc == nil || reflect.ValueOf(rc).IsNil() {
+		return client.Discovery().ServerVersion()
+	}
+	body, err := rc.Get().AbsPath("/version").Do(ctx).Raw()
+	if err != nil {
+		return nil, err
+	}
+	info := &apiversion.Info{}
+	if err := json.Unmarshal(body, info); err != nil {
+		return nil, fmt.Errorf("decoding /version: %w", err)
+	}
+	return info, nil
 }

@@ -63,6 +63,30 @@ func TestDeleteSelectedDeletesOneByOne(t *testing.T) {
 	assert.Equal(t, "c", left.Items[0].Name)
 }
 
+// TestDeleteUntilGoneDeletesLateCreates plays a pod create that lands
+// after the first delete: the cleanup deletes it too and ends with no pod.
+func TestDeleteUntilGoneDeletesLateCreates(t *testing.T) {
+	client := fake.NewClientset(runPod("a", "r1", time.Now()), runPod("c", "r2", time.Now()))
+	lists := 0
+	client.PrependReactor("list", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if lists++; lists == 2 {
+			// The create in flight lands between two lists.
+			err := client.Tracker().Add(runPod("late", "r1", time.Now()))
+			require.NoError(t, err)
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := DeleteUntilGone(ctx, client, "ns", RunSelector("r1"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the first pod and the late one")
+	left, err := client.CoreV1().Pods("ns").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Len(t, left.Items, 1)
+	assert.Equal(t, "c", left.Items[0].Name)
+}
+
 func TestCreatePodErrors(t *testing.T) {
 	pod := runPod("p", "r", time.Now())
 	tests := []struct {
@@ -96,7 +120,7 @@ func TestSupportsNativeSidecars(t *testing.T) {
 	for v, want := range map[string]bool{"v1.28.9": false, "v1.29.0": true, "v1.35.4": true, "v1.33.1-gke.100": true} {
 		client := fake.NewClientset()
 		client.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: v}
-		got, err := SupportsNativeSidecars(client)
+		got, err := SupportsNativeSidecars(context.Background(), client)
 		require.NoError(t, err, v)
 		assert.Equal(t, want, got, v)
 	}

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("creating clientset: %w", err)
 	}
-	native, err := k8s.SupportsNativeSidecars(clientset)
+	native, err := k8s.SupportsNativeSidecars(ctx, clientset)
 	if err != nil {
 		return err
 	}
