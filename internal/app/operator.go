@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -87,10 +86,6 @@ const operatorPickup = 30 * time.Second
 // direct mode, then a TestRun does the rest in the cluster; this process
 // follows its status and writes the same report from what the run kept.
 func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) {
-	if (p.cfg.PodPer != "" && p.cfg.PodPer != config.PodPerTest) || p.cfg.Shards > 0 {
-		return nil, &config.Error{Input: "mode", Value: config.ModeOperator,
-			Fix: "runs one pod per test; --pod-per " + p.cfg.PodPer + " and --shards need --mode direct"}
-	}
 	start := time.Now()
 	scheme, err := operator.Scheme()
 	if err != nil {

@@ -316,6 +316,12 @@ func (c *Config) Validate() error {
 		if c.ResultLimit > 1<<20 {
 			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
 		}
+		switch {
+		case c.Shards > 0:
+			bad("mode", c.Mode, "runs one pod per test; --shards needs --mode direct")
+		case c.PodPer != "" && c.PodPer != PodPerTest:
+			bad("mode", c.Mode, "runs one pod per test; --pod-per "+c.PodPer+" needs --mode direct")
+		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
 	}
@@ -338,7 +344,7 @@ func (c *Config) Validate() error {
 	if c.PodTemplatePath != "" && c.PodTemplate == nil {
 		b, err := os.ReadFile(c.PodTemplatePath)
 		if err != nil {
-			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error())
+			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
 		}
 		c.PodTemplate = b
 	}
