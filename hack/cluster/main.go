@@ -4,6 +4,7 @@
 //	go run ./hack/cluster up     [--name NAME] [--dir DIR]
 //	go run ./hack/cluster down   [--name NAME] [--dir DIR]
 //	go run ./hack/cluster status [--name NAME] [--dir DIR]
+//	go run ./hack/cluster restart-apiserver [--name NAME] [--dir DIR]
 //
 // It builds the Kubernetes binaries from the version pinned in hack/kube,
 // runs etcd, the control plane, containerd and a kubelet as detached
@@ -30,11 +31,14 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: cluster up|down|status [--name NAME] [--dir DIR]
+const usage = `usage: cluster up|down|status|restart-apiserver [--name NAME] [--dir DIR]
 
   up      start the cluster, or say it runs and reuse it
   down    stop everything the cluster started and verify nothing remains
   status  report each component and exit non-zero unless all are healthy
+  restart-apiserver
+          stop the running cluster's API server and start it again, for
+          tests of what survives a control-plane restart
 `
 
 // run is the whole program: it parses args, runs a verb and returns the exit
@@ -74,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		verbFunc = (*Cluster).Down
 	case "status":
 		verbFunc = (*Cluster).Status
+	case "restart-apiserver":
+		verbFunc = (*Cluster).RestartAPIServer
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

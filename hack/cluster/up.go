@@ -333,3 +333,28 @@ func shellQuote(v string) string {
 	}
 	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
+
+// RestartAPIServer stops the running cluster's API server and starts it
+// again with the same configuration, waiting until it is ready.
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	s, ok, err := c.loadState()
+	if err != nil {
+		return err
+	}
+	if !ok || !c.running("kube-apiserver") {
+		return fmt.Errorf("cluster %q runs no API server; start it with `up`", c.Name)
+	}
+	began := time.Now()
+	if err := c.stop(ctx, "kube-apiserver", 10*time.Second); err != nil {
+		return err
+	}
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	if err := c.startWait(ctx, c.apiServer(s), "/readyz", 60*time.Second, apiReady(cs)); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "restarted the API server of cluster %q (took %s)\n", c.Name, time.Since(began).Round(time.Millisecond))
+	return nil
+}
