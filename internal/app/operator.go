@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -203,17 +205,55 @@ func explainTestRun(err error, namespace string) error {
 	return k8s.Explain("creating a TestRun", namespace, err)
 }
 
+// followOutage is how long follow keeps trying to open its watches again
+// before it gives up on the API server.
+const followOutage = 2 * time.Minute
+
 // follow watches the run until it finishes, reporting each attempt as its
-// TestCase records it. A closed watch is opened again.
+// TestCase records it. A closed watch is opened again; a watch that cannot
+// be opened is tried again with exponential backoff, for up to
+// followOutage since the last event.
 func (p *pipeline) follow(ctx context.Context, c client.WithWatch, run *v1alpha1.TestRun) (*v1alpha1.TestRun, error) {
 	f := &follower{p: p, reported: map[string]int{}, cur: run, pickup: time.Now().Add(operatorPickup)}
+	b := watchBackoff()
+	lastEvent, seen := time.Now(), 0
 	for {
 		done, err := f.watch(ctx, c)
-		if err != nil || done {
+		if done {
+			return f.cur, nil
+		}
+		var broken *brokenWatch
+		if err != nil && !errors.As(err, &broken) {
 			return f.cur, err
+		}
+		if f.events > seen {
+			seen, lastEvent, b = f.events, time.Now(), watchBackoff()
+		}
+		if broken != nil && time.Since(lastEvent) > followOutage {
+			return f.cur, fmt.Errorf("%w (for %s; is the API server up?)", broken.err, followOutage)
+		}
+		d := b.Step()
+		if err != nil {
+			p.log.Warn("watching the run again", "testrun", run.Name, "in", d.Round(time.Millisecond), "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return f.cur, ctx.Err()
+		case <-time.After(d):
 		}
 	}
 }
+
+// watchBackoff paces the watches follow opens again: from 200ms, doubling,
+// up to 10s, with jitter.
+func watchBackoff() wait.Backoff {
+	return wait.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: math.MaxInt32, Cap: 10 * time.Second}
+}
+
+// brokenWatch is a watch that could not be opened: follow tries again.
+type brokenWatch struct{ err error }
+
+func (e *brokenWatch) Error() string { return e.err.Error() }
 
 type follower struct {
 	p        *pipeline
@@ -221,18 +261,20 @@ type follower struct {
 	reported map[string]int
 	running  bool
 	pickup   time.Time
+	// events counts the events of every watch so far.
+	events int
 }
 
 func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) {
 	ns, name := f.cur.Namespace, f.cur.Name
 	runs, err := c.Watch(ctx, &v1alpha1.TestRunList{}, client.InNamespace(ns), client.MatchingFields{"metadata.name": name})
 	if err != nil {
-		return false, fmt.Errorf("watching TestRun %s: %w", name, err)
+		return false, &brokenWatch{fmt.Errorf("watching TestRun %s: %w", name, err)}
 	}
 	defer runs.Stop()
 	cases, err := c.Watch(ctx, &v1alpha1.TestCaseList{}, client.InNamespace(ns), client.MatchingLabels{k8s.LabelRun: name})
 	if err != nil {
-		return false, fmt.Errorf("watching the TestCases of %s: %w", name, err)
+		return false, &brokenWatch{fmt.Errorf("watching the TestCases of %s: %w", name, err)}
 	}
 	defer cases.Stop()
 	tick := time.NewTicker(5 * time.Second)
@@ -250,6 +292,7 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			if !ok || ev.Type == watch.Error {
 				return false, nil
 			}
+			f.events++
 			if ev.Type == watch.Deleted {
 				return false, fmt.Errorf("TestRun %s/%s was deleted before it finished", ns, name)
 			}
@@ -268,6 +311,7 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			if !ok || ev.Type == watch.Error {
 				return false, nil
 			}
+			f.events++
 			if tc, ok := ev.Object.(*v1alpha1.TestCase); ok && ev.Type != watch.Deleted {
 				f.report(tc)
 			}

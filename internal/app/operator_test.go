@@ -3,15 +3,26 @@ package app
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/operator"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
@@ -87,4 +98,51 @@ func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	tc.Status.History = append(tc.Status.History, v1alpha1.Attempt{Number: 2, Status: "passed"})
 	f.report(tc)
 	assert.Equal(t, []int{1, 2}, got)
+}
+
+// TestFollowOpensABrokenWatchAgain plays an API server that refuses the
+// first watches: follow tries again, with backoff, and sees the run end.
+func TestFollowOpensABrokenWatchAgain(t *testing.T) {
+	scheme, err := operator.Scheme()
+	require.NoError(t, err)
+	run := &v1alpha1.TestRun{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"}}
+	const refused = 3
+	var mu sync.Mutex
+	calls := 0
+	opened := make(chan struct{}, 1)
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(run).WithStatusSubresource(run).
+		WithIndex(&v1alpha1.TestRun{}, "metadata.name", func(o client.Object) []string { return []string{o.GetName()} }).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Watch: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
+				mu.Lock()
+				calls++
+				n := calls
+				mu.Unlock()
+				if n <= refused {
+					return nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+				}
+				w, err := c.Watch(ctx, list, opts...)
+				if _, ok := list.(*v1alpha1.TestCaseList); ok && err == nil {
+					opened <- struct{}{}
+				}
+				return w, err
+			},
+		}).Build()
+	go func() {
+		<-opened
+		done := run.DeepCopy()
+		done.Status.Phase = v1alpha1.RunSucceeded
+		assert.NoError(t, c.Status().Update(context.Background(), done))
+	}()
+	var log bytes.Buffer
+	p := &pipeline{log: slog.New(slog.NewTextHandler(&log, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := p.follow(ctx, c, run)
+	require.NoError(t, err)
+	assert.Equal(t, v1alpha1.RunSucceeded, got.Status.Phase)
+	assert.Equal(t, refused+2, calls, "three refused watches, then the TestRun's and the TestCases'")
+	assert.Equal(t, refused, strings.Count(log.String(), "watching the run again"), log.String())
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond+400*time.Millisecond, "the retries back off")
 }
