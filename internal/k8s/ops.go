@@ -64,9 +64,16 @@ func isNamespaceNotFound(err error, namespace string) bool {
 	return d != nil && d.Kind == "namespaces" && d.Name == namespace
 }
 
+// CallTimeout bounds one API call that is not a watch: the client has no
+// timeout of its own, which would cut watches and log streams short, so
+// each call gets one. A call the API server never answers fails then.
+var CallTimeout = time.Minute
+
 // CreatePod creates pod; an existing pod of the same name is not an error,
 // because names are deterministic per attempt.
 func CreatePod(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod) error {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	_, err := client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
@@ -76,6 +83,8 @@ func CreatePod(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 
 // DeletePod deletes a pod; one already gone is not an error.
 func DeletePod(ctx context.Context, client kubernetes.Interface, namespace, name string, grace *int64) error {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	err := client.CoreV1().Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: grace})
 	if apierrors.IsNotFound(err) {
 		return nil
@@ -85,6 +94,8 @@ func DeletePod(ctx context.Context, client kubernetes.Interface, namespace, name
 
 // Logs reads a container's whole log, capped at limit bytes.
 func Logs(ctx context.Context, client kubernetes.Interface, namespace, pod, container string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
 	opts := &corev1.PodLogOptions{Container: container}
 	if limit > 0 {
 		opts.LimitBytes = ptr.To(limit)

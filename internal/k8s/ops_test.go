@@ -3,6 +3,8 @@ package k8s
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,7 +17,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -123,5 +127,40 @@ func TestSupportsNativeSidecars(t *testing.T) {
 		got, err := SupportsNativeSidecars(context.Background(), client)
 		require.NoError(t, err, v)
 		assert.Equal(t, want, got, v)
+	}
+}
+
+// TestCallsHaveATimeout plays an API server that accepts requests and
+// never answers: pod creates, deletes and log reads fail after CallTimeout
+// although the caller's context has no deadline.
+func TestCallsHaveATimeout(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	require.NoError(t, err)
+	old := CallTimeout
+	CallTimeout = 200 * time.Millisecond
+	defer func() { CallTimeout = old }()
+
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"create": func() error { return CreatePod(ctx, client, runPod("b", "r1", time.Now())) },
+		"delete": func() error { return DeletePod(ctx, client, "ns", "a", nil) },
+		"logs": func() error {
+			_, err := Logs(ctx, client, "ns", "a", "test", 0)
+			return err
+		},
+	} {
+		start := time.Now()
+		err := call()
+		require.Error(t, err, name)
+		assert.Less(t, time.Since(start), 5*time.Second, "%s ends at its timeout", name)
 	}
 }
