@@ -104,6 +104,7 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 		"--junitxml=" + layout.ResultsDir + "/" + layout.JUnitFile,
 		"-o", "junit_family=xunit1",
 		"-p", "no:cacheprovider",
+		"-p", layout.MarkersPlugin,
 	}, o.PytestArgs...)
 	pod := basePod(o, argv, o.ResultLimit)
 	addFaketime(pod, o.Case.Faketime, o.FaketimeLibrary)
@@ -139,6 +140,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 		"-o", "junit_logging=all",
 		"-p", "no:cacheprovider",
 		"-p", layout.StreamPlugin,
+		"-p", layout.MarkersPlugin,
 	), o.PytestArgs...)
 	limit := o.ResultLimit
 	if limit <= 0 {
