@@ -303,8 +303,11 @@ func (p *pipeline) checkFaketime(ctx context.Context, cases []plan.Case, markers
 	}
 	if lib == "" {
 		where := first
-		if n := len(markers) - 1; n > 0 {
-			where = fmt.Sprintf("%s and %d other tests", first, n)
+		switch n := len(markers) - 1; {
+		case n == 1:
+			where += " and 1 other test"
+		case n > 1:
+			where += fmt.Sprintf(" and %d other tests", n)
 		}
 		return noFaketime(p.cfg.BaseImage, "remove @pytest.mark.faketime from "+where)
 	}
