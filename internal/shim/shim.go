@@ -128,6 +128,11 @@ func pluginEnv(env []string, resultsDir string, stream bool) ([]string, func(), 
 	}
 	dir, err := os.MkdirTemp("", "k8s-testrun-plugin-")
 	if err != nil {
+		// A read-only root filesystem leaves the results volume, whose
+		// files the collector ships only by name.
+		dir, err = os.MkdirTemp(resultsDir, ".k8s-testrun-plugin-")
+	}
+	if err != nil {
 		return nil, nil, fmt.Errorf("writing the pytest plugins: %w", err)
 	}
 	cleanup := func() { _ = os.RemoveAll(dir) }

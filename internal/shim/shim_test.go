@@ -379,3 +379,15 @@ func TestStreamGivesTheRealClockAnchor(t *testing.T) {
 	assert.InDelta(t, float64(now.Nano())/1e9, mono, 5, "the monotonic clock")
 	assert.LessOrEqual(t, mono, float64(now.Nano())/1e9)
 }
+
+func TestPluginsGoToTheResultsWithoutATemporaryDirectory(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	dir := t.TempDir()
+	var out bytes.Buffer
+	code, err := Run(context.Background(), []string{"sh", "-c", `first=${PYTHONPATH%%:*}; echo "$first"; test -f "$first/k8s_testrun_markers.py"`}, dir, &out, &out, Options{})
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	assert.True(t, strings.HasPrefix(out.String(), filepath.Join(dir, ".k8s-testrun-plugin-")), out.String())
+	matches, _ := filepath.Glob(filepath.Join(dir, ".k8s-testrun-plugin-*"))
+	assert.Empty(t, matches, "removed when the child is done")
+}
