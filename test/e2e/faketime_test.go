@@ -162,8 +162,8 @@ func errorLines(stderr string) []string {
 }
 
 // TestFaketime runs tests under libfaketime: --faketime for the run, a
-// marker for one test, with pods per file so that tests of one file with
-// different times need different pods.
+// marker for two tests, one pod per test, per file (tests of one file with
+// different times need different pods) and in shards.
 func TestFaketime(t *testing.T) {
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-faketime")
@@ -171,22 +171,41 @@ func TestFaketime(t *testing.T) {
 	base := c.faketimeBase(t)
 	project := writeFaketimeProject(t)
 
-	report := filepath.Join(t.TempDir(), "junit.xml")
-	start := time.Now()
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
-		"--base-image", base, "--faketime", "2031-06-01 12:00:00", "--pod-per", "file"), project)...)
-	require.Equal(t, 0, res.Exit, "every test sees its own time")
-	c.RequireNoRunPods(t, ns)
-	ts := readReport(t, report)
-	got := byKey(ts)
-	require.Len(t, got, 4)
-	for key, tc := range got {
-		assert.Equal(t, junit.StatusPassed, tc.Status(), key)
+	for _, tt := range []struct {
+		name string
+		args []string
+		pods int
+	}{
+		{"per test", nil, 4},
+		{"per file", []string{"--pod-per", "file"}, 3},
+		// The run's time in 2 shards, each marker's time in a pod of its own.
+		{"2 shards", []string{"--shards", "2"}, 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			report := filepath.Join(t.TempDir(), "junit.xml")
+			res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
+				append([]string{"--base-image", base, "--faketime", "2031-06-01 12:00:00"}, tt.args...)...), project)...)
+			require.Equal(t, 0, res.Exit, "every test sees its own time")
+			c.RequireNoRunPods(t, ns)
+			ts := readReport(t, report)
+			got := byKey(ts)
+			require.Len(t, got, 4)
+			for key, tc := range got {
+				assert.Equal(t, junit.StatusPassed, tc.Status(), key)
+			}
+			pods := podsOf(t, ts)
+			assert.Equal(t, tt.pods, distinct(pods), "pods: %v", pods)
+			own, offset := pods["tests.test_time::test_own_faketime"], pods["tests.test_time.TestOffset::test_offset"]
+			for key, pod := range pods {
+				if key != "tests.test_time::test_own_faketime" {
+					assert.NotEqual(t, own, pod, "%s shares no pod with a test of another time", key)
+				}
+				if key != "tests.test_time.TestOffset::test_offset" {
+					assert.NotEqual(t, offset, pod, "%s shares no pod with a test of another time", key)
+				}
+			}
+		})
 	}
-	pods := podsOf(t, ts)
-	assert.Equal(t, 3, distinct(pods), "one pod per time in the file: %v", pods)
-	assert.Equal(t, pods["tests.test_time::test_run_faketime"], pods["tests.test_time::test_also_run_faketime"], "the same time shares a pod")
-	assert.Less(t, time.Since(start), 9*time.Minute)
 }
 
 // TestFaketimeNeedsLibfaketime: the cluster's plain base image has no
