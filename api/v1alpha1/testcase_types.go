@@ -27,6 +27,12 @@ type TestCaseSpec struct {
 	// +kubebuilder:default=1
 	// +optional
 	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+	// Faketime is the FAKETIME the test runs under, with libfaketime
+	// preloaded: its @pytest.mark.faketime, else the run's; empty for the
+	// real time.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Faketime string `json:"faketime,omitempty"`
 }
 
 // TestCasePhase is where a test stands.

@@ -106,6 +106,14 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	LingerSecondsOnFailure int32 `json:"lingerSecondsOnFailure,omitempty"`
+
+	// Faketime, when set, is the FAKETIME every test runs under, with
+	// Debian's libfaketime preloaded in its test container, e.g.
+	// "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or "+3d"; a test's
+	// @pytest.mark.faketime overrides it. The image needs libfaketime.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Faketime string `json:"faketime,omitempty"`
 }
 
 // TestRunPhase is where a run stands.

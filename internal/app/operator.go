@@ -164,6 +164,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			ResultLimit:             int32(p.cfg.ResultLimit),
 			PodTemplate:             tmpl,
 			TTLSecondsAfterFinished: ptr.To(int32(operatorRunTTL / time.Second)),
+			Faketime:                p.cfg.Faketime,
 		},
 	}, nil
 }

@@ -156,13 +156,19 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.phase(phaseDiscover)
-	ids, err := p.discover(ctx, p.image.Image)
+	ids, markers, err := p.discover(ctx, p.image.Image)
 	if err != nil {
 		return nil, err
 	}
 	cases := make([]plan.Case, len(ids))
 	for i, id := range ids {
-		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id}
+		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id, Faketime: p.cfg.Faketime}
+		if v, ok := markers[id]; ok {
+			cases[i].Faketime = v
+		}
+	}
+	if err := p.checkFaketime(ctx, cases, markers); err != nil {
+		return nil, err
 	}
 	past, err := p.loadDurations()
 	if err != nil {
@@ -194,6 +200,8 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		ResultLimit:    p.cfg.ResultLimit,
 		Logger:         p.log,
 		OnAttempt:      p.onAttempt,
+
+		FaketimeLibrary: p.image.FaketimeLibrary,
 	})
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), results)
 	if err := p.writeReport(rep); err != nil {
@@ -249,21 +257,15 @@ func (p *pipeline) build(ctx context.Context) (build.Result, error) {
 	if err := p.localRegistry(ctx); err != nil {
 		return build.Result{}, err
 	}
-	osName, arch, _ := strings.Cut(p.cfg.Platform, "/")
 	p.log.Info("building test image", "project", p.cfg.ProjectDir, "base", p.cfg.BaseImage, "repository", p.cfg.Repository)
-	res, err := build.Build(ctx, build.Options{
-		ProjectDir:   p.cfg.ProjectDir,
-		Repository:   p.cfg.Repository,
-		BaseImage:    p.cfg.BaseImage,
-		Requirements: p.cfg.Requirements,
-		Binary:       p.cfg.Binary,
-		Platform:     v1.Platform{OS: osName, Architecture: arch},
-		Insecure:     p.insecureRegistry,
-		Environ:      p.environ,
-		Logger:       p.log,
-	})
+	opts := p.buildOptions()
+	opts.Faketime = p.cfg.Faketime != ""
+	res, err := build.Build(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("building the test image: %w", err)
+	}
+	if opts.Faketime && res.FaketimeLibrary == "" {
+		return res, noFaketime(p.cfg.BaseImage, "drop --faketime (the faketime input)")
 	}
 	p.log.Info("pushed test image", "image", res.Image, "uploaded_blobs", res.UploadedBlobs, "uploaded_bytes", res.UploadedBytes)
 	// Pods name the image as the nodes reach the registry.
@@ -274,6 +276,63 @@ func (p *pipeline) build(ctx context.Context) (build.Result, error) {
 		p.log.Info("pods pull the test image from the pull registry", "image", res.Image)
 	}
 	return res, nil
+}
+
+func (p *pipeline) buildOptions() build.Options {
+	osName, arch, _ := strings.Cut(p.cfg.Platform, "/")
+	return build.Options{
+		ProjectDir:   p.cfg.ProjectDir,
+		Repository:   p.cfg.Repository,
+		BaseImage:    p.cfg.BaseImage,
+		Requirements: p.cfg.Requirements,
+		Binary:       p.cfg.Binary,
+		Platform:     v1.Platform{OS: osName, Architecture: arch},
+		Insecure:     p.insecureRegistry,
+		Environ:      p.environ,
+		Logger:       p.log,
+	}
+}
+
+// noFaketime is the error of a run that needs libfaketime in a base image
+// without it; drop says what else the user can do.
+func noFaketime(baseImage, drop string) error {
+	return fmt.Errorf("the base image %s has no libfaketime (no usr/lib/<arch>/faketime/libfaketime.so.1): "+
+		"install Debian's libfaketime package in it (apt-get install libfaketime) or %s", baseImage, drop)
+}
+
+// checkFaketime makes sure, before any test pod runs, that the base image
+// has libfaketime when a test's faketime marker needs it; --faketime was
+// checked at the build.
+func (p *pipeline) checkFaketime(ctx context.Context, cases []plan.Case, markers map[string]string) error {
+	if len(markers) == 0 || p.image.FaketimeLibrary != "" {
+		return nil
+	}
+	var first string
+	for _, c := range cases {
+		if _, ok := markers[c.TestID]; ok {
+			first = c.TestID
+			break
+		}
+	}
+	if first == "" {
+		return nil
+	}
+	lib, err := build.FaketimeLibrary(ctx, p.buildOptions())
+	if err != nil {
+		return fmt.Errorf("looking for libfaketime in the base image: %w", err)
+	}
+	if lib == "" {
+		where := first
+		switch n := len(markers) - 1; {
+		case n == 1:
+			where += " and 1 other test"
+		case n > 1:
+			where += fmt.Sprintf(" and %d other tests", n)
+		}
+		return noFaketime(p.cfg.BaseImage, "remove @pytest.mark.faketime from "+where)
+	}
+	p.image.FaketimeLibrary = lib
+	return nil
 }
 
 // minDiscoveryTimeout is the least time collection gets: it imports the
@@ -289,36 +348,41 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 	return max(perTest, minDiscoveryTimeout)
 }
 
-func (p *pipeline) discover(ctx context.Context, image string) ([]string, error) {
-	argv := append([]string{"python", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"}, p.cfg.Selection...)
+// discover returns the test ids pytest collects and each test's faketime
+// marker, by test id.
+func (p *pipeline) discover(ctx context.Context, image string) ([]string, map[string]string, error) {
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: "discover",
-		Image: image, Command: argv, Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
+		Image: image, Command: k8s.DiscoveryCommand(p.cfg.Selection), Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.log.Info("discovering tests", "pod", pod.Name)
 	out, log, err := k8s.RunOnce(ctx, p.cluster.Client, pod, k8s.ObserveOptions{PendingTimeout: p.cfg.PendingTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("discovering tests: %w", err)
+		return nil, nil, fmt.Errorf("discovering tests: %w", err)
 	}
 	if out.Reason != "" && out.ExitCode < 0 {
-		return nil, fmt.Errorf("discovering tests: %s: %s", out.Reason, out.Message)
+		return nil, nil, fmt.Errorf("discovering tests: %s: %s", out.Reason, out.Message)
 	}
-	ids, err := discover.Parse(string(log), int(out.ExitCode))
+	markers, rest, err := discover.SplitMarkers(string(log))
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := discover.Parse(rest, int(out.ExitCode))
 	var collectErr *discover.CollectionError
 	if errors.As(err, &collectErr) {
 		// pytest's own words, as it printed them, before the one-line error.
 		fmt.Fprintf(p.stderr, "pytest --collect-only output:\n%s\n", strings.TrimRight(collectErr.Output, "\n"))
 	}
 	if errors.Is(err, discover.ErrNoTests) {
-		return nil, fmt.Errorf("no tests found in %s (selection %q): add test_*.py files or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection)
+		return nil, nil, fmt.Errorf("no tests found in %s (selection %q): add test_*.py files or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("discovering tests: %w", err)
+		return nil, nil, fmt.Errorf("discovering tests: %w", err)
 	}
-	return ids, nil
+	return ids, markers, nil
 }
 
 func (p *pipeline) nativeSidecar(ctx context.Context) (bool, error) {

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 )
 
 // baseImage is the base image resolved for one platform.
@@ -74,6 +76,9 @@ type baseInfo struct {
 	pytest bool   // pytest is importable from the base's own site-packages
 	musl   bool   // the C library is musl (Alpine) rather than glibc
 	glibc  string // glibc's major.minor when a package database names it
+	// faketime is the path of libfaketime.so.1 where Debian installs it,
+	// or "" when the base has none.
+	faketime string
 }
 
 var (
@@ -108,7 +113,7 @@ func inspectBase(ctx context.Context, b *baseImage) (baseInfo, error) {
 		if err := s.layer(layers[i]); err != nil {
 			return info, classifyRegistryError(b.ref.Context().RegistryStr(), fmt.Errorf("reading layer %d: %w", i, err))
 		}
-		if pythonFromEnv && s.info.pytest && s.libcKnown() {
+		if pythonFromEnv && s.info.pytest && s.libcKnown() && s.info.faketime != "" {
 			break
 		}
 	}
@@ -128,6 +133,9 @@ type baseScan struct {
 	stdlibs    []string // "rank version" of every lib/python3.N found
 	glibcSeen  bool
 	dpkgStatus bool
+	// whiteouts are the paths upper layers deleted, as layers are read
+	// from the top.
+	whiteouts map[string]bool
 }
 
 func (s *baseScan) libcKnown() bool { return s.info.musl || s.dpkgStatus || s.glibcSeen }
@@ -149,7 +157,18 @@ func (s *baseScan) layer(l v1.Layer) error {
 		}
 		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		base := path.Base(name)
+		if dir, file := path.Split(name); strings.HasPrefix(file, ".wh.") {
+			if s.whiteouts == nil {
+				s.whiteouts = map[string]bool{}
+			}
+			s.whiteouts[dir+strings.TrimPrefix(file, ".wh.")] = true
+			continue
+		}
 		switch {
+		case faketime.LibraryPattern.MatchString(name):
+			if s.info.faketime == "" && !s.whiteouts[name] && !s.whiteouts[path.Dir(name)] && (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeSymlink) {
+				s.info.faketime = "/" + name
+			}
 		case pytestRe.MatchString(name):
 			s.info.pytest = true
 		case strings.HasPrefix(base, "ld-musl-"):

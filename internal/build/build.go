@@ -41,6 +41,9 @@ type Result struct {
 	// another repository cost nothing.
 	UploadedBlobs int
 	UploadedBytes int64
+	// FaketimeLibrary, when Options.Faketime asked, is where the base
+	// image has libfaketime.so.1; "" when it has none.
+	FaketimeLibrary string
 }
 
 // Build assembles the test image for opts and pushes it by digest.
@@ -100,6 +103,15 @@ func (b *builder) build(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var faketimeLib string
+	if b.faketime {
+		info, err := b.inspect(ctx, base)
+		if err != nil {
+			return Result{}, fmt.Errorf("base image %q: %w", b.baseRef, err)
+		}
+		faketimeLib = info.faketime
+		b.log.Debug("looked for libfaketime in the base image", "library", faketimeLib)
+	}
 	img, err := b.assemble(base, d, bin, source)
 	if err != nil {
 		return Result{}, fmt.Errorf("assembling image: %w", err)
@@ -123,11 +135,31 @@ func (b *builder) build(ctx context.Context) (Result, error) {
 		BaseInspected:    b.baseInspected,
 		UploadedBlobs:    int(b.uploads.blobs.Load()),
 		UploadedBytes:    b.uploads.bytes.Load(),
+		FaketimeLibrary:  faketimeLib,
 	}
 	b.log.Info("pushed image", "image", res.Image, "uploaded_blobs", res.UploadedBlobs,
 		"uploaded_bytes", res.UploadedBytes, "pip_ran", res.PipRan,
 		"binary_compressed", res.BinaryCompressed, "base_inspected", res.BaseInspected, "duration", time.Since(start).Round(time.Millisecond))
 	return res, nil
+}
+
+// FaketimeLibrary resolves the base image of opts for its platform and
+// returns where it has Debian's libfaketime, or "" when it has none; what
+// it learns is kept in the build cache, as Build keeps it.
+func FaketimeLibrary(ctx context.Context, opts Options) (string, error) {
+	b, err := newBuilder(opts)
+	if err != nil {
+		return "", err
+	}
+	base, err := resolveBase(b.baseRef, b.platform, b.remote(ctx))
+	if err != nil {
+		return "", fmt.Errorf("base image %q: %w", b.baseRef, err)
+	}
+	info, err := b.inspect(ctx, base)
+	if err != nil {
+		return "", fmt.Errorf("base image %q: %w", b.baseRef, err)
+	}
+	return info.faketime, nil
 }
 
 // assemble stacks the new layers on the base, least often changed first,

@@ -93,7 +93,7 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 	case b.requirements != "" && requiresPytest(requirements):
 		pytestFrom = "requirements"
 	}
-	b.log.Debug("inspected base image", "python", info.python, "pytest", info.pytest, "musl", info.musl, "glibc", info.glibc)
+	b.log.Debug("inspected base image", "python", info.python, "pytest", info.pytest, "musl", info.musl, "glibc", info.glibc, "faketime", info.faketime)
 
 	d := deps{python: info.python}
 	if b.requirements != "" || pytestFrom == "added" {

@@ -74,6 +74,9 @@ type Options struct {
 	// that cannot be written is skipped with a warning; it never fails a
 	// build.
 	CacheDir string
+	// Faketime asks whether the base image has Debian's libfaketime:
+	// Result.FaketimeLibrary is its path, or "" when it has none.
+	Faketime bool
 }
 
 // builder is a validated build: every default applied, every reference
@@ -96,6 +99,9 @@ type builder struct {
 	cache        *diskCache // nil when off
 	// baseInspected records that this build read the base's layers.
 	baseInspected bool
+	// baseInfo is what this build learnt of the base, once it asked.
+	baseInfo *baseInfo
+	faketime bool
 }
 
 func newBuilder(o Options) (*builder, error) {
@@ -108,6 +114,7 @@ func newBuilder(o Options) (*builder, error) {
 		transport:  o.Transport,
 		keychain:   o.Keychain,
 		log:        o.Logger,
+		faketime:   o.Faketime,
 	}
 	if o.ProjectDir == "" {
 		return nil, errors.New("project directory is required")

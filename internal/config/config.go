@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 )
 
 // Defaults a user sees in --help and in action.yml.
@@ -94,6 +96,10 @@ type Config struct {
 	// DurationsFile holds per-test durations from earlier runs (read when
 	// present) and receives this run's (written at the end).
 	DurationsFile string
+	// Faketime, when set, is the FAKETIME every test runs under, with
+	// libfaketime preloaded into its container; a test's
+	// @pytest.mark.faketime overrides it.
+	Faketime string
 }
 
 // What one pod runs.
@@ -200,6 +206,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("durations-file")
 	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
 	in("result-limit")
+	fs.StringVar(&c.Faketime, "faketime", "", `run every test under libfaketime with this FAKETIME, e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or +3d (the base image needs Debian's libfaketime)`)
+	in("faketime")
 
 	group = GroupOutput
 	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
@@ -337,6 +345,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Shards < 0 {
 		bad("shards", fmt.Sprint(c.Shards), "must be 0 (off) or more")
+	}
+	if c.Faketime != "" {
+		if err := faketime.Validate(c.Faketime); err != nil {
+			bad("faketime", c.Faketime, err.Error())
+		}
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)

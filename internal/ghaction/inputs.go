@@ -53,6 +53,7 @@ var Inputs = []Input{
 	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class or file. Results stay per test either way."},
 	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
 	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
+	{InputFaketime, "", "FAKETIME every test runs under, with libfaketime preloaded in its container: \"2031-06-01 12:00:00\" (a stopped clock), \"@2031-06-01 12:00:00\" (a clock running from then) or an offset such as +3d. The base image needs Debian's libfaketime. Empty means the real time; @pytest.mark.faketime(...) sets one test's."},
 }
 
 // Names of the inputs.
@@ -77,6 +78,7 @@ const (
 	InputPodPer        = "pod_per"
 	InputShards        = "shards"
 	InputDurationsFile = "durations_file"
+	InputFaketime      = "faketime"
 )
 
 // Values of fail_on.
@@ -150,6 +152,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		Sidecar:        config.SidecarAuto,
 		ResultLimit:    config.DefaultResultLimit,
 		Verbose:        getenv("RUNNER_DEBUG") == "1",
+		Faketime:       in(InputFaketime),
 	}
 	s.ProjectPrefix = prefix(s.Workspace, c.ProjectDir)
 	if k := a.GetInput(InputKubeconfig); k != "" {
@@ -244,6 +247,7 @@ var validateInputs = map[string]string{
 	"mode":              InputMode,
 	"pod per":           InputPodPer,
 	"shards":            InputShards,
+	"faketime":          InputFaketime,
 }
 
 func inputErrors(err error) []error {

@@ -148,6 +148,11 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 			want:   map[string]string{InputShards: "0 (off) or more"},
 		},
 		{
+			name:   "malformed faketime",
+			inputs: map[string]string{InputRepository: "r.example/x", InputFaketime: "next tuesday"},
+			want:   map[string]string{InputFaketime: "YYYY-MM-DD hh:mm:ss"},
+		},
+		{
 			name:   "unknown mode",
 			inputs: map[string]string{InputRepository: "r.example/x", InputMode: "sideways"},
 			want:   map[string]string{InputMode: "direct or operator"},
@@ -226,4 +231,13 @@ func TestReadGrouping(t *testing.T) {
 	assert.Equal(t, "test", c.PodPer, "one pod per test by default")
 	assert.Zero(t, c.Shards)
 	assert.Empty(t, c.DurationsFile)
+}
+
+func TestReadFaketime(t *testing.T) {
+	c, _, err := Read(runnerEnv(workspace(t), map[string]string{InputRepository: "r.example/x", InputFaketime: "@2031-06-01 12:00:00"}))
+	require.NoError(t, err)
+	assert.Equal(t, "@2031-06-01 12:00:00", c.Faketime)
+	c, _, err = Read(runnerEnv(workspace(t), map[string]string{InputRepository: "r.example/x"}))
+	require.NoError(t, err)
+	assert.Empty(t, c.Faketime)
 }

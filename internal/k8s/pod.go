@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
@@ -68,6 +69,9 @@ type TestPodOptions struct {
 	// Template is the user's pod template; it is the base our pod is merged
 	// onto, so its scheduling, resources and env survive and ours win.
 	Template *corev1.PodTemplateSpec
+	// FaketimeLibrary is the libfaketime preloaded into the test container
+	// of a case with a Faketime; empty means faketime.DebianLibrary.
+	FaketimeLibrary string
 }
 
 // PodName is the deterministic name of one attempt, so a restarted driver
@@ -100,8 +104,10 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 		"--junitxml=" + layout.ResultsDir + "/" + layout.JUnitFile,
 		"-o", "junit_family=xunit1",
 		"-p", "no:cacheprovider",
+		"-p", layout.MarkersPlugin,
 	}, o.PytestArgs...)
 	pod := basePod(o, argv, o.ResultLimit)
+	addFaketime(pod, o.Case.Faketime, o.FaketimeLibrary)
 	pod.Name = PodName(o.RunID, o.Case.ID, o.Attempt)
 	pod.Labels[LabelCase] = o.Case.ID
 	pod.Annotations = map[string]string{AnnotationTestID: o.Case.TestID}
@@ -122,6 +128,9 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 	argv := append(shim, "--", "python", "-m", "pytest")
 	ids := make([]string, len(o.Cases))
 	for i, c := range o.Cases {
+		if c.Faketime != o.Cases[0].Faketime {
+			return nil, fmt.Errorf("unit %s: tests %s and %s have different faketime values; they cannot share a pod", o.Unit, o.Cases[0].TestID, c.TestID)
+		}
 		argv = append(argv, c.TestID)
 		ids[i] = c.ID
 	}
@@ -131,6 +140,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 		"-o", "junit_logging=all",
 		"-p", "no:cacheprovider",
 		"-p", layout.StreamPlugin,
+		"-p", layout.MarkersPlugin,
 	), o.PytestArgs...)
 	limit := o.ResultLimit
 	if limit <= 0 {
@@ -138,6 +148,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 	}
 	limit = min(limit*len(o.Cases), max(limit, maxGroupLimit))
 	pod := basePod(o, argv, limit)
+	addFaketime(pod, o.Cases[0].Faketime, o.FaketimeLibrary)
 	pod.Name = PodName(o.RunID, o.Unit, o.Attempt)
 	pod.Labels[LabelCase] = o.Unit
 	pod.Annotations = map[string]string{AnnotationCases: strings.Join(ids, ",")}
@@ -200,6 +211,30 @@ func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
 		pod.Spec.Containers = append(pod.Spec.Containers, collector)
 	}
 	return pod
+}
+
+// addFaketime preloads libfaketime into the test container, and only
+// there: the collector's clock must stay real, and the k8s-testrun shim,
+// a static binary, ignores LD_PRELOAD, so only pytest and what it starts
+// see the fake time.
+func addFaketime(pod *corev1.Pod, spec, library string) {
+	if spec == "" {
+		return
+	}
+	if library == "" {
+		library = faketime.DebianLibrary
+	}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if c.Name != TestContainer {
+			continue
+		}
+		c.Env = append(c.Env,
+			corev1.EnvVar{Name: faketime.EnvPreload, Value: library},
+			corev1.EnvVar{Name: faketime.EnvSpec, Value: spec},
+			corev1.EnvVar{Name: faketime.EnvDontFakeMonotonic, Value: "1"},
+		)
+	}
 }
 
 // mergeTemplate applies pod as a strategic merge patch onto the template:

@@ -45,6 +45,14 @@ const (
 	// makes importable; StreamDirEnv points it at CasesDir.
 	StreamPlugin = "k8s_testrun_stream"
 	StreamDirEnv = "K8S_TESTRUN_STREAM_DIR"
+	// MarkersPlugin is the module name of the plugin, importable in every
+	// test container, that registers the faketime marker and lists each
+	// test's in discovery.
+	MarkersPlugin = "k8s_testrun_markers"
+	// ClockEnv gives the streaming plugin the real time and the monotonic
+	// clock at one moment, "unix-seconds monotonic-seconds", so it can tell
+	// the real time in a process whose wall clock libfaketime fakes.
+	ClockEnv = "K8S_TESTRUN_CLOCK"
 
 	// ArtifactsEnv names the environment variable that points a test at
 	// ArtifactsDir.

@@ -42,17 +42,22 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		return cases, ctrl.Result{}, nil
 	}
 	ids := run.Spec.Tests
+	var markers map[string]string
 	if len(ids) == 0 {
 		var res ctrl.Result
 		var err error
-		ids, res, err = r.discover(ctx, run, st, s)
+		ids, markers, res, err = r.discover(ctx, run, st, s)
 		if ids == nil || err != nil {
 			return nil, res, err
 		}
 	}
 	ids = unique(ids)
 	for i, id := range ids {
-		if err := r.createCase(ctx, run, i, id, s); err != nil {
+		ft := run.Spec.Faketime
+		if v, ok := markers[id]; ok {
+			ft = v
+		}
+		if err := r.createCase(ctx, run, i, id, ft, s); err != nil {
 			return nil, ctrl.Result{}, err
 		}
 	}
@@ -66,7 +71,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	return nil, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id string, s settings) error {
+func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime string, s settings) error {
 	caseID := testid.CaseID(id)
 	tc := &v1alpha1.TestCase{
 		ObjectMeta: metav1.ObjectMeta{
@@ -80,7 +85,7 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 			Annotations:     map[string]string{k8s.AnnotationTestID: id},
 			OwnerReferences: []metav1.OwnerReference{controllerRef(run, v1alpha1.GroupVersion.WithKind("TestRun"))},
 		},
-		Spec: v1alpha1.TestCaseSpec{TestRun: run.Name, TestID: id, Index: int32(index), MaxAttempts: int32(s.maxAttempts)},
+		Spec: v1alpha1.TestCaseSpec{TestRun: run.Name, TestID: id, Index: int32(index), MaxAttempts: int32(s.maxAttempts), Faketime: faketime},
 	}
 	err := r.Client.Create(ctx, tc)
 	if err != nil && !kerrors.IsAlreadyExists(err) {
@@ -90,48 +95,53 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 }
 
 // discover runs pytest --collect-only in a one-off pod and returns the test
-// ids once it finished; nil ids with no error means not yet, or that the
-// run failed (st says so).
-func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) ([]string, ctrl.Result, error) {
+// ids, and their faketime markers by id, once it finished; nil ids with no
+// error means not yet, or that the run failed (st says so).
+func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) ([]string, map[string]string, ctrl.Result, error) {
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodName(run.Name)}, pod)
 	if kerrors.IsNotFound(err) {
-		return nil, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s)
+		return nil, nil, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s)
 	}
 	if err != nil {
-		return nil, ctrl.Result{}, fmt.Errorf("reading discovery pod: %w", err)
+		return nil, nil, ctrl.Result{}, fmt.Errorf("reading discovery pod: %w", err)
 	}
 	if !controlledBy(pod, run.UID) {
 		// A pod of an earlier run of the same name is still going.
-		return nil, ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		return nil, nil, ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	obs := k8s.Observe(pod, r.now(), k8s.ObserveOptions{PendingTimeout: s.pendingTimeout})
 	if !obs.Done {
-		return nil, ctrl.Result{RequeueAfter: discoveryPoll}, nil
+		return nil, nil, ctrl.Result{RequeueAfter: discoveryPoll}, nil
 	}
 	out := obs.Outcome
 	if out.Reason != "" && out.ExitCode < 0 {
 		r.fail(st, "DiscoveryFailed", fmt.Sprintf("discovering tests: %s: %s", out.Reason, out.Message))
-		return nil, ctrl.Result{}, nil
+		return nil, nil, ctrl.Result{}, nil
 	}
 	log, err := r.Logs(ctx, run.Namespace, pod.Name, k8s.TestContainer)
 	if err != nil {
-		return nil, ctrl.Result{}, fmt.Errorf("reading discovery log: %w", err)
+		return nil, nil, ctrl.Result{}, fmt.Errorf("reading discovery log: %w", err)
 	}
-	ids, err := discover.Parse(string(log), int(out.ExitCode))
+	markers, rest, err := discover.SplitMarkers(string(log))
+	if err != nil {
+		r.fail(st, "InvalidMarker", err.Error())
+		return nil, nil, ctrl.Result{}, nil
+	}
+	ids, err := discover.Parse(rest, int(out.ExitCode))
 	switch {
 	case errors.Is(err, discover.ErrNoTests):
 		r.fail(st, "NoTests", fmt.Sprintf("no tests found in image %s (selection %q)", run.Spec.Image, run.Spec.Selection))
-		return nil, ctrl.Result{}, nil
+		return nil, nil, ctrl.Result{}, nil
 	case err != nil:
 		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
-		return nil, ctrl.Result{}, nil
+		return nil, nil, ctrl.Result{}, nil
 	}
-	return ids, ctrl.Result{}, nil
+	return ids, markers, ctrl.Result{}, nil
 }
 
 func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) error {
-	argv := append([]string{"python", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"}, run.Spec.Selection...)
+	argv := k8s.DiscoveryCommand(run.Spec.Selection)
 	tmpl, err := podTemplate(run)
 	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())

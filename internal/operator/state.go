@@ -58,7 +58,7 @@ func DiscoveryPodName(run string) string { return "ktr-" + run + "-discover" }
 
 // CaseOf is the plan's view of a TestCase.
 func CaseOf(tc *v1alpha1.TestCase) plan.Case {
-	return plan.Case{ID: testid.CaseID(tc.Spec.TestID), TestID: tc.Spec.TestID}
+	return plan.Case{ID: testid.CaseID(tc.Spec.TestID), TestID: tc.Spec.TestID, Faketime: tc.Spec.Faketime}
 }
 
 func outcomeOf(a v1alpha1.Attempt) plan.Outcome {

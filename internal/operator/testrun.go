@@ -17,6 +17,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
@@ -119,6 +120,12 @@ func (r *TestRunReconciler) progress(ctx context.Context, run *v1alpha1.TestRun,
 	if _, err := testPod(run, probe, 1, s); err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())
 		return ctrl.Result{}, nil
+	}
+	if run.Spec.Faketime != "" {
+		if err := faketime.Validate(run.Spec.Faketime); err != nil {
+			r.fail(st, "InvalidFaketime", fmt.Sprintf("spec.faketime %q: %v", run.Spec.Faketime, err))
+			return ctrl.Result{}, nil
+		}
 	}
 	cases, res, err := r.testCases(ctx, run, st, s)
 	if err != nil || cases == nil {

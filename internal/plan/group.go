@@ -31,11 +31,14 @@ type Grouping struct {
 	Durations map[string]time.Duration
 }
 
-// Group turns cases into units, in the order they should start.
+// Group turns cases into units, in the order they should start. Cases
+// with different Faketime values never share a unit: a class or file is
+// split by value, and shards hold the cases of the most common value while
+// every other value gets a unit of its own.
 func Group(cases []Case, g Grouping) []Unit {
 	est := estimates(cases, g.Durations)
 	if g.Shards > 0 {
-		return shard(cases, est, g.Shards)
+		return shardByFaketime(cases, est, g.Shards)
 	}
 	var units []Unit
 	var costs []time.Duration
@@ -47,6 +50,9 @@ func Group(cases []Case, g Grouping) []Unit {
 			key = "file:" + fileOf(c.TestID)
 		case PerClass:
 			key = "class:" + classOf(c.TestID)
+		}
+		if key != c.ID && c.Faketime != "" {
+			key += "\x00faketime:" + c.Faketime
 		}
 		j, ok := index[key]
 		if !ok {
@@ -97,6 +103,72 @@ func estimates(cases []Case, durations map[string]time.Duration) []time.Duration
 		est[i] = d
 	}
 	return est
+}
+
+// shardByFaketime shards the cases that share the most common Faketime
+// value (the run's own, when markers are the exception) and gives each
+// other value one unit, ordered with the shards by cost.
+func shardByFaketime(cases []Case, est []time.Duration, n int) []Unit {
+	count := map[string]int{}
+	var values []string
+	for _, c := range cases {
+		if count[c.Faketime] == 0 {
+			values = append(values, c.Faketime)
+		}
+		count[c.Faketime]++
+	}
+	if len(values) == 1 {
+		return shard(cases, est, n)
+	}
+	common := values[0]
+	for _, v := range values {
+		if count[v] > count[common] {
+			common = v
+		}
+	}
+	var shardCases []Case
+	var shardEst []time.Duration
+	others := map[string]int{}
+	var units []Unit
+	var costs []time.Duration
+	for i, c := range cases {
+		if c.Faketime == common {
+			shardCases = append(shardCases, c)
+			shardEst = append(shardEst, est[i])
+			continue
+		}
+		j, ok := others[c.Faketime]
+		if !ok {
+			j = len(units)
+			others[c.Faketime] = j
+			units = append(units, Unit{ID: unitID("faketime:" + c.Faketime)})
+			costs = append(costs, 0)
+		}
+		units[j].Cases = append(units[j].Cases, c.ID)
+		costs[j] += est[i]
+	}
+	estOf := make(map[string]time.Duration, len(shardCases))
+	for i, c := range shardCases {
+		estOf[c.ID] = shardEst[i]
+	}
+	for _, u := range shard(shardCases, shardEst, n) {
+		var cost time.Duration
+		for _, id := range u.Cases {
+			cost += estOf[id]
+		}
+		units = append(units, u)
+		costs = append(costs, cost)
+	}
+	idx := make([]int, len(units))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
+	out := make([]Unit, len(units))
+	for i, j := range idx {
+		out[i] = units[j]
+	}
+	return out
 }
 
 // shard assigns the cases to n units by longest processing time first: the

@@ -32,6 +32,10 @@ type Case struct {
 	ID string
 	// TestID is pytest's node id.
 	TestID string
+	// Faketime, when set, is the FAKETIME the test runs under (libfaketime):
+	// its own @pytest.mark.faketime, else the run's. Only cases with the
+	// same value share a pod.
+	Faketime string
 }
 
 // Unit is a group of cases that one pod runs: a file, a class or a shard.

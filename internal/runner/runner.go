@@ -53,6 +53,9 @@ type Options struct {
 	Template       *corev1.PodTemplateSpec
 	PytestArgs     []string
 	ResultLimit    int
+	// FaketimeLibrary is the libfaketime of the image, preloaded in the
+	// pods of cases with a Faketime; empty means faketime.DebianLibrary.
+	FaketimeLibrary string
 	// Resync re-evaluates the cache this often, for decisions that depend
 	// on time alone; it reads the cache, not the API server.
 	Resync time.Duration
@@ -327,6 +330,8 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			NativeSidecar: r.o.NativeSidecar,
 			ResultLimit:   r.o.ResultLimit,
 			Template:      r.o.Template,
+
+			FaketimeLibrary: r.o.FaketimeLibrary,
 		}
 		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
 			opts.Unit, opts.Cases = a.Unit, a.Cases

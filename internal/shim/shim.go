@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 )
 
@@ -49,10 +51,11 @@ type Options struct {
 	WaitDelay time.Duration
 	// Logger receives debug records; nil discards them.
 	Logger *slog.Logger
-	// Stream makes the streaming pytest plugin (layout.StreamPlugin)
-	// importable by the child and points it at resultsDir/cases, where it
-	// writes each test's result as the test finishes. The command must load
-	// it (-p) and write JUnit (--junitxml), whose entries it streams.
+	// Stream points the streaming pytest plugin (layout.StreamPlugin) at
+	// resultsDir/cases, where it writes each test's result as the test
+	// finishes. The command must load it (-p) and write JUnit
+	// (--junitxml), whose entries it streams. The plugins, this one and
+	// layout.MarkersPlugin, are importable by the child either way.
 	Stream bool
 	// TestTimeout, with Stream, stops the child when one test runs longer:
 	// the shim names the test in resultsDir/cases/timedout and kills the
@@ -64,6 +67,9 @@ type Options struct {
 
 //go:embed k8s_testrun_stream.py
 var streamPlugin []byte
+
+//go:embed k8s_testrun_markers.py
+var markersPlugin []byte
 
 // Run runs argv with its output copied to stdout and stderr and to
 // resultsDir/output.txt, and returns its exit code: the child's own, or 128
@@ -94,14 +100,12 @@ func Run(ctx context.Context, argv []string, resultsDir string, stdout, stderr i
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Stream {
-		env, cleanup, err := streamEnv(opts.Env, resultsDir)
-		if err != nil {
-			return ExitStartFailed, errors.Join(err, file.close(), finish(resultsDir, ExitStartFailed, opts.Now(), opts.Now()))
-		}
-		defer cleanup()
-		opts.Env = env
+	env, cleanup, err := pluginEnv(opts.Env, resultsDir, opts.Stream)
+	if err != nil {
+		return ExitStartFailed, errors.Join(err, file.close(), finish(resultsDir, ExitStartFailed, opts.Now(), opts.Now()))
 	}
+	defer cleanup()
+	opts.Env = env
 	started := opts.Now()
 	code, runErr := run(ctx, argv, artifacts, tee{term: stdout, file: file}, tee{term: stderr, file: file}, opts, logger)
 	exited := opts.Now()
@@ -112,24 +116,33 @@ func Run(ctx context.Context, argv []string, resultsDir string, stdout, stderr i
 	return code, errors.Join(runErr, file.close(), finish(resultsDir, code, started, exited))
 }
 
-// streamEnv writes the streaming plugin where the child's Python finds it
-// and returns the child's environment with PYTHONPATH and the plugin's
-// directory set.
-func streamEnv(env []string, resultsDir string) ([]string, func(), error) {
+// pluginEnv writes the pytest plugins where the child's Python finds them
+// and returns the child's environment with PYTHONPATH set and, with
+// stream, the streaming plugin's directory and the clock anchor.
+func pluginEnv(env []string, resultsDir string, stream bool) ([]string, func(), error) {
 	cases := filepath.Join(resultsDir, layout.CasesDir)
-	if err := os.MkdirAll(cases, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("creating %s: %w", cases, err)
+	if stream {
+		if err := os.MkdirAll(cases, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("creating %s: %w", cases, err)
+		}
 	}
 	dir, err := os.MkdirTemp("", "k8s-testrun-plugin-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("writing the streaming plugin: %w", err)
+		// A read-only root filesystem leaves the results volume, whose
+		// files the collector ships only by name.
+		dir, err = os.MkdirTemp(resultsDir, ".k8s-testrun-plugin-")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("writing the pytest plugins: %w", err)
 	}
 	cleanup := func() { _ = os.RemoveAll(dir) }
-	if err := os.WriteFile(filepath.Join(dir, layout.StreamPlugin+".py"), streamPlugin, 0o644); err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("writing the streaming plugin: %w", err)
+	for name, src := range map[string][]byte{layout.StreamPlugin: streamPlugin, layout.MarkersPlugin: markersPlugin} {
+		if err := os.WriteFile(filepath.Join(dir, name+".py"), src, 0o644); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("writing the pytest plugins: %w", err)
+		}
 	}
-	out := make([]string, 0, len(env)+2)
+	out := make([]string, 0, len(env)+3)
 	pythonPath := dir
 	for _, kv := range env {
 		switch {
@@ -137,13 +150,32 @@ func streamEnv(env []string, resultsDir string) ([]string, func(), error) {
 			if old := strings.TrimPrefix(kv, "PYTHONPATH="); old != "" {
 				pythonPath += string(os.PathListSeparator) + old
 			}
-		case strings.HasPrefix(kv, layout.StreamDirEnv+"="):
+		case strings.HasPrefix(kv, layout.StreamDirEnv+"="), strings.HasPrefix(kv, layout.ClockEnv+"="):
 		default:
 			out = append(out, kv)
 		}
 	}
-	out = append(out, "PYTHONPATH="+pythonPath, layout.StreamDirEnv+"="+cases)
+	out = append(out, "PYTHONPATH="+pythonPath)
+	if stream {
+		out = append(out, layout.StreamDirEnv+"="+cases)
+		if anchor, err := clockAnchor(); err == nil {
+			out = append(out, layout.ClockEnv+"="+anchor)
+		}
+	}
 	return out, cleanup, nil
+}
+
+// clockAnchor reads the real time and CLOCK_MONOTONIC at one moment, in
+// seconds, for the streaming plugin: under libfaketime with a real
+// monotonic clock it derives the real time from them, so that test times
+// and the timeout stay real while the test sees the fake time.
+func clockAnchor() (string, error) {
+	var mono unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		return "", err
+	}
+	real := time.Now()
+	return fmt.Sprintf("%.6f %.6f", float64(real.UnixNano())/1e9, float64(mono.Nano())/1e9), nil
 }
 
 func run(ctx context.Context, argv []string, artifacts string, stdout, stderr io.Writer, opts Options, logger *slog.Logger) (int, error) {

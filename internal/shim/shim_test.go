@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // syncBuffer is a stream the test can read while Run writes it, and that
@@ -343,4 +345,49 @@ func TestTestTimeoutLeavesFinishedTestsAlone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	assert.NoFileExists(t, filepath.Join(dir, "cases", "timedout"))
+}
+
+func TestEveryRunMakesTheMarkersPluginImportable(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	script := `first=${PYTHONPATH%%:*}; echo "path=$PYTHONPATH"; echo "dir=${K8S_TESTRUN_STREAM_DIR-unset}"; echo "clock=${K8S_TESTRUN_CLOCK-unset}"; grep -c '"faketime(spec): run this test' "$first/k8s_testrun_markers.py"`
+	code, err := Run(context.Background(), []string{"sh", "-c", script}, dir, &out, &out, Options{
+		Env: []string{"PYTHONPATH=/opt/deps", "K8S_TESTRUN_CLOCK=1 2", "PATH=" + os.Getenv("PATH")},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	assert.Regexp(t, `path=/[^:]+/k8s-testrun-plugin-[^:]+:/opt/deps\n`, out.String())
+	assert.Contains(t, out.String(), "dir=unset\n", "streaming only with Stream")
+	assert.Contains(t, out.String(), "clock=unset\n", "no stale anchor reaches the child")
+	assert.Contains(t, out.String(), "\n1\n", "the plugin registers the faketime marker")
+	assert.NoDirExists(t, filepath.Join(dir, "cases"))
+}
+
+func TestStreamGivesTheRealClockAnchor(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	before := time.Now()
+	code, err := Run(context.Background(), []string{"sh", "-c", `echo "$K8S_TESTRUN_CLOCK"`}, dir, &out, &out, Options{Stream: true})
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	var real, mono float64
+	_, err = fmt.Sscanf(out.String(), "%f %f\n", &real, &mono)
+	require.NoError(t, err, out.String())
+	assert.InDelta(t, float64(before.UnixNano())/1e9, real, 5, "the real time")
+	var now unix.Timespec
+	require.NoError(t, unix.ClockGettime(unix.CLOCK_MONOTONIC, &now))
+	assert.InDelta(t, float64(now.Nano())/1e9, mono, 5, "the monotonic clock")
+	assert.LessOrEqual(t, mono, float64(now.Nano())/1e9)
+}
+
+func TestPluginsGoToTheResultsWithoutATemporaryDirectory(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	dir := t.TempDir()
+	var out bytes.Buffer
+	code, err := Run(context.Background(), []string{"sh", "-c", `first=${PYTHONPATH%%:*}; echo "$first"; test -f "$first/k8s_testrun_markers.py"`}, dir, &out, &out, Options{})
+	require.NoError(t, err)
+	require.Equal(t, 0, code, out.String())
+	assert.True(t, strings.HasPrefix(out.String(), filepath.Join(dir, ".k8s-testrun-plugin-")), out.String())
+	matches, _ := filepath.Glob(filepath.Join(dir, ".k8s-testrun-plugin-*"))
+	assert.Empty(t, matches, "removed when the child is done")
 }

@@ -1,0 +1,73 @@
+package discover
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
+)
+
+// markerPrefix starts each line the markers plugin (layout.MarkersPlugin)
+// prints in discovery, one per test with a faketime marker.
+const markerPrefix = "k8s-testrun-marker "
+
+// MarkerError is a faketime marker that cannot be used, with the test it
+// is on.
+type MarkerError struct {
+	TestID string
+	Reason string
+}
+
+func (e *MarkerError) Error() string {
+	return fmt.Sprintf("test %s: @pytest.mark.faketime: %s", e.TestID, e.Reason)
+}
+
+// SplitMarkers takes the markers plugin's lines out of the output of
+// discovery and returns each test's faketime marker, by test id, and the
+// output without those lines, for Parse. A marker that is not one valid
+// FAKETIME value is a *MarkerError naming the test and the fix. Lines that
+// do not decode are left in the output; Parse reads them as pytest's.
+func SplitMarkers(output string) (map[string]string, string, error) {
+	if !strings.Contains(output, markerPrefix) {
+		return nil, output, nil
+	}
+	lines := strings.SplitAfter(output, "\n")
+	kept := lines[:0]
+	markers := map[string]string{}
+	var first error
+	for _, line := range lines {
+		rest, ok := strings.CutPrefix(ansi.ReplaceAllString(line, ""), markerPrefix)
+		var m struct {
+			NodeID   string  `json:"nodeid"`
+			Faketime *string `json:"faketime"`
+			Error    string  `json:"error"`
+		}
+		if !ok || json.Unmarshal([]byte(strings.TrimRight(rest, "\r\n")), &m) != nil || m.NodeID == "" {
+			kept = append(kept, line)
+			continue
+		}
+		switch {
+		case m.Faketime == nil:
+			reason := m.Error
+			if reason == "" {
+				reason = "no value"
+			}
+			first = firstErr(first, &MarkerError{TestID: m.NodeID, Reason: reason + `; write @pytest.mark.faketime("2031-06-01 12:00:00")`})
+		default:
+			if err := faketime.Validate(*m.Faketime); err != nil {
+				first = firstErr(first, &MarkerError{TestID: m.NodeID, Reason: fmt.Sprintf("%q: %v", *m.Faketime, err)})
+				continue
+			}
+			markers[m.NodeID] = *m.Faketime
+		}
+	}
+	return markers, strings.Join(kept, ""), first
+}
+
+func firstErr(have, err error) error {
+	if have != nil {
+		return have
+	}
+	return err
+}

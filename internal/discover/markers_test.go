@@ -1,0 +1,64 @@
+package discover
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// collectWithMarkers is what discovery prints with the markers plugin:
+// the ids, then the plugin's lines, then pytest's summary.
+const collectWithMarkers = "tests/test_t.py::test_plain\n" +
+	"tests/test_t.py::test_2031\n" +
+	"tests/test_t.py::TestC::test_past[a b]\n" +
+	"\n" +
+	`k8s-testrun-marker {"nodeid": "tests/test_t.py::test_2031", "faketime": "2031-06-01 12:00:00"}` + "\n" +
+	`k8s-testrun-marker {"nodeid": "tests/test_t.py::TestC::test_past[a b]", "faketime": "-2h"}` + "\n" +
+	"3 tests collected in 0.01s\n"
+
+func TestSplitMarkers(t *testing.T) {
+	markers, rest, err := SplitMarkers(collectWithMarkers)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{
+		"tests/test_t.py::test_2031":             "2031-06-01 12:00:00",
+		"tests/test_t.py::TestC::test_past[a b]": "-2h",
+	}, markers)
+	assert.NotContains(t, rest, "k8s-testrun-marker")
+	ids, err := Parse(rest, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tests/test_t.py::test_plain", "tests/test_t.py::test_2031", "tests/test_t.py::TestC::test_past[a b]"}, ids)
+}
+
+func TestSplitMarkersWithoutMarkers(t *testing.T) {
+	out := "t.py::a\n\n1 test collected in 0.01s\n"
+	markers, rest, err := SplitMarkers(out)
+	require.NoError(t, err)
+	assert.Empty(t, markers)
+	assert.Equal(t, out, rest)
+}
+
+func TestSplitMarkersRejectsABadValueNamingTheTest(t *testing.T) {
+	for name, line := range map[string]string{
+		"malformed":  `k8s-testrun-marker {"nodeid": "t.py::bad", "faketime": "next week"}`,
+		"not a str":  `k8s-testrun-marker {"nodeid": "t.py::bad", "error": "faketime(2031) takes one string"}`,
+		"nothing":    `k8s-testrun-marker {"nodeid": "t.py::bad"}`,
+		"with speed": `k8s-testrun-marker {"nodeid": "t.py::bad", "faketime": "2031-06-01 12:00:00 x2"}`,
+	} {
+		_, _, err := SplitMarkers("t.py::bad\n\n" + line + "\n1 test collected in 0.01s\n")
+		require.Error(t, err, name)
+		var me *MarkerError
+		require.ErrorAs(t, err, &me, name)
+		assert.Equal(t, "t.py::bad", me.TestID)
+		assert.Contains(t, err.Error(), "test t.py::bad: @pytest.mark.faketime", name)
+		assert.NotContains(t, err.Error(), "\n", name)
+	}
+}
+
+func TestSplitMarkersLeavesWhatDoesNotDecode(t *testing.T) {
+	out := "t.py::a\n\nk8s-testrun-marker not json\n1 test collected in 0.01s\n"
+	markers, rest, err := SplitMarkers(out)
+	require.NoError(t, err)
+	assert.Empty(t, markers)
+	assert.Equal(t, out, rest)
+}

@@ -1,0 +1,82 @@
+"""k8s-testrun: the faketime marker.
+
+Loaded by the k8s-testrun shim in every test pod and in test discovery. It
+registers @pytest.mark.faketime(spec), so that pytest neither warns about
+the marker nor, under --strict-markers, refuses it. With
+--k8s-testrun-list-markers (test discovery) it also prints, after the
+collected tests, one line per test that has the marker:
+
+    k8s-testrun-marker {"nodeid": "...", "faketime": "..."}
+
+or, when the marker is not faketime("one string"), "error" instead of
+"faketime". k8s-testrun sets FAKETIME for the test's pod; the marker itself
+changes nothing in the test process. Under FAKETIME the plugin makes
+time.sleep work around a libfaketime bug (see _sleep_under_faketime).
+"""
+
+import errno
+import json
+import os
+import threading
+import time
+
+PREFIX = "k8s-testrun-marker "
+_items = []
+
+
+def _sleep_under_faketime(real_sleep):
+    """Python 3.11+ sleeps with clock_nanosleep(CLOCK_MONOTONIC,
+    TIMER_ABSTIME), which libfaketime 0.9.10 (Debian 12) fails with EINVAL
+    when the monotonic clock is left real; a timed wait, which it handles,
+    stands in for exactly that failure."""
+
+    def sleep(secs):
+        try:
+            real_sleep(secs)
+        except OSError as e:
+            if e.errno != errno.EINVAL or secs < 0:
+                raise
+            threading.Event().wait(secs)
+
+    sleep.__doc__ = real_sleep.__doc__
+    return sleep
+
+
+if os.environ.get("FAKETIME") and os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") == "1":
+    time.sleep = _sleep_under_faketime(time.sleep)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--k8s-testrun-list-markers",
+        action="store_true",
+        default=False,
+        help="print each collected test's faketime marker (k8s-testrun discovery)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "faketime(spec): run this test under libfaketime with FAKETIME=spec, "
+        'e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or "+3d" (k8s-testrun)',
+    )
+
+
+def pytest_collection_finish(session):
+    if session.config.getoption("k8s_testrun_list_markers"):
+        _items[:] = session.items
+
+
+def pytest_terminal_summary(terminalreporter):
+    for item in _items:
+        marker = item.get_closest_marker("faketime")
+        if marker is None:
+            continue
+        entry = {"nodeid": item.nodeid}
+        if len(marker.args) == 1 and isinstance(marker.args[0], str) and not marker.kwargs:
+            entry["faketime"] = marker.args[0]
+        else:
+            shown = [repr(a) for a in marker.args] + ["%s=%r" % kv for kv in marker.kwargs.items()]
+            entry["error"] = "faketime(%s) takes one string" % ", ".join(shown)[:200]
+        terminalreporter.write_line(PREFIX + json.dumps(entry))
