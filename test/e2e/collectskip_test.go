@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 )
 
@@ -113,4 +115,49 @@ func TestCollectionSkipsMatchPlainPytest(t *testing.T) {
 		}
 	}
 	assert.Len(t, pods, 6, "one pod per collected test, none for the skipped modules")
+}
+
+// testCollectionSkips runs testdata/collectskip in operator mode: the
+// report and counts equal plain pytest's, and the TestRun counts the
+// skipped modules, which have no TestCase.
+func (e *opEnv) testCollectionSkips(t *testing.T) {
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "operator.xml")
+	res := e.c.RunCLI(ctx, t, nil, "run", "--mode", "operator", "--namespace", e.ns, "--repository", e.c.Repository(t),
+		"--base-image", e.c.BaseImage, "--junit", report, Testdata("collectskip"))
+	assert.Equal(t, 1, res.Exit, "the project has a failing test")
+
+	ours := readReport(t, report)
+	plain, plainCounts := e.c.plainPytestRun(t, e.ns, suiteProperty(ours, "k8s-testrun.image"))
+	assert.Equal(t, "1 failed, 2 passed, 5 skipped", plainCounts)
+	assert.Contains(t, res.Stdout, plainCounts, "the same counts in the summary")
+	got, want := byKey(ours), byKey(plain)
+	require.Len(t, got, len(want))
+	for key, w := range want {
+		tc, ok := got[key]
+		require.True(t, ok, "%s is in the report", key)
+		assert.Equal(t, w.Status(), tc.Status(), key)
+		if w.Skipped != nil {
+			require.NotNil(t, tc.Skipped, key)
+			assert.Equal(t, w.Skipped.Message, tc.Skipped.Message, key)
+		}
+	}
+	for _, module := range []string{"::tests.test_importorskip", "::tests.test_skip_module"} {
+		assert.Equal(t, want[module].Skipped.Text, got[module].Skipped.Text, module)
+	}
+
+	list := &v1alpha1.TestRunList{}
+	require.NoError(t, e.cr.List(ctx, list, client.InNamespace(e.ns)))
+	var mine *v1alpha1.TestRun
+	for i := range list.Items {
+		if strings.HasPrefix(list.Items[i].Name, "collectskip-") {
+			mine = &list.Items[i]
+		}
+	}
+	require.NotNil(t, mine, "the run stays in the cluster")
+	st := mine.Status
+	assert.Equal(t, []int32{8, 2, 1, 0, 5, 2}, []int32{st.Total, st.Passed, st.Failed, st.Errors, st.Skipped, st.CollectionSkipped},
+		"total, passed, failed, errors, skipped, skipped at collection")
+	assert.Len(t, e.cases(ctx, t, mine.Name), 6, "a TestCase per collected test, none for the skipped modules")
+	e.noPods(ctx, t, mine.Name)
 }
