@@ -35,6 +35,10 @@ const JUnitFile = "junit.xml"
 // Role is the name of the binary's role that runs the collection.
 const Role = "collect"
 
+// tempPrefix starts the name of the directory Collect has pytest write its
+// JUnit in.
+const tempPrefix = "k8s-testrun-collect-"
+
 // PytestArgs is the collection command, writing its JUnit to junitPath,
 // before the user's selection. The JUnit options come before the selection
 // so that a selection of the user's own --junitxml would win, as it would
@@ -71,7 +75,7 @@ func Collect(ctx context.Context, selection []string, stdout, stderr io.Writer, 
 	if opts.Python == "" {
 		opts.Python = "python"
 	}
-	dir, err := os.MkdirTemp("", "k8s-testrun-collect-")
+	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
 		return 127, fmt.Errorf("creating a directory for pytest's JUnit: %w", err)
 	}
@@ -172,12 +176,15 @@ var (
 
 // withoutBlock removes the block's lines from log, keeping the lines of
 // pytest's output the container runtime may have interleaved with them.
+// pytest's note of the JUnit file Collect asked for goes too: the user
+// asked for no such file.
 func withoutBlock(log string) string {
 	var out []string
 	in := false
 	for _, line := range strings.SplitAfter(log, "\n") {
 		trimmed := strings.TrimSpace(line)
 		switch {
+		case strings.Contains(trimmed, " generated xml file: ") && strings.Contains(trimmed, tempPrefix):
 		case strings.HasPrefix(trimmed, blockBegin):
 			in = true
 		case in && trimmed == blockEnd:

@@ -128,11 +128,14 @@ func TestParseLogErrors(t *testing.T) {
 		assert.NotContains(t, ce.Output, transport.Magic)
 	})
 	t.Run("block kept out of pytest's account", func(t *testing.T) {
-		log := discoveryLog(t, readOutput(t, "collection-error.txt"), []byte(`<testsuites/>`))
+		output := readOutput(t, "collection-error.txt") +
+			"------ generated xml file: /tmp/k8s-testrun-collect-2483779747/junit.xml -------\n"
+		log := discoveryLog(t, output, []byte(`<testsuites/>`))
 		_, err := ParseLog(log, 2)
 		var ce *CollectionError
 		require.ErrorAs(t, err, &ce)
 		assert.NotContains(t, ce.Output, transport.Magic)
+		assert.NotContains(t, ce.Output, "generated xml file", "the user asked for no JUnit file")
 		assert.Contains(t, ce.Output, "ERROR")
 	})
 	t.Run("no tests", func(t *testing.T) {
