@@ -297,6 +297,9 @@ func (p *pipeline) discover(ctx context.Context, image string) (discover.Collect
 		// pytest's own words, as it printed them, before the one-line error.
 		fmt.Fprintf(p.stderr, "pytest --collect-only output:\n%s\n", strings.TrimRight(collectErr.Output, "\n"))
 	}
+	if errors.Is(err, discover.ErrNoTests) && len(found.Skipped) > 0 {
+		return discover.Collection{}, fmt.Errorf("no tests to run in %s (selection %q): pytest skipped every test module at collection (%s); install what they import or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection, found.SkippedNames(3))
+	}
 	if errors.Is(err, discover.ErrNoTests) {
 		return discover.Collection{}, fmt.Errorf("no tests found in %s (selection %q): add test_*.py files or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection)
 	}

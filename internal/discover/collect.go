@@ -129,18 +129,36 @@ type Collection struct {
 // which Parse reads, followed by the block Collect prints. exitCode is the
 // pod's.
 //
-// Errors: those of Parse, which come first; then an error when the log has
-// no readable block, since without it modules skipped at collection would
-// silently vanish from the report.
+// Errors: those of Parse, which come first (with ErrNoTests, Skipped
+// still holds what pytest skipped, when the block says); then an error when
+// the log has no readable block, since without it modules skipped at
+// collection would silently vanish from the report.
 func ParseLog(log []byte, exitCode int) (Collection, error) {
-	output := withoutBlock(string(log))
-	ids, err := Parse(output, exitCode)
+	ids, err := Parse(withoutBlock(string(log)), exitCode)
+	if errors.Is(err, ErrNoTests) {
+		// pytest collected nothing; what it skipped may say why.
+		skipped, blockErr := skippedInBlock(log)
+		if blockErr != nil {
+			return Collection{}, err
+		}
+		return Collection{Skipped: skipped}, err
+	}
 	if err != nil {
 		return Collection{}, err
 	}
+	skipped, err := skippedInBlock(log)
+	if err != nil {
+		return Collection{}, err
+	}
+	return Collection{IDs: ids, Skipped: skipped}, nil
+}
+
+// skippedInBlock reads pytest's JUnit out of the log's block and returns
+// its skipped testcases.
+func skippedInBlock(log []byte) ([]junit.Testcase, error) {
 	files, err := transport.Decode(bytes.NewReader(log))
 	if err != nil {
-		return Collection{}, fmt.Errorf("reading pytest's JUnit of the collection from the discovery log: %w", err)
+		return nil, fmt.Errorf("reading pytest's JUnit of the collection from the discovery log: %w", err)
 	}
 	var data []byte
 	found := false
@@ -150,21 +168,42 @@ func ParseLog(log []byte, exitCode int) (Collection, error) {
 		}
 	}
 	if !found {
-		return Collection{}, fmt.Errorf("reading pytest's JUnit of the collection from the discovery log: the block has no %s", JUnitFile)
+		return nil, fmt.Errorf("reading pytest's JUnit of the collection from the discovery log: the block has no %s", JUnitFile)
 	}
 	ts, err := junit.Parse(bytes.NewReader(data))
 	if err != nil {
-		return Collection{}, fmt.Errorf("reading pytest's JUnit of the collection: %w", err)
+		return nil, fmt.Errorf("reading pytest's JUnit of the collection: %w", err)
 	}
-	c := Collection{IDs: ids}
+	var skipped []junit.Testcase
 	for _, s := range ts.Suites {
 		for _, tc := range s.Testcases {
 			if tc.Skipped != nil && tc.Failure == nil && tc.Error == nil {
-				c.Skipped = append(c.Skipped, tc)
+				skipped = append(skipped, tc)
 			}
 		}
 	}
-	return c, nil
+	return skipped, nil
+}
+
+// SkippedNames names the first few of what the collection skipped, for a
+// message: "tests/test_a.py, tests/test_b.py and 3 more".
+func (c Collection) SkippedNames(few int) string {
+	names := make([]string, 0, few)
+	for _, tc := range c.Skipped {
+		if len(names) == few {
+			break
+		}
+		name := tc.File
+		if name == "" {
+			name = tc.Name
+		}
+		names = append(names, name)
+	}
+	out := strings.Join(names, ", ")
+	if more := len(c.Skipped) - len(names); more > 0 {
+		out += fmt.Sprintf(" and %d more", more)
+	}
+	return out
 }
 
 var (

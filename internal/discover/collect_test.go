@@ -138,6 +138,16 @@ func TestParseLogErrors(t *testing.T) {
 		assert.NotContains(t, ce.Output, "generated xml file", "the user asked for no JUnit file")
 		assert.Contains(t, ce.Output, "ERROR")
 	})
+	t.Run("no tests, every module skipped", func(t *testing.T) {
+		// pytest 7.2.1 on the two modules of testdata/collectskip that skip
+		// themselves: exit code 5, and both in its JUnit.
+		got, err := ParseLog(discoveryLog(t, readOutput(t, "allskipped-pytest7.txt"), readFile(t, "collectskip-pytest7.xml")), 5)
+		require.ErrorIs(t, err, ErrNoTests)
+		assert.Empty(t, got.IDs)
+		require.Len(t, got.Skipped, 2)
+		assert.Equal(t, "tests/test_importorskip.py, tests/test_skip_module.py", got.SkippedNames(3))
+		assert.Equal(t, "tests/test_importorskip.py and 1 more", got.SkippedNames(1))
+	})
 	t.Run("no tests", func(t *testing.T) {
 		_, err := ParseLog(discoveryLog(t, readOutput(t, "no-tests.txt"), []byte(`<testsuites/>`)), 5)
 		assert.ErrorIs(t, err, ErrNoTests)

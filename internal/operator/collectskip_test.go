@@ -86,3 +86,18 @@ func TestRunReportsModulesSkippedAtCollection(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(stored), `name="tests.test_importorskip"`, "the stored report has the module")
 }
+
+// A collection that skipped every module ends the run as NoTests, naming
+// what pytest skipped.
+func TestRunEveryModuleSkippedAtCollection(t *testing.T) {
+	e := newEnv(t, testRun("r1"))
+	e.reconcileRun("r1")
+	e.discovery = discoveryLog(t, "\nno tests collected in 0.16s\n", oneModuleSkipped)
+	e.finish(DiscoveryPodName("r1"), 5, false)
+	e.reconcileRun("r1")
+
+	run := e.run("r1")
+	assert.Equal(t, v1alpha1.RunError, run.Status.Phase)
+	assert.Contains(t, run.Status.Message, "pytest skipped every test module at collection (tests/test_importorskip.py)")
+	assert.Empty(t, e.testCases("r1"))
+}

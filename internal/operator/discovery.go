@@ -133,6 +133,9 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 	}
 	found, err := discover.ParseLog(log, int(out.ExitCode))
 	switch {
+	case errors.Is(err, discover.ErrNoTests) && len(found.Skipped) > 0:
+		r.fail(st, "NoTests", fmt.Sprintf("no tests to run in image %s (selection %q): pytest skipped every test module at collection (%s)", run.Spec.Image, run.Spec.Selection, found.SkippedNames(3)))
+		return discover.Collection{}, ctrl.Result{}, nil
 	case errors.Is(err, discover.ErrNoTests):
 		r.fail(st, "NoTests", fmt.Sprintf("no tests found in image %s (selection %q)", run.Spec.Image, run.Spec.Selection))
 		return discover.Collection{}, ctrl.Result{}, nil

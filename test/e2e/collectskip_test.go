@@ -161,3 +161,21 @@ func (e *opEnv) testCollectionSkips(t *testing.T) {
 	assert.Len(t, e.cases(ctx, t, mine.Name), 6, "a TestCase per collected test, none for the skipped modules")
 	e.noPods(ctx, t, mine.Name)
 }
+
+// TestEveryModuleSkippedIsNoTests selects only the modules of
+// testdata/collectskip that skip themselves at import: as plain pytest
+// (exit code 5, no tests collected), nothing runs, and the one line says
+// which modules pytest skipped, with exit code 2.
+func TestEveryModuleSkippedIsNoTests(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-allskipped")
+	ctx := Context(t, 10*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report), Testdata("collectskip"), "--",
+		"tests/test_importorskip.py", "tests/test_skip_module.py")...)
+	assert.Equal(t, 2, res.Exit)
+	assert.Equal(t, "k8s-testrun: no tests to run in "+Testdata("collectskip")+` (selection ["tests/test_importorskip.py" "tests/test_skip_module.py"]): `+
+		"pytest skipped every test module at collection (tests/test_importorskip.py, tests/test_skip_module.py); install what they import or fix the selection after --",
+		lastLine(res.Stderr))
+	c.RequireNoRunPods(t, ns)
+}
