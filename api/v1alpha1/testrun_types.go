@@ -187,6 +187,11 @@ type TestRunStatus struct {
 	// Active is the number of test pods running now.
 	// +optional
 	Active int32 `json:"active"`
+	// CollectionSkipped counts the modules pytest skipped at collection
+	// (pytest.importorskip, pytest.skip(allow_module_level=True)); Total
+	// and Skipped include them, as pytest's counts do. They run in no pod.
+	// +optional
+	CollectionSkipped int32 `json:"collectionSkipped,omitempty"`
 
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

@@ -78,6 +78,7 @@ GitHub Action, also a check run, annotations and a job summary.`,
 		newOperatorCommand(env),
 		newShimCommand(env),
 		newSidecarCommand(env),
+		newCollectCommand(env),
 	)
 	return root
 }

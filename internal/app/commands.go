@@ -11,6 +11,7 @@ import (
 
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 )
 
 // newRunCommand is `k8s-testrun run`: its flags are config.Config's.
@@ -199,6 +200,13 @@ func newShimCommand(env Env) *cobra.Command {
 	return hiddenRole("shim", "Run pytest as a child, forward signals, record its exit code (the test container's entrypoint)",
 		func(cmd *cobra.Command, args []string) error {
 			return roleExit(shimCommand(cmd.Context(), args, env))
+		})
+}
+
+func newCollectCommand(env Env) *cobra.Command {
+	return hiddenRole(discover.Role, "Run pytest's collection and print its JUnit after its output (the discovery pod's entrypoint)",
+		func(cmd *cobra.Command, args []string) error {
+			return roleExit(collectCommand(cmd.Context(), args, env))
 		})
 }
 

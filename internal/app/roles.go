@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/shim"
 	"github.com/k8s-testrun/k8s-testrun/internal/sidecar"
@@ -49,6 +50,32 @@ func shimCommand(ctx context.Context, args []string, env Env) (int, error) {
 	})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun shim:", err)
+	}
+	return code, nil
+}
+
+// collectCommand is the discovery pod's entrypoint:
+//
+//	collect [-- SELECTION...]
+//
+// It runs pytest's collection of the selection, then prints pytest's JUnit
+// of it as a transport block, and exits with pytest's exit code.
+func collectCommand(ctx context.Context, args []string, env Env) (int, error) {
+	fs := flag.NewFlagSet(discover.Role, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	python := fs.String("python", "python", "the Python interpreter that runs pytest")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK, errHelp
+		}
+		return ExitInfra, err
+	}
+	code, err := discover.Collect(ctx, fs.Args(), env.Stdout, env.Stderr, discover.CollectOptions{
+		Python: *python,
+		Env:    env.Environ(),
+	})
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "k8s-testrun collect:", err)
 	}
 	return code, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -156,10 +157,11 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.phase(phaseDiscover)
-	ids, markers, err := p.discover(ctx, p.image.Image)
+	found, err := p.discover(ctx, p.image.Image)
 	if err != nil {
 		return nil, err
 	}
+	ids, markers := found.IDs, found.Markers
 	cases := make([]plan.Case, len(ids))
 	for i, id := range ids {
 		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id, Faketime: p.cfg.Faketime}
@@ -203,7 +205,10 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 
 		FaketimeLibrary: p.image.FaketimeLibrary,
 	})
-	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), results)
+	// Modules pytest skipped at collection ran in no pod; they lead the
+	// report, as they lead pytest's own.
+	reported := append(runner.SkippedAtCollection(found.Skipped), results...)
+	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
@@ -348,41 +353,39 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 	return max(perTest, minDiscoveryTimeout)
 }
 
-// discover returns the test ids pytest collects and each test's faketime
-// marker, by test id.
-func (p *pipeline) discover(ctx context.Context, image string) ([]string, map[string]string, error) {
+func (p *pipeline) discover(ctx context.Context, image string) (discover.Collection, error) {
+	argv := discover.Command(layout.BinaryPath, p.cfg.Selection)
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: "discover",
-		Image: image, Command: k8s.DiscoveryCommand(p.cfg.Selection), Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
+		Image: image, Command: argv, Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
 	})
 	if err != nil {
-		return nil, nil, err
+		return discover.Collection{}, err
 	}
 	p.log.Info("discovering tests", "pod", pod.Name)
 	out, log, err := k8s.RunOnce(ctx, p.cluster.Client, pod, k8s.ObserveOptions{PendingTimeout: p.cfg.PendingTimeout})
 	if err != nil {
-		return nil, nil, fmt.Errorf("discovering tests: %w", err)
+		return discover.Collection{}, fmt.Errorf("discovering tests: %w", err)
 	}
 	if out.Reason != "" && out.ExitCode < 0 {
-		return nil, nil, fmt.Errorf("discovering tests: %s: %s", out.Reason, out.Message)
+		return discover.Collection{}, fmt.Errorf("discovering tests: %s: %s", out.Reason, out.Message)
 	}
-	markers, rest, err := discover.SplitMarkers(string(log))
-	if err != nil {
-		return nil, nil, err
-	}
-	ids, err := discover.Parse(rest, int(out.ExitCode))
+	found, err := discover.ParseLog(log, int(out.ExitCode))
 	var collectErr *discover.CollectionError
 	if errors.As(err, &collectErr) {
 		// pytest's own words, as it printed them, before the one-line error.
 		fmt.Fprintf(p.stderr, "pytest --collect-only output:\n%s\n", strings.TrimRight(collectErr.Output, "\n"))
 	}
+	if errors.Is(err, discover.ErrNoTests) && len(found.Skipped) > 0 {
+		return discover.Collection{}, fmt.Errorf("no tests to run in %s (selection %q): pytest skipped every test module at collection (%s); install what they import or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection, found.SkippedNames(3))
+	}
 	if errors.Is(err, discover.ErrNoTests) {
-		return nil, nil, fmt.Errorf("no tests found in %s (selection %q): add test_*.py files or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection)
+		return discover.Collection{}, fmt.Errorf("no tests found in %s (selection %q): add test_*.py files or fix the selection after --", p.cfg.ProjectDir, p.cfg.Selection)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("discovering tests: %w", err)
+		return discover.Collection{}, fmt.Errorf("discovering tests: %w", err)
 	}
-	return ids, markers, nil
+	return found, nil
 }
 
 func (p *pipeline) nativeSidecar(ctx context.Context) (bool, error) {

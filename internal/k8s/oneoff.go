@@ -27,20 +27,6 @@ type OneOffOptions struct {
 	Template *corev1.PodTemplateSpec
 }
 
-// DiscoveryResults is where the shim of a discovery pod keeps its files.
-const DiscoveryResults = "/tmp/k8s-testrun-discover"
-
-// DiscoveryCommand is the command of a discovery pod: pytest's collection
-// of selection, through the shim, which makes the markers plugin
-// importable, and with that plugin listing each test's faketime marker.
-func DiscoveryCommand(selection []string) []string {
-	return append([]string{
-		layout.BinaryPath, "shim", "--results", DiscoveryResults, "--",
-		"python", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-		"-p", layout.MarkersPlugin, "--k8s-testrun-list-markers",
-	}, selection...)
-}
-
 // OneOffPod builds the pod for OneOffOptions.
 func OneOffPod(o OneOffOptions) (*corev1.Pod, error) {
 	pod := &corev1.Pod{

@@ -15,7 +15,9 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -36,20 +38,22 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		if err != nil {
 			return nil, ctrl.Result{}, err
 		}
-		if int32(len(cases)) < st.Total && r.now().Sub(cond.LastTransitionTime.Time) < casesSettle {
+		if int32(len(cases)) < st.Total-st.CollectionSkipped && r.now().Sub(cond.LastTransitionTime.Time) < casesSettle {
 			return nil, ctrl.Result{RequeueAfter: 500 * time.Millisecond}, nil
 		}
 		return cases, ctrl.Result{}, nil
 	}
 	ids := run.Spec.Tests
-	var markers map[string]string
+	var (
+		skipped []junit.Testcase
+		markers map[string]string
+	)
 	if len(ids) == 0 {
-		var res ctrl.Result
-		var err error
-		ids, markers, res, err = r.discover(ctx, run, st, s)
-		if ids == nil || err != nil {
+		found, res, err := r.discover(ctx, run, st, s)
+		if found.IDs == nil || err != nil {
 			return nil, res, err
 		}
+		ids, skipped, markers = found.IDs, found.Skipped, found.Markers
 	}
 	ids = unique(ids)
 	for i, id := range ids {
@@ -61,7 +65,18 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 			return nil, ctrl.Result{}, err
 		}
 	}
-	st.Total = int32(len(ids))
+	if len(skipped) > 0 {
+		cm, err := collectionConfigMap(run, skipped)
+		if err != nil {
+			r.fail(st, "DiscoveryFailed", "keeping what pytest's collection skipped: "+err.Error())
+			return nil, ctrl.Result{}, nil
+		}
+		if err := put(ctx, r.Client, r.APIReader, cm); err != nil {
+			return nil, ctrl.Result{}, err
+		}
+	}
+	st.CollectionSkipped = int32(len(skipped))
+	st.Total = int32(len(ids) + len(skipped))
 	st.Phase = v1alpha1.RunRunning
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionDiscovered, Status: metav1.ConditionTrue, Reason: "TestCasesCreated",
@@ -95,53 +110,51 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 }
 
 // discover runs pytest --collect-only in a one-off pod and returns the test
-// ids, and their faketime markers by id, once it finished; nil ids with no
+// ids, and what the collection skipped, once it finished; nil ids with no
 // error means not yet, or that the run failed (st says so).
-func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) ([]string, map[string]string, ctrl.Result, error) {
+func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) (discover.Collection, ctrl.Result, error) {
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodName(run.Name)}, pod)
 	if kerrors.IsNotFound(err) {
-		return nil, nil, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s)
+		return discover.Collection{}, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s)
 	}
 	if err != nil {
-		return nil, nil, ctrl.Result{}, fmt.Errorf("reading discovery pod: %w", err)
+		return discover.Collection{}, ctrl.Result{}, fmt.Errorf("reading discovery pod: %w", err)
 	}
 	if !controlledBy(pod, run.UID) {
 		// A pod of an earlier run of the same name is still going.
-		return nil, nil, ctrl.Result{RequeueAfter: 2 * time.Second}, nil
+		return discover.Collection{}, ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	obs := k8s.Observe(pod, r.now(), k8s.ObserveOptions{PendingTimeout: s.pendingTimeout})
 	if !obs.Done {
-		return nil, nil, ctrl.Result{RequeueAfter: discoveryPoll}, nil
+		return discover.Collection{}, ctrl.Result{RequeueAfter: discoveryPoll}, nil
 	}
 	out := obs.Outcome
 	if out.Reason != "" && out.ExitCode < 0 {
 		r.fail(st, "DiscoveryFailed", fmt.Sprintf("discovering tests: %s: %s", out.Reason, out.Message))
-		return nil, nil, ctrl.Result{}, nil
+		return discover.Collection{}, ctrl.Result{}, nil
 	}
 	log, err := r.Logs(ctx, run.Namespace, pod.Name, k8s.TestContainer)
 	if err != nil {
-		return nil, nil, ctrl.Result{}, fmt.Errorf("reading discovery log: %w", err)
+		return discover.Collection{}, ctrl.Result{}, fmt.Errorf("reading discovery log: %w", err)
 	}
-	markers, rest, err := discover.SplitMarkers(string(log))
-	if err != nil {
-		r.fail(st, "InvalidMarker", err.Error())
-		return nil, nil, ctrl.Result{}, nil
-	}
-	ids, err := discover.Parse(rest, int(out.ExitCode))
+	found, err := discover.ParseLog(log, int(out.ExitCode))
 	switch {
+	case errors.Is(err, discover.ErrNoTests) && len(found.Skipped) > 0:
+		r.fail(st, "NoTests", fmt.Sprintf("no tests to run in image %s (selection %q): pytest skipped every test module at collection (%s)", run.Spec.Image, run.Spec.Selection, found.SkippedNames(3)))
+		return discover.Collection{}, ctrl.Result{}, nil
 	case errors.Is(err, discover.ErrNoTests):
 		r.fail(st, "NoTests", fmt.Sprintf("no tests found in image %s (selection %q)", run.Spec.Image, run.Spec.Selection))
-		return nil, nil, ctrl.Result{}, nil
+		return discover.Collection{}, ctrl.Result{}, nil
 	case err != nil:
 		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
-		return nil, nil, ctrl.Result{}, nil
+		return discover.Collection{}, ctrl.Result{}, nil
 	}
-	return ids, markers, ctrl.Result{}, nil
+	return found, ctrl.Result{}, nil
 }
 
 func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) error {
-	argv := k8s.DiscoveryCommand(run.Spec.Selection)
+	argv := discover.Command(layout.BinaryPath, run.Spec.Selection)
 	tmpl, err := podTemplate(run)
 	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())

@@ -34,9 +34,9 @@ func TestRunFaketimeFromSpecAndMarkers(t *testing.T) {
 	assert.Contains(t, pod.Spec.Containers[0].Command, "--k8s-testrun-list-markers", "discovery lists the markers")
 	assert.NotContains(t, testEnv(*pod), "FAKETIME", "discovery runs on the real clock")
 
-	e.discovery = "tests/test_a.py::test_run\ntests/test_a.py::test_marked\n\n" +
-		`k8s-testrun-marker {"nodeid": "tests/test_a.py::test_marked", "faketime": "2031-06-01 12:00:00"}` + "\n" +
-		"2 tests collected in 0.01s\n"
+	e.discovery = discoveryLog(t, "tests/test_a.py::test_run\ntests/test_a.py::test_marked\n\n"+
+		`k8s-testrun-marker {"nodeid": "tests/test_a.py::test_marked", "faketime": "2031-06-01 12:00:00"}`+"\n"+
+		"2 tests collected in 0.01s\n", noSkips)
 	e.finish(DiscoveryPodName("r1"), 0, false)
 	e.reconcileRun("r1")
 	require.Len(t, e.testCases("r1"), 2)
@@ -73,9 +73,9 @@ func TestRunWithMalformedFaketimeFails(t *testing.T) {
 func TestRunWithMalformedMarkerFails(t *testing.T) {
 	e := newEnv(t, testRun("r1"))
 	e.reconcileRun("r1")
-	e.discovery = "tests/test_a.py::test_bad\n\n" +
-		`k8s-testrun-marker {"nodeid": "tests/test_a.py::test_bad", "faketime": "soon"}` + "\n" +
-		"1 test collected in 0.01s\n"
+	e.discovery = discoveryLog(t, "tests/test_a.py::test_bad\n\n"+
+		`k8s-testrun-marker {"nodeid": "tests/test_a.py::test_bad", "faketime": "soon"}`+"\n"+
+		"1 test collected in 0.01s\n", noSkips)
 	e.finish(DiscoveryPodName("r1"), 0, false)
 	e.reconcileRun("r1")
 	run := e.run("r1")

@@ -46,16 +46,25 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 	if err != nil {
 		return nil, err
 	}
-	cms := &corev1.ConfigMapList{}
-	if err := r.List(ctx, cms, client.InNamespace(run.Namespace),
-		client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: RoleResults}); err != nil {
-		return nil, fmt.Errorf("listing results of run %s: %w", run.Name, err)
-	}
-	stored := make(map[string]*corev1.ConfigMap, len(cms.Items))
-	for i := range cms.Items {
-		stored[cms.Items[i].Name] = &cms.Items[i]
+	stored := map[string]*corev1.ConfigMap{}
+	for _, role := range []string{RoleResults, RoleCollection} {
+		cms := &corev1.ConfigMapList{}
+		if err := r.List(ctx, cms, client.InNamespace(run.Namespace),
+			client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: role}); err != nil {
+			return nil, fmt.Errorf("listing results of run %s: %w", run.Name, err)
+		}
+		for i := range cms.Items {
+			stored[cms.Items[i].Name] = &cms.Items[i]
+		}
 	}
 	results := make([]runner.CaseResult, 0, len(cases))
+	if cm := stored[CollectionName(run.Name)]; cm != nil && controlledBy(cm, run.UID) {
+		skipped, err := skippedAtCollection(cm)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, runner.SkippedAtCollection(skipped)...)
+	}
 	for _, tc := range cases {
 		cr := runner.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}
 		for _, a := range tc.Status.History {

@@ -30,6 +30,12 @@ const (
 	// RoleResults and RoleReport label the ConfigMaps of a run.
 	RoleResults = "results"
 	RoleReport  = "report"
+	// RoleCollection labels the ConfigMap of what pytest's collection
+	// skipped.
+	RoleCollection = "collection"
+	// CollectionKey is its binaryData key: pytest's testcases, as JSON,
+	// gzipped.
+	CollectionKey = "skipped.json.gz"
 
 	// ResultsKey is the binaryData key of a results ConfigMap: the
 	// collector's log, gzipped.
@@ -51,6 +57,10 @@ func ResultsName(testCase string) string { return testCase + "-results" }
 
 // ReportName names the ConfigMap that keeps a run's merged JUnit report.
 func ReportName(run string) string { return run + "-report" }
+
+// CollectionName names the ConfigMap that keeps what a run's collection
+// skipped.
+func CollectionName(run string) string { return run + "-collection" }
 
 // DiscoveryPodName names a run's discovery pod; k8s.OneOffPod derives it
 // from the run id and the role.

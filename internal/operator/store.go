@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
@@ -112,6 +114,61 @@ func gunzipBytes(b []byte, limit int64) ([]byte, error) {
 	out, err := io.ReadAll(io.LimitReader(zr, limit))
 	if err != nil {
 		return nil, fmt.Errorf("decompressing: %w", err)
+	}
+	return out, nil
+}
+
+// maxSkipText bounds the text pytest gives a module it skipped at
+// collection (its location and reason), so that many of them still fit.
+const maxSkipText = 4096
+
+// collectionConfigMap keeps pytest's testcases for what the run's
+// collection skipped, so the report can carry them as direct mode does.
+func collectionConfigMap(run *v1alpha1.TestRun, skipped []junit.Testcase) (*corev1.ConfigMap, error) {
+	kept := make([]junit.Testcase, len(skipped))
+	for i, tc := range skipped {
+		if tc.Skipped != nil {
+			res := *tc.Skipped
+			res.Text = junit.CutHead(res.Text, maxSkipText)
+			tc.Skipped = &res
+		}
+		kept[i] = tc
+	}
+	data, err := json.Marshal(kept)
+	if err != nil {
+		return nil, fmt.Errorf("encoding what the collection skipped: %w", err)
+	}
+	gz, err := gzipBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(gz) > maxStored {
+		return nil, &TooLargeError{What: "the list of modules skipped at collection", Size: len(gz)}
+	}
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      CollectionName(run.Name),
+			Namespace: run.Namespace,
+			Labels: map[string]string{
+				k8s.LabelManagedBy: k8s.ManagedBy,
+				k8s.LabelRun:       run.Name,
+				k8s.LabelRole:      RoleCollection,
+			},
+			OwnerReferences: []metav1.OwnerReference{controllerRef(run, v1alpha1.GroupVersion.WithKind("TestRun"))},
+		},
+		BinaryData: map[string][]byte{CollectionKey: gz},
+	}, nil
+}
+
+// skippedAtCollection reads what collectionConfigMap kept.
+func skippedAtCollection(cm *corev1.ConfigMap) ([]junit.Testcase, error) {
+	data, err := gunzipBytes(cm.BinaryData[CollectionKey], maxLog)
+	if err != nil {
+		return nil, fmt.Errorf("configmap %s: %w", cm.Name, err)
+	}
+	var out []junit.Testcase
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("configmap %s: %w", cm.Name, err)
 	}
 	return out, nil
 }

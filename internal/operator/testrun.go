@@ -196,8 +196,9 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 
 // count sets the summary from the decision.
 func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod) {
-	st.Total = int32(len(d.Cases))
+	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
 	st.Passed, st.Failed, st.Errors, st.Skipped, st.Flaky, st.Active = 0, 0, 0, 0, 0, 0
+	st.Skipped = st.CollectionSkipped
 	for _, cs := range d.Cases {
 		if !cs.Final {
 			continue

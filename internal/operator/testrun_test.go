@@ -17,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -112,18 +114,19 @@ func TestRunDiscoversTests(t *testing.T) {
 	assert.Equal(t, v1alpha1.RunDiscovering, e.run("r1").Status.Phase)
 	pod := &corev1.Pod{}
 	require.NoError(t, e.client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: DiscoveryPodName("r1")}, pod))
-	assert.Contains(t, pod.Spec.Containers[0].Command, "--collect-only")
+	assert.Equal(t, discover.Command(layout.BinaryPath, []string{"-k", "one"}), pod.Spec.Containers[0].Command, "the binary's collect role runs pytest")
 	assert.Equal(t, []string{"-k", "one"}, pod.Spec.Containers[0].Command[len(pod.Spec.Containers[0].Command)-2:])
 	assert.Equal(t, "TestRun", metav1.GetControllerOf(pod).Kind)
 
 	e.reconcileRun("r1")
 	assert.Empty(t, e.testCases("r1"), "discovery has not finished")
 
-	e.discovery = "tests/test_a.py::test_one\ntests/test_b.py::test_one\n\n2 tests collected in 0.01s\n"
+	e.discovery = discoveryLog(t, "tests/test_a.py::test_one\ntests/test_b.py::test_one\n\n2 tests collected in 0.01s\n", noSkips)
 	e.finish(DiscoveryPodName("r1"), 0, false)
 	e.reconcileRun("r1")
 	run := e.run("r1")
 	assert.Equal(t, int32(2), run.Status.Total)
+	assert.Zero(t, run.Status.CollectionSkipped)
 	assert.Len(t, e.testCases("r1"), 2)
 	require.NoError(t, e.client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: DiscoveryPodName("r1")}, pod),
 		"the discovery pod stays until the status records the tests")

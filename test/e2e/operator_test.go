@@ -116,6 +116,7 @@ func TestOperator(t *testing.T) {
 	t.Run("operator killed mid-run", e.testOperatorKilled)
 	t.Run("delete run", e.testDeleteRun)
 	t.Run("linger", e.testLinger)
+	t.Run("collection skips as plain pytest", e.testCollectionSkips)
 }
 
 func kubectlPath(t *testing.T) string {
