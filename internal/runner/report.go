@@ -147,6 +147,7 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 			tc.Time = junit.Seconds(last.Finished.Sub(last.Started))
 		}
 	}
+	tc.AddProperty(junit.PropertyTestID, cr.Case.TestID)
 	if last.Pod != "" {
 		tc.AddProperty(junit.PropertyPod, last.Pod)
 	}
