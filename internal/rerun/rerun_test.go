@@ -99,8 +99,8 @@ func TestPytestRunFromAnotherRootdir(t *testing.T) {
 // property decides, also where classname and name would be ambiguous.
 func TestOwnReport(t *testing.T) {
 	ids := []string{
-		"tests/a/b.py::test_f",    // classname tests.a.b
-		"tests/a.py::b::test_f",   // classname tests.a.b as well
+		"tests/a/b.py::test_f",  // classname tests.a.b
+		"tests/a.py::b::test_f", // classname tests.a.b as well
 		"tests/test_p.py::test_p[x::y]",
 		"tests/test_p.py::test_ok",
 		"tests/test_p.py::test_notrun",
