@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
 // Defaults a user sees in --help and in action.yml.
@@ -94,6 +96,14 @@ type Config struct {
 	// DurationsFile holds per-test durations from earlier runs (read when
 	// present) and receives this run's (written at the end).
 	DurationsFile string
+
+	// RerunFailed is the JUnit XML report of an earlier run: only its
+	// failed and errored tests run. Validate reads it into Rerun.
+	RerunFailed string
+	Rerun       *rerun.Report
+	// MaxFailures stops the run after this many failed or errored tests;
+	// 0 means no limit.
+	MaxFailures int
 }
 
 // What one pod runs.
@@ -198,6 +208,10 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("shards")
 	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
 	in("durations-file")
+	fs.StringVar(&c.RerunFailed, "rerun-failed", "", "JUnit XML report of an earlier run (k8s-testrun's or pytest's): run only its failed and errored tests")
+	in("rerun-failed")
+	fs.IntVar(&c.MaxFailures, "max-failures", 0, "stop after N failed or errored tests: no more pods, the running ones deleted, the rest reported not run; 0 for no limit")
+	in("max-failures")
 	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
 	in("result-limit")
 
@@ -331,6 +345,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Shards < 0 {
 		bad("shards", fmt.Sprint(c.Shards), "must be 0 (off) or more")
+	}
+	if c.MaxFailures < 0 {
+		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")
+	}
+	if c.RerunFailed != "" && c.Rerun == nil {
+		rep, err := rerun.Load(c.RerunFailed)
+		var fe *rerun.FileError
+		switch {
+		case errors.As(err, &fe):
+			bad("rerun failed", c.RerunFailed, fe.Problem+"; give the JUnit XML report of an earlier run (k8s-testrun's --junit file or pytest's --junitxml)")
+		case err != nil:
+			bad("rerun failed", c.RerunFailed, err.Error())
+		}
+		c.Rerun = rep
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
