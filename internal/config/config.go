@@ -330,6 +330,9 @@ func (c *Config) Validate() error {
 		if c.ResultLimit > 1<<20 {
 			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
 		}
+		if c.RerunFailed != "" || c.MaxFailures > 0 {
+			bad("mode", c.Mode, "does not take --rerun-failed or --max-failures yet; use --mode direct")
+		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
 	}
@@ -354,7 +357,7 @@ func (c *Config) Validate() error {
 		var fe *rerun.FileError
 		switch {
 		case errors.As(err, &fe):
-			bad("rerun failed", c.RerunFailed, fe.Problem+"; give the JUnit XML report of an earlier run (k8s-testrun's --junit file or pytest's --junitxml)")
+			bad("rerun failed", c.RerunFailed, fe.Problem+"; give the JUnit XML report of an earlier run (k8s-testrun's, or pytest's --junitxml)")
 		case err != nil:
 			bad("rerun failed", c.RerunFailed, err.Error())
 		}

@@ -53,6 +53,8 @@ var Inputs = []Input{
 	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class or file. Results stay per test either way."},
 	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
 	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
+	{InputRerunFailed, "", "JUnit XML report of an earlier run (this action's junit_path or pytest's --junitxml), relative to the workspace: run only its failed and errored tests. A report without failures runs nothing."},
+	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 }
 
 // Names of the inputs.
@@ -77,6 +79,8 @@ const (
 	InputPodPer        = "pod_per"
 	InputShards        = "shards"
 	InputDurationsFile = "durations_file"
+	InputRerunFailed   = "rerun_failed"
+	InputMaxFailures   = "max_failures"
 )
 
 // Values of fail_on.
@@ -143,6 +147,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		Mode:           in(InputMode),
 		PodPer:         in(InputPodPer),
 		DurationsFile:  inWorkspace(s.Workspace, in(InputDurationsFile)),
+		RerunFailed:    inWorkspace(s.Workspace, in(InputRerunFailed)),
 		Platform:       config.DefaultPlatform,
 		Namespace:      in(InputNamespace),
 		PendingTimeout: config.DefaultPendingTimeout,
@@ -194,6 +199,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
 		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
 	}
+	if c.MaxFailures, err = strconv.Atoi(in(InputMaxFailures)); err != nil {
+		bad(InputMaxFailures, in(InputMaxFailures), "give a whole number, 0 (no limit) or more")
+	}
 	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
 		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
 	}
@@ -244,6 +252,8 @@ var validateInputs = map[string]string{
 	"mode":              InputMode,
 	"pod per":           InputPodPer,
 	"shards":            InputShards,
+	"rerun failed":      InputRerunFailed,
+	"max failures":      InputMaxFailures,
 }
 
 func inputErrors(err error) []error {

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
+)
+
+func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
+	dir := t.TempDir()
+	notJUnit := filepath.Join(dir, "coverage.xml")
+	require.NoError(t, os.WriteFile(notJUnit, []byte(`<coverage version="7"/>`), 0o644))
+	base := []string{"run", "--repository", "localhost:5001/x"}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"max failures not a number", []string{"--max-failures", "many"}, []string{`--max-failures "many": not a whole number`}},
+		{"max failures negative", []string{"--max-failures", "-2"}, []string{`max failures "-2": must be 0 (no limit) or more`}},
+		{"report missing", []string{"--rerun-failed", filepath.Join(dir, "gone.xml")}, []string{`rerun failed "` + filepath.Join(dir, "gone.xml") + `": does not exist`, "give the JUnit XML report"}},
+		{"report not junit", []string{"--rerun-failed", notJUnit}, []string{`rerun failed "` + notJUnit + `": is not a JUnit XML report: its root element is <coverage>`}},
+		{"operator mode", []string{"--mode", "operator", "--max-failures", "1"}, []string{`mode "operator": does not take --rerun-failed or --max-failures yet; use --mode direct`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env, _, stderr := testEnv(nil)
+			assert.Equal(t, ExitInfra, Run(context.Background(), append(append(base, tt.args...), dir), env))
+			out := strings.TrimSpace(stderr.String())
+			assert.NotContains(t, out, "\n", "one line")
+			for _, w := range tt.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+}
+
+// TestRerunOfAReportWithoutFailures runs nothing: no cluster is needed
+// (the kubeconfig does not exist), and the exit code is 0.
+func TestRerunOfAReportWithoutFailures(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "junit.xml")
+	require.NoError(t, os.WriteFile(report, []byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_ok"/><testcase classname="tests.test_a" name="test_skip"><skipped/></testcase></testsuite></testsuites>`), 0o644))
+	env, stdout, stderr := testEnv(map[string]string{"KUBECONFIG": filepath.Join(dir, "no-kubeconfig")})
+	code := Run(context.Background(), []string{"run", "--repository", "localhost:5001/x", "--rerun-failed", report, dir}, env)
+	assert.Equal(t, ExitOK, code, stderr.String())
+	assert.Equal(t, "k8s-testrun: "+report+" has no failed or errored tests (of 2); nothing to rerun\n", stderr.String())
+	assert.Empty(t, stdout.String())
+	assert.NoFileExists(t, filepath.Join(dir, "k8s-testrun-junit.xml"))
+}
+
+func TestMissingLine(t *testing.T) {
+	assert.Empty(t, missingLine("r.xml", 2, rerun.Selection{IDs: []string{"a", "b"}}))
+	line := missingLine("r.xml", 6, rerun.Selection{IDs: []string{"t.py::x"}, Missing: []rerun.Test{
+		{TestID: "tests/test_old.py::test_gone"},
+		{Classname: "tests.test_a.TestK", Name: "test_y[1]"},
+		{Classname: "tests.test_b", Name: "test_z"},
+		{Classname: "tests.test_c", Name: "::error::hi"},
+		{Classname: "tests.test_d", Name: "test_w"},
+	}})
+	assert.Equal(t, "k8s-testrun: 5 of the 6 failed tests in r.xml no longer exist "+
+		"(tests/test_old.py::test_gone, tests.test_a.TestK::test_y[1], tests.test_b::test_z, …); running the other 1", line)
+	line = missingLine("r.xml", 1, rerun.Selection{Missing: []rerun.Test{{Classname: "c", Name: "n\n::warning::x"}}})
+	assert.NotContains(t, line, "\n")
+	assert.Contains(t, line, "nothing to rerun")
+}
