@@ -59,7 +59,8 @@ type Spec struct {
 	// MaxFailures stops the run once this many cases have finally failed
 	// or errored: no pod is created any more, the running ones are
 	// deleted, and the cases without a verdict end Stopped. Zero means no
-	// limit.
+	// limit. With a limit, a finished pod holds its parallelism slot until
+	// it is collected, so that no pod starts that its verdict would stop.
 	MaxFailures int
 
 	// index is what Next derives from the cases and units, once Prepare
@@ -297,6 +298,10 @@ func Next(spec Spec, pods []Pod) Decision {
 			active++
 		case !p.Collected && !abandoned(p):
 			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
+			if spec.MaxFailures > 0 {
+				// Its verdict may stop the run: the next pod waits for it.
+				active++
+			}
 		case !p.Collected:
 		case !p.Deleting:
 			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})

@@ -113,3 +113,14 @@ func TestNoMaxFailuresRunsEverything(t *testing.T) {
 	assert.False(t, d.Stopped)
 	assert.Equal(t, []string{"create t.py::b attempt 1"}, kinds(d.Actions))
 }
+
+// TestMaxFailuresWaitsForTheVerdict: with a limit, a finished pod keeps
+// its slot until collected, so at parallelism 1 nothing starts after a
+// failure; without one, the slot frees at once.
+func TestMaxFailuresWaitsForTheVerdict(t *testing.T) {
+	pods := []Pod{{Name: "pa", CaseID: "a", Attempt: 1, Done: true, Outcome: Outcome{Status: Failed, ExitCode: 1}}}
+	d := Next(Spec{Cases: []Case{a, b}, Parallelism: 1, MaxFailures: 1}, pods)
+	assert.Equal(t, []string{"collect pa"}, kinds(d.Actions))
+	d = Next(Spec{Cases: []Case{a, b}, Parallelism: 1}, pods)
+	assert.Equal(t, []string{"collect pa", "create t.py::b attempt 1"}, kinds(d.Actions))
+}
