@@ -95,13 +95,17 @@ func TestRerunFailed(t *testing.T) {
 	firstCases := reportTestIDs(t, readReport(t, first))
 	require.Len(t, firstCases, 12)
 
-	rerunFrom := func(t *testing.T, report string) {
+	rerunFrom := func(t *testing.T, report, gone string) {
 		pods := c.recordTestPods(ctx, t, ns)
 		second := filepath.Join(t.TempDir(), "rerun.xml")
 		res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, second, "--rerun-failed", report), Testdata("sample"))...)
 		assert.Equal(t, 1, res.Exit, "the failures fail again: %s", res.Stderr)
 		assert.Contains(t, res.Stdout, "2 failed, 1 error")
-		assert.NotContains(t, res.Stderr, "no longer exist")
+		if gone == "" {
+			assert.NotContains(t, res.Stderr, "no longer exist")
+		} else {
+			assert.Contains(t, res.Stderr, "\nk8s-testrun: 1 of the 4 failed tests in "+report+" no longer exist ("+gone+"); running the other 3\n")
+		}
 		c.RequireNoRunPods(t, ns)
 
 		got := reportTestIDs(t, readReport(t, second))
@@ -118,7 +122,18 @@ func TestRerunFailed(t *testing.T) {
 		assert.Equal(t, 3, n, "one pod per failed test, no other")
 		assert.ElementsMatch(t, sampleFailed, ran, "the pods ran exactly the failed tests")
 	}
-	t.Run("own report", func(t *testing.T) { rerunFrom(t, first) })
+	t.Run("own report", func(t *testing.T) { rerunFrom(t, first, "") })
+
+	t.Run("report with a test since removed", func(t *testing.T) {
+		b, err := os.ReadFile(first)
+		require.NoError(t, err)
+		gone := `<testcase classname="tests.test_removed" name="test_gone[1]"><failure message="gone"></failure></testcase>`
+		text := strings.Replace(string(b), "</testsuite>", gone+"</testsuite>", 1)
+		require.Contains(t, text, gone)
+		path := filepath.Join(t.TempDir(), "edited.xml")
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		rerunFrom(t, path, "tests.test_removed::test_gone[1]")
+	})
 
 	t.Run("plain pytest report", func(t *testing.T) {
 		image := suiteProperty(readReport(t, first), "k8s-testrun.image")
@@ -129,7 +144,7 @@ func TestRerunFailed(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "pytest.xml")
 		require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 		require.NotContains(t, b.String(), junit.PropertyTestID, "plain pytest records no node ids")
-		rerunFrom(t, path)
+		rerunFrom(t, path, "")
 	})
 }
 
