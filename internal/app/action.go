@@ -289,6 +289,9 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	if a.noCheck != "" {
 		s.Notes = append(s.Notes, a.noCheck)
 	}
+	if rep != nil && rep.Counts().Stopped > 0 {
+		s.Notes = append(s.Notes, stoppedNote(rep.Counts().Stopped, a.cfg.MaxFailures))
+	}
 	conclusion, code := verdict(rep, runErr, cancelled, a.set.FailOn)
 
 	if err := a.wf.SetOutputs(ghaction.StepOutputs(rep, a.set.JUnitPath, a.image, s.CheckURL)); err != nil {

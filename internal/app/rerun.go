@@ -62,3 +62,16 @@ func missingLine(report string, failed int, sel rerun.Selection) string {
 	return logtext.Line(fmt.Sprintf("k8s-testrun: %d of the %d failed tests in %s no longer exist (%s); %s",
 		len(sel.Missing), failed, report, strings.Join(names, ", "), rest))
 }
+
+// stoppedNote tells, in the job summary, why tests did not run.
+func stoppedNote(notRun, maxFailures int) string {
+	return fmt.Sprintf("The run stopped after %d failed or errored %s (max_failures): %d %s not run.",
+		maxFailures, plural(maxFailures, "test", "tests"), notRun, plural(notRun, "test was", "tests were"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

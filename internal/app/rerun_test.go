@@ -2,15 +2,21 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
+	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
@@ -69,4 +75,29 @@ func TestMissingLine(t *testing.T) {
 	line = missingLine("r.xml", 1, rerun.Selection{Missing: []rerun.Test{{Classname: "c", Name: "n\n::warning::x"}}})
 	assert.NotContains(t, line, "\n")
 	assert.Contains(t, line, "nothing to rerun")
+}
+
+// TestActionSummaryOfAStoppedRun: the job summary says why tests did not
+// run, and the step fails as for any failure.
+func TestActionSummaryOfAStoppedRun(t *testing.T) {
+	dir := t.TempDir()
+	sum := filepath.Join(dir, "summary")
+	env, _, _ := testEnv(map[string]string{"GITHUB_STEP_SUMMARY": sum, "GITHUB_OUTPUT": filepath.Join(dir, "output")})
+	a := &action{
+		env: env, wf: ghaction.NewWorkflow(env.Stdout, env.Getenv), log: slog.New(slog.DiscardHandler),
+		cfg: config.Config{JUnitPath: filepath.Join(dir, "junit.xml"), MaxFailures: 1}, set: ghaction.Settings{FailOn: "failures", JUnitPath: "junit.xml"},
+		start: time.Now(),
+	}
+	failed := []runner.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
+	rep := runner.NewReport("r1", "img", "", time.Now(), time.Second, []runner.CaseResult{
+		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Failed, Final: true, Attempts: failed},
+		{Case: plan.Case{ID: "b", TestID: "t.py::b"}, Final: true, Stopped: true},
+		{Case: plan.Case{ID: "c", TestID: "t.py::c"}, Final: true, Stopped: true},
+	})
+	assert.Equal(t, ExitTestsFailed, a.finish(context.Background(), rep, nil, false))
+	b, err := os.ReadFile(sum)
+	require.NoError(t, err)
+	md := string(b)
+	assert.Contains(t, md, "k8s-testrun: 1 failed, 2 not run in 1s")
+	assert.Contains(t, md, "The run stopped after 1 failed or errored test (max\\_failures): 2 tests were not run.")
 }

@@ -204,7 +204,7 @@ func (r *Report) SummaryCases() []report.Case {
 		c := report.Case{
 			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
-			Reason: cr.Last().Outcome.Reason,
+			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
 		}
 		if d := tc.Detail(); d != nil {
 			c.Message = d.Message

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,9 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 	rep := NewReport("r3", "img", "", time.Now(), time.Second, results)
 	assert.Equal(t, Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
 	assert.Equal(t, 1, rep.ExitCode(0, 1, 2), "a run stopped by failures exits as failed, not as an infrastructure error")
+	var summary strings.Builder
+	rep.PrintSummary(&summary)
+	assert.Contains(t, summary.String(), "1 failed, 3 not run in 1s (4 tests)\n", "tests not run are not errors")
 	for _, tc := range rep.JUnit().Suites[0].Testcases {
 		id, _ := tc.Property(junit.PropertyTestID)
 		if id == "t.py::bad" {
