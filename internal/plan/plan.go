@@ -62,6 +62,10 @@ type Spec struct {
 	// limit. With a limit, a finished pod holds its parallelism slot until
 	// it is collected, so that no pod starts that its verdict would stop.
 	MaxFailures int
+	// Stop is a stop decided over a wider view than this spec's (the
+	// operator evaluates each test alone once its run has stopped): it
+	// acts as a reached MaxFailures.
+	Stop bool
 
 	// index is what Next derives from the cases and units, once Prepare
 	// has run; without it every evaluation derives it again.
@@ -283,7 +287,7 @@ func Next(spec Spec, pods []Pod) Decision {
 		}
 		states = append(states, st)
 	}
-	stopped := spec.MaxFailures > 0 && failures >= spec.MaxFailures
+	stopped := spec.Stop || (spec.MaxFailures > 0 && failures >= spec.MaxFailures)
 
 	var collect, del []Action
 	active := 0

@@ -124,3 +124,19 @@ func TestMaxFailuresWaitsForTheVerdict(t *testing.T) {
 	d = Next(Spec{Cases: []Case{a, b}, Parallelism: 1}, pods)
 	assert.Equal(t, []string{"collect pa", "create t.py::b attempt 1"}, kinds(d.Actions))
 }
+
+// TestStopFromOutside: a stop decided elsewhere deletes this test's running
+// pod, does not collect it once deleted, and ends the test stopped.
+func TestStopFromOutside(t *testing.T) {
+	spec := Spec{Cases: []Case{a}, Parallelism: 1, Stop: true}
+	d := Next(spec, []Pod{{Name: "pa", CaseID: "a", Attempt: 1}})
+	assert.True(t, d.Stopped)
+	assert.Equal(t, []string{"delete pa"}, kinds(d.Actions))
+	d = Next(spec, []Pod{{Name: "pa", CaseID: "a", Attempt: 1, Done: true, Deleting: true, Outcome: Outcome{Status: Error, Reason: "Killed"}}})
+	assert.Empty(t, d.Actions)
+	assert.True(t, d.Done)
+	assert.Equal(t, []string{"a"}, stoppedCases(d))
+	d = Next(spec, nil)
+	assert.Empty(t, d.Actions, "nothing starts")
+	assert.Equal(t, []string{"a"}, stoppedCases(d))
+}
