@@ -167,6 +167,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			ResultLimit:             int32(p.cfg.ResultLimit),
 			PodTemplate:             tmpl,
 			TTLSecondsAfterFinished: ptr.To(int32(operatorRunTTL / time.Second)),
+			MaxFailures:             int32(p.cfg.MaxFailures),
 		},
 	}, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -33,7 +34,7 @@ func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
 		{"max failures negative", []string{"--max-failures", "-2"}, []string{`max failures "-2": must be 0 (no limit) or more`}},
 		{"report missing", []string{"--rerun-failed", filepath.Join(dir, "gone.xml")}, []string{`rerun failed "` + filepath.Join(dir, "gone.xml") + `": does not exist`, "give the JUnit XML report"}},
 		{"report not junit", []string{"--rerun-failed", notJUnit}, []string{`rerun failed "` + notJUnit + `": is not a JUnit XML report: its root element is <coverage>`}},
-		{"operator mode", []string{"--mode", "operator", "--max-failures", "1"}, []string{`mode "operator": does not take --rerun-failed or --max-failures yet; use --mode direct`}},
+		{"operator mode", []string{"--mode", "operator", "--rerun-failed", notJUnit}, []string{`mode "operator": does not take --rerun-failed`, "use --mode direct"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _, stderr := testEnv(nil)
@@ -100,4 +101,12 @@ func TestActionSummaryOfAStoppedRun(t *testing.T) {
 	md := string(b)
 	assert.Contains(t, md, "k8s-testrun: 1 failed, 2 not run in 1s")
 	assert.Contains(t, md, "The run stopped after 1 failed or errored test (max\\_failures): 2 tests were not run.")
+}
+
+func TestOperatorRunTakesMaxFailures(t *testing.T) {
+	p := &pipeline{cfg: config.Config{MaxFailures: 2, Parallelism: 3}, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
+	run, err := p.testRun("img@sha256:1")
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), run.Spec.MaxFailures)
+	assert.Equal(t, int32(3), run.Spec.Parallelism)
 }

@@ -330,8 +330,8 @@ func (c *Config) Validate() error {
 		if c.ResultLimit > 1<<20 {
 			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
 		}
-		if c.RerunFailed != "" || c.MaxFailures > 0 {
-			bad("mode", c.Mode, "does not take --rerun-failed or --max-failures yet; use --mode direct")
+		if c.RerunFailed != "" {
+			bad("mode", c.Mode, "does not take --rerun-failed: the operator discovers the tests in the cluster, where the report is not; use --mode direct")
 		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
