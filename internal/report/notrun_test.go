@@ -30,4 +30,5 @@ func TestNotRunCountsApart(t *testing.T) {
 	assert.Contains(t, out, "FAILED t.py::a")
 	assert.NotContains(t, out, "t.py::b", "a test that never ran is no failure to show")
 	assert.True(t, strings.HasSuffix(out, "1 failed, 1 passed, 2 not run in 2s (4 tests)\n"), out)
+	assert.Contains(t, out, "wall time 2s for 2 tests: 1.00 tests/s\n", "the rate counts the tests that ran")
 }

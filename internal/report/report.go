@@ -163,13 +163,15 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	return p.err
 }
 
-// rateLine is the wall time and the tests run per second.
+// rateLine is the wall time and the tests run per second; tests that
+// never ran do not count.
 func rateLine(s Summary) string {
+	ran := s.Total - s.NotRun
 	rate := "-"
 	if s.Wall > 0 {
-		rate = fmt.Sprintf("%.2f", float64(s.Total)/s.Wall.Seconds())
+		rate = fmt.Sprintf("%.2f", float64(ran)/s.Wall.Seconds())
 	}
-	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), s.Total, plural(s.Total, "test"), rate)
+	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), ran, plural(ran, "test"), rate)
 }
 
 // phaseLine says where the pods' time went, e.g. "time in pods: 12%

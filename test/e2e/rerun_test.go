@@ -160,6 +160,7 @@ func TestMaxFailures(t *testing.T) {
 
 	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--parallelism", "1", "--max-failures", "1"), Testdata("sample"))...)
 	assert.Equal(t, 1, res.Exit, "stopped by a failure: exit 1, not 2: %s", res.Stderr)
+	assert.Contains(t, res.Stdout, "1 failed, 1 passed, 10 not run in ")
 	c.RequireNoRunPods(t, ns)
 
 	n, ran := pods.ran()
