@@ -110,3 +110,22 @@ func TestOperatorRunTakesMaxFailures(t *testing.T) {
 	assert.Equal(t, int32(2), run.Spec.MaxFailures)
 	assert.Equal(t, int32(3), run.Spec.Parallelism)
 }
+
+// TestActionRerunOfAReportWithoutFailures: the step builds and runs
+// nothing (the cluster is unreachable and never asked), says so, and
+// passes with the check run completed as a success.
+func TestActionRerunOfAReportWithoutFailures(t *testing.T) {
+	api, srv := newGitHubAPI(t, 0)
+	vars, _, sum := actionVars(t, srv.URL, map[string]string{"rerun_failed": "old.xml"})
+	require.NoError(t, os.WriteFile(filepath.Join(vars["GITHUB_WORKSPACE"], "old.xml"),
+		[]byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_ok"/></testsuite></testsuites>`), 0o644))
+	env, stdout, stderr := testEnv(vars)
+	assert.Equal(t, ExitOK, Run(context.Background(), nil, env), "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout.String(), "old.xml has no failed or errored tests (of 1); nothing to rerun\n")
+	assert.NotContains(t, stdout.String(), "127.0.0.1:1", "the cluster is not contacted")
+	require.Equal(t, []string{"POST /repos/o/r/check-runs", "PATCH /repos/o/r/check-runs/5"}, api.paths)
+	assert.Equal(t, "success", api.reqs[1]["conclusion"])
+	summary, err := os.ReadFile(sum)
+	require.NoError(t, err)
+	assert.Contains(t, string(summary), "no tests ran")
+}
