@@ -36,7 +36,7 @@ type TestCaseSpec struct {
 }
 
 // TestCasePhase is where a test stands.
-// +kubebuilder:validation:Enum=Pending;Running;Passed;Failed;Error;Skipped
+// +kubebuilder:validation:Enum=Pending;Running;Passed;Failed;Error;Skipped;NotRun
 type TestCasePhase string
 
 // The phases of a test. Pending waits for a free slot of the run's
@@ -49,11 +49,14 @@ const (
 	CaseFailed  TestCasePhase = "Failed"
 	CaseError   TestCasePhase = "Error"
 	CaseSkipped TestCasePhase = "Skipped"
+	// CaseNotRun is final: the run stopped (MaxFailures) before the test
+	// had a verdict.
+	CaseNotRun TestCasePhase = "NotRun"
 )
 
 // Final reports a phase no attempt follows.
 func (p TestCasePhase) Final() bool {
-	return p == CasePassed || p == CaseFailed || p == CaseError || p == CaseSkipped
+	return p == CasePassed || p == CaseFailed || p == CaseError || p == CaseSkipped || p == CaseNotRun
 }
 
 // Attempt is one collected run of a test: the outcome the API server gave,

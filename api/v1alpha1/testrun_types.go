@@ -114,6 +114,13 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Faketime string `json:"faketime,omitempty"`
+	// MaxFailures stops the run once this many tests have finally failed
+	// or errored: no further pod is created, the running ones are deleted,
+	// and the tests without a verdict end NotRun. 0 means no limit.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="maxFailures is immutable"
+	// +optional
+	MaxFailures int32 `json:"maxFailures,omitempty"`
 }
 
 // TestRunPhase is where a run stands.
@@ -146,6 +153,9 @@ const (
 	ConditionComplete = "Complete"
 	// ConditionReportReady is True once the merged JUnit report is stored.
 	ConditionReportReady = "ReportReady"
+	// ConditionStopped is True once the run reached its MaxFailures: no
+	// test starts any more.
+	ConditionStopped = "Stopped"
 )
 
 // ReportRef says where the merged JUnit report of a run is kept.
@@ -192,6 +202,9 @@ type TestRunStatus struct {
 	// and Skipped include them, as pytest's counts do. They run in no pod.
 	// +optional
 	CollectionSkipped int32 `json:"collectionSkipped,omitempty"`
+	// NotRun counts the tests a stopped run (MaxFailures) left out.
+	// +optional
+	NotRun int32 `json:"notRun,omitempty"`
 
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

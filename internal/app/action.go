@@ -155,6 +155,10 @@ func (a *action) fallback(why string) {
 // run is the shared pipeline with the action's log groups: one per phase,
 // and one per test attempt with the test's output fenced.
 func (a *action) run(ctx context.Context) (*runner.Report, error) {
+	if line := nothingToRerun(a.cfg); line != "" {
+		fmt.Fprintln(a.wf.Log(), line)
+		return runner.NewReport("", "", "", a.start, time.Since(a.start), nil), nil
+	}
 	// A container action sits on another Docker network than kind's
 	// nodes and registry.
 	cfg, onKind, err := reachKind(ctx, a.cfg, kind.Options{Getenv: a.env.Getenv, Logger: a.log})
@@ -284,6 +288,9 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	}
 	if a.noCheck != "" {
 		s.Notes = append(s.Notes, a.noCheck)
+	}
+	if rep != nil && rep.Counts().Stopped > 0 {
+		s.Notes = append(s.Notes, stoppedNote(rep.Counts().Stopped, a.cfg.MaxFailures))
 	}
 	conclusion, code := verdict(rep, runErr, cancelled, a.set.FailOn)
 

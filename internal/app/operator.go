@@ -165,6 +165,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			PodTemplate:             tmpl,
 			TTLSecondsAfterFinished: ptr.To(int32(operatorRunTTL / time.Second)),
 			Faketime:                p.cfg.Faketime,
+			MaxFailures:             int32(p.cfg.MaxFailures),
 		},
 	}, nil
 }

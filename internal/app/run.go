@@ -39,6 +39,10 @@ const cleanupTimeout = 7 * time.Second
 
 // runCommand carries out `k8s-testrun run` with its flags parsed into cfg.
 func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
+	if line := nothingToRerun(cfg); line != "" {
+		fmt.Fprintln(env.Stderr, line)
+		return ExitOK, nil
+	}
 	var err error
 	if cfg.Binary == "" {
 		if cfg.Binary, err = env.Executable(); err != nil {
@@ -162,6 +166,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	ids, markers := found.IDs, found.Markers
+	ids = p.rerunOnly(ids)
 	cases := make([]plan.Case, len(ids))
 	for i, id := range ids {
 		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id, Faketime: p.cfg.Faketime}
@@ -195,6 +200,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		Units:          units,
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
+		MaxFailures:    p.cfg.MaxFailures,
 		Timeout:        p.cfg.Timeout,
 		PendingTimeout: p.cfg.PendingTimeout,
 		NativeSidecar:  native,

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
+	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
 // Defaults a user sees in --help and in action.yml.
@@ -100,6 +101,14 @@ type Config struct {
 	// libfaketime preloaded into its container; a test's
 	// @pytest.mark.faketime overrides it.
 	Faketime string
+
+	// RerunFailed is the JUnit XML report of an earlier run: only its
+	// failed and errored tests run. Validate reads it into Rerun.
+	RerunFailed string
+	Rerun       *rerun.Report
+	// MaxFailures stops the run after this many failed or errored tests;
+	// 0 means no limit.
+	MaxFailures int
 }
 
 // What one pod runs.
@@ -204,6 +213,10 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("shards")
 	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
 	in("durations-file")
+	fs.StringVar(&c.RerunFailed, "rerun-failed", "", "JUnit XML report of an earlier run (k8s-testrun's or pytest's): run only its failed and errored tests")
+	in("rerun-failed")
+	fs.IntVar(&c.MaxFailures, "max-failures", 0, "stop after N failed or errored tests: no more pods, the running ones deleted, the rest reported not run; 0 for no limit")
+	in("max-failures")
 	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
 	in("result-limit")
 	fs.StringVar(&c.Faketime, "faketime", "", `run every test under libfaketime with this FAKETIME, e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or +3d (the base image needs Debian's libfaketime)`)
@@ -330,6 +343,9 @@ func (c *Config) Validate() error {
 		case c.PodPer != "" && c.PodPer != PodPerTest:
 			bad("mode", c.Mode, "runs one pod per test; --pod-per "+c.PodPer+" needs --mode direct")
 		}
+		if c.RerunFailed != "" {
+			bad("mode", c.Mode, "does not take --rerun-failed: the operator discovers the tests in the cluster, where the report is not; use --mode direct")
+		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
 	}
@@ -350,6 +366,20 @@ func (c *Config) Validate() error {
 		if err := faketime.Validate(c.Faketime); err != nil {
 			bad("faketime", c.Faketime, err.Error())
 		}
+	}
+	if c.MaxFailures < 0 {
+		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")
+	}
+	if c.RerunFailed != "" && c.Rerun == nil {
+		rep, err := rerun.Load(c.RerunFailed)
+		var fe *rerun.FileError
+		switch {
+		case errors.As(err, &fe):
+			bad("rerun failed", c.RerunFailed, fe.Problem+"; give the JUnit XML report of an earlier run (k8s-testrun's, or pytest's --junitxml)")
+		case err != nil:
+			bad("rerun failed", c.RerunFailed, err.Error())
+		}
+		c.Rerun = rep
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)

@@ -54,6 +54,8 @@ var Inputs = []Input{
 	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
 	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
 	{InputFaketime, "", "FAKETIME every test runs under, with libfaketime preloaded in its container: \"2031-06-01 12:00:00\" (a stopped clock), \"@2031-06-01 12:00:00\" (a clock running from then) or an offset such as +3d. The base image needs Debian's libfaketime. Empty means the real time; @pytest.mark.faketime(...) sets one test's."},
+	{InputRerunFailed, "", "JUnit XML report of an earlier run (this action's junit_path or pytest's --junitxml), relative to the workspace: run only its failed and errored tests. A report without failures runs nothing."},
+	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 }
 
 // Names of the inputs.
@@ -79,6 +81,8 @@ const (
 	InputShards        = "shards"
 	InputDurationsFile = "durations_file"
 	InputFaketime      = "faketime"
+	InputRerunFailed   = "rerun_failed"
+	InputMaxFailures   = "max_failures"
 )
 
 // Values of fail_on.
@@ -145,6 +149,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		Mode:           in(InputMode),
 		PodPer:         in(InputPodPer),
 		DurationsFile:  inWorkspace(s.Workspace, in(InputDurationsFile)),
+		RerunFailed:    inWorkspace(s.Workspace, in(InputRerunFailed)),
 		Platform:       config.DefaultPlatform,
 		Namespace:      in(InputNamespace),
 		PendingTimeout: config.DefaultPendingTimeout,
@@ -197,6 +202,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
 		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
 	}
+	if c.MaxFailures, err = strconv.Atoi(in(InputMaxFailures)); err != nil {
+		bad(InputMaxFailures, in(InputMaxFailures), "give a whole number, 0 (no limit) or more")
+	}
 	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
 		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
 	}
@@ -248,6 +256,8 @@ var validateInputs = map[string]string{
 	"pod per":           InputPodPer,
 	"shards":            InputShards,
 	"faketime":          InputFaketime,
+	"rerun failed":      InputRerunFailed,
+	"max failures":      InputMaxFailures,
 }
 
 func inputErrors(err error) []error {

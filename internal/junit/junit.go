@@ -180,3 +180,8 @@ func parseSeconds(s string) time.Duration {
 	}
 	return time.Duration(f * float64(time.Second))
 }
+
+// PropertyTestID is the testcase property that holds pytest's node id in
+// the merged report, so a later run (--rerun-failed) finds the test again
+// without deriving it from classname and name.
+const PropertyTestID = "k8s-testrun.test-id"

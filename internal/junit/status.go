@@ -128,3 +128,7 @@ func names(testID string) (classname, name string) {
 	}
 	return strings.Join(parts[:len(parts)-1], "."), parts[len(parts)-1]
 }
+
+// Names returns the classname and name pytest's JUnit gives testID, as
+// NewTestcase and Find derive them.
+func Names(testID string) (classname, name string) { return names(testID) }

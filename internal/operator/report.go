@@ -70,6 +70,7 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		for _, a := range tc.Status.History {
 			cr.Attempts = append(cr.Attempts, AttemptOf(a))
 		}
+		cr.Stopped = len(cr.Attempts) == 0 && (tc.Status.Phase == v1alpha1.CaseNotRun || stopped(run))
 		if n := len(cr.Attempts); n > 0 {
 			last := &cr.Attempts[n-1]
 			cr.Status = last.Outcome.Status

@@ -165,6 +165,9 @@ func controlledBy(obj metav1.Object, owner types.UID) bool {
 // casePhase is the phase of a test whose standing is st; active says a pod
 // of it is running.
 func casePhase(st plan.CaseState, active bool) v1alpha1.TestCasePhase {
+	if st.Stopped && len(st.Attempts) == 0 {
+		return v1alpha1.CaseNotRun
+	}
 	if st.Final {
 		switch st.Status() {
 		case plan.Passed:

@@ -92,7 +92,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		live = append(live, &pods[i])
 	}
 	obs := observed(tc, live, now, s.observeOptions())
-	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts)}, obs)
+	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), Stop: stopped(run)}, obs)
 
 	var res ctrl.Result
 	later := func(d time.Duration) {

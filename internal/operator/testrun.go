@@ -161,7 +161,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	now := r.now()
-	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts}
+	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run)}
 	byID := make(map[string]*v1alpha1.TestCase, len(cases))
 	var obs []plan.Pod
 	for _, tc := range cases {
@@ -175,6 +175,13 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	d := plan.Next(spec, obs)
 
 	var res ctrl.Result
+	if d.Stopped {
+		wait, err := r.stop(ctx, run, st, d, obs, byID)
+		if err != nil || wait > 0 {
+			count(st, d, obs)
+			return ctrl.Result{RequeueAfter: wait}, err
+		}
+	}
 	for _, a := range d.Actions {
 		if a.Kind != plan.Create {
 			continue
@@ -197,10 +204,14 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 // count sets the summary from the decision.
 func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod) {
 	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
-	st.Passed, st.Failed, st.Errors, st.Skipped, st.Flaky, st.Active = 0, 0, 0, 0, 0, 0
+	st.Passed, st.Failed, st.Errors, st.Skipped, st.Flaky, st.Active, st.NotRun = 0, 0, 0, 0, 0, 0, 0
 	st.Skipped = st.CollectionSkipped
 	for _, cs := range d.Cases {
 		if !cs.Final {
+			continue
+		}
+		if cs.Stopped && len(cs.Attempts) == 0 {
+			st.NotRun++
 			continue
 		}
 		switch cs.Status() {
@@ -275,6 +286,9 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	st.CompletionTime = &metav1.Time{Time: r.now()}
 	st.Message = fmt.Sprintf("%d tests: %d passed, %d failed, %d errors, %d skipped, %d flaky",
 		st.Total, st.Passed, st.Failed, st.Errors, st.Skipped, st.Flaky)
+	if st.NotRun > 0 {
+		st.Message += fmt.Sprintf(", %d not run", st.NotRun)
+	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionComplete, Status: metav1.ConditionTrue, Reason: reason, Message: st.Message,
 	})

@@ -60,6 +60,16 @@ type Spec struct {
 	Parallelism int
 	// MaxAttempts is how often a failing case runs at most; below 1 means 1.
 	MaxAttempts int
+	// MaxFailures stops the run once this many cases have finally failed
+	// or errored: no pod is created any more, the running ones are
+	// deleted, and the cases without a verdict end Stopped. Zero means no
+	// limit. With a limit, a finished pod holds its parallelism slot until
+	// it is collected, so that no pod starts that its verdict would stop.
+	MaxFailures int
+	// Stop is a stop decided over a wider view than this spec's (the
+	// operator evaluates each test alone once its run has stopped): it
+	// acts as a reached MaxFailures.
+	Stop bool
 
 	// index is what Next derives from the cases and units, once Prepare
 	// has run; without it every evaluation derives it again.
@@ -197,6 +207,9 @@ type CaseState struct {
 	Attempts []Outcome
 	// Final is true when no further attempt will run.
 	Final bool
+	// Stopped marks a case that the run stopped (Spec.MaxFailures) before
+	// it had a verdict; its Attempts are those that ran before.
+	Stopped bool
 }
 
 // Status is the case's verdict once Final: the last attempt's status, so a
@@ -227,6 +240,8 @@ type Decision struct {
 	Cases   []CaseState
 	// Done is true when every case is final and every pod is collected.
 	Done bool
+	// Stopped is true once Spec.MaxFailures cases have failed.
+	Stopped bool
 }
 
 // Next evaluates the spec against the observed pods. Actions come in a
@@ -242,32 +257,22 @@ func Next(spec Spec, pods []Pod) Decision {
 	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Attempt < pods[j].Attempt })
 	byCase := make(map[string][]Pod, len(spec.Cases))
 	latest := make(map[string]int, len(units))
-	var collect, del []Action
-	active := 0
 	for _, p := range pods {
 		latest[p.CaseID] = max(latest[p.CaseID], p.Attempt)
 		for _, id := range p.CaseIDs() {
 			byCase[id] = append(byCase[id], p)
 		}
-		switch {
-		case !p.Done:
-			active++
-		case !p.Collected:
-			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
-		case !p.Deleting:
-			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
-		}
 	}
 
 	states := make([]CaseState, 0, len(spec.Cases))
 	ready := map[string]bool{}
-	done := true
+	pending := map[string]bool{}
+	failures := 0
 	for _, c := range spec.Cases {
 		st := CaseState{Case: c}
-		pending := false
 		for _, p := range byCase[c.ID] {
 			if !p.Done || !p.Collected {
-				pending = true
+				pending[c.ID] = true
 				continue
 			}
 			if o, ok := p.outcome(c.ID); ok {
@@ -275,16 +280,61 @@ func Next(spec Spec, pods []Pod) Decision {
 			}
 		}
 		switch {
-		case pending:
+		case pending[c.ID]:
 		case len(st.Attempts) == 0, needsRetry(st.Status()) && len(st.Attempts) < maxAttempts:
 			ready[c.ID] = true
 		default:
 			st.Final = true
+			if needsRetry(st.Status()) {
+				failures++
+			}
+		}
+		states = append(states, st)
+	}
+	stopped := spec.Stop || (spec.MaxFailures > 0 && failures >= spec.MaxFailures)
+
+	var collect, del []Action
+	active := 0
+	// Once stopped, a pod deleted before it finished is not collected:
+	// its end is the stop's doing, not its test's.
+	abandoned := func(p Pod) bool { return stopped && p.Deleting && !p.Collected }
+	for _, p := range pods {
+		switch {
+		case !p.Done && stopped && !p.Deleting:
+			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
+		case !p.Done:
+			active++
+		case !p.Collected && !abandoned(p):
+			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
+			if spec.MaxFailures > 0 {
+				// Its verdict may stop the run: the next pod waits for it.
+				active++
+			}
+		case !p.Collected:
+		case !p.Deleting:
+			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
+		}
+	}
+	done := true
+	for i := range states {
+		st := &states[i]
+		if stopped && !st.Final {
+			waiting := false
+			for _, p := range byCase[st.Case.ID] {
+				if !p.Collected && !abandoned(p) {
+					waiting = true
+				}
+			}
+			if !waiting {
+				st.Final, st.Stopped = true, true
+			}
 		}
 		if !st.Final {
 			done = false
 		}
-		states = append(states, st)
+	}
+	if stopped {
+		ready = nil
 	}
 
 	free := max(parallelism-active, 0)
@@ -308,7 +358,7 @@ func Next(spec Spec, pods []Pod) Decision {
 	actions = append(actions, collect...)
 	actions = append(actions, del...)
 	actions = append(actions, create...)
-	return Decision{Actions: actions, Cases: states, Done: done}
+	return Decision{Actions: actions, Cases: states, Done: done, Stopped: stopped}
 }
 
 // unitsOf gives the spec's units, with a unit of its own for every case that

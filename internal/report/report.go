@@ -45,6 +45,9 @@ type Case struct {
 	// Reason names the infrastructure cause of an error, such as OOMKilled,
 	// DeadlineExceeded or Unschedulable; empty for pytest's own errors.
 	Reason string
+	// NotRun marks a test that never ran: the run was cancelled, or it
+	// stopped at its maximum of failures. It counts apart from errors.
+	NotRun bool
 }
 
 // Summary holds the counts of a run and its wall time.
@@ -52,8 +55,10 @@ type Summary struct {
 	Passed, Failed, Errors, Skipped int
 	// Flaky counts the passed tests that needed a retry.
 	Flaky int
-	Total int
-	Wall  time.Duration
+	// NotRun counts the tests that never ran.
+	NotRun int
+	Total  int
+	Wall   time.Duration
 	// Phases is the time all the run's pods spent in each phase of their
 	// lives; zero when unknown.
 	Phases Phases
@@ -74,6 +79,10 @@ func Count(cases []Case) Summary {
 	var s Summary
 	for _, c := range cases {
 		s.Total++
+		if c.NotRun {
+			s.NotRun++
+			continue
+		}
 		switch c.Status {
 		case junit.StatusPassed:
 			s.Passed++
@@ -115,6 +124,7 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	var problems, flaky []Case
 	for _, c := range cases {
 		switch {
+		case c.NotRun:
 		case c.Status == junit.StatusFailed || c.Status == junit.StatusError:
 			problems = append(problems, c)
 		case c.Flaky:
@@ -153,13 +163,15 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	return p.err
 }
 
-// rateLine is the wall time and the tests run per second.
+// rateLine is the wall time and the tests run per second; tests that
+// never ran do not count.
 func rateLine(s Summary) string {
+	ran := s.Total - s.NotRun
 	rate := "-"
 	if s.Wall > 0 {
-		rate = fmt.Sprintf("%.2f", float64(s.Total)/s.Wall.Seconds())
+		rate = fmt.Sprintf("%.2f", float64(ran)/s.Wall.Seconds())
 	}
-	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), s.Total, plural(s.Total, "test"), rate)
+	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), ran, plural(ran, "test"), rate)
 }
 
 // phaseLine says where the pods' time went, e.g. "time in pods: 12%
@@ -281,6 +293,7 @@ func closingLine(s Summary) string {
 		{s.Skipped, "skipped"},
 		{s.Errors, "error"},
 		{s.Flaky, "flaky"},
+		{s.NotRun, "not run"},
 	} {
 		if c.n == 0 {
 			continue

@@ -32,9 +32,13 @@ func NewReport(runID, image, digest string, started time.Time, wall time.Duratio
 }
 
 // Counts are the per-status totals of a report. A case that never finished
-// (the run was cancelled) counts as NotRun.
+// (the run was cancelled, or stopped at its maximum of failures) counts as
+// NotRun.
 type Counts struct {
 	Total, Passed, Failed, Errors, Skipped, Flaky, NotRun int
+	// Stopped counts the NotRun cases that the run left out on purpose,
+	// having reached its maximum of failures.
+	Stopped int
 	// Infra counts the errors with an infrastructure reason.
 	Infra int
 }
@@ -45,6 +49,9 @@ func (r *Report) Counts() Counts {
 	for _, cr := range r.Cases {
 		if len(cr.Attempts) == 0 {
 			c.NotRun++
+			if cr.Stopped {
+				c.Stopped++
+			}
 			continue
 		}
 		switch cr.Status {
@@ -68,12 +75,13 @@ func (r *Report) Counts() Counts {
 }
 
 // ExitCode picks ok, failed or infra: infra when a case ended for an
-// infrastructure reason or never ran, failed when pytest reported a failure
-// or an error, ok otherwise.
+// infrastructure reason or never ran (other than by a stop at the maximum
+// of failures, which failures caused), failed when pytest reported a
+// failure or an error, ok otherwise.
 func (r *Report) ExitCode(ok, failed, infra int) int {
 	c := r.Counts()
 	switch {
-	case c.Infra > 0 || c.NotRun > 0:
+	case c.Infra > 0 || c.NotRun > c.Stopped:
 		return infra
 	case c.Failed > 0 || c.Errors > 0:
 		return failed
@@ -81,6 +89,10 @@ func (r *Report) ExitCode(ok, failed, infra int) int {
 		return ok
 	}
 }
+
+// StoppedMessage is the message of a test left out by a run that stopped
+// at its maximum of failures.
+const StoppedMessage = "not run: the run stopped on reaching its maximum of failed tests (max failures)"
 
 // Last is the case's last collected attempt.
 func (cr CaseResult) Last() Attempt {
@@ -130,6 +142,9 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 	case len(cr.Attempts) == 0:
 		tc.Failure, tc.Skipped = nil, nil
 		tc.Error = &junit.Result{Type: "NotRun", Message: "the run ended before this test ran"}
+		if cr.Stopped {
+			tc.Error.Message = StoppedMessage
+		}
 	case IsInfra(o) || (o.Status == plan.Error && tc.Error == nil) || (o.Status == plan.Failed && tc.Failure == nil):
 		// The verdict is the API server's; pytest's entry, if any, is
 		// incomplete.
@@ -147,6 +162,7 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 			tc.Time = junit.Seconds(last.Finished.Sub(last.Started))
 		}
 	}
+	tc.AddProperty(junit.PropertyTestID, cr.Case.TestID)
 	if last.Pod != "" {
 		tc.AddProperty(junit.PropertyPod, last.Pod)
 	}
@@ -188,7 +204,7 @@ func (r *Report) SummaryCases() []report.Case {
 		c := report.Case{
 			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
-			Reason: cr.Last().Outcome.Reason,
+			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
 		}
 		if d := tc.Detail(); d != nil {
 			c.Message = d.Message

@@ -45,6 +45,9 @@ type Options struct {
 	Parallelism int
 	// MaxAttempts is 1 + retries; default 1.
 	MaxAttempts int
+	// MaxFailures stops the run after this many tests failed or errored
+	// (see plan.Spec); zero means no limit.
+	MaxFailures int
 	// Timeout is each attempt's activeDeadlineSeconds; zero means none.
 	Timeout time.Duration
 	// PendingTimeout ends an attempt stuck unschedulable or unable to pull.
@@ -94,6 +97,9 @@ type CaseResult struct {
 	Flaky    bool
 	Final    bool
 	Attempts []Attempt
+	// Stopped marks a case the run stopped (MaxFailures) before it had a
+	// verdict.
+	Stopped bool
 }
 
 // Run carries out the run. On cancellation it returns what was collected so
@@ -203,7 +209,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		}
 		return r.results(), err
 	}
-	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts}
+	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures}
 	spec.Prepare()
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
@@ -585,7 +591,7 @@ func (r *run) results() []CaseResult {
 		atts := byCase[c.ID]
 		sortAttempts(atts)
 		st := states[c.ID]
-		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky()}
+		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
 		if len(atts) > 0 {
 			cr.Status = atts[len(atts)-1].Outcome.Status
 		}
