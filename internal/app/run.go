@@ -167,6 +167,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		Units:          units,
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
+		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
 		PendingTimeout: p.cfg.PendingTimeout,
 		NativeSidecar:  native,

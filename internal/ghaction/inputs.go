@@ -53,6 +53,7 @@ var Inputs = []Input{
 	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class or file. Results stay per test either way."},
 	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
 	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
+	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
 }
 
 // Names of the inputs.
@@ -77,6 +78,7 @@ const (
 	InputPodPer        = "pod_per"
 	InputShards        = "shards"
 	InputDurationsFile = "durations_file"
+	InputInfraRetries  = "infra_retries"
 )
 
 // Values of fail_on.
@@ -191,6 +193,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.Retries, err = strconv.Atoi(in(InputRetries)); err != nil {
 		bad(InputRetries, in(InputRetries), "give a whole number, 0 or more")
 	}
+	if c.InfraRetries, err = strconv.Atoi(in(InputInfraRetries)); err != nil {
+		bad(InputInfraRetries, in(InputInfraRetries), "give a whole number, 0 or more")
+	}
 	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
 		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
 	}
@@ -244,6 +249,7 @@ var validateInputs = map[string]string{
 	"mode":              InputMode,
 	"pod per":           InputPodPer,
 	"shards":            InputShards,
+	"infra retries":     InputInfraRetries,
 }
 
 func inputErrors(err error) []error {

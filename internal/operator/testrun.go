@@ -154,7 +154,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	now := r.now()
-	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts}
+	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries}
 	byID := make(map[string]*v1alpha1.TestCase, len(cases))
 	var obs []plan.Pod
 	for _, tc := range cases {

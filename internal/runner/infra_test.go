@@ -107,7 +107,7 @@ func TestRunInfraRetries(t *testing.T) {
 	}
 	disruptingKubelet(ctx, t, client, causes, 1)
 	res, err := Run(ctx, Options{Client: client, Namespace: "ns", RunID: "r1", Image: "img",
-		Cases: cases("t.py::deleted", "t.py::evicted", "t.py::preempted", "t.py::pressure", "t.py::suicide", "t.py::plain"),
+		Cases:       cases("t.py::deleted", "t.py::evicted", "t.py::preempted", "t.py::pressure", "t.py::suicide", "t.py::plain"),
 		Parallelism: 2, MaxAttempts: 1, InfraRetries: 2, Resync: 20 * time.Millisecond})
 	require.NoError(t, err)
 	want := map[string]string{
