@@ -164,5 +164,16 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 		{"junit_path", junitPath},
 		{"image", image},
 		{"check_url", checkURL},
+		{"attempts", attemptsPath(rep, junitPath)},
 	}
+}
+
+// attemptsPath is where the run wrote every attempt of every test (see
+// runner.Report.WriteAttempts): beside the JUnit report, relative to the
+// workspace; empty without a report.
+func attemptsPath(rep *runner.Report, junitPath string) string {
+	if rep == nil || junitPath == "" {
+		return ""
+	}
+	return path.Join(path.Dir(junitPath), runner.AttemptsFile)
 }

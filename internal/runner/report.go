@@ -162,6 +162,7 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
 	}
+	addAttempts(&tc, cr)
 	return tc
 }
 

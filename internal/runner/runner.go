@@ -553,6 +553,13 @@ func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.
 			at.Started = cs.State.Terminated.StartedAt.Time
 			at.Finished = cs.State.Terminated.FinishedAt.Time
 		}
+		if cs.Name == k8s.TestContainer && cs.State.Running != nil && obs.Outcome.Disrupted() {
+			// Taken away mid-test: it ran from its start until now.
+			at.Started = cs.State.Running.StartedAt.Time
+		}
+	}
+	if at.Finished.IsZero() && obs.Outcome.Disrupted() {
+		at.Finished = time.Now()
 	}
 	var log []byte
 	if collectorRan(p) {
