@@ -143,6 +143,7 @@ var Outputs = []Input{
 	{Name: "junit_path", Description: "Path of the JUnit XML report, relative to the workspace."},
 	{Name: "image", Description: "The test image that was built and pushed."},
 	{Name: "check_url", Description: "Page of the check run; empty when the token could not write checks."},
+	{Name: "attempts", Description: "Path, relative to the workspace, of a JSON file with every attempt of every test: number, status, reason, whether it was an infrastructure retry, start and end (RFC 3339), pod and node."},
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
