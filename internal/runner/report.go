@@ -191,6 +191,12 @@ func (r *Report) SummaryCases() []report.Case {
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason,
 		}
+		for _, at := range cr.Attempts {
+			if at.Outcome.Disrupted() {
+				c.Disruptions = append(c.Disruptions, report.Disruption{Attempt: at.Number, Reason: at.Outcome.Reason,
+					Start: formatTime(at.Started), End: formatTime(at.Finished), Pod: at.Pod})
+			}
+		}
 		if d := tc.Detail(); d != nil {
 			c.Message = d.Message
 		}
