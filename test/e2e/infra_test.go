@@ -47,7 +47,7 @@ func testInfraRetry(t *testing.T, prefix, reason string, disrupt func(ctx contex
 	ctx := Context(t, 5*time.Minute)
 	dir := t.TempDir()
 	report := filepath.Join(dir, "junit.xml")
-	cmd := c.Command(ctx, t, nil, append(c.runArgs(t, ns, report, "--infra-retries", "2"), Testdata("disrupted"))...)
+	cmd := c.Command(ctx, t, nil, append(c.runArgs(t, ns, report, "--infra-retries", "2"), Testdata("disrupted"), "--", "tests/test_disrupted.py")...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -154,4 +154,26 @@ func testInfraRetry(t *testing.T, prefix, reason string, disrupt func(ctx contex
 		assert.Equal(t, "passed", tt.Attempts[1].Status)
 	}
 	assert.True(t, found)
+}
+
+// TestSelfKillIsNotInfraRetried: a test that kills itself with SIGTERM
+// exits as a deleted pod's test does, but its pod was not taken away: it is
+// reported as killed, on its one attempt, with no infrastructure retry.
+func TestSelfKillIsNotInfraRetried(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-infra-selfkill")
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--infra-retries", "2"), Testdata("disrupted"), "--", "tests/test_self_kill.py")...)
+	assert.NotEqual(t, 0, res.Exit)
+	assert.NotContains(t, res.Stderr, "RERUN")
+	c.RequireNoRunPods(t, ns)
+	tc, ok := byKey(readReport(t, report))["tests.test_self_kill::test_kills_itself"]
+	require.True(t, ok)
+	require.NotNil(t, tc.Error)
+	assert.Equal(t, "Killed", tc.Error.Type)
+	v, _ := tc.Property(junit.PropertyAttempt)
+	assert.Equal(t, "1", v, "one attempt")
+	_, retried := tc.Property("k8s-testrun.attempt.1.infra-retry")
+	assert.False(t, retried)
 }
