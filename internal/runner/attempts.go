@@ -37,7 +37,7 @@ func formatTime(t time.Time) string {
 // per attempt in system-out, so a retry and its cause are never lost behind
 // the last attempt's verdict.
 func addAttempts(tc *junit.Testcase, cr CaseResult) {
-	for _, at := range cr.Attempts {
+	for i, at := range cr.Attempts {
 		n := at.Number
 		if s := formatTime(at.Started); s != "" {
 			tc.AddProperty(AttemptProperty(n, "start"), s)
@@ -50,15 +50,21 @@ func addAttempts(tc *junit.Testcase, cr CaseResult) {
 			tc.AddProperty(AttemptProperty(n, "reason"), at.Outcome.Reason)
 		}
 		if at.Outcome.Disrupted() {
-			tc.AddProperty(AttemptProperty(n, "infra-retry"), "true")
+			// true: the test ran again; exhausted: no infrastructure retry
+			// was left, and the test ends as an infrastructure error.
+			v := "true"
+			if i == len(cr.Attempts)-1 {
+				v = "exhausted"
+			}
+			tc.AddProperty(AttemptProperty(n, "infra-retry"), v)
 		}
 	}
 	if len(cr.Attempts) < 2 {
 		return
 	}
 	var b strings.Builder
-	for _, at := range cr.Attempts {
-		b.WriteString(AttemptLine(at))
+	for i, at := range cr.Attempts {
+		b.WriteString(AttemptLine(at, i == len(cr.Attempts)-1))
 		b.WriteByte('\n')
 	}
 	if tc.SystemOut != nil && tc.SystemOut.Text != "" {
@@ -71,14 +77,18 @@ func addAttempts(tc *junit.Testcase, cr CaseResult) {
 // AttemptLine is one attempt in one line: number, verdict, reason, pod
 // and times, e.g. "k8s-testrun attempt 1: error PodDeleted (infrastructure
 // retry) pod p on n, 2026-01-01T00:00:00.000Z to ...: the pod was deleted".
-func AttemptLine(at Attempt) string {
+// last says no attempt followed it.
+func AttemptLine(at Attempt, last bool) string {
 	o := at.Outcome
 	var b strings.Builder
 	fmt.Fprintf(&b, "k8s-testrun attempt %d: %s", at.Number, o.Status)
 	if o.Reason != "" {
 		b.WriteString(" " + o.Reason)
 	}
-	if o.Disrupted() {
+	switch {
+	case o.Disrupted() && last:
+		b.WriteString(" (infrastructure retries used up)")
+	case o.Disrupted():
 		b.WriteString(" (infrastructure retry)")
 	}
 	if at.Pod != "" {

@@ -60,6 +60,8 @@ func TestJUnitKeepsEveryAttempt(t *testing.T) {
 	assert.True(t, strings.HasSuffix(a.SystemOut.Text, "\ntest output\n"), "the last attempt's output follows")
 
 	b := tcs[1]
+	_, ok = b.Property("k8s-testrun.attempt.1.infra-retry")
+	assert.False(t, ok, "no disruption, no infra retry")
 	v, ok := b.Property("k8s-testrun.attempt.1.start")
 	assert.True(t, ok)
 	assert.Equal(t, "2026-03-01T10:00:00.000Z", v)
@@ -99,4 +101,25 @@ func TestWriteAttempts(t *testing.T) {
 	assert.False(t, a.Attempts[1].Infra)
 	assert.Equal(t, "notrun", doc.Tests[2].Status)
 	assert.Empty(t, doc.Tests[2].Attempts)
+}
+
+func TestJUnitInfraRetriesUsedUp(t *testing.T) {
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	gone := func(n int) Attempt {
+		return Attempt{Number: n, Pod: "p", Started: t0, Finished: t0.Add(time.Second),
+			Outcome: plan.Outcome{Status: plan.Error, ExitCode: -1, Reason: plan.ReasonNodeLost, Message: "node gone"}}
+	}
+	rep := NewReport("r1", "img", "", t0, time.Second, []CaseResult{
+		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Error, Final: true, Attempts: []Attempt{gone(1), gone(2)}},
+	})
+	tc := rep.JUnit().Suites[0].Testcases[0]
+	require.NotNil(t, tc.Error, "an infrastructure error")
+	assert.Equal(t, plan.ReasonNodeLost, tc.Error.Type)
+	v1, _ := tc.Property("k8s-testrun.attempt.1.infra-retry")
+	v2, _ := tc.Property("k8s-testrun.attempt.2.infra-retry")
+	assert.Equal(t, "true", v1)
+	assert.Equal(t, "exhausted", v2)
+	assert.Contains(t, tc.SystemOut.Text, "k8s-testrun attempt 1: error NodeLost (infrastructure retry)")
+	assert.Contains(t, tc.SystemOut.Text, "k8s-testrun attempt 2: error NodeLost (infrastructure retries used up)")
+	assert.Equal(t, 2, rep.ExitCode(0, 1, 2))
 }
