@@ -64,6 +64,16 @@ type TestRunSpec struct {
 	// +optional
 	Retries int32 `json:"retries,omitempty"`
 
+	// InfraRetries are extra attempts for a test whose pod the
+	// infrastructure took away (evicted, preempted, deleted by someone
+	// else, lost with its node); they are apart from Retries and never
+	// count as the test's failures.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	// +kubebuilder:default=2
+	// +optional
+	InfraRetries *int32 `json:"infraRetries,omitempty"`
+
 	// Sidecar is how the collector runs: native (an init container with
 	// restartPolicy Always), container (a regular container), or auto
 	// (native where the server supports it). A run with

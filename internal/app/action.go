@@ -221,11 +221,18 @@ func attemptTitle(c plan.Case, at runner.Attempt, maxAttempts int) string {
 	case !at.Finished.IsZero() && !at.Started.IsZero():
 		extra = append(extra, at.Finished.Sub(at.Started).String())
 	}
-	if maxAttempts > 1 {
+	switch {
+	case at.Number > maxAttempts:
+		// Infrastructure retries run past the test's attempts.
+		extra = append(extra, fmt.Sprintf("attempt %d", at.Number))
+	case maxAttempts > 1:
 		extra = append(extra, fmt.Sprintf("attempt %d of %d", at.Number, maxAttempts))
 	}
 	if o.Reason != "" {
 		extra = append(extra, o.Reason)
+	}
+	if o.Disrupted() {
+		extra = append(extra, "pod taken away")
 	}
 	if len(extra) > 0 {
 		t += " (" + strings.Join(extra, ", ") + ")"

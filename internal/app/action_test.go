@@ -79,6 +79,10 @@ func TestAttemptTitle(t *testing.T) {
 		attemptTitle(c, runner.Attempt{Number: 1, Outcome: plan.Outcome{Status: plan.Failed}, Results: runner.Results{Testcase: tc}}, 2))
 	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, OOMKilled)",
 		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: "OOMKilled"}}, 1))
+	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, Evicted, pod taken away)",
+		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: plan.ReasonEvicted}}, 1))
+	assert.Equal(t, "✅ PASSED tests/test_a.py::test_b (attempt 2)",
+		attemptTitle(c, runner.Attempt{Number: 2, Outcome: plan.Outcome{Status: plan.Passed}}, 1))
 }
 
 // githubAPI records requests and answers create with status.

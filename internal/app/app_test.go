@@ -48,6 +48,8 @@ func TestRunBadInputIsOneLine(t *testing.T) {
 		{"missing project", []string{"run", "--repository", "localhost:5001/x", "/no/such/project"}, []string{`project directory "/no/such/project"`}},
 		{"two problems on one line", []string{"run", "--pull-registry", "a/b", "--parallelism", "0", "/no/such/project"}, []string{"pull registry", "parallelism", "; "}},
 		{"bad kubeconfig", []string{"run", "--repository", "localhost:5001/x", "--kubeconfig", "/no/such/kubeconfig", "."}, []string{`kubeconfig "/no/such/kubeconfig"`, "give a valid --kubeconfig"}},
+		{"negative infra retries", []string{"run", "--repository", "localhost:5001/x", "--infra-retries", "-1", "."}, []string{`infra retries "-1"`, "0 or more"}},
+		{"infra retries not a number", []string{"run", "--repository", "localhost:5001/x", "--infra-retries", "two", "."}, []string{"--infra-retries", `"two"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -160,6 +160,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			Timeout:                 &metav1.Duration{Duration: p.cfg.Timeout},
 			PendingTimeout:          &metav1.Duration{Duration: p.cfg.PendingTimeout},
 			Retries:                 int32(p.cfg.Retries),
+			InfraRetries:            ptr.To(int32(p.cfg.InfraRetries)),
 			Sidecar:                 p.cfg.Sidecar,
 			ResultLimit:             int32(p.cfg.ResultLimit),
 			PodTemplate:             tmpl,

@@ -201,6 +201,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
 		MaxFailures:    p.cfg.MaxFailures,
+		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
 		PendingTimeout: p.cfg.PendingTimeout,
 		NativeSidecar:  native,
@@ -429,6 +430,9 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 		return err
 	}
 	p.log.Info("wrote timeline", "paths", paths)
+	if err := writeAttempts(p.cfg.JUnitPath, rep); err != nil {
+		return err
+	}
 	if p.cfg.ArtifactsDir == "" {
 		return nil
 	}
@@ -440,6 +444,21 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 		p.log.Info("wrote artifacts", "files", n, "dir", p.cfg.ArtifactsDir)
 	}
 	return nil
+}
+
+// writeAttempts writes every attempt of every test, with its times and
+// reason, beside the JUnit report.
+func writeAttempts(junitPath string, rep *runner.Report) error {
+	path := filepath.Join(filepath.Dir(junitPath), runner.AttemptsFile)
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing the attempts: %w", err)
+	}
+	if err := rep.WriteAttempts(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func writeJUnit(path string, rep *runner.Report) error {

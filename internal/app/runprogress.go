@@ -71,7 +71,8 @@ func (o runOutput) attach(p *pipeline) {
 		o.progress.Start(progress.Start{
 			RunID: p.runID, Tests: tests, Parallelism: p.cfg.Parallelism,
 			MaxAttempts: p.cfg.Retries + 1, Namespace: p.cluster.Namespace,
-			Expected: durations,
+			InfraRetries: p.cfg.InfraRetries,
+			Expected:     durations,
 		})
 	}
 	p.onAttempt = func(c plan.Case, a runner.Attempt) {
@@ -95,6 +96,9 @@ func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
 		Reason:  a.Outcome.Reason,
 		Message: a.Outcome.Message,
 		Output:  a.Results.Output,
+		// A disrupted attempt is the infrastructure's, whatever the
+		// test's partial report says.
+		Disrupted: a.Outcome.Disrupted(),
 	}
 	if !a.Started.IsZero() && a.Finished.After(a.Started) {
 		r.Duration = a.Finished.Sub(a.Started)

@@ -29,6 +29,7 @@ const (
 	DefaultArtifactsDir   = "k8s-testrun-artifacts"
 	DefaultPlatform       = "linux/amd64"
 	DefaultResultLimit    = 1 << 20
+	DefaultInfraRetries   = 2
 )
 
 // Modes: who drives the test pods.
@@ -71,6 +72,10 @@ type Config struct {
 	Timeout        time.Duration
 	PendingTimeout time.Duration
 	Retries        int
+	// InfraRetries are extra attempts for a test whose pod the
+	// infrastructure took away (evicted, preempted, deleted, node lost);
+	// they never count as the test's failures nor use up Retries.
+	InfraRetries int
 	// Selection is passed to pytest's collection: paths, -k, -m.
 	Selection []string
 
@@ -207,6 +212,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("pending-timeout")
 	fs.IntVar(&c.Retries, "retries", 0, "extra attempts for a failed test; a test that passes on retry is reported flaky")
 	in("retries")
+	fs.IntVar(&c.InfraRetries, "infra-retries", DefaultInfraRetries, "extra attempts for a test whose pod was evicted, preempted, deleted or lost with its node; separate from --retries")
+	in("infra-retries")
 	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class or file; results stay per test")
 	in("pod-per")
 	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
@@ -322,6 +329,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retries < 0 {
 		bad("retries", fmt.Sprint(c.Retries), "must be 0 or more")
+	}
+	if c.InfraRetries < 0 {
+		bad("infra retries", fmt.Sprint(c.InfraRetries), "must be 0 or more")
 	}
 	switch c.Sidecar {
 	case SidecarAuto, SidecarNative, SidecarContainer:

@@ -42,6 +42,7 @@ func TestParseRunSelectionAndFlags(t *testing.T) {
 	assert.Equal(t, 8, c.Parallelism)
 	assert.Equal(t, 90*time.Second, c.Timeout)
 	assert.Equal(t, 2, c.Retries)
+	assert.Equal(t, DefaultInfraRetries, c.InfraRetries, "infra retries default to 2")
 }
 
 func TestParseRunErrorsNameTheInputAndTheFix(t *testing.T) {
@@ -57,6 +58,8 @@ func TestParseRunErrorsNameTheInputAndTheFix(t *testing.T) {
 		{"repository with digest", []string{"--repository", "r.io/x@sha256:abc", dir}, []string{`repository "r.io/x@sha256:abc"`, "without tag or digest"}},
 		{"parallelism", []string{"--repository", "r.io/x", "--parallelism", "0", dir}, []string{`parallelism "0"`, "1 or more"}},
 		{"retries", []string{"--repository", "r.io/x", "--retries", "-1", dir}, []string{`retries "-1"`}},
+		{"infra retries", []string{"--repository", "r.io/x", "--infra-retries", "-1", dir}, []string{`infra retries "-1"`, "0 or more"}},
+		{"infra retries not a number", []string{"--repository", "r.io/x", "--infra-retries", "two", dir}, []string{"infra-retries", `"two"`}},
 		{"sidecar", []string{"--repository", "r.io/x", "--sidecar", "magic", dir}, []string{`sidecar "magic"`, "auto, native or container"}},
 		{"platform", []string{"--repository", "r.io/x", "--platform", "amd64", dir}, []string{`platform "amd64"`, "os/arch"}},
 		{"pod template", []string{"--repository", "r.io/x", "--pod-template", "/no/tmpl.yaml", dir}, []string{`pod template "/no/tmpl.yaml"`, "cannot be read"}},

@@ -56,6 +56,7 @@ var Inputs = []Input{
 	{InputFaketime, "", "FAKETIME every test runs under, with libfaketime preloaded in its container: \"2031-06-01 12:00:00\" (a stopped clock), \"@2031-06-01 12:00:00\" (a clock running from then) or an offset such as +3d. The base image needs Debian's libfaketime. Empty means the real time; @pytest.mark.faketime(...) sets one test's."},
 	{InputRerunFailed, "", "JUnit XML report of an earlier run (this action's junit_path or pytest's --junitxml), relative to the workspace: run only its failed and errored tests. A report without failures runs nothing."},
 	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
+	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
 }
 
 // Names of the inputs.
@@ -83,6 +84,7 @@ const (
 	InputFaketime      = "faketime"
 	InputRerunFailed   = "rerun_failed"
 	InputMaxFailures   = "max_failures"
+	InputInfraRetries  = "infra_retries"
 )
 
 // Values of fail_on.
@@ -199,6 +201,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.Retries, err = strconv.Atoi(in(InputRetries)); err != nil {
 		bad(InputRetries, in(InputRetries), "give a whole number, 0 or more")
 	}
+	if c.InfraRetries, err = strconv.Atoi(in(InputInfraRetries)); err != nil {
+		bad(InputInfraRetries, in(InputInfraRetries), "give a whole number, 0 or more")
+	}
 	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
 		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
 	}
@@ -258,6 +263,7 @@ var validateInputs = map[string]string{
 	"faketime":          InputFaketime,
 	"rerun failed":      InputRerunFailed,
 	"max failures":      InputMaxFailures,
+	"infra retries":     InputInfraRetries,
 }
 
 func inputErrors(err error) []error {

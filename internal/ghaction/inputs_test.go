@@ -85,7 +85,7 @@ func TestReadInputs(t *testing.T) {
 	cfg, s, err := Read(runnerEnv(ws, map[string]string{
 		InputProjectPath: "sub/project", InputRequirements: "reqs.txt", InputBaseImage: "localhost:5001/py:3.12",
 		InputKubeconfig: kubeconfig, InputNamespace: "ci", InputParallelism: "8", InputTimeout: "90",
-		InputRetries: "2", InputPytestArgs: `tests/unit -m 'not slow' -k "a and b" x\ y`,
+		InputRetries: "2", InputInfraRetries: "5", InputPytestArgs: `tests/unit -m 'not slow' -k "a and b" x\ y`,
 		InputCheckName: "unit tests", InputFailOn: "never", InputJUnitPath: "out/junit.xml", InputPodTemplate: tmpl,
 		"K8S_TESTRUN_REGISTRY": "localhost:5001", "RUNNER_DEBUG": "1",
 	}))
@@ -99,6 +99,7 @@ func TestReadInputs(t *testing.T) {
 	assert.Equal(t, 8, cfg.Parallelism)
 	assert.Equal(t, 90*time.Second, cfg.Timeout, "a bare number is seconds")
 	assert.Equal(t, 2, cfg.Retries)
+	assert.Equal(t, 5, cfg.InfraRetries)
 	assert.Equal(t, []string{"tests/unit", "-m", "not slow", "-k", "a and b", "x y"}, cfg.Selection)
 	assert.Equal(t, filepath.Join(ws, "out", "junit.xml"), cfg.JUnitPath)
 	assert.Equal(t, []byte(tmpl), cfg.PodTemplate)
@@ -141,6 +142,16 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 			name:   "bad grouping",
 			inputs: map[string]string{InputRepository: "r.example/x", InputPodPer: "module", InputShards: "many"},
 			want:   map[string]string{InputPodPer: "test, class or file", InputShards: "whole number"},
+		},
+		{
+			name:   "infra retries not a number",
+			inputs: map[string]string{InputRepository: "r.example/x", InputInfraRetries: "two"},
+			want:   map[string]string{InputInfraRetries: "whole number, 0 or more"},
+		},
+		{
+			name:   "negative infra retries",
+			inputs: map[string]string{InputRepository: "r.example/x", InputInfraRetries: "-1"},
+			want:   map[string]string{InputInfraRetries: "0 or more"},
 		},
 		{
 			name:   "negative shards",

@@ -143,6 +143,7 @@ var Outputs = []Input{
 	{Name: "junit_path", Description: "Path of the JUnit XML report, relative to the workspace."},
 	{Name: "image", Description: "The test image that was built and pushed."},
 	{Name: "check_url", Description: "Page of the check run; empty when the token could not write checks."},
+	{Name: "attempts", Description: "Path, relative to the workspace, of a JSON file with every attempt of every test: number, status, reason, whether it was an infrastructure retry, start and end (RFC 3339), pod and node."},
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
@@ -164,5 +165,16 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 		{"junit_path", junitPath},
 		{"image", image},
 		{"check_url", checkURL},
+		{"attempts", attemptsPath(rep, junitPath)},
 	}
+}
+
+// attemptsPath is where the run wrote every attempt of every test (see
+// runner.Report.WriteAttempts): beside the JUnit report, relative to the
+// workspace; empty without a report.
+func attemptsPath(rep *runner.Report, junitPath string) string {
+	if rep == nil || junitPath == "" {
+		return ""
+	}
+	return path.Join(path.Dir(junitPath), runner.AttemptsFile)
 }

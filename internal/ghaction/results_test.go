@@ -52,7 +52,18 @@ func TestStepOutputs(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"total": "6", "passed": "2", "failed": "1", "errors": "1", "skipped": "1", "flaky": "1",
 		"duration": "23.0", "junit_path": "k8s-testrun-junit.xml", "image": "img@sha256:abc", "check_url": "https://x/runs/7",
+		"attempts": "attempts.json",
 	}, got)
+	for _, o := range StepOutputs(sampleReport(), "out/junit.xml", "", "") {
+		if o.Name == "attempts" {
+			assert.Equal(t, "out/attempts.json", o.Value, "beside the JUnit report")
+		}
+	}
+	for _, o := range StepOutputs(nil, "out/junit.xml", "", "") {
+		if o.Name == "attempts" {
+			assert.Empty(t, o.Value, "no report, no attempts file")
+		}
+	}
 }
 
 const kubeconfig = `apiVersion: v1

@@ -165,6 +165,21 @@ func (s Summary) Markdown(limit int) string {
 		}
 		b.add("\n")
 	}
+	var disrupted []Test
+	for _, t := range tests {
+		if len(t.Disruptions) > 0 {
+			disrupted = append(disrupted, t)
+		}
+	}
+	if len(disrupted) > 0 {
+		b.section("#### Infrastructure retries\n\n| Test | Attempt | Reason | Start | End | Pod |\n| :-- | --: | :-- | :-- | :-- | :-- |\n")
+		for _, t := range disrupted {
+			for _, d := range t.Disruptions {
+				b.item(fmt.Sprintf("| %s | %d | %s | %s | %s | %s |\n", cell(t.TestID), d.Attempt, cell(d.Reason), cell(d.Start), cell(d.End), cell(d.Pod)), "infrastructure retries")
+			}
+		}
+		b.add("\n")
+	}
 	n := s.Slowest
 	if n == 0 {
 		n = 5

@@ -60,6 +60,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 		if pod.Status.Reason == ReasonDeadlineExceeded {
 			return infra(ReasonDeadlineExceeded, fmt.Sprintf("test did not finish within the timeout of %ds", deadline(pod))), true
 		}
+		if o, ok := disrupted(pod, test); ok {
+			return o, true
+		}
 		if test == nil || test.State.Terminated == nil {
 			msg := pod.Status.Message
 			if msg == "" {
@@ -69,6 +72,11 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 		}
 		return exited(test.State.Terminated), true
 	case corev1.PodPending, corev1.PodRunning, "":
+		// A pod being taken away ends its attempt now: its test is about
+		// to be stopped, and the pod may vanish before it shows an exit.
+		if o, ok := disrupted(pod, test); ok {
+			return o, true
+		}
 	default:
 		return infra(ReasonNoExit, fmt.Sprintf("pod phase %s: %s", pod.Status.Phase, pod.Status.Message)), true
 	}

@@ -22,6 +22,7 @@ const (
 	DefaultParallelism    = 4
 	DefaultTimeout        = 10 * time.Minute
 	DefaultPendingTimeout = 2 * time.Minute
+	DefaultInfraRetries   = 2
 )
 
 // lingerDir is where the collector of a lingering pod reads
@@ -36,6 +37,7 @@ const (
 type settings struct {
 	parallelism    int
 	maxAttempts    int
+	infraRetries   int
 	timeout        time.Duration
 	pendingTimeout time.Duration
 	linger         time.Duration
@@ -48,9 +50,13 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 	s := settings{
 		parallelism:    int(run.Spec.Parallelism),
 		maxAttempts:    int(run.Spec.Retries) + 1,
+		infraRetries:   DefaultInfraRetries,
 		timeout:        DefaultTimeout,
 		pendingTimeout: DefaultPendingTimeout,
 		linger:         time.Duration(run.Spec.LingerSecondsOnFailure) * time.Second,
+	}
+	if run.Spec.InfraRetries != nil {
+		s.infraRetries = max(int(*run.Spec.InfraRetries), 0)
 	}
 	if s.parallelism < 1 {
 		s.parallelism = DefaultParallelism

@@ -92,7 +92,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		live = append(live, &pods[i])
 	}
 	obs := observed(tc, live, now, s.observeOptions())
-	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), Stop: stopped(run)}, obs)
+	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries, Stop: stopped(run)}, obs)
 
 	var res ctrl.Result
 	later := func(d time.Duration) {
@@ -198,7 +198,7 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 	rec := record(at)
 	tc.Status.History = append(tc.Status.History, rec)
 	obs := observed(tc, nil, r.now(), s.observeOptions())
-	st := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts)}, obs).Cases[0]
+	st := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries}, obs).Cases[0]
 	describe(&tc.Status, st, nil, nil)
 	if err := r.Client.Status().Update(ctx, tc); err != nil {
 		if kerrors.IsConflict(err) {

@@ -161,7 +161,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	now := r.now()
-	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run)}
+	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run)}
 	byID := make(map[string]*v1alpha1.TestCase, len(cases))
 	var obs []plan.Pod
 	for _, tc := range cases {

@@ -70,6 +70,10 @@ type Spec struct {
 	// operator evaluates each test alone once its run has stopped): it
 	// acts as a reached MaxFailures.
 	Stop bool
+	// InfraRetries is how often a case whose attempt was disrupted (see
+	// Disrupted) runs again; disrupted attempts never count against
+	// MaxAttempts. Below 0 means 0.
+	InfraRetries int
 
 	// index is what Next derives from the cases and units, once Prepare
 	// has run; without it every evaluation derives it again.
@@ -112,6 +116,37 @@ type Outcome struct {
 	// ImagePullBackOff, Unschedulable, ...); empty for a plain test result.
 	Reason  string
 	Message string
+}
+
+// Reasons of disrupted attempts: the infrastructure took the pod away
+// before the test could finish, so the attempt says nothing of the test.
+const (
+	// ReasonEvicted: evicted through the Eviction API or by the kubelet
+	// under node pressure.
+	ReasonEvicted = "Evicted"
+	// ReasonPreempted: preempted by the scheduler for a pod of higher
+	// priority.
+	ReasonPreempted = "Preempted"
+	// ReasonNodeLost: the pod's node went away or became unreachable (the
+	// taint manager, the pod garbage collector, NodeLost).
+	ReasonNodeLost = "NodeLost"
+	// ReasonKubelet: the kubelet ended the pod (node shutdown, a pod
+	// rejected on admission after a kubelet restart).
+	ReasonKubelet = "TerminatedByKubelet"
+	// ReasonPodDeleted: the pod was deleted by someone other than the
+	// driver of the run.
+	ReasonPodDeleted = "PodDeleted"
+)
+
+// Disrupted reports an outcome the infrastructure caused by taking the pod
+// away: such an attempt runs again (up to Spec.InfraRetries) and never
+// counts as the test's failure.
+func (o Outcome) Disrupted() bool {
+	switch o.Reason {
+	case ReasonEvicted, ReasonPreempted, ReasonNodeLost, ReasonKubelet, ReasonPodDeleted:
+		return o.Status == Error
+	}
+	return false
 }
 
 // Pod is one observed pod: one attempt of each case it runs.
@@ -221,17 +256,43 @@ func (s CaseState) Status() Status {
 	return s.Attempts[len(s.Attempts)-1].Status
 }
 
-// Flaky reports a case that failed at least once and then passed.
+// Flaky reports a case that failed at least once and then passed. A
+// disrupted attempt is no failure of the test's.
 func (s CaseState) Flaky() bool {
 	if s.Status() != Passed {
 		return false
 	}
 	for _, o := range s.Attempts[:len(s.Attempts)-1] {
-		if o.Status == Failed || o.Status == Error {
+		if (o.Status == Failed || o.Status == Error) && !o.Disrupted() {
 			return true
 		}
 	}
 	return false
+}
+
+// Disruptions counts the case's disrupted attempts.
+func (s CaseState) Disruptions() int {
+	n := 0
+	for _, o := range s.Attempts {
+		if o.Disrupted() {
+			n++
+		}
+	}
+	return n
+}
+
+// retry says whether the case runs again: a disrupted last attempt while
+// infrastructure retries remain, a failed one while test attempts remain.
+// Disrupted attempts take nothing from the test attempts.
+func (s CaseState) retry(maxAttempts, infraRetries int) bool {
+	if len(s.Attempts) == 0 {
+		return true
+	}
+	disrupted := s.Disruptions()
+	if s.Attempts[len(s.Attempts)-1].Disrupted() {
+		return disrupted <= infraRetries
+	}
+	return needsRetry(s.Status()) && len(s.Attempts)-disrupted < maxAttempts
 }
 
 // Decision is the result of one evaluation.
@@ -250,6 +311,7 @@ type Decision struct {
 func Next(spec Spec, pods []Pod) Decision {
 	parallelism := max(spec.Parallelism, 1)
 	maxAttempts := max(spec.MaxAttempts, 1)
+	infraRetries := max(spec.InfraRetries, 0)
 	ix := spec.derive()
 	units, unitOf, byID := ix.units, ix.unitOf, ix.byID
 
@@ -281,7 +343,7 @@ func Next(spec Spec, pods []Pod) Decision {
 		}
 		switch {
 		case pending[c.ID]:
-		case len(st.Attempts) == 0, needsRetry(st.Status()) && len(st.Attempts) < maxAttempts:
+		case st.retry(maxAttempts, infraRetries):
 			ready[c.ID] = true
 		default:
 			st.Final = true

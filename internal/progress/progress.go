@@ -64,6 +64,9 @@ type Start struct {
 	// Parallelism is the cap on pods at once; MaxAttempts is 1 + retries.
 	Parallelism, MaxAttempts int
 	Namespace                string
+	// InfraRetries is how often a test whose pod was taken away runs
+	// again, apart from MaxAttempts.
+	InfraRetries int
 	// Expected are the tests' durations in earlier runs (the durations
 	// file), by test ID; they weigh the ETA. Empty means the ETA goes by
 	// the pace alone.
@@ -85,6 +88,9 @@ type Result struct {
 	// ...); empty for pytest's own verdicts.
 	Reason  string
 	Message string
+	// Disrupted says the infrastructure took the pod away (evicted,
+	// preempted, deleted): the attempt is no verdict on the test.
+	Disrupted bool
 	// Output is the test's captured stdout and stderr.
 	Output string
 	File   string
@@ -150,7 +156,7 @@ func New(w io.Writer, opts Options) Printer {
 	if opts.MaxFailureLines <= 0 {
 		opts.MaxFailureLines = 60
 	}
-	t := &tally{attempts: map[string]int{}, failedBefore: map[string]bool{}, finished: map[string]bool{}}
+	t := &tally{attempts: map[string]int{}, failedBefore: map[string]bool{}, disrupted: map[string]int{}, finished: map[string]bool{}}
 	switch {
 	case opts.Format == FormatJSON:
 		return &jsonPrinter{w: w, now: opts.Now, tally: t}
@@ -174,6 +180,9 @@ type tally struct {
 	startedAt    time.Time
 	attempts     map[string]int
 	failedBefore map[string]bool
+	// disrupted counts each test's disrupted attempts, which take
+	// nothing from its MaxAttempts.
+	disrupted map[string]int
 	// finished holds the tests done, for the ETA.
 	finished map[string]bool
 	done     int
@@ -191,8 +200,15 @@ func (t *tally) add(r Result) (Result, bool) {
 	if r.Attempt == 0 {
 		r.Attempt = n
 	}
+	if r.Disrupted {
+		t.disrupted[r.TestID]++
+		if t.disrupted[r.TestID] <= t.start.InfraRetries {
+			r.Verdict = Rerun
+			return r, false
+		}
+	}
 	failing := r.Verdict == Failed || r.Verdict == Error || r.Verdict == XPass
-	if failing && n < max(t.start.MaxAttempts, 1) {
+	if failing && !r.Disrupted && n-t.disrupted[r.TestID] < max(t.start.MaxAttempts, 1) {
 		t.failedBefore[r.TestID] = true
 		r.Verdict = Rerun
 		return r, false

@@ -48,6 +48,19 @@ type Case struct {
 	// NotRun marks a test that never ran: the run was cancelled, or it
 	// stopped at its maximum of failures. It counts apart from errors.
 	NotRun bool
+	// Disruptions are the attempts the infrastructure took away (evicted,
+	// preempted, deleted), each run again or, the last, reported as an
+	// infrastructure error.
+	Disruptions []Disruption
+}
+
+// Disruption is one attempt whose pod the infrastructure took away.
+type Disruption struct {
+	Attempt int
+	Reason  string
+	// Start and End are RFC 3339; empty when unknown.
+	Start, End string
+	Pod        string
 }
 
 // Summary holds the counts of a run and its wall time.
@@ -143,6 +156,21 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.TestID), c.Attempts, location(c))
 		}
 	}
+	var disrupted []Case
+	for _, c := range cases {
+		if len(c.Disruptions) > 0 {
+			disrupted = append(disrupted, c)
+		}
+	}
+	if len(disrupted) > 0 {
+		p.section("infrastructure retries")
+		for _, c := range disrupted {
+			for _, d := range c.Disruptions {
+				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.TestID), d.Attempt, sanitize(d.Reason),
+					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
+			}
+		}
+	}
 	if slow := slowest(cases, opts.Slowest); len(slow) > 0 {
 		p.section(fmt.Sprintf("slowest %d tests", len(slow)))
 		p.printf("%9s %9s\n", "pod time", "test time")
@@ -161,6 +189,13 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	}
 	p.printf("%s\n", closingLine(s))
 	return p.err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // rateLine is the wall time and the tests run per second; tests that

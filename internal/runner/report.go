@@ -178,6 +178,7 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
 	}
+	addAttempts(&tc, cr)
 	return tc
 }
 
@@ -205,6 +206,12 @@ func (r *Report) SummaryCases() []report.Case {
 			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
+		}
+		for _, at := range cr.Attempts {
+			if at.Outcome.Disrupted() {
+				c.Disruptions = append(c.Disruptions, report.Disruption{Attempt: at.Number, Reason: at.Outcome.Reason,
+					Start: formatTime(at.Started), End: formatTime(at.Finished), Pod: at.Pod})
+			}
 		}
 		if d := tc.Detail(); d != nil {
 			c.Message = d.Message

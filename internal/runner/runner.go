@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -48,6 +49,10 @@ type Options struct {
 	// MaxFailures stops the run after this many tests failed or errored
 	// (see plan.Spec); zero means no limit.
 	MaxFailures int
+	// InfraRetries is how often a test whose pod the infrastructure took
+	// away (evicted, preempted, deleted by someone else, lost with its
+	// node) runs again, apart from MaxAttempts; default 0.
+	InfraRetries int
 	// Timeout is each attempt's activeDeadlineSeconds; zero means none.
 	Timeout time.Duration
 	// PendingTimeout ends an attempt stuck unschedulable or unable to pull.
@@ -132,6 +137,8 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 		deleting:   map[string]bool{},
 		created:    map[string]createdPod{},
 		timelines:  map[string]*Timeline{},
+		seen:       map[string]*corev1.Pod{},
+		vanished:   map[string]*corev1.Pod{},
 		outcomes:   map[string]int{},
 		reads:      make(chan struct{}, workers),
 		calls:      make(chan struct{}, workers),
@@ -164,6 +171,12 @@ type run struct {
 	// re-evaluation before the watch catches up does not create more.
 	created   map[string]createdPod
 	timelines map[string]*Timeline
+	// seen holds the last state of each uncollected pod the watch showed;
+	// vanished, the last state of those that disappeared before they were
+	// collected (deleted by someone else, force-deleted with their node).
+	// The runner deletes a pod only once collected, so it knows these were
+	// taken away.
+	seen, vanished map[string]*corev1.Pod
 	// outcomes counts the collected attempts of each case, which numbers
 	// the next.
 	outcomes map[string]int
@@ -209,7 +222,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		}
 		return r.results(), err
 	}
-	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures}
+	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries}
 	spec.Prepare()
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
@@ -230,6 +243,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 				rec.pod.Deleting = rec.pod.Deleting || p.DeletionTimestamp != nil
 				continue
 			}
+			r.seen[p.Name] = p
 			obs := k8s.Observe(p, now, r.observeOptions())
 			obs.Deleting = obs.Deleting || r.deleting[p.Name]
 			if obs.Done {
@@ -239,6 +253,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			}
 			observed = append(observed, obs)
 		}
+		observed = append(observed, r.gone(live, now)...)
 		for name, c := range r.created {
 			switch {
 			case live[name] != nil:
@@ -371,6 +386,9 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 		}
 	case plan.Collect:
 		p := live[a.Pod]
+		if p == nil {
+			p = r.vanished[a.Pod]
+		}
 		if p == nil || r.collecting[a.Pod] {
 			return nil
 		}
@@ -412,6 +430,40 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 		}
 	}
 	return nil
+}
+
+// gone observes the pods that disappeared before they were collected, as
+// their last state deleted now: a test that had not ended on its own was
+// taken away with its pod, and its attempt is collected (without results)
+// like any other.
+func (r *run) gone(live map[string]*corev1.Pod, now time.Time) []plan.Pod {
+	for name, last := range r.seen {
+		if live[name] != nil {
+			continue
+		}
+		delete(r.seen, name)
+		if _, ok := r.collected[name]; ok {
+			continue
+		}
+		p := last.DeepCopy()
+		if p.DeletionTimestamp == nil {
+			p.DeletionTimestamp = &metav1.Time{Time: now}
+			p.DeletionGracePeriodSeconds = ptr.To(int64(0))
+		}
+		r.vanished[name] = p
+		r.o.Logger.Debug("pod disappeared before it was collected", "pod", name)
+	}
+	var out []plan.Pod
+	for name, p := range r.vanished {
+		if _, ok := r.collected[name]; ok {
+			delete(r.vanished, name)
+			continue
+		}
+		obs := k8s.Observe(p, now, r.observeOptions())
+		obs.Deleting = true
+		out = append(out, obs)
+	}
+	return out
 }
 
 func caseIDs(cases []plan.Case) []string {
@@ -490,6 +542,7 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
 	}
 	r.collected[p.Name] = rec
+	delete(r.seen, p.Name)
 	if r.o.OnAttempt != nil {
 		for _, id := range rec.pod.CaseIDs() {
 			if at, ok := rec.attempts[id]; ok {
@@ -511,6 +564,13 @@ func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.
 			at.Started = cs.State.Terminated.StartedAt.Time
 			at.Finished = cs.State.Terminated.FinishedAt.Time
 		}
+		if cs.Name == k8s.TestContainer && cs.State.Running != nil && obs.Outcome.Disrupted() {
+			// Taken away mid-test: it ran from its start until now.
+			at.Started = cs.State.Running.StartedAt.Time
+		}
+	}
+	if at.Finished.IsZero() && obs.Outcome.Disrupted() {
+		at.Finished = time.Now()
 	}
 	var log []byte
 	if collectorRan(p) {

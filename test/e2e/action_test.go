@@ -203,6 +203,10 @@ func TestActionReportsToGitHub(t *testing.T) {
 	assert.Equal(t, s.junit, outs["junit_path"])
 	assert.True(t, strings.HasPrefix(outs["image"], c.Repository(t)+"@sha256:"), "image output: %s", outs["image"])
 	assert.Equal(t, "https://github.example/o/r/runs/7", outs["check_url"])
+	assert.Equal(t, filepath.Join(filepath.Dir(s.junit), "attempts.json"), outs["attempts"], "every attempt, beside the report")
+	attempts, err := os.ReadFile(outs["attempts"])
+	require.NoError(t, err)
+	assert.Equal(t, 12, strings.Count(string(attempts), `"test":`), "one entry per test")
 
 	summary, err := os.ReadFile(s.summary)
 	require.NoError(t, err)
