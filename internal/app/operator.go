@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -36,8 +38,10 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
-	watchNS := fs.String("watch-namespace", "", "reconcile the TestRuns of this namespace only (default: all namespaces)")
+	var watchNS namespaceList
+	fs.Var(&watchNS, "watch-namespace", "reconcile the TestRuns of this namespace; repeat it or separate by commas for several (default $WATCH_NAMESPACE, then all namespaces)")
 	metrics := fs.String("metrics-bind-address", operator.DefaultMetricsAddr, `address of the Prometheus metrics endpoint; "0" turns it off`)
+	insecureMetrics := fs.Bool("metrics-insecure", false, "serve the metrics over plain HTTP to anyone who reaches them (default: HTTPS, to callers the API server authenticates and allows get on /metrics)")
 	probes := fs.String("health-probe-bind-address", operator.DefaultProbeAddr, `address of /healthz and /readyz; "0" turns them off`)
 	leader := fs.Bool("leader-elect", false, "take a lease so that only one replica acts at a time")
 	leaderNS := fs.String("leader-election-namespace", "", "namespace of the lease (default $POD_NAMESPACE)")
@@ -55,6 +59,11 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	if *leaderNS == "" {
 		*leaderNS = env.Getenv("POD_NAMESPACE")
 	}
+	if len(watchNS) == 0 {
+		if err := watchNS.Set(env.Getenv(operator.EnvWatchNamespace)); err != nil {
+			return fmt.Errorf("$%s: %w", operator.EnvWatchNamespace, err)
+		}
+	}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig})
 	if err != nil {
 		return err
@@ -65,14 +74,36 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 	return operator.Run(ctx, cluster.Config, operator.Options{
-		Namespace:               *watchNS,
+		Namespaces:              watchNS,
 		MetricsAddr:             *metrics,
+		InsecureMetrics:         *insecureMetrics,
 		ProbeAddr:               *probes,
 		LeaderElection:          *leader,
 		LeaderElectionNamespace: *leaderNS,
 		Workers:                 *workers,
 		Logger:                  log,
 	})
+}
+
+// namespaceList is a flag of namespaces, repeated or comma-separated.
+type namespaceList []string
+
+func (l *namespaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *namespaceList) Set(v string) error {
+	for _, ns := range strings.Split(v, ",") {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+		if !slices.Contains(*l, ns) {
+			*l = append(*l, ns)
+		}
+	}
+	return nil
 }
 
 // operatorRunTTL keeps a run that `run --mode operator` started visible in
