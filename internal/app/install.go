@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,13 +34,18 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 	if o.image == "" {
 		return errors.New("install: --image is required: give a test image k8s-testrun pushed (run `k8s-testrun run` once); it carries the operator")
 	}
-	objs, err := manifests.Build(o.overlay)
+	objs, err := manifests.BuildScoped(o.overlay, manifests.Scope{Namespaces: o.watchNamespaces, ClusterWide: o.clusterWide})
 	if err != nil {
 		return err
 	}
 	if err := setImage(objs, o.image); err != nil {
 		return err
 	}
+	watched := "every namespace (--cluster-wide)"
+	if ns := manifests.Watched(objs); ns != nil {
+		watched = "namespaces " + strings.Join(ns, ", ")
+	}
+	fmt.Fprintf(env.Stderr, "the operator watches %s\n", watched)
 	if o.print {
 		for _, o := range objs {
 			b, err := yaml.Marshal(o.Object)
@@ -54,6 +61,9 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 	}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: o.kubeconfig, Context: o.context})
 	if err != nil {
+		return err
+	}
+	if err := namespacesExist(ctx, cluster, o.watchNamespaces); err != nil {
 		return err
 	}
 	if o.overlay == manifests.Local {
@@ -92,6 +102,21 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 		return err
 	}
 	log.Info("operator available", "namespace", dep.GetNamespace(), "deployment", dep.GetName())
+	return nil
+}
+
+// namespacesExist checks, before anything is applied, that the namespaces
+// to watch are there to hold the operator's RoleBindings.
+func namespacesExist(ctx context.Context, cluster *k8s.Cluster, namespaces []string) error {
+	for _, ns := range namespaces {
+		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("--watch-namespace %s: no such namespace: create it first (kubectl create namespace %s)", ns, ns)
+		}
+		if err != nil && !apierrors.IsForbidden(err) {
+			return k8s.Explain("reading namespace "+ns, ns, err)
+		}
+	}
 	return nil
 }
 

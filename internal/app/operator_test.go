@@ -3,15 +3,21 @@ package app
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
@@ -72,6 +78,61 @@ func TestInstallPrintsTheManifests(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--image is required")
 }
 
+// TestInstallScopes prints the manifests of each scope and checks the
+// bindings that grant the operator its rights, and the line that says
+// where it watches.
+func TestInstallScopes(t *testing.T) {
+	type binding struct{ kind, namespace string }
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		bindings []binding
+		line     string
+	}{
+		{"own namespace", nil, []binding{{"RoleBinding", "k8s-testrun-system"}},
+			"the operator watches namespaces k8s-testrun-system\n"},
+		{"watched namespaces", []string{"--watch-namespace", "a", "--watch-namespace", "b"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"RoleBinding", "a"}, {"RoleBinding", "b"}},
+			"the operator watches namespaces k8s-testrun-system, a, b\n"},
+		{"comma-separated", []string{"--watch-namespace", "a,b"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"RoleBinding", "a"}, {"RoleBinding", "b"}},
+			"the operator watches namespaces k8s-testrun-system, a, b\n"},
+		{"cluster-wide", []string{"--cluster-wide"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"ClusterRoleBinding", ""}},
+			"the operator watches every namespace (--cluster-wide)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"install", "--image", "reg.test/p@sha256:abc", "--print"}, tc.args...)
+			code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }})
+			require.Equal(t, ExitOK, code, errOut.String())
+			assert.Equal(t, tc.line, errOut.String(), "one line says where the operator watches")
+			var got []binding
+			for _, doc := range strings.Split(out.String(), "---\n") {
+				var obj struct {
+					Kind     string `json:"kind"`
+					Metadata struct {
+						Name, Namespace string
+					} `json:"metadata"`
+					RoleRef struct{ Kind, Name string } `json:"roleRef"`
+				}
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
+				if strings.HasSuffix(obj.Kind, "RoleBinding") && obj.RoleRef.Name == manifests.OperatorName {
+					got = append(got, binding{obj.Kind, obj.Metadata.Namespace})
+				}
+			}
+			assert.ElementsMatch(t, tc.bindings, got)
+		})
+	}
+
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"install", "--image", "i@sha256:abc", "--print", "--cluster-wide", "--watch-namespace", "a"},
+		Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Equal(t, "k8s-testrun: --watch-namespace and --cluster-wide exclude each other: --cluster-wide already watches every namespace\n", errOut.String())
+	assert.Empty(t, out.String())
+}
+
 func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	var got []int
 	p := &pipeline{onAttempt: func(c plan.Case, a runner.Attempt) {
@@ -87,4 +148,27 @@ func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	tc.Status.History = append(tc.Status.History, v1alpha1.Attempt{Number: 2, Status: "passed"})
 	f.report(tc)
 	assert.Equal(t, []int{1, 2}, got)
+}
+
+func TestInstallNeedsTheWatchedNamespaces(t *testing.T) {
+	cluster := &k8s.Cluster{Client: fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ci"}})}
+	require.NoError(t, namespacesExist(context.Background(), cluster, []string{"ci"}))
+	err := namespacesExist(context.Background(), cluster, []string{"ci", "nightly"})
+	assert.EqualError(t, err, "--watch-namespace nightly: no such namespace: create it first (kubectl create namespace nightly)")
+}
+
+func TestOperatorNamespaceFlag(t *testing.T) {
+	var l namespaceList
+	require.NoError(t, l.Set("a,b"))
+	require.NoError(t, l.Set(" c , a"))
+	require.NoError(t, l.Set(""))
+	assert.Equal(t, namespaceList{"a", "b", "c"}, l)
+	assert.Equal(t, "a,b,c", l.String())
+	assert.ErrorContains(t, l.Set("Not_A_Namespace"), `namespace "Not_A_Namespace"`)
+
+	var errOut bytes.Buffer
+	code := Run(context.Background(), []string{"operator", "--watch-namespace", "x_y"},
+		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Contains(t, errOut.String(), `invalid value "x_y" for flag -watch-namespace: namespace "x_y"`)
 }
