@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -147,8 +148,8 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 	if run, err = p.testRun(p.image.Image); err != nil {
 		return nil, err
 	}
-	if err := c.Create(ctx, run); err != nil {
-		return nil, explainTestRun(err, p.cluster.Namespace)
+	if err := p.createTestRun(ctx, c, run); err != nil {
+		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)
 	p.phase(phaseDiscover)
@@ -170,6 +171,47 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 		return rep, err
 	}
 	return rep, nil
+}
+
+// operatorCreateTimeout bounds the create of a TestRun, which a cancelled
+// run does not cut short.
+const operatorCreateTimeout = 30 * time.Second
+
+// createTestRun creates run such that no exit leaves it behind: the create
+// runs to its answer even when ctx ends meanwhile (an interrupted request
+// may have created the run all the same), and a run made after ctx ended,
+// or whose create failed without a definite answer, is deleted by its name,
+// which this process chose and no other run has.
+func (p *pipeline) createTestRun(ctx context.Context, c client.Client, run *v1alpha1.TestRun) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), operatorCreateTimeout)
+	defer cancel()
+	err := c.Create(cctx, run)
+	if err == nil && ctx.Err() == nil {
+		return nil
+	}
+	if err != nil && refused(err) {
+		return explainTestRun(err, p.cluster.Namespace)
+	}
+	p.finishOperator(ctx, c, run, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return explainTestRun(err, p.cluster.Namespace)
+}
+
+// refused says the API server answered a create with a definite no, so
+// nothing was created: any 4xx answer but a timeout. A lost connection, a
+// deadline or a 5xx may hide a create that happened.
+func refused(err error) bool {
+	if meta.IsNoMatchError(err) {
+		return true
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	code := status.Status().Code
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
 }
 
 func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
