@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -89,6 +90,9 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 		}
 		log.Info("applied", "kind", o.GetKind(), "name", o.GetName(), "namespace", o.GetNamespace())
 	}
+	if err := revokeStale(ctx, cluster, objs, log); err != nil {
+		return err
+	}
 	if o.wait <= 0 {
 		return nil
 	}
@@ -118,6 +122,59 @@ func namespacesExist(ctx context.Context, cluster *k8s.Cluster, namespaces []str
 		}
 	}
 	return nil
+}
+
+// revokeStale deletes the bindings of the operator's ClusterRole that an
+// earlier install made and this one does not: the ClusterRoleBinding of
+// --cluster-wide, the RoleBindings of namespaces no longer watched. Rights
+// are never left behind by a narrower install.
+func revokeStale(ctx context.Context, cluster *k8s.Cluster, objs []*unstructured.Unstructured, log *slog.Logger) error {
+	rbac := cluster.Client.RbacV1()
+	if findNamed(objs, "ClusterRoleBinding", manifests.OperatorName) == nil {
+		err := rbac.ClusterRoleBindings().Delete(ctx, manifests.OperatorName, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			log.Info("revoked", "kind", "ClusterRoleBinding", "name", manifests.OperatorName)
+		case !apierrors.IsNotFound(err):
+			return k8s.Explain("revoking the operator's cluster-wide rights", "", err)
+		}
+	}
+	list, err := rbac.RoleBindings("").List(ctx, metav1.ListOptions{LabelSelector: operatorSelector})
+	if err != nil {
+		return k8s.Explain("listing the operator's RoleBindings", "", err)
+	}
+	for _, b := range list.Items {
+		if b.Name != manifests.OperatorName || findIn(objs, "RoleBinding", b.Namespace, b.Name) {
+			continue
+		}
+		err := rbac.RoleBindings(b.Namespace).Delete(ctx, b.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return k8s.Explain("revoking the operator's rights", b.Namespace, err)
+		}
+		log.Info("revoked", "kind", "RoleBinding", "name", b.Name, "namespace", b.Namespace)
+	}
+	return nil
+}
+
+// operatorSelector selects what the manifests label as the operator's.
+const operatorSelector = "app.kubernetes.io/name=k8s-testrun,app.kubernetes.io/component=operator"
+
+func findNamed(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func findIn(objs []*unstructured.Unstructured, kind, namespace, name string) bool {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetName() == name {
+			return true
+		}
+	}
+	return false
 }
 
 func find(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -171,4 +173,51 @@ func TestOperatorNamespaceFlag(t *testing.T) {
 		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
 	assert.Equal(t, ExitInfra, code)
 	assert.Contains(t, errOut.String(), `invalid value "x_y" for flag -watch-namespace: namespace "x_y"`)
+}
+
+// TestInstallRevokesStaleRights installs narrower than before: the
+// ClusterRoleBinding of an earlier --cluster-wide and the RoleBinding of a
+// namespace no longer watched go; bindings still wanted, and those not the
+// operator's, stay.
+func TestInstallRevokesStaleRights(t *testing.T) {
+	labels := map[string]string{"app.kubernetes.io/name": "k8s-testrun", "app.kubernetes.io/component": "operator"}
+	rb := func(ns, name string, l map[string]string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l}}
+	}
+	client := fake.NewClientset(
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: manifests.OperatorName, Labels: labels}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "k8s-testrun-operator-metrics-auth", Labels: labels}},
+		rb("k8s-testrun-system", manifests.OperatorName, labels),
+		rb("a", manifests.OperatorName, labels),
+		rb("old", manifests.OperatorName, labels),
+		rb("old", "someone-elses", nil),
+		rb("k8s-testrun-system", "k8s-testrun-operator-leader-election", labels),
+	)
+	objs, err := manifests.BuildScoped(manifests.Default, manifests.Scope{Namespaces: []string{"a"}})
+	require.NoError(t, err)
+	require.NoError(t, revokeStale(context.Background(), &k8s.Cluster{Client: client}, objs, slog.New(slog.DiscardHandler)))
+
+	crbs, err := client.RbacV1().ClusterRoleBindings().List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, b := range crbs.Items {
+		names = append(names, b.Name)
+	}
+	assert.Equal(t, []string{"k8s-testrun-operator-metrics-auth"}, names)
+	rbs, err := client.RbacV1().RoleBindings("").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	names = nil
+	for _, b := range rbs.Items {
+		names = append(names, b.Namespace+"/"+b.Name)
+	}
+	assert.ElementsMatch(t, []string{"k8s-testrun-system/k8s-testrun-operator", "a/k8s-testrun-operator",
+		"old/someone-elses", "k8s-testrun-system/k8s-testrun-operator-leader-election"}, names)
+
+	// Cluster-wide keeps its ClusterRoleBinding.
+	objs, err = manifests.BuildScoped(manifests.Default, manifests.Scope{ClusterWide: true})
+	require.NoError(t, err)
+	client = fake.NewClientset(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: manifests.OperatorName, Labels: labels}})
+	require.NoError(t, revokeStale(context.Background(), &k8s.Cluster{Client: client}, objs, slog.New(slog.DiscardHandler)))
+	_, err = client.RbacV1().ClusterRoleBindings().Get(context.Background(), manifests.OperatorName, metav1.GetOptions{})
+	assert.NoError(t, err)
 }
