@@ -104,9 +104,14 @@ func BuildScoped(overlay string, s Scope) ([]*unstructured.Unstructured, error) 
 // bindings of that role and its Deployment.
 const OperatorName = "k8s-testrun-operator"
 
-// envWatchNamespace is the operator's variable naming the namespaces it
-// watches (internal/operator.EnvWatchNamespace).
-const envWatchNamespace = "WATCH_NAMESPACE"
+// The operator's arguments that say where it watches.
+const (
+	argWatch         = "--watch-namespace="
+	argAllNamespaces = "--all-namespaces"
+	// ownNamespace is the operator's own namespace, which the kubelet
+	// expands in its arguments.
+	ownNamespace = "$(POD_NAMESPACE)"
+)
 
 // Scope is where the operator acts. The zero Scope is its own namespace.
 type Scope struct {
@@ -137,25 +142,23 @@ func Watched(objs []*unstructured.Unstructured) []string {
 	if dep == nil {
 		return nil
 	}
-	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-	for _, c := range containers {
-		env, _, _ := unstructured.NestedSlice(c.(map[string]any), "env")
-		for _, e := range env {
-			e := e.(map[string]any)
-			if e["name"] != envWatchNamespace {
-				continue
-			}
-			if _, ok := e["valueFrom"]; ok {
-				return []string{dep.GetNamespace()}
-			}
-			v, _ := e["value"].(string)
-			if v == "" {
-				return nil
-			}
-			return strings.Split(v, ",")
+	args, _ := operatorArgs(dep)
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, argWatch); ok {
+			return strings.Split(strings.ReplaceAll(v, ownNamespace, dep.GetNamespace()), ",")
 		}
 	}
 	return nil
+}
+
+// operatorArgs are the arguments of the operator's container.
+func operatorArgs(dep *unstructured.Unstructured) ([]string, error) {
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if len(containers) != 1 {
+		return nil, fmt.Errorf("the operator's Deployment has %d containers, not 1", len(containers))
+	}
+	args, _, err := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+	return args, err
 }
 
 // bindNamespaces grants the operator its rules in s.Namespaces, by copies
@@ -184,24 +187,21 @@ func (s Scope) bindNamespaces(objs []*unstructured.Unstructured) ([]*unstructure
 	}
 	objs = slices.Insert(objs, at+1, bindings...)
 
-	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-	set := false
-	for i, c := range containers {
-		c := c.(map[string]any)
-		env, _, _ := unstructured.NestedSlice(c, "env")
-		for j, e := range env {
-			if e.(map[string]any)["name"] == envWatchNamespace {
-				env[j] = map[string]any{"name": envWatchNamespace, "value": strings.Join(watch, ",")}
-				set = true
-			}
-		}
-		if err := unstructured.SetNestedSlice(c, env, "env"); err != nil {
-			return nil, err
-		}
-		containers[i] = c
+	args, err := operatorArgs(dep)
+	if err != nil {
+		return nil, err
 	}
-	if !set {
-		return nil, fmt.Errorf("the operator's Deployment sets no %s", envWatchNamespace)
+	i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, argWatch) })
+	if i < 0 {
+		return nil, errors.New("the operator's Deployment has no " + argWatch + " argument")
+	}
+	// The argument list is replaced whole by server-side apply, unlike an
+	// env entry, whose valueFrom an earlier apply would keep.
+	args[i] = argWatch + strings.Join(watch, ",")
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	c := containers[0].(map[string]any)
+	if err := unstructured.SetNestedStringSlice(c, args, "args"); err != nil {
+		return nil, err
 	}
 	if err := unstructured.SetNestedSlice(dep.Object, containers, "spec", "template", "spec", "containers"); err != nil {
 		return nil, err

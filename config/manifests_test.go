@@ -131,8 +131,7 @@ func TestScopes(t *testing.T) {
 			assert.Equal(t, []binding{{"RoleBinding", "k8s-testrun-system"}}, operatorBindings(t, objs))
 			assert.Equal(t, metricsAuth, clusterRights(t, objs), "no cluster-wide rights but the metrics' reviews")
 			assert.Equal(t, []string{"k8s-testrun-system"}, Watched(objs))
-			env := operatorEnv(t, objs)
-			assert.Equal(t, map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}}, env["valueFrom"])
+			assert.Contains(t, args(t, objs), "--watch-namespace=$(POD_NAMESPACE)")
 		})
 		t.Run(overlay+"/watched namespaces", func(t *testing.T) {
 			objs, err := BuildScoped(overlay, Scope{Namespaces: []string{"a", "b", "a", "k8s-testrun-system"}})
@@ -142,9 +141,9 @@ func TestScopes(t *testing.T) {
 			}, operatorBindings(t, objs))
 			assert.Equal(t, metricsAuth, clusterRights(t, objs))
 			assert.Equal(t, []string{"k8s-testrun-system", "a", "b"}, Watched(objs))
-			env := operatorEnv(t, objs)
-			assert.Equal(t, "k8s-testrun-system,a,b", env["value"])
-			assert.NotContains(t, env, "valueFrom")
+			a := args(t, objs)
+			assert.Contains(t, a, "--watch-namespace=k8s-testrun-system,a,b")
+			assert.NotContains(t, a, "--watch-namespace=$(POD_NAMESPACE)")
 		})
 		t.Run(overlay+"/cluster-wide", func(t *testing.T) {
 			objs, err := BuildScoped(overlay, Scope{ClusterWide: true})
@@ -155,9 +154,11 @@ func TestScopes(t *testing.T) {
 			assert.Contains(t, rights["pods"], "delete")
 			assert.Equal(t, []any{"get"}, rights["pods/log"])
 			assert.Nil(t, Watched(objs), "every namespace")
-			env := operatorEnv(t, objs)
-			assert.Empty(t, env["value"])
-			assert.NotContains(t, env, "valueFrom")
+			a := args(t, objs)
+			assert.Contains(t, a, "--all-namespaces")
+			for _, arg := range a {
+				assert.NotContains(t, arg, "--watch-namespace")
+			}
 			assert.Equal(t, overlay == Local, find(objs, "Deployment", OperatorName) != nil &&
 				nestedBool(find(objs, "Deployment", OperatorName), "spec", "template", "spec", "hostNetwork"), "the overlay stays")
 		})
@@ -173,21 +174,14 @@ func nestedBool(o *unstructured.Unstructured, fields ...string) bool {
 	return b
 }
 
-// operatorEnv is the operator container's WATCH_NAMESPACE variable.
-func operatorEnv(t *testing.T, objs []*unstructured.Unstructured) map[string]any {
+// args are the operator container's arguments.
+func args(t *testing.T, objs []*unstructured.Unstructured) []string {
 	t.Helper()
 	dep := find(objs, "Deployment", OperatorName)
 	require.NotNil(t, dep)
-	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-	require.Len(t, containers, 1)
-	env, _, _ := unstructured.NestedSlice(containers[0].(map[string]any), "env")
-	for _, e := range env {
-		if e.(map[string]any)["name"] == "WATCH_NAMESPACE" {
-			return e.(map[string]any)
-		}
-	}
-	require.Fail(t, "no WATCH_NAMESPACE")
-	return nil
+	a, err := operatorArgs(dep)
+	require.NoError(t, err)
+	return a
 }
 
 // TestKubectlKustomizeAgrees checks that kubectl builds the same objects,

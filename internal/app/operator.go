@@ -41,6 +41,7 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
 	var watchNS namespaceList
 	fs.Var(&watchNS, "watch-namespace", "reconcile the TestRuns of this namespace; repeat it or separate by commas for several (default $WATCH_NAMESPACE, then all namespaces)")
+	allNS := fs.Bool("all-namespaces", false, "reconcile the TestRuns of every namespace")
 	metrics := fs.String("metrics-bind-address", operator.DefaultMetricsAddr, `address of the Prometheus metrics endpoint; "0" turns it off`)
 	insecureMetrics := fs.Bool("metrics-insecure", false, "serve the metrics over plain HTTP to anyone who reaches them (default: HTTPS, to callers the API server authenticates and allows get on /metrics)")
 	probes := fs.String("health-probe-bind-address", operator.DefaultProbeAddr, `address of /healthz and /readyz; "0" turns them off`)
@@ -60,7 +61,10 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	if *leaderNS == "" {
 		*leaderNS = env.Getenv("POD_NAMESPACE")
 	}
-	if len(watchNS) == 0 {
+	if *allNS && len(watchNS) > 0 {
+		return errors.New("--all-namespaces and --watch-namespace exclude each other")
+	}
+	if len(watchNS) == 0 && !*allNS {
 		if err := watchNS.Set(env.Getenv(operator.EnvWatchNamespace)); err != nil {
 			return fmt.Errorf("$%s: %w", operator.EnvWatchNamespace, err)
 		}

@@ -221,3 +221,11 @@ func TestInstallRevokesStaleRights(t *testing.T) {
 	_, err = client.RbacV1().ClusterRoleBindings().Get(context.Background(), manifests.OperatorName, metav1.GetOptions{})
 	assert.NoError(t, err)
 }
+
+func TestOperatorAllNamespacesExcludesWatchNamespace(t *testing.T) {
+	var errOut bytes.Buffer
+	code := Run(context.Background(), []string{"operator", "--all-namespaces", "--watch-namespace", "a"},
+		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Equal(t, "k8s-testrun: --all-namespaces and --watch-namespace exclude each other\n", errOut.String())
+}
