@@ -325,7 +325,7 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			return false, ctx.Err()
 		case <-tick.C:
 			if !f.pickup.IsZero() && time.Now().After(f.pickup) && f.cur.Status.Phase == "" {
-				f.p.log.Warn("the TestRun has no status yet: is the operator running? (k8s-testrun install --image IMAGE)", "testrun", name)
+				f.p.log.Warn(fmt.Sprintf("the TestRun has no status yet: is the operator running, and watching namespace %s? (k8s-testrun install --image IMAGE --watch-namespace %s)", ns, ns), "testrun", name)
 				f.pickup = time.Time{}
 			}
 		case ev, ok := <-runs.ResultChan():
