@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net/http"
@@ -32,20 +33,7 @@ const operatorSA = "system:serviceaccount:" + operatorNamespace + ":k8s-testrun-
 func (e *opEnv) testLeastPrivilege(t *testing.T) {
 	ctx := Context(t, 2*time.Minute)
 	other := e.c.NewNamespace(t, "e2e-unwatched")
-	can := func(ns, verb, resource, sub string) bool {
-		t.Helper()
-		sar, err := e.c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
-			Spec: authzv1.SubjectAccessReviewSpec{
-				User:   operatorSA,
-				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
-				ResourceAttributes: &authzv1.ResourceAttributes{
-					Namespace: ns, Verb: verb, Resource: resource, Subresource: sub,
-				},
-			},
-		}, metav1.CreateOptions{})
-		require.NoError(t, err)
-		return sar.Status.Allowed
-	}
+	can := e.operatorCan(ctx, t)
 	for _, ns := range []string{e.ns, operatorNamespace} {
 		assert.True(t, can(ns, "create", "pods", ""), "create pods in %s", ns)
 		assert.True(t, can(ns, "delete", "pods", ""), "delete pods in %s", ns)
@@ -76,6 +64,55 @@ func (e *opEnv) testLeastPrivilege(t *testing.T) {
 	got := &v1alpha1.TestRun{}
 	require.NoError(t, e.cr.Get(ctx, client.ObjectKey{Namespace: other, Name: "unwatched"}, got))
 	assert.Empty(t, got.Status.Phase, "the operator reconciled a TestRun of a namespace it does not watch")
+}
+
+// operatorCan asks the API server whether the operator's ServiceAccount may
+// do verb on resource (and subresource) in namespace ns, "" for all.
+func (e *opEnv) operatorCan(ctx context.Context, t *testing.T) func(ns, verb, resource, sub string) bool {
+	return func(ns, verb, resource, sub string) bool {
+		t.Helper()
+		sar, err := e.c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
+			Spec: authzv1.SubjectAccessReviewSpec{
+				User:   operatorSA,
+				Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNamespace, "system:authenticated"},
+				ResourceAttributes: &authzv1.ResourceAttributes{
+					Namespace: ns, Verb: verb, Resource: resource, Subresource: sub,
+				},
+			},
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+		return sar.Status.Allowed
+	}
+}
+
+// testClusterWide installs the operator with --cluster-wide, then narrows
+// it again: the rights in a namespace it was not told about come and go,
+// and so does its watching every namespace.
+func (e *opEnv) testClusterWide(t *testing.T) {
+	ctx := Context(t, 5*time.Minute)
+	can := e.operatorCan(ctx, t)
+	other := e.c.NewNamespace(t, "e2e-cluster-wide")
+	args := func() []string {
+		d, err := e.c.Client.AppsV1().Deployments(operatorNamespace).Get(ctx, "k8s-testrun-operator", metav1.GetOptions{})
+		require.NoError(t, err)
+		return d.Spec.Template.Spec.Containers[0].Args
+	}
+
+	res := e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--cluster-wide")
+	require.Equal(t, 0, res.Exit, "install --cluster-wide: %s", res.Stderr)
+	assert.Contains(t, res.Stderr, "the operator watches every namespace (--cluster-wide)\n")
+	assert.True(t, can(other, "create", "pods", ""), "--cluster-wide: create pods in %s", other)
+	assert.True(t, can("", "create", "pods", ""), "--cluster-wide: create pods in every namespace")
+	assert.Contains(t, args(), "--all-namespaces")
+
+	res = e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--watch-namespace", e.ns)
+	require.Equal(t, 0, res.Exit, "install --watch-namespace: %s", res.Stderr)
+	assert.Contains(t, res.Stderr, "revoked")
+	assert.False(t, can(other, "create", "pods", ""), "narrowed again: create pods in %s", other)
+	assert.False(t, can("", "create", "pods", ""), "narrowed again: create pods in every namespace")
+	assert.True(t, can(e.ns, "create", "pods", ""), "narrowed again: create pods in %s", e.ns)
+	assert.Contains(t, args(), "--watch-namespace="+operatorNamespace+","+e.ns)
+	assert.NotContains(t, args(), "--all-namespaces")
 }
 
 // testMetricsNeedAuthentication scrapes the operator's metrics: refused

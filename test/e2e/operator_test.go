@@ -115,6 +115,7 @@ func TestOperator(t *testing.T) {
 
 	t.Run("least privilege", e.testLeastPrivilege)
 	t.Run("metrics need authentication", e.testMetricsNeedAuth)
+	t.Run("cluster-wide and back", e.testClusterWide)
 	t.Run("kubectl apply", e.testKubectlApply)
 	t.Run("same JUnit as direct mode", e.testSameJUnit)
 	t.Run("operator killed mid-run", e.testOperatorKilled)
@@ -172,6 +173,10 @@ func (e *opEnv) uninstall(t *testing.T) {
 	}
 	out, err := e.run(ctx, "delete", "-k", overlayDir(operatorOverlay()), "--ignore-not-found", "--wait=false")
 	assert.NoError(t, err, "uninstalling the operator: %s", out)
+	// The binding of --cluster-wide, should a test have stopped before
+	// narrowing the operator again.
+	out, err = e.run(ctx, "delete", "clusterrolebinding", "k8s-testrun-operator", "--ignore-not-found")
+	assert.NoError(t, err, "revoking the operator's cluster-wide rights: %s", out)
 }
 
 // testRun is a TestRun of the sample's image.
