@@ -144,6 +144,8 @@ type installOptions struct {
 	image, overlay, kubeconfig, context string
 	wait                                time.Duration
 	print                               bool
+	watchNamespaces                     []string
+	clusterWide                         bool
 }
 
 func newInstallCommand(env Env) *cobra.Command {
@@ -154,8 +156,14 @@ func newInstallCommand(env Env) *cobra.Command {
 		Short:   "Install the operator (CRDs, RBAC, Deployment) for run --mode operator",
 		Long: `Applies the operator's manifests, the same kustomizations as
 kubectl apply -k config/default, built into the binary. The operator runs
-from any test image k8s-testrun pushed: it carries the binary.`,
+from any test image k8s-testrun pushed: it carries the binary.
+
+The operator watches, and may create pods in, its own namespace
+(k8s-testrun-system) and the namespaces of --watch-namespace, each granted
+by a RoleBinding; --cluster-wide binds it in every namespace instead.`,
 		Example: `  k8s-testrun install --image localhost:5001/k8s-testrun/project@sha256:...
+  k8s-testrun install --image IMAGE --watch-namespace ci --watch-namespace nightly
+  k8s-testrun install --image IMAGE --cluster-wide
   k8s-testrun install --image IMAGE --print | kubectl apply -f -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -168,6 +176,8 @@ from any test image k8s-testrun pushed: it carries the binary.`,
 	cmd.Flags().StringVar(&o.context, "context", "", "kubeconfig context (default: the current context)")
 	cmd.Flags().DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for the operator to be available; 0 does not wait")
 	cmd.Flags().BoolVar(&o.print, "print", false, "print the manifests instead of applying them")
+	cmd.Flags().StringSliceVar(&o.watchNamespaces, "watch-namespace", nil, "a namespace the operator watches and may create pods in, besides its own; repeat it or separate by commas")
+	cmd.Flags().BoolVar(&o.clusterWide, "cluster-wide", false, "let the operator watch, and create pods in, every namespace (a ClusterRoleBinding); default: its own namespace and those of --watch-namespace only")
 	return cmd
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,13 +35,18 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 	if o.image == "" {
 		return errors.New("install: --image is required: give a test image k8s-testrun pushed (run `k8s-testrun run` once); it carries the operator")
 	}
-	objs, err := manifests.Build(o.overlay)
+	objs, err := manifests.BuildScoped(o.overlay, manifests.Scope{Namespaces: o.watchNamespaces, ClusterWide: o.clusterWide})
 	if err != nil {
 		return err
 	}
 	if err := setImage(objs, o.image); err != nil {
 		return err
 	}
+	watched := "every namespace (--cluster-wide)"
+	if ns := manifests.Watched(objs); ns != nil {
+		watched = "namespaces " + strings.Join(ns, ", ")
+	}
+	fmt.Fprintf(env.Stderr, "the operator watches %s\n", watched)
 	if o.print {
 		for _, o := range objs {
 			b, err := yaml.Marshal(o.Object)
@@ -54,6 +62,9 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 	}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: o.kubeconfig, Context: o.context})
 	if err != nil {
+		return err
+	}
+	if err := namespacesExist(ctx, cluster, o.watchNamespaces); err != nil {
 		return err
 	}
 	if o.overlay == manifests.Local {
@@ -79,6 +90,9 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 		}
 		log.Info("applied", "kind", o.GetKind(), "name", o.GetName(), "namespace", o.GetNamespace())
 	}
+	if err := revokeStale(ctx, cluster, objs, log); err != nil {
+		return err
+	}
 	if o.wait <= 0 {
 		return nil
 	}
@@ -93,6 +107,74 @@ func installCommand(ctx context.Context, o installOptions, env Env) error {
 	}
 	log.Info("operator available", "namespace", dep.GetNamespace(), "deployment", dep.GetName())
 	return nil
+}
+
+// namespacesExist checks, before anything is applied, that the namespaces
+// to watch are there to hold the operator's RoleBindings.
+func namespacesExist(ctx context.Context, cluster *k8s.Cluster, namespaces []string) error {
+	for _, ns := range namespaces {
+		_, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("--watch-namespace %s: no such namespace: create it first (kubectl create namespace %s)", ns, ns)
+		}
+		if err != nil && !apierrors.IsForbidden(err) {
+			return k8s.Explain("reading namespace "+ns, ns, err)
+		}
+	}
+	return nil
+}
+
+// revokeStale deletes the bindings of the operator's ClusterRole that an
+// earlier install made and this one does not: the ClusterRoleBinding of
+// --cluster-wide, the RoleBindings of namespaces no longer watched. Rights
+// are never left behind by a narrower install.
+func revokeStale(ctx context.Context, cluster *k8s.Cluster, objs []*unstructured.Unstructured, log *slog.Logger) error {
+	rbac := cluster.Client.RbacV1()
+	if findNamed(objs, "ClusterRoleBinding", manifests.OperatorName) == nil {
+		err := rbac.ClusterRoleBindings().Delete(ctx, manifests.OperatorName, metav1.DeleteOptions{})
+		switch {
+		case err == nil:
+			log.Info("revoked", "kind", "ClusterRoleBinding", "name", manifests.OperatorName)
+		case !apierrors.IsNotFound(err):
+			return k8s.Explain("revoking the operator's cluster-wide rights", "", err)
+		}
+	}
+	list, err := rbac.RoleBindings("").List(ctx, metav1.ListOptions{LabelSelector: operatorSelector})
+	if err != nil {
+		return k8s.Explain("listing the operator's RoleBindings", "", err)
+	}
+	for _, b := range list.Items {
+		if b.Name != manifests.OperatorName || findIn(objs, "RoleBinding", b.Namespace, b.Name) {
+			continue
+		}
+		err := rbac.RoleBindings(b.Namespace).Delete(ctx, b.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return k8s.Explain("revoking the operator's rights", b.Namespace, err)
+		}
+		log.Info("revoked", "kind", "RoleBinding", "name", b.Name, "namespace", b.Namespace)
+	}
+	return nil
+}
+
+// operatorSelector selects what the manifests label as the operator's.
+const operatorSelector = "app.kubernetes.io/name=k8s-testrun,app.kubernetes.io/component=operator"
+
+func findNamed(objs []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetName() == name {
+			return o
+		}
+	}
+	return nil
+}
+
+func findIn(objs []*unstructured.Unstructured, kind, namespace, name string) bool {
+	for _, o := range objs {
+		if o.GetKind() == kind && o.GetNamespace() == namespace && o.GetName() == name {
+			return true
+		}
+	}
+	return false
 }
 
 func find(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {

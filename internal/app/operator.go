@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
@@ -37,8 +40,11 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
-	watchNS := fs.String("watch-namespace", "", "reconcile the TestRuns of this namespace only (default: all namespaces)")
+	var watchNS namespaceList
+	fs.Var(&watchNS, "watch-namespace", "reconcile the TestRuns of this namespace; repeat it or separate by commas for several (default $WATCH_NAMESPACE, then all namespaces)")
+	allNS := fs.Bool("all-namespaces", false, "reconcile the TestRuns of every namespace")
 	metrics := fs.String("metrics-bind-address", operator.DefaultMetricsAddr, `address of the Prometheus metrics endpoint; "0" turns it off`)
+	insecureMetrics := fs.Bool("metrics-insecure", false, "serve the metrics over plain HTTP to anyone who reaches them (default: HTTPS, to callers the API server authenticates and allows get on /metrics)")
 	probes := fs.String("health-probe-bind-address", operator.DefaultProbeAddr, `address of /healthz and /readyz; "0" turns them off`)
 	leader := fs.Bool("leader-elect", false, "take a lease so that only one replica acts at a time")
 	leaderNS := fs.String("leader-election-namespace", "", "namespace of the lease (default $POD_NAMESPACE)")
@@ -56,6 +62,14 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	if *leaderNS == "" {
 		*leaderNS = env.Getenv("POD_NAMESPACE")
 	}
+	if *allNS && len(watchNS) > 0 {
+		return errors.New("--all-namespaces and --watch-namespace exclude each other")
+	}
+	if len(watchNS) == 0 && !*allNS {
+		if err := watchNS.Set(env.Getenv(operator.EnvWatchNamespace)); err != nil {
+			return fmt.Errorf("$%s: %w", operator.EnvWatchNamespace, err)
+		}
+	}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig})
 	if err != nil {
 		return err
@@ -66,14 +80,36 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 	return operator.Run(ctx, cluster.Config, operator.Options{
-		Namespace:               *watchNS,
+		Namespaces:              watchNS,
 		MetricsAddr:             *metrics,
+		InsecureMetrics:         *insecureMetrics,
 		ProbeAddr:               *probes,
 		LeaderElection:          *leader,
 		LeaderElectionNamespace: *leaderNS,
 		Workers:                 *workers,
 		Logger:                  log,
 	})
+}
+
+// namespaceList is a flag of namespaces, repeated or comma-separated.
+type namespaceList []string
+
+func (l *namespaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *namespaceList) Set(v string) error {
+	for _, ns := range strings.Split(v, ",") {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, strings.Join(errs, "; "))
+		}
+		if !slices.Contains(*l, ns) {
+			*l = append(*l, ns)
+		}
+	}
+	return nil
 }
 
 // operatorRunTTL keeps a run that `run --mode operator` started visible in
@@ -113,8 +149,8 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 	if run, err = p.testRun(p.image.Image); err != nil {
 		return nil, err
 	}
-	if err := c.Create(ctx, run); err != nil {
-		return nil, explainTestRun(err, p.cluster.Namespace)
+	if err := p.createTestRun(ctx, c, run); err != nil {
+		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)
 	p.phase(phaseDiscover)
@@ -136,6 +172,47 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 		return rep, err
 	}
 	return rep, nil
+}
+
+// operatorCreateTimeout bounds the create of a TestRun, which a cancelled
+// run does not cut short.
+const operatorCreateTimeout = 30 * time.Second
+
+// createTestRun creates run such that no exit leaves it behind: the create
+// runs to its answer even when ctx ends meanwhile (an interrupted request
+// may have created the run all the same), and a run made after ctx ended,
+// or whose create failed without a definite answer, is deleted by its name,
+// which this process chose and no other run has.
+func (p *pipeline) createTestRun(ctx context.Context, c client.Client, run *v1alpha1.TestRun) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), operatorCreateTimeout)
+	defer cancel()
+	err := c.Create(cctx, run)
+	if err == nil && ctx.Err() == nil {
+		return nil
+	}
+	if err != nil && refused(err) {
+		return explainTestRun(err, p.cluster.Namespace)
+	}
+	p.finishOperator(ctx, c, run, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return explainTestRun(err, p.cluster.Namespace)
+}
+
+// refused says the API server answered a create with a definite no, so
+// nothing was created: any 4xx answer but a timeout. A lost connection, a
+// deadline or a 5xx may hide a create that happened.
+func refused(err error) bool {
+	if meta.IsNoMatchError(err) {
+		return true
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	code := status.Status().Code
+	return code >= 400 && code < 500 && code != http.StatusRequestTimeout
 }
 
 func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
@@ -288,7 +365,7 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			return false, ctx.Err()
 		case <-tick.C:
 			if !f.pickup.IsZero() && time.Now().After(f.pickup) && f.cur.Status.Phase == "" {
-				f.p.log.Warn("the TestRun has no status yet: is the operator running? (k8s-testrun install --image IMAGE)", "testrun", name)
+				f.p.log.Warn(fmt.Sprintf("the TestRun has no status yet: is the operator running, and watching namespace %s? (k8s-testrun install --image IMAGE --watch-namespace %s)", ns, ns), "testrun", name)
 				f.pickup = time.Time{}
 			}
 		case ev, ok := <-runs.ResultChan():

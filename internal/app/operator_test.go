@@ -17,12 +17,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	crfake "sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
@@ -83,6 +89,61 @@ func TestInstallPrintsTheManifests(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--image is required")
 }
 
+// TestInstallScopes prints the manifests of each scope and checks the
+// bindings that grant the operator its rights, and the line that says
+// where it watches.
+func TestInstallScopes(t *testing.T) {
+	type binding struct{ kind, namespace string }
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		bindings []binding
+		line     string
+	}{
+		{"own namespace", nil, []binding{{"RoleBinding", "k8s-testrun-system"}},
+			"the operator watches namespaces k8s-testrun-system\n"},
+		{"watched namespaces", []string{"--watch-namespace", "a", "--watch-namespace", "b"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"RoleBinding", "a"}, {"RoleBinding", "b"}},
+			"the operator watches namespaces k8s-testrun-system, a, b\n"},
+		{"comma-separated", []string{"--watch-namespace", "a,b"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"RoleBinding", "a"}, {"RoleBinding", "b"}},
+			"the operator watches namespaces k8s-testrun-system, a, b\n"},
+		{"cluster-wide", []string{"--cluster-wide"},
+			[]binding{{"RoleBinding", "k8s-testrun-system"}, {"ClusterRoleBinding", ""}},
+			"the operator watches every namespace (--cluster-wide)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"install", "--image", "reg.test/p@sha256:abc", "--print"}, tc.args...)
+			code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }})
+			require.Equal(t, ExitOK, code, errOut.String())
+			assert.Equal(t, tc.line, errOut.String(), "one line says where the operator watches")
+			var got []binding
+			for _, doc := range strings.Split(out.String(), "---\n") {
+				var obj struct {
+					Kind     string `json:"kind"`
+					Metadata struct {
+						Name, Namespace string
+					} `json:"metadata"`
+					RoleRef struct{ Kind, Name string } `json:"roleRef"`
+				}
+				require.NoError(t, yaml.Unmarshal([]byte(doc), &obj))
+				if strings.HasSuffix(obj.Kind, "RoleBinding") && obj.RoleRef.Name == manifests.OperatorName {
+					got = append(got, binding{obj.Kind, obj.Metadata.Namespace})
+				}
+			}
+			assert.ElementsMatch(t, tc.bindings, got)
+		})
+	}
+
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"install", "--image", "i@sha256:abc", "--print", "--cluster-wide", "--watch-namespace", "a"},
+		Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Equal(t, "k8s-testrun: --watch-namespace and --cluster-wide exclude each other: --cluster-wide already watches every namespace\n", errOut.String())
+	assert.Empty(t, out.String())
+}
+
 func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	var got []int
 	p := &pipeline{onAttempt: func(c plan.Case, a runner.Attempt) {
@@ -110,7 +171,7 @@ func TestFollowOpensABrokenWatchAgain(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
 	opened := make(chan struct{}, 1)
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(run).WithStatusSubresource(run).
+	c := crfake.NewClientBuilder().WithScheme(scheme).WithObjects(run).WithStatusSubresource(run).
 		WithIndex(&v1alpha1.TestRun{}, "metadata.name", func(o client.Object) []string { return []string{o.GetName()} }).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Watch: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) (watch.Interface, error) {
@@ -145,4 +206,82 @@ func TestFollowOpensABrokenWatchAgain(t *testing.T) {
 	assert.Equal(t, refused+2, calls, "three refused watches, then the TestRun's and the TestCases'")
 	assert.Equal(t, refused, strings.Count(log.String(), "watching the run again"), log.String())
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond+400*time.Millisecond, "the retries back off")
+}
+
+func TestInstallNeedsTheWatchedNamespaces(t *testing.T) {
+	cluster := &k8s.Cluster{Client: fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ci"}})}
+	require.NoError(t, namespacesExist(context.Background(), cluster, []string{"ci"}))
+	err := namespacesExist(context.Background(), cluster, []string{"ci", "nightly"})
+	assert.EqualError(t, err, "--watch-namespace nightly: no such namespace: create it first (kubectl create namespace nightly)")
+}
+
+func TestOperatorNamespaceFlag(t *testing.T) {
+	var l namespaceList
+	require.NoError(t, l.Set("a,b"))
+	require.NoError(t, l.Set(" c , a"))
+	require.NoError(t, l.Set(""))
+	assert.Equal(t, namespaceList{"a", "b", "c"}, l)
+	assert.Equal(t, "a,b,c", l.String())
+	assert.ErrorContains(t, l.Set("Not_A_Namespace"), `namespace "Not_A_Namespace"`)
+
+	var errOut bytes.Buffer
+	code := Run(context.Background(), []string{"operator", "--watch-namespace", "x_y"},
+		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Contains(t, errOut.String(), `invalid value "x_y" for flag -watch-namespace: namespace "x_y"`)
+}
+
+// TestInstallRevokesStaleRights installs narrower than before: the
+// ClusterRoleBinding of an earlier --cluster-wide and the RoleBinding of a
+// namespace no longer watched go; bindings still wanted, and those not the
+// operator's, stay.
+func TestInstallRevokesStaleRights(t *testing.T) {
+	labels := map[string]string{"app.kubernetes.io/name": "k8s-testrun", "app.kubernetes.io/component": "operator"}
+	rb := func(ns, name string, l map[string]string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l}}
+	}
+	client := fake.NewClientset(
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: manifests.OperatorName, Labels: labels}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "k8s-testrun-operator-metrics-auth", Labels: labels}},
+		rb("k8s-testrun-system", manifests.OperatorName, labels),
+		rb("a", manifests.OperatorName, labels),
+		rb("old", manifests.OperatorName, labels),
+		rb("old", "someone-elses", nil),
+		rb("k8s-testrun-system", "k8s-testrun-operator-leader-election", labels),
+	)
+	objs, err := manifests.BuildScoped(manifests.Default, manifests.Scope{Namespaces: []string{"a"}})
+	require.NoError(t, err)
+	require.NoError(t, revokeStale(context.Background(), &k8s.Cluster{Client: client}, objs, slog.New(slog.DiscardHandler)))
+
+	crbs, err := client.RbacV1().ClusterRoleBindings().List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, b := range crbs.Items {
+		names = append(names, b.Name)
+	}
+	assert.Equal(t, []string{"k8s-testrun-operator-metrics-auth"}, names)
+	rbs, err := client.RbacV1().RoleBindings("").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	names = nil
+	for _, b := range rbs.Items {
+		names = append(names, b.Namespace+"/"+b.Name)
+	}
+	assert.ElementsMatch(t, []string{"k8s-testrun-system/k8s-testrun-operator", "a/k8s-testrun-operator",
+		"old/someone-elses", "k8s-testrun-system/k8s-testrun-operator-leader-election"}, names)
+
+	// Cluster-wide keeps its ClusterRoleBinding.
+	objs, err = manifests.BuildScoped(manifests.Default, manifests.Scope{ClusterWide: true})
+	require.NoError(t, err)
+	client = fake.NewClientset(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: manifests.OperatorName, Labels: labels}})
+	require.NoError(t, revokeStale(context.Background(), &k8s.Cluster{Client: client}, objs, slog.New(slog.DiscardHandler)))
+	_, err = client.RbacV1().ClusterRoleBindings().Get(context.Background(), manifests.OperatorName, metav1.GetOptions{})
+	assert.NoError(t, err)
+}
+
+func TestOperatorAllNamespacesExcludesWatchNamespace(t *testing.T) {
+	var errOut bytes.Buffer
+	code := Run(context.Background(), []string{"operator", "--all-namespaces", "--watch-namespace", "a"},
+		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
+	assert.Equal(t, ExitInfra, code)
+	assert.Equal(t, "k8s-testrun: --all-namespaces and --watch-namespace exclude each other\n", errOut.String())
 }

@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -40,10 +42,19 @@ import (
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+//
+// The metrics' authentication and authorization, delegated to the API
+// server, take two cluster-scoped rights, bound by config/rbac/metrics_auth:
+// tokenreviews create and subjectaccessreviews create.
+
+// EnvWatchNamespace names the operator's namespaces, comma-separated, when
+// no --watch-namespace is given; empty means all namespaces. The manifests
+// set it to the operator's own namespace.
+const EnvWatchNamespace = "WATCH_NAMESPACE"
 
 // Defaults for Options.
 const (
-	DefaultMetricsAddr    = ":8080"
+	DefaultMetricsAddr    = ":8443"
 	DefaultProbeAddr      = ":8081"
 	DefaultWorkers        = 4
 	LeaderElectionID      = "k8s-testrun-operator"
@@ -54,12 +65,17 @@ const (
 
 // Options configure the operator.
 type Options struct {
-	// Namespace confines the operator to one namespace; empty means all.
-	Namespace string
+	// Namespaces confines the operator, its cache and so the permissions
+	// it needs, to these namespaces; none means all.
+	Namespaces []string
 	// MetricsAddr and ProbeAddr are where the metrics and the health
 	// probes are served; "0" turns either off.
 	MetricsAddr string
 	ProbeAddr   string
+	// InsecureMetrics serves the metrics over plain HTTP to anyone who can
+	// reach them; by default they are served over HTTPS to callers the API
+	// server authenticates and allows "get" on the /metrics path.
+	InsecureMetrics bool
 	// LeaderElection lets only one replica act at a time, in
 	// LeaderElectionNamespace.
 	LeaderElection          bool
@@ -101,14 +117,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{k8s.LabelManagedBy: k8s.ManagedBy})},
 	}}
-	if o.Namespace != "" {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
-	}
+	cacheOpts.DefaultNamespaces = namespaceCache(o.Namespaces)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        o.Logger,
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                       MetricsOptions(o.MetricsAddr, !o.InsecureMetrics),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              LeaderElectionID,
@@ -135,11 +149,44 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("adding ready check: %w", err)
 	}
-	o.Logger.Info("starting operator", "namespace", o.Namespace, "native_sidecars", native, "leader_election", o.LeaderElection)
+	o.Logger.Info("starting operator", "namespaces", watched(o.Namespaces), "native_sidecars", native, "leader_election", o.LeaderElection)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// MetricsOptions serves the metrics at addr; secure, over HTTPS (a
+// self-signed certificate) to callers that a TokenReview authenticates and a
+// SubjectAccessReview allows "get" on /metrics, as the API server's own
+// /metrics is guarded.
+func MetricsOptions(addr string, secure bool) metricsserver.Options {
+	o := metricsserver.Options{BindAddress: addr}
+	if secure {
+		o.SecureServing = true
+		o.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return o
+}
+
+// namespaceCache confines the manager's cache to namespaces, so that it
+// lists and watches there only; nil (every namespace) when there are none.
+func namespaceCache(namespaces []string) map[string]cache.Config {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	m := make(map[string]cache.Config, len(namespaces))
+	for _, ns := range namespaces {
+		m[ns] = cache.Config{}
+	}
+	return m
+}
+
+func watched(namespaces []string) string {
+	if len(namespaces) == 0 {
+		return "all"
+	}
+	return strings.Join(namespaces, ",")
 }
 
 // Setup registers both reconcilers with mgr.

@@ -96,7 +96,8 @@ func TestOperator(t *testing.T) {
 
 	// Installed once with kubectl apply -k, through an overlay that only
 	// sets the image, then again with `k8s-testrun install`, which must
-	// find it as it would have made it.
+	// find it as it would have made it but for the namespace it adds to
+	// those the operator watches (its own, by default).
 	start := time.Now()
 	t.Cleanup(func() { e.uninstall(t) })
 	out, err := e.run(ctx, "apply", "--server-side", "-k", e.imageOverlay(t))
@@ -104,13 +105,17 @@ func TestOperator(t *testing.T) {
 	out, err = e.run(ctx, "rollout", "status", "-n", operatorNamespace, "deployment/k8s-testrun-operator", "--timeout=2m")
 	require.NoError(t, err, "operator rollout: %s", out)
 	t.Logf("operator installed with kubectl apply -k and available in %s", time.Since(start).Round(time.Millisecond))
-	res = c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image)
+	res = c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--watch-namespace", e.ns)
 	require.Equal(t, 0, res.Exit, "install: %s", res.Stderr)
+	assert.Contains(t, res.Stderr, "the operator watches namespaces "+operatorNamespace+", "+e.ns+"\n")
 	pods, err := c.Client.CoreV1().Pods(operatorNamespace).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, pods.Items, 1, "the operator runs in the cluster as a pod")
 	assert.Equal(t, e.image, pods.Items[0].Spec.Containers[0].Image)
 
+	t.Run("least privilege", e.testLeastPrivilege)
+	t.Run("metrics need authentication", e.testMetricsNeedAuth)
+	t.Run("cluster-wide and back", e.testClusterWide)
 	t.Run("kubectl apply", e.testKubectlApply)
 	t.Run("same JUnit as direct mode", e.testSameJUnit)
 	t.Run("operator killed mid-run", e.testOperatorKilled)
@@ -169,6 +174,10 @@ func (e *opEnv) uninstall(t *testing.T) {
 	}
 	out, err := e.run(ctx, "delete", "-k", overlayDir(operatorOverlay()), "--ignore-not-found", "--wait=false")
 	assert.NoError(t, err, "uninstalling the operator: %s", out)
+	// The binding of --cluster-wide, should a test have stopped before
+	// narrowing the operator again.
+	out, err = e.run(ctx, "delete", "clusterrolebinding", "k8s-testrun-operator", "--ignore-not-found")
+	assert.NoError(t, err, "revoking the operator's cluster-wide rights: %s", out)
 }
 
 // testRun is a TestRun of the sample's image.
