@@ -140,6 +140,8 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 	if err := fs.Parse(args); err != nil {
 		return ExitError
 	}
+	// The same soft memory limit as `k8s-testrun run`.
+	defer runner.LimitMemory(os.Getenv)()
 	err := func() error {
 		key, value, ok := strings.Cut(*nodeLabel, "=")
 		if !ok {

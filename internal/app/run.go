@@ -39,6 +39,7 @@ const cleanupTimeout = 7 * time.Second
 
 // runCommand carries out `k8s-testrun run` with its flags parsed into cfg.
 func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
+	defer runner.LimitMemory(env.Getenv)()
 	if line := nothingToRerun(cfg); line != "" {
 		fmt.Fprintln(env.Stderr, line)
 		return ExitOK, nil

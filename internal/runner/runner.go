@@ -226,6 +226,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 	spec.Prepare()
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
+	gap := decisionGap(len(spec.Cases))
 	for {
 		if err := r.apply(); err != nil {
 			return finish(err)
@@ -286,7 +287,22 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		case <-r.wake:
 		case <-tick.C:
 		}
+		if gap > 0 {
+			// Events that arrive meanwhile are decided on together.
+			select {
+			case <-ctx.Done():
+			case <-time.After(gap):
+			}
+		}
 	}
+}
+
+// decisionGap is how long the loop lets events gather before it decides
+// again. Each decision walks every case and pod of the run, so a large run
+// that decided on each event alone would spend its time and memory there:
+// 5ms per 1000 cases, up to 50ms, nothing below 1000 cases.
+func decisionGap(cases int) time.Duration {
+	return min(time.Duration(cases/1000)*5*time.Millisecond, 50*time.Millisecond)
 }
 
 // goAsync runs call on a worker of pool; the completion it returns is

@@ -343,3 +343,11 @@ func (h hangingPods) GetLogs(name string, opts *corev1.PodLogOptions) *restclien
 	<-h.release
 	return h.PodInterface.GetLogs(name, opts)
 }
+
+func TestDecisionGap(t *testing.T) {
+	assert.Zero(t, decisionGap(999), "a small run decides on each event")
+	assert.Equal(t, 5*time.Millisecond, decisionGap(1000))
+	assert.Equal(t, 25*time.Millisecond, decisionGap(5000))
+	assert.Equal(t, 50*time.Millisecond, decisionGap(10000))
+	assert.Equal(t, 50*time.Millisecond, decisionGap(100000), "capped")
+}

@@ -1,0 +1,25 @@
+package runner
+
+import (
+	"runtime/debug"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestLimitMemory(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	restore := LimitMemory(func(string) string { return "" })
+	assert.Equal(t, int64(MemoryLimit), debug.SetMemoryLimit(-1))
+	restore()
+	assert.Equal(t, before, debug.SetMemoryLimit(-1))
+
+	restore = LimitMemory(func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	})
+	assert.Equal(t, before, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
+	restore()
+}
