@@ -74,7 +74,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 	}
 	// The test container may have exited while the collector still runs.
 	if test != nil && test.State.Terminated != nil && pod.Status.Phase == corev1.PodRunning {
-		if opts.TestExitEnds {
+		// Without native sidecars, services keep the pod running once the
+		// test and the collector are done.
+		if opts.TestExitEnds || collectorExited(pod) {
 			return exited(test.State.Terminated), true
 		}
 		return plan.Outcome{}, false
@@ -102,6 +104,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 				return infra(ReasonContainerConfig, fmt.Sprintf("container %s: %s: %s", cs.Name, w.Reason, w.Message)), true
 			}
 		}
+	}
+	if msg, ok := serviceNotReady(pod, stuckFor, opts); ok {
+		return infra(ReasonServiceNotReady, msg), true
 	}
 	return plan.Outcome{}, false
 }

@@ -108,7 +108,7 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 	if o.Timeout > 0 {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((o.Timeout + time.Second - 1) / time.Second))
 	}
-	return mergeTemplate(pod, o.Template)
+	return mergeServices(pod, o)
 }
 
 // groupPod builds the pod of a unit: pytest runs its tests in one session,
@@ -145,7 +145,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 		total := o.Timeout * time.Duration(len(o.Cases))
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((total + time.Second - 1) / time.Second))
 	}
-	return mergeTemplate(pod, o.Template)
+	return mergeServices(pod, o)
 }
 
 // basePod is what every test pod has: the test container running argv, the
@@ -227,12 +227,6 @@ func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, 
 	out := &corev1.Pod{}
 	if err := json.Unmarshal(merged, out); err != nil {
 		return nil, fmt.Errorf("decoding merged pod: %w", err)
-	}
-	// A template container that is not ours would run beside every test.
-	for _, c := range out.Spec.Containers {
-		if c.Name != TestContainer && c.Name != CollectorContainer {
-			return nil, fmt.Errorf("pod template: container %q: only a container named %q can be customised", c.Name, TestContainer)
-		}
 	}
 	return withoutToken(out), nil
 }

@@ -1,0 +1,88 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+)
+
+// serviceTemplate writes testdata/services' pod template with the cluster's
+// Python image, after edit.
+func (c *Cluster) serviceTemplate(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Testdata("services"), "pod-template.yaml"))
+	require.NoError(t, err)
+	text := strings.ReplaceAll(string(b), "BASE_IMAGE", c.BaseImage)
+	if edit != nil {
+		text = edit(text)
+	}
+	path := filepath.Join(t.TempDir(), "pod-template.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+	return path
+}
+
+// TestServiceGatesTheTest runs tests against a web service of the pod
+// template that listens only 3 s after it starts: the tests, which do not
+// retry, pass on their first attempt because they start once the service is
+// ready, and reach it on 127.0.0.1 and by a host alias, through a shared
+// emptyDir.
+func TestServiceGatesTheTest(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-svc")
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
+		"--pod-template", c.serviceTemplate(t, nil), "--retries", "2"), Testdata("services"))...)
+	t.Logf("run took %s", res.Wall)
+	require.Equal(t, 0, res.Exit, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	assert.Less(t, res.Wall, time.Minute, "the run ends within a minute")
+	c.RequireNoRunPods(t, ns)
+
+	cases := byKey(readReport(t, report))
+	require.Len(t, cases, 2)
+	for key, tc := range cases {
+		assert.Equal(t, junit.StatusPassed, tc.Status(), key)
+		attempt, _ := tc.Property(junit.PropertyAttempt)
+		assert.Equal(t, "1", attempt, "%s passed on its first attempt", key)
+	}
+}
+
+// TestServiceNeverReady: a service whose probe never passes ends each test
+// as an infrastructure error naming it, within the pending timeout.
+func TestServiceNeverReady(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-svc-stuck")
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+	tmpl := c.serviceTemplate(t, func(s string) string {
+		return strings.Replace(s, `"sleep 3; exec python3 -m http.server 8000 --directory /ws"`, `"exec sleep 3600"`, 1)
+	})
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
+		"--pod-template", tmpl, "--pending-timeout", "20s"), Testdata("services"))...)
+	t.Logf("run took %s", res.Wall)
+	assert.Equal(t, 2, res.Exit, "an infrastructure error, not a test failure")
+	assert.Less(t, res.Wall, 90*time.Second, "bounded by the pending timeout")
+	c.RequireNoRunPods(t, ns)
+
+	cases := byKey(readReport(t, report))
+	require.Len(t, cases, 2)
+	for key, tc := range cases {
+		require.NotNil(t, tc.Error, key)
+		assert.Nil(t, tc.Failure, key)
+		assert.Equal(t, k8s.ReasonServiceNotReady, tc.Error.Type, key)
+		assert.Contains(t, tc.Error.Message, `service "web" not ready`, key)
+		assert.Contains(t, tc.Error.Message, "20s", key)
+	}
+}
