@@ -155,8 +155,8 @@ func TestRunDiscoveryErrorEndsTheRun(t *testing.T) {
 
 func TestRunWithInvalidPodTemplateFails(t *testing.T) {
 	for name, tt := range map[string]struct{ template, want string }{
-		"not a pod spec":    {`{"spec":{"containers":"x"}}`, "pod template"},
-		"unknown field":     {`{"nodeSelectr":{"a":"b"}}`, "nodeSelectr"},
+		"not a pod spec": {`{"spec":{"containers":"x"}}`, "pod template"},
+		"unknown field":  {`{"nodeSelectr":{"a":"b"}}`, "nodeSelectr"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, testRun("r1", withTests(sampleIDs...), func(r *v1alpha1.TestRun) {
