@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -42,9 +45,16 @@ func TestServiceGatesTheTest(t *testing.T) {
 	ctx := Context(t, 5*time.Minute)
 	report := filepath.Join(t.TempDir(), "junit.xml")
 
+	starts := c.watchStarts(ctx, t, ns, "web")
 	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
 		"--pod-template", c.serviceTemplate(t, nil), "--retries", "2"), Testdata("services"))...)
 	t.Logf("run took %s", res.Wall)
+	gaps := starts()
+	t.Logf("test container started after the service by %v", gaps)
+	require.Len(t, gaps, 2, "both test pods seen with their start times")
+	for pod, gap := range gaps {
+		assert.GreaterOrEqual(t, gap, 3*time.Second, "%s: the test starts once the service listens, 3 s after it started", pod)
+	}
 	require.Equal(t, 0, res.Exit, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 	assert.Less(t, res.Wall, time.Minute, "the run ends within a minute")
 	c.RequireNoRunPods(t, ns)
@@ -84,5 +94,59 @@ func TestServiceNeverReady(t *testing.T) {
 		assert.Equal(t, k8s.ReasonServiceNotReady, tc.Error.Type, key)
 		assert.Contains(t, tc.Error.Message, `service "web" not ready`, key)
 		assert.Contains(t, tc.Error.Message, "20s", key)
+	}
+}
+
+// watchStarts records, for each test pod in ns, how long after service the
+// test container started, as the pods' statuses say while they exist.
+func (c *Cluster) watchStarts(ctx context.Context, t *testing.T, ns, service string) func() map[string]time.Duration {
+	t.Helper()
+	started := func(cs corev1.ContainerStatus) time.Time {
+		switch {
+		case cs.State.Running != nil:
+			return cs.State.Running.StartedAt.Time
+		case cs.State.Terminated != nil:
+			return cs.State.Terminated.StartedAt.Time
+		}
+		return time.Time{}
+	}
+	gaps := map[string]time.Duration{}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			pods, err := c.Client.CoreV1().Pods(ns).List(wctx, metav1.ListOptions{LabelSelector: k8s.LabelRole + "=test"})
+			if err == nil {
+				for _, p := range pods.Items {
+					var svc, test time.Time
+					for _, cs := range p.Status.InitContainerStatuses {
+						if cs.Name == service {
+							svc = started(cs)
+						}
+					}
+					for _, cs := range p.Status.ContainerStatuses {
+						if cs.Name == k8s.TestContainer {
+							test = started(cs)
+						}
+					}
+					if !svc.IsZero() && !test.IsZero() {
+						gaps[p.Name] = test.Sub(svc)
+					}
+				}
+			}
+			select {
+			case <-wctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() map[string]time.Duration {
+		stop()
+		<-done
+		return gaps
 	}
 }
