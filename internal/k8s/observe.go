@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
@@ -120,6 +121,13 @@ func exited(t *corev1.ContainerStateTerminated) plan.Outcome {
 	switch {
 	case t.Reason == ReasonOOMKilled:
 		o := infra(ReasonOOMKilled, "the test container was killed for exceeding its memory limit")
+		o.ExitCode = code
+		return o
+	case code == layout.ExitServiceNotReady && strings.Contains(t.Message, layout.ServiceNotReadyPrefix):
+		// The shim's own last line, written before pytest ever started.
+		msg := t.Message[strings.LastIndex(t.Message, layout.ServiceNotReadyPrefix)+len(layout.ServiceNotReadyPrefix):]
+		msg, _, _ = strings.Cut(msg, "\n")
+		o := infra(ReasonServiceNotReady, msg)
 		o.ExitCode = code
 		return o
 	case code == 0:

@@ -68,6 +68,9 @@ type TestPodOptions struct {
 	// Template is the user's pod template; it is the base our pod is merged
 	// onto, so its scheduling, resources and env survive and ours win.
 	Template *corev1.PodTemplateSpec
+	// ServiceTimeout bounds, without native sidecars, the test container's
+	// wait for the template's services; zero is the shim's default.
+	ServiceTimeout time.Duration
 }
 
 // PodName is the deterministic name of one attempt, so a restarted driver

@@ -2,11 +2,15 @@ package k8s
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -40,7 +44,7 @@ const (
 // the template's own), as Kubernetes starts regular containers after every
 // init container. Without native sidecars, services stay regular containers beside
 // the test.
-func placeServices(pod *corev1.Pod, native bool) *corev1.Pod {
+func placeServices(pod *corev1.Pod, native bool, timeout time.Duration) *corev1.Pod {
 	var main, services []corev1.Container
 	for _, c := range pod.Spec.Containers {
 		if isService(c.Name) {
@@ -50,16 +54,19 @@ func placeServices(pod *corev1.Pod, native bool) *corev1.Pod {
 		}
 	}
 	if !native {
+		var first []corev1.Container
 		for _, c := range pod.Spec.InitContainers {
 			if c.Name != CollectorContainer && isRestartable(c) {
 				// A server without native sidecars would run it to its end
 				// before the test ever starts.
 				c.RestartPolicy = nil
-				services = append(services, c)
+				first = append(first, c)
 			}
 		}
+		services = append(first, services...)
 		pod.Spec.InitContainers = removeRestartable(pod.Spec.InitContainers)
 		pod.Spec.Containers = append(main, services...)
+		waitInShim(pod, services, timeout)
 		return pod
 	}
 	for _, s := range services {
@@ -173,7 +180,7 @@ func mergeServices(pod *corev1.Pod, o TestPodOptions) (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	return placeServices(out, o.NativeSidecar), nil
+	return placeServices(out, o.NativeSidecar, o.ServiceTimeout), nil
 }
 
 // collectorExited reports a collector that runs as a regular container and
@@ -181,4 +188,82 @@ func mergeServices(pod *corev1.Pod, o TestPodOptions) (*corev1.Pod, error) {
 func collectorExited(pod *corev1.Pod) bool {
 	c := containerStatus(pod, CollectorContainer)
 	return c != nil && c.State.Terminated != nil
+}
+
+// waitInShim has the test container's shim wait, before pytest, for each
+// service whose readiness (or else startup) probe it can make itself over the
+// pod's network: tcpSocket, httpGet, and grpc as a TCP connect. An exec probe
+// runs in the service's own container, which the test container cannot
+// reach, and the pod's readiness as the kubelet sees it is not readable
+// without an API token, which test pods do not get: such a service is not
+// waited for.
+func waitInShim(pod *corev1.Pod, services []corev1.Container, timeout time.Duration) {
+	var args []string
+	for _, s := range services {
+		if target, ok := shimCheck(s); ok {
+			args = append(args, "--service", s.Name+"="+target)
+		}
+	}
+	if len(args) == 0 {
+		return
+	}
+	if timeout > 0 {
+		args = append(args, "--service-timeout", timeout.String())
+	}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if c.Name == TestContainer && len(c.Command) >= 2 && c.Command[1] == "shim" {
+			c.Command = append(append(append([]string{}, c.Command[:2]...), args...), c.Command[2:]...)
+		}
+	}
+}
+
+// shimCheck is the shim's form of the check of service's probe.
+func shimCheck(service corev1.Container) (string, bool) {
+	probe := service.ReadinessProbe
+	if probe == nil {
+		probe = service.StartupProbe
+	}
+	if probe == nil {
+		return "", false
+	}
+	host := func(h string) string {
+		if h == "" {
+			return "127.0.0.1"
+		}
+		return h
+	}
+	switch {
+	case probe.TCPSocket != nil:
+		port, ok := portOf(service, probe.TCPSocket.Port)
+		return "tcp:" + net.JoinHostPort(host(probe.TCPSocket.Host), port), ok
+	case probe.HTTPGet != nil:
+		port, ok := portOf(service, probe.HTTPGet.Port)
+		scheme := "http"
+		if probe.HTTPGet.Scheme == corev1.URISchemeHTTPS {
+			scheme = "https"
+		}
+		u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host(probe.HTTPGet.Host), port), Path: probe.HTTPGet.Path}
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		return u.String(), ok
+	case probe.GRPC != nil:
+		return "tcp:" + net.JoinHostPort("127.0.0.1", strconv.Itoa(int(probe.GRPC.Port))), true
+	}
+	return "", false
+}
+
+// portOf resolves a probe's port, a number or the name of one of the
+// service's ports.
+func portOf(service corev1.Container, p intstr.IntOrString) (string, bool) {
+	if p.Type == intstr.Int {
+		return strconv.Itoa(int(p.IntVal)), p.IntVal > 0
+	}
+	for _, cp := range service.Ports {
+		if cp.Name == p.StrVal {
+			return strconv.Itoa(int(cp.ContainerPort)), true
+		}
+	}
+	return "", false
 }

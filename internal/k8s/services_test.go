@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
@@ -122,9 +123,14 @@ func volumeNames(vs []corev1.Volume) []string {
 func TestServicesWithoutNativeSidecars(t *testing.T) {
 	tmpl, err := ParseTemplate([]byte(serviceTemplate))
 	require.NoError(t, err)
-	pod, err := TestPod(TestPodOptions{Namespace: "ns", RunID: "r", Case: sampleCase, Attempt: 1, Image: "img", Template: tmpl})
+	pod, err := TestPod(TestPodOptions{Namespace: "ns", RunID: "r", Case: sampleCase, Attempt: 1, Image: "img", Template: tmpl, ServiceTimeout: 20 * time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"seed"}, names(pod.Spec.InitContainers), "a restartable init container would block the test forever")
+	test := byName(t, pod.Spec.Containers, TestContainer)
+	assert.Equal(t, []string{layout.BinaryPath, "shim",
+		"--service", "cache=tcp:127.0.0.1:6379", "--service", "web=http://127.0.0.1:8000/", "--service-timeout", "20s",
+		"--results"}, test.Command[:9], "the shim waits for each service's probe before pytest")
+	assert.Contains(t, test.Command, sampleCase.TestID)
 	assert.ElementsMatch(t, []string{TestContainer, CollectorContainer, "web", "cache"}, names(pod.Spec.Containers))
 	cache := byName(t, pod.Spec.Containers, "cache")
 	assert.Nil(t, cache.RestartPolicy, "a regular container takes no restartPolicy")
@@ -201,4 +207,55 @@ func TestObserveFallbackServicesDoNotHoldThePod(t *testing.T) {
 	got := Observe(pod, time.Now(), ObserveOptions{})
 	require.True(t, got.Done, "test and collector are done; the service does not keep the attempt open")
 	assert.Equal(t, plan.Failed, got.Outcome.Status)
+}
+
+func TestShimCheckOfAProbe(t *testing.T) {
+	tests := []struct {
+		name    string
+		service corev1.Container
+		want    string
+	}{
+		{"tcp", corev1.Container{ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(5432)}}}}, "tcp:127.0.0.1:5432"},
+		{"named port", corev1.Container{
+			Ports:          []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("http"), Path: "/healthz"}}},
+		}, "http://127.0.0.1:8080/healthz"},
+		{"https on a host", corev1.Container{ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Host: "web", Port: intstr.FromInt32(8443), Scheme: corev1.URISchemeHTTPS}}}}, "https://web:8443/"},
+		{"grpc as a connect", corev1.Container{StartupProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9000}}}}, "tcp:127.0.0.1:9000"},
+		{"readiness before startup", corev1.Container{
+			StartupProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(1)}}},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(2)}}},
+		}, "tcp:127.0.0.1:2"},
+		{"exec cannot be made", corev1.Container{ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}}, ""},
+		{"unknown port name", corev1.Container{ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("db")}}}}, ""},
+		{"no probe", corev1.Container{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := shimCheck(tt.service)
+			assert.Equal(t, tt.want != "", ok)
+			if ok {
+				assert.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
+
+func TestObserveServiceNotReadyFromTheShim(t *testing.T) {
+	pod := func(code int32, msg string) *corev1.Pod {
+		return &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
+			{Name: TestContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Message: msg}}},
+			{Name: CollectorContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}},
+			{Name: "web", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+		}}}
+	}
+	got := Observe(pod(layout.ExitServiceNotReady, "ServiceNotReady: service \"web\" not ready within 20s: tcp 127.0.0.1:8000: connection refused\n"), time.Now(), ObserveOptions{})
+	require.True(t, got.Done)
+	assert.Equal(t, plan.Error, got.Outcome.Status)
+	assert.Equal(t, ReasonServiceNotReady, got.Outcome.Reason)
+	assert.Equal(t, `service "web" not ready within 20s: tcp 127.0.0.1:8000: connection refused`, got.Outcome.Message)
+
+	got = Observe(pod(layout.ExitServiceNotReady, "some test's own exit\n"), time.Now(), ObserveOptions{})
+	assert.NotEqual(t, ReasonServiceNotReady, got.Outcome.Reason, "the code alone is the test's own")
 }

@@ -328,6 +328,7 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			ResultLimit:   r.o.ResultLimit,
 			Template:      r.o.Template,
 		}
+		opts.ServiceTimeout = r.o.PendingTimeout
 		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
 			opts.Unit, opts.Cases = a.Unit, a.Cases
 		}

@@ -150,3 +150,43 @@ func (c *Cluster) watchStarts(ctx context.Context, t *testing.T, ns, service str
 		return gaps
 	}
 }
+
+// TestServiceWithoutNativeSidecars runs the services as regular containers
+// (--sidecar container): the shim waits for each service's probe before
+// pytest, the tests pass on their first attempt, the services do not keep the
+// run waiting, and a service that never listens ends its test as
+// ServiceNotReady.
+func TestServiceWithoutNativeSidecars(t *testing.T) {
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-svc-plain")
+	ctx := Context(t, 5*time.Minute)
+	report := filepath.Join(t.TempDir(), "junit.xml")
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
+		"--pod-template", c.serviceTemplate(t, nil), "--sidecar", "container", "--retries", "2"), Testdata("services"))...)
+	t.Logf("run took %s", res.Wall)
+	require.Equal(t, 0, res.Exit, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
+	assert.Less(t, res.Wall, time.Minute, "the run ends within a minute")
+	c.RequireNoRunPods(t, ns)
+	for key, tc := range byKey(readReport(t, report)) {
+		attempt, _ := tc.Property(junit.PropertyAttempt)
+		assert.Equal(t, "1", attempt, "%s passed on its first attempt", key)
+	}
+
+	stuck := c.serviceTemplate(t, func(s string) string {
+		return strings.Replace(s, `"sleep 3; exec python3 -m http.server 8000 --directory /ws"`, `"exec sleep 3600"`, 1)
+	})
+	res = c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report,
+		"--pod-template", stuck, "--sidecar", "container", "--pending-timeout", "15s"), Testdata("services"))...)
+	t.Logf("run took %s", res.Wall)
+	assert.Equal(t, 2, res.Exit)
+	assert.Less(t, res.Wall, 90*time.Second)
+	c.RequireNoRunPods(t, ns)
+	cases := byKey(readReport(t, report))
+	require.Len(t, cases, 2)
+	for key, tc := range cases {
+		require.NotNil(t, tc.Error, key)
+		assert.Equal(t, k8s.ReasonServiceNotReady, tc.Error.Type, key)
+		assert.Contains(t, tc.Error.Message, `service "web" not ready within 15s: tcp 127.0.0.1:8000`, key)
+	}
+}
