@@ -146,10 +146,12 @@ func serviceNotReady(pod *corev1.Pod, stuckFor time.Duration, opts ObserveOption
 			continue
 		}
 		cs, ok := statuses[c.Name]
-		if ok && cs.Started != nil && *cs.Started {
+		if !ok || (cs.Started != nil && *cs.Started) || notYetRun(cs) {
+			// A service still being pulled or created, or waiting its turn,
+			// is not at fault: image pulls have their own reasons.
 			continue
 		}
-		waiting = append(waiting, describeService(c.Name, cs, ok))
+		waiting = append(waiting, describeService(c.Name, cs))
 	}
 	if len(waiting) == 0 {
 		return "", false
@@ -158,11 +160,17 @@ func serviceNotReady(pod *corev1.Pod, stuckFor time.Duration, opts ObserveOption
 	return fmt.Sprintf("%s within the pending timeout of %s", strings.Join(waiting, "; "), opts.PendingTimeout), true
 }
 
-func describeService(name string, cs corev1.ContainerStatus, seen bool) string {
+// notYetRun reports a container that has never run: waiting to be created
+// (pulling its image) or for the init containers before it.
+func notYetRun(cs corev1.ContainerStatus) bool {
+	w := cs.State.Waiting
+	return w != nil && cs.RestartCount == 0 && cs.LastTerminationState.Terminated == nil &&
+		(w.Reason == "ContainerCreating" || w.Reason == "PodInitializing")
+}
+
+func describeService(name string, cs corev1.ContainerStatus) string {
 	why := defaultServiceMessage
 	switch {
-	case !seen || (cs.State.Waiting != nil && cs.State.Waiting.Reason == "PodInitializing"):
-		why = "it did not start"
 	case cs.State.Waiting != nil:
 		why = strings.TrimSpace(cs.State.Waiting.Reason + " " + cs.State.Waiting.Message)
 	case cs.State.Terminated != nil:

@@ -191,6 +191,14 @@ func TestObserveServiceNotReady(t *testing.T) {
 	assert.Equal(t, ReasonServiceNotReady, got.Outcome.Reason)
 	assert.Contains(t, got.Outcome.Message, `service "web" not ready: CrashLoopBackOff back-off 10s`)
 
+	pulling := pod(false, initializing)
+	pulling.Status.InitContainerStatuses[3] = corev1.ContainerStatus{Name: "web", Started: ptr.To(false),
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
+	assert.False(t, Observe(pulling, created.Add(time.Hour), opts).Done, "a service whose image is still pulled is not at fault")
+	unseen := pod(false, initializing)
+	unseen.Status.InitContainerStatuses = unseen.Status.InitContainerStatuses[:3]
+	assert.False(t, Observe(unseen, created.Add(time.Hour), opts).Done, "nor one the kubelet has not reached")
+
 	plain := pod(false, initializing)
 	plain.Spec.InitContainers = plain.Spec.InitContainers[:2]
 	assert.False(t, Observe(plain, created.Add(time.Hour), opts).Done, "no service, no ServiceNotReady")
