@@ -26,6 +26,13 @@ func shimCommand(ctx context.Context, args []string, env Env) (int, error) {
 	results := fs.String("results", layout.ResultsDir, "directory shared with the collector")
 	stream := fs.Bool("stream", false, "make the streaming pytest plugin importable; it writes each test's result as it finishes")
 	testTimeout := fs.Duration("test-timeout", 0, "with --stream, stop the command when one test runs longer")
+	var services []shim.Service
+	fs.Func("service", "NAME=tcp:HOST:PORT or NAME=http://HOST:PORT/PATH: wait until it answers before the command (repeatable)", func(v string) error {
+		s, err := shim.ParseService(v)
+		services = append(services, s)
+		return err
+	})
+	serviceTimeout := fs.Duration("service-timeout", shim.DefaultServiceTimeout, "how long to wait for the services")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, errHelp
@@ -47,6 +54,9 @@ func shimCommand(ctx context.Context, args []string, env Env) (int, error) {
 		Signals:     sigs,
 		Stream:      *stream,
 		TestTimeout: *testTimeout,
+
+		Services:       services,
+		ServiceTimeout: *serviceTimeout,
 	})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun shim:", err)

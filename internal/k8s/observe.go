@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
@@ -82,7 +83,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 	}
 	// The test container may have exited while the collector still runs.
 	if test != nil && test.State.Terminated != nil && pod.Status.Phase == corev1.PodRunning {
-		if opts.TestExitEnds {
+		// Without native sidecars, services keep the pod running once the
+		// test and the collector are done.
+		if opts.TestExitEnds || collectorExited(pod) {
 			return exited(test.State.Terminated), true
 		}
 		return plan.Outcome{}, false
@@ -111,6 +114,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 			}
 		}
 	}
+	if msg, ok := serviceNotReady(pod, stuckFor, opts); ok {
+		return infra(ReasonServiceNotReady, msg), true
+	}
 	return plan.Outcome{}, false
 }
 
@@ -123,6 +129,13 @@ func exited(t *corev1.ContainerStateTerminated) plan.Outcome {
 	switch {
 	case t.Reason == ReasonOOMKilled:
 		o := infra(ReasonOOMKilled, "the test container was killed for exceeding its memory limit")
+		o.ExitCode = code
+		return o
+	case code == layout.ExitServiceNotReady && strings.Contains(t.Message, layout.ServiceNotReadyPrefix):
+		// The shim's own last line, written before pytest ever started.
+		msg := t.Message[strings.LastIndex(t.Message, layout.ServiceNotReadyPrefix)+len(layout.ServiceNotReadyPrefix):]
+		msg, _, _ = strings.Cut(msg, "\n")
+		o := infra(ReasonServiceNotReady, msg)
 		o.ExitCode = code
 		return o
 	case code == 0:

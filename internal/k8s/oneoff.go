@@ -54,7 +54,12 @@ func OneOffPod(o OneOffOptions) (*corev1.Pod, error) {
 	if o.Timeout > 0 {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((o.Timeout + time.Second - 1) / time.Second))
 	}
-	return mergeTemplate(pod, o.Template)
+	// Discovery runs without the template's services.
+	pod, err := mergeTemplate(pod, o.Template)
+	if err != nil {
+		return nil, err
+	}
+	return withoutServices(pod), nil
 }
 
 // RunOnce creates pod, waits until it has an outcome, reads the log of its

@@ -72,6 +72,9 @@ type TestPodOptions struct {
 	// FaketimeLibrary is the libfaketime preloaded into the test container
 	// of a case with a Faketime; empty means faketime.DebianLibrary.
 	FaketimeLibrary string
+	// ServiceTimeout bounds, without native sidecars, the test container's
+	// wait for the template's services; zero is the shim's default.
+	ServiceTimeout time.Duration
 }
 
 // PodName is the deterministic name of one attempt, so a restarted driver
@@ -114,7 +117,7 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 	if o.Timeout > 0 {
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((o.Timeout + time.Second - 1) / time.Second))
 	}
-	return mergeTemplate(pod, o.Template)
+	return mergeServices(pod, o)
 }
 
 // groupPod builds the pod of a unit: pytest runs its tests in one session,
@@ -156,7 +159,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 		total := o.Timeout * time.Duration(len(o.Cases))
 		pod.Spec.ActiveDeadlineSeconds = ptr.To(int64((total + time.Second - 1) / time.Second))
 	}
-	return mergeTemplate(pod, o.Template)
+	return mergeServices(pod, o)
 }
 
 // basePod is what every test pod has: the test container running argv, the
@@ -262,12 +265,6 @@ func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, 
 	out := &corev1.Pod{}
 	if err := json.Unmarshal(merged, out); err != nil {
 		return nil, fmt.Errorf("decoding merged pod: %w", err)
-	}
-	// A template container that is not ours would run beside every test.
-	for _, c := range out.Spec.Containers {
-		if c.Name != TestContainer && c.Name != CollectorContainer {
-			return nil, fmt.Errorf("pod template: container %q: only a container named %q can be customised", c.Name, TestContainer)
-		}
 	}
 	return withoutToken(out), nil
 }

@@ -58,3 +58,12 @@ const (
 	// ArtifactsDir.
 	ArtifactsEnv = "K8S_TESTRUN_ARTIFACTS"
 )
+
+// Without native sidecars the shim waits for the pod's services before the
+// test: the test container's arguments name each one's check, and a service
+// still not ready after the wait ends the shim with ExitServiceNotReady and
+// a last line that starts with ServiceNotReadyPrefix.
+const (
+	ExitServiceNotReady   = 124
+	ServiceNotReadyPrefix = "ServiceNotReady: "
+)

@@ -112,6 +112,8 @@ func testPod(run *v1alpha1.TestRun, tc *v1alpha1.TestCase, attempt int, s settin
 		NativeSidecar: s.native,
 		ResultLimit:   int(run.Spec.ResultLimit),
 		Template:      tmpl,
+
+		ServiceTimeout: s.pendingTimeout,
 	})
 	if err != nil {
 		return nil, err

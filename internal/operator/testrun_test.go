@@ -158,9 +158,8 @@ func TestRunDiscoveryErrorEndsTheRun(t *testing.T) {
 
 func TestRunWithInvalidPodTemplateFails(t *testing.T) {
 	for name, tt := range map[string]struct{ template, want string }{
-		"foreign container": {`{"spec":{"containers":[{"name":"extra","image":"x"}]}}`, `container "extra"`},
-		"not a pod spec":    {`{"spec":{"containers":"x"}}`, "pod template"},
-		"unknown field":     {`{"nodeSelectr":{"a":"b"}}`, "nodeSelectr"},
+		"not a pod spec": {`{"spec":{"containers":"x"}}`, "pod template"},
+		"unknown field":  {`{"nodeSelectr":{"a":"b"}}`, "nodeSelectr"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, testRun("r1", withTests(sampleIDs...), func(r *v1alpha1.TestRun) {
@@ -183,6 +182,22 @@ func TestRunMergesThePodTemplate(t *testing.T) {
 	p := e.pods()[0]
 	assert.Equal(t, map[string]string{"pool": "tests"}, p.Spec.NodeSelector)
 	assert.Contains(t, p.Spec.Containers[0].Env, corev1.EnvVar{Name: "A", Value: "1"})
+}
+
+func TestRunPodsRunTheTemplatesServicesAsSidecars(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs[0]), func(r *v1alpha1.TestRun) {
+		r.Spec.PodTemplate = &runtime.RawExtension{Raw: []byte(`{"spec":{"containers":[{"name":"web","image":"x","readinessProbe":{"tcpSocket":{"port":8000}}}]}}`)}
+	}))
+	started(t, e, "r1")
+	p := e.pods()[0]
+	require.Len(t, p.Spec.Containers, 1)
+	assert.Equal(t, k8s.TestContainer, p.Spec.Containers[0].Name)
+	require.Len(t, p.Spec.InitContainers, 2)
+	web := p.Spec.InitContainers[1]
+	assert.Equal(t, "web", web.Name)
+	assert.Equal(t, ptr.To(corev1.ContainerRestartPolicyAlways), web.RestartPolicy)
+	require.NotNil(t, web.StartupProbe)
+	assert.Equal(t, web.ReadinessProbe.TCPSocket, web.StartupProbe.TCPSocket)
 }
 
 func TestRunExpiresAfterTTLAndEndsLingers(t *testing.T) {

@@ -76,6 +76,13 @@ func TestNext(t *testing.T) {
 			want: []string{"create t.py::a attempt 2"},
 		},
 		{
+			name: "an infrastructure error (a service never ready) is retried while attempts remain",
+			spec: Spec{Cases: []Case{a}, Parallelism: 1, MaxAttempts: 2},
+			pods: []Pod{{Name: "pa", CaseID: "a", Attempt: 1, Done: true, Collected: true, Deleting: true,
+				Outcome: Outcome{Status: Error, ExitCode: -1, Reason: "ServiceNotReady", Message: `service "db" not ready`}}},
+			want: []string{"create t.py::a attempt 2"},
+		},
+		{
 			name: "failure is final when attempts are used up",
 			spec: Spec{Cases: []Case{a}, Parallelism: 1, MaxAttempts: 2},
 			pods: []Pod{

@@ -370,6 +370,7 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 
 			FaketimeLibrary: r.o.FaketimeLibrary,
 		}
+		opts.ServiceTimeout = r.o.PendingTimeout
 		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
 			opts.Unit, opts.Cases = a.Unit, a.Cases
 		}

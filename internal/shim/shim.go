@@ -63,6 +63,12 @@ type Options struct {
 	TestTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Services are checked, in turn, before the command starts; one still
+	// failing after ServiceTimeout ends Run with layout.ExitServiceNotReady
+	// and a last line that starts with layout.ServiceNotReadyPrefix. A
+	// signal from Signals while it waits ends the wait.
+	Services       []Service
+	ServiceTimeout time.Duration
 }
 
 //go:embed k8s_testrun_stream.py
@@ -106,6 +112,12 @@ func Run(ctx context.Context, argv []string, resultsDir string, stdout, stderr i
 	}
 	defer cleanup()
 	opts.Env = env
+	if len(opts.Services) > 0 {
+		if code, ok := waitForServices(ctx, opts, tee{term: stderr, file: file}); !ok {
+			now := opts.Now()
+			return code, errors.Join(file.close(), finish(resultsDir, code, now, now))
+		}
+	}
 	started := opts.Now()
 	code, runErr := run(ctx, argv, artifacts, tee{term: stdout, file: file}, tee{term: stderr, file: file}, opts, logger)
 	exited := opts.Now()
