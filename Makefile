@@ -156,4 +156,13 @@ docker-down:
 
 docker-status:
 	$(GO) run ./hack/docker status --dir $(DOCKER_DIR)
+
+e2e-action:
+	@$(MAKE) --no-print-directory docker-up || exit 1; \
+	if [ -z "$$KUBECONFIG" ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
+	set -a; . $(DOCKER_DIR)/env; set +a; \
+	$(GO) test -count=1 -tags e2eaction -timeout $(E2E_ACTION_TIMEOUT) ./test/action/; \
+	status=$$?; \
+	$(MAKE) --no-print-directory docker-down || status=1; \
+	exit $$status
 # --- end of Docker engine block ---
