@@ -43,12 +43,21 @@ func TestScanFindsNothing(t *testing.T) {
 
 func TestNoProcessOfTheEngine(t *testing.T) {
 	e := newEngine()
+	// This test and the make and shell that run it name the engine's
+	// directory on their command lines; they are not the engine's.
+	self := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !self[pid]; {
+		self[pid] = true
+		st, err := leftover.ReadStat(pid)
+		require.NoError(t, err)
+		pid = st.PPID
+	}
 	entries, err := os.ReadDir("/proc")
 	require.NoError(t, err)
 	checked := 0
 	for _, ent := range entries {
 		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || self[pid] {
 			continue
 		}
 		st, err := leftover.ReadStat(pid)
