@@ -289,12 +289,22 @@ func (e *Engine) Leftovers(ctx context.Context) ([]string, error) {
 // refers to the engine's directories or socket: dockerd, its containerd,
 // shims and the containers' processes started from them.
 func (e *Engine) processes() []int {
-	self := os.Getpid()
+	// This program and whatever runs it (make, a shell naming the env
+	// file) are never the engine's.
+	self := map[int]bool{}
+	for pid := os.Getpid(); pid > 1 && !self[pid]; {
+		self[pid] = true
+		st, err := leftover.ReadStat(pid)
+		if err != nil {
+			break
+		}
+		pid = st.PPID
+	}
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, ent := range entries {
 		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == self {
+		if err != nil || self[pid] {
 			continue
 		}
 		st, err := leftover.ReadStat(pid)
