@@ -6,7 +6,13 @@
 # action.yml to it, so workflows that use a released action never compile
 # Go. test/image checks that this file builds what it should.
 
-FROM golang:1.26 AS build
+# The base images are build arguments so that a machine without access to
+# Docker Hub can build this file on local stand-ins (test/action does); the
+# defaults are what the released image is built on.
+ARG GO_IMAGE=golang:1.26
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -17,7 +23,7 @@ COPY internal ./internal
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*

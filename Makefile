@@ -135,3 +135,34 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg; \
 	done
 # --- end of module hygiene and fuzzing block ---
+
+# --- Docker engine and the action as GitHub runs it (hack/docker, test/action) ---
+# `make docker-up` starts dockerd on its own socket (installing Debian's
+# docker.io when missing); `make docker-down` stops it and checks that
+# nothing of it remains. `make e2e-action` builds the action's image with
+# `docker build` and runs it as GitHub's runner runs a container action,
+# against the local cluster; it brings dockerd up and, after, down.
+DOCKER_DIR ?= /var/lib/k8s-testrun/docker
+E2E_ACTION_TIMEOUT ?= 30m
+
+.PHONY: docker-up docker-down docker-status e2e-action
+
+docker-up:
+	$(GO) run ./hack/docker up --dir $(DOCKER_DIR)
+
+docker-down:
+	$(GO) run ./hack/docker down --dir $(DOCKER_DIR)
+	K8S_TESTRUN_DOCKER_DIR=$(DOCKER_DIR) $(GO) test -count=1 -tags dockerteardown ./test/dockerteardown/
+
+docker-status:
+	$(GO) run ./hack/docker status --dir $(DOCKER_DIR)
+
+e2e-action:
+	@$(MAKE) --no-print-directory docker-up || exit 1; \
+	if [ -z "$$KUBECONFIG" ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
+	set -a; . $(DOCKER_DIR)/env; set +a; \
+	$(GO) test -count=1 -tags e2eaction -timeout $(E2E_ACTION_TIMEOUT) ./test/action/; \
+	status=$$?; \
+	$(MAKE) --no-print-directory docker-down || status=1; \
+	exit $$status
+# --- end of Docker engine block ---

@@ -233,7 +233,9 @@ func (c *Cluster) issueAll(p *pki, s State) error {
 	specs := []certSpec{
 		{
 			name: "apiserver", cn: "kube-apiserver", server: true,
-			dns: []string{"localhost", s.NodeName, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+			// <name>-control-plane is the name kind's node has on the
+			// kind network, where test/action reaches this API server.
+			dns: []string{"localhost", s.NodeName, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", c.Name + "-control-plane"},
 			ips: []net.IP{loopback, nodeIP, net.ParseIP(serviceIP)},
 		},
 		// system:masters, so the kubelet's webhook authorizer lets the API

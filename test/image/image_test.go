@@ -32,6 +32,8 @@ func parse(t *testing.T) [][]instruction {
 	require.NoError(t, err)
 	var stages [][]instruction
 	var cur string
+	// ARGs before the first FROM are the defaults FROM lines expand.
+	global := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
 		trimmed := strings.TrimSpace(line)
 		if cur == "" && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
@@ -45,7 +47,17 @@ func parse(t *testing.T) [][]instruction {
 		cmd, args, _ := strings.Cut(cur, " ")
 		cur = ""
 		in := instruction{Cmd: strings.ToUpper(cmd), Args: strings.TrimSpace(args)}
+		if in.Cmd == "ARG" && len(stages) == 0 {
+			k, v, _ := strings.Cut(in.Args, "=")
+			global[k] = v
+			continue
+		}
 		if in.Cmd == "FROM" {
+			in.Args = os.Expand(in.Args, func(k string) string {
+				v, ok := global[k]
+				require.True(t, ok, "FROM names ${%s}, which no ARG before the first FROM defines", k)
+				return v
+			})
 			stages = append(stages, nil)
 		}
 		require.NotEmpty(t, stages, "the Dockerfile starts with FROM")
