@@ -100,6 +100,8 @@ type pipeline struct {
 	runID    string
 	// onAttempt, if set, hears of every collected attempt.
 	onAttempt func(plan.Case, runner.Attempt)
+	// onPod, if set, hears of pods whose tests start running, and end.
+	onPod func(runner.PodEvent)
 	// onStart, if set, hears how many tests are about to run, and their
 	// durations in earlier runs, by test ID, when a durations file holds
 	// them.
@@ -210,6 +212,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		ResultLimit:    p.cfg.ResultLimit,
 		Logger:         p.log,
 		OnAttempt:      p.onAttempt,
+		OnPod:          p.onPod,
 
 		FaketimeLibrary: p.image.FaketimeLibrary,
 	})

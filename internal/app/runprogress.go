@@ -75,6 +75,9 @@ func (o runOutput) attach(p *pipeline) {
 			Expected:     durations,
 		})
 	}
+	p.onPod = func(e runner.PodEvent) {
+		o.progress.Pod(progress.Pod{Name: e.Pod, Tests: e.Tests, Running: e.Running, Started: e.Started})
+	}
 	p.onAttempt = func(c plan.Case, a runner.Attempt) {
 		if !started {
 			// Operator mode does not say how many tests it found.

@@ -63,6 +63,7 @@ func (j *jsonPrinter) emit(e Event) {
 }
 
 func (j *jsonPrinter) Phase(string) {}
+func (j *jsonPrinter) Pod(Pod)      {}
 
 func (j *jsonPrinter) Start(s Start) {
 	j.mu.Lock()

@@ -11,6 +11,7 @@ package progress
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -114,10 +115,21 @@ type Printer interface {
 	Start(Start)
 	// Result reports one finished attempt.
 	Result(Result)
+	// Pod reports a pod whose test started running, or that ended.
+	Pod(Pod)
 	// Finish reports the end of the run, and Close releases the printer
 	// (stops redrawing, clears the live line) whether or not Finish came.
 	Finish(Summary)
 	Close()
+}
+
+// Pod is a test pod whose test container runs (Running, since Started),
+// or that ended.
+type Pod struct {
+	Name    string
+	Tests   []string
+	Running bool
+	Started time.Time
 }
 
 // Formats.
@@ -317,6 +329,7 @@ func (p *plainPrinter) Result(r Result) {
 	fmt.Fprintln(p.w, Line(r))
 }
 
+func (p *plainPrinter) Pod(Pod)        {}
 func (p *plainPrinter) Finish(Summary) {}
 func (p *plainPrinter) Close()         {}
 
@@ -346,7 +359,9 @@ type livePrinter struct {
 	began time.Time
 	phase string
 	// shown says a status line is on screen.
-	shown  bool
+	shown bool
+	// pods are the pods whose tests run, by name, once any was heard of.
+	pods   map[string]Pod
 	closed bool
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -402,6 +417,48 @@ func (l *livePrinter) Redraw() {
 	l.draw()
 }
 
+// Pod keeps the running pods for the status line.
+func (l *livePrinter) Pod(p Pod) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pods == nil {
+		l.pods = map[string]Pod{}
+	}
+	if p.Running {
+		l.pods[p.Name] = p
+	} else {
+		delete(l.pods, p.Name)
+	}
+	l.draw()
+}
+
+// slowestRunning names the n pods whose tests have run longest, with how
+// long, e.g. "tests/test_a.py::test_x 1:05".
+func (l *livePrinter) slowestRunning(now time.Time, n int) []string {
+	pods := make([]Pod, 0, len(l.pods))
+	for _, p := range l.pods {
+		pods = append(pods, p)
+	}
+	sort.Slice(pods, func(i, j int) bool {
+		if !pods[i].Started.Equal(pods[j].Started) {
+			return pods[i].Started.Before(pods[j].Started)
+		}
+		return pods[i].Name < pods[j].Name
+	})
+	var out []string
+	for _, p := range pods[:min(n, len(pods))] {
+		what := p.Name
+		if len(p.Tests) > 0 {
+			what = p.Tests[0]
+			if len(p.Tests) > 1 {
+				what += fmt.Sprintf(" +%d", len(p.Tests)-1)
+			}
+		}
+		out = append(out, cut(clean(what), 48)+" "+clock(now.Sub(p.Started)))
+	}
+	return out
+}
+
 func (l *livePrinter) Finish(Summary) { l.Close() }
 
 func (l *livePrinter) Close() {
@@ -438,13 +495,20 @@ func (l *livePrinter) draw() {
 		line = fmt.Sprintf("%s... %s", l.phase, clock(now.Sub(l.began)))
 	} else {
 		t := l.tally
+		running := t.running()
+		if l.pods != nil {
+			running = len(l.pods)
+		}
 		line = fmt.Sprintf("[%d/%d] %s, %s, %d running | %s elapsed",
 			t.done, t.start.Tests,
 			l.color(fmt.Sprintf("%d passed", t.passed), green, t.passed > 0),
 			l.color(fmt.Sprintf("%d failed", t.failed), red, t.failed > 0),
-			t.running(), clock(now.Sub(t.startedAt)))
+			running, clock(now.Sub(t.startedAt)))
 		if eta, ok := t.eta(now); ok {
 			line += ", ETA " + clock(eta)
+		}
+		if slow := l.slowestRunning(now, 2); len(slow) > 0 {
+			line += " | slowest: " + strings.Join(slow, ", ")
 		}
 	}
 	io.WriteString(l.w, "\r\x1b[K"+line)

@@ -311,3 +311,29 @@ func TestETAFromHistory(t *testing.T) {
 		t.Fatalf("after a: %v %v, want 18s", eta, ok)
 	}
 }
+
+// TestLiveShowsRunningPodsAndTheSlowest: once pods are heard of, the
+// status line counts the pods whose tests run and names the two that have
+// run longest.
+func TestLiveShowsRunningPodsAndTheSlowest(t *testing.T) {
+	var buf bytes.Buffer
+	clock := newClock()
+	p := New(&buf, Options{Terminal: true, Now: clock.Now})
+	p.Start(Start{RunID: "abcd", Tests: 5, Parallelism: 4, MaxAttempts: 1})
+	p.Pod(Pod{Name: "p1", Tests: []string{"t.py::slow"}, Running: true, Started: clock.Now()})
+	clock.Advance(30 * time.Second)
+	p.Pod(Pod{Name: "p2", Tests: []string{"t.py::a", "t.py::b"}, Running: true, Started: clock.Now()})
+	clock.Advance(5 * time.Second)
+	p.Pod(Pod{Name: "p3", Tests: []string{"t.py::c"}, Running: true, Started: clock.Now()})
+	p.Pod(Pod{Name: "p2"})
+	p.Close()
+
+	got := statusLines(buf.String())
+	assert.Equal(t, []string{
+		"[0/5] 0 passed, 0 failed, 4 running | 0:00 elapsed",
+		"[0/5] 0 passed, 0 failed, 1 running | 0:00 elapsed | slowest: t.py::slow 0:00",
+		"[0/5] 0 passed, 0 failed, 2 running | 0:30 elapsed | slowest: t.py::slow 0:30, t.py::a +1 0:00",
+		"[0/5] 0 passed, 0 failed, 3 running | 0:35 elapsed | slowest: t.py::slow 0:35, t.py::a +1 0:05",
+		"[0/5] 0 passed, 0 failed, 2 running | 0:35 elapsed | slowest: t.py::slow 0:35, t.py::c 0:00",
+	}, got)
+}

@@ -77,6 +77,10 @@ type Options struct {
 	// OnAttempt, if set, is called after each attempt is collected, on the
 	// run's goroutine.
 	OnAttempt func(plan.Case, Attempt)
+	// OnPod, if set, hears when a pod's test container is first seen
+	// running and when the pod is first seen done or gone, on the loop's
+	// goroutine.
+	OnPod func(PodEvent)
 }
 
 // Attempt is one collected attempt of a case.
@@ -163,6 +167,8 @@ type record struct {
 type run struct {
 	o     Options
 	cases map[string]plan.Case
+	// running holds the pods OnPod heard of as running and not yet ended.
+	running map[string]bool
 	// collected holds the pods whose results were read, by name.
 	collected map[string]*record
 	// collecting and deleting hold the pods with such a call in flight.
@@ -253,8 +259,10 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 				}
 			}
 			observed = append(observed, obs)
+			r.announce(p, obs)
 		}
 		observed = append(observed, r.gone(live, now)...)
+		r.announceGone(live)
 		for name, c := range r.created {
 			switch {
 			case live[name] != nil:
@@ -675,4 +683,66 @@ func (r *run) results() []CaseResult {
 		out = append(out, cr)
 	}
 	return out
+}
+
+// PodEvent is a test pod starting or ending its test, for OnPod.
+type PodEvent struct {
+	Pod string
+	// Tests are the test ids the pod runs.
+	Tests []string
+	// Running is true when the test container started, at Started; false
+	// when the pod is done or gone.
+	Running bool
+	Started time.Time
+}
+
+// announce tells OnPod of a pod whose test container runs, once, and of
+// its end, once.
+func (r *run) announce(p *corev1.Pod, obs plan.Pod) {
+	if r.o.OnPod == nil {
+		return
+	}
+	if r.running == nil {
+		r.running = map[string]bool{}
+	}
+	switch {
+	case obs.Done:
+		if r.running[p.Name] {
+			delete(r.running, p.Name)
+			r.o.OnPod(PodEvent{Pod: p.Name})
+		}
+	case !r.running[p.Name]:
+		started, ok := testRunningSince(p)
+		if !ok {
+			return
+		}
+		r.running[p.Name] = true
+		var tests []string
+		for _, id := range obs.CaseIDs() {
+			if c, ok := r.cases[id]; ok {
+				tests = append(tests, c.TestID)
+			}
+		}
+		r.o.OnPod(PodEvent{Pod: p.Name, Tests: tests, Running: true, Started: started})
+	}
+}
+
+// announceGone tells OnPod of the end of running pods no longer listed.
+func (r *run) announceGone(live map[string]*corev1.Pod) {
+	for name := range r.running {
+		if live[name] == nil {
+			delete(r.running, name)
+			r.o.OnPod(PodEvent{Pod: name})
+		}
+	}
+}
+
+// testRunningSince is when the pod's test container started, while it runs.
+func testRunningSince(p *corev1.Pod) (time.Time, bool) {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == k8s.TestContainer && cs.State.Running != nil {
+			return cs.State.Running.StartedAt.Time, true
+		}
+	}
+	return time.Time{}, false
 }

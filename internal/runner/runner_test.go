@@ -34,6 +34,8 @@ type kubelet struct {
 	// hold keeps a native collector running after the test exits, as the
 	// kubelet does until it stops the sidecar.
 	hold bool
+	// showRunning reports the test container running before it ends.
+	showRunning bool
 
 	mu          sync.Mutex
 	running     int
@@ -62,6 +64,16 @@ func (k *kubelet) start(ctx context.Context) {
 }
 
 func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
+	if k.showRunning {
+		running := pod.DeepCopy()
+		running.Spec.NodeName = "node-1"
+		running.Status.Phase = corev1.PodRunning
+		running.Status.ContainerStatuses = []corev1.ContainerStatus{{
+			Name:  k8s.TestContainer,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}},
+		}}
+		_, _ = k.client.CoreV1().Pods("ns").UpdateStatus(ctx, running, metav1.UpdateOptions{})
+	}
 	select {
 	case <-time.After(k.run):
 	case <-ctx.Done():
@@ -350,4 +362,53 @@ func TestDecisionGap(t *testing.T) {
 	assert.Equal(t, 25*time.Millisecond, decisionGap(5000))
 	assert.Equal(t, 50*time.Millisecond, decisionGap(10000))
 	assert.Equal(t, 50*time.Millisecond, decisionGap(100000), "capped")
+}
+
+// TestRunTellsOfRunningPods checks OnPod: each pod is heard of once as
+// running, with its test, and once as ended, and no more pods run at once
+// than the parallelism.
+func TestRunTellsOfRunningPods(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	k := &kubelet{t: t, client: client, run: 100 * time.Millisecond, showRunning: true, exit: func(string, int) int32 { return 0 }}
+	k.start(ctx)
+
+	ids := []string{"t.py::a", "t.py::b", "t.py::c", "t.py::d", "t.py::e"}
+	var events []PodEvent
+	running, most := map[string]bool{}, 0
+	_, err := Run(ctx, Options{
+		Client: client, Namespace: "ns", RunID: "r1", Image: "img",
+		Cases: cases(ids...), Parallelism: 2, MaxAttempts: 1, Resync: 20 * time.Millisecond,
+		OnPod: func(e PodEvent) {
+			events = append(events, e)
+			if e.Running {
+				running[e.Pod] = true
+			} else {
+				delete(running, e.Pod)
+			}
+			most = max(most, len(running))
+		},
+	})
+	require.NoError(t, err)
+	starts, ends := map[string]int{}, map[string]int{}
+	var tests []string
+	for _, e := range events {
+		if e.Running {
+			starts[e.Pod]++
+			tests = append(tests, e.Tests...)
+			assert.False(t, e.Started.IsZero(), "a running pod says when its test started")
+		} else {
+			ends[e.Pod]++
+		}
+	}
+	assert.ElementsMatch(t, ids, tests, "each test's pod was heard of as running")
+	assert.Len(t, starts, len(ids))
+	for pod, n := range starts {
+		assert.Equal(t, 1, n, "%s heard of as running once", pod)
+		assert.Equal(t, 1, ends[pod], "%s heard of as ended once", pod)
+	}
+	assert.Empty(t, running, "every pod ended")
+	assert.LessOrEqual(t, most, 2, "no more running than the parallelism")
+	assert.Positive(t, most)
 }
