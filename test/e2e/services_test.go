@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -114,43 +118,52 @@ func (c *Cluster) watchStarts(ctx context.Context, t *testing.T, ns, service str
 		}
 		return time.Time{}
 	}
+	var mu sync.Mutex
 	gaps := map[string]time.Duration{}
-	wctx, stop := context.WithCancel(ctx)
+	pods := c.Client.CoreV1().Pods(ns)
+	sel := k8s.LabelRole + "=test"
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	require.NoError(t, err)
+	// A watch sees every status a pod had, however briefly: a test that
+	// ends at once and is deleted at once has one with both start times.
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return pods.Watch(ctx, o)
+		},
+	})
+	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			pods, err := c.Client.CoreV1().Pods(ns).List(wctx, metav1.ListOptions{LabelSelector: k8s.LabelRole + "=test"})
-			if err == nil {
-				for _, p := range pods.Items {
-					var svc, test time.Time
-					for _, cs := range p.Status.InitContainerStatuses {
-						if cs.Name == service {
-							svc = started(cs)
-						}
-					}
-					for _, cs := range p.Status.ContainerStatuses {
-						if cs.Name == k8s.TestContainer {
-							test = started(cs)
-						}
-					}
-					if !svc.IsZero() && !test.IsZero() {
-						gaps[p.Name] = test.Sub(svc)
-					}
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			var svc, test time.Time
+			for _, cs := range p.Status.InitContainerStatuses {
+				if cs.Name == service {
+					svc = started(cs)
 				}
 			}
-			select {
-			case <-wctx.Done():
-				return
-			case <-tick.C:
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.Name == k8s.TestContainer {
+					test = started(cs)
+				}
+			}
+			if !svc.IsZero() && !test.IsZero() {
+				mu.Lock()
+				gaps[p.Name] = test.Sub(svc)
+				mu.Unlock()
 			}
 		}
 	}()
 	return func() map[string]time.Duration {
-		stop()
+		w.Stop()
 		<-done
+		mu.Lock()
+		defer mu.Unlock()
 		return gaps
 	}
 }
