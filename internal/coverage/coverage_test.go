@@ -1,0 +1,121 @@
+package coverage
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRunArgs(t *testing.T) {
+	assert.Equal(t, []string{"python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest"}, RunArgs("python"))
+}
+
+func TestRcfileMapsTheWorkspaceToTheProject(t *testing.T) {
+	rc := Rcfile("/workspace/", "/home/me/proj/")
+	assert.Equal(t, "[paths]\nsource =\n    /home/me/proj\n    /workspace\n\n[report]\nignore_errors = True\ninclude =\n    /home/me/proj/*\n", rc)
+}
+
+const report = `<?xml version="1.0" ?>
+<coverage version="6.5.0" line-rate="0.75" lines-valid="8" lines-covered="6">
+  <packages>
+    <package name="." line-rate="0.75">
+      <classes>
+        <class name="calc.py" filename="calc.py" line-rate="0.5">
+          <lines><line number="1" hits="1"/><line number="2" hits="0"/><line number="4" hits="1"/><line number="5" hits="0"/></lines>
+        </class>
+        <class name="test_calc.py" filename="test_calc.py" line-rate="1">
+          <lines><line number="3" hits="1"/><line number="1" hits="2"/></lines>
+        </class>
+        <class name="z.py" filename="z.py" line-rate="1">
+          <lines><line number="1" hits="1"/><line number="2" hits="1"/></lines>
+        </class>
+      </classes>
+    </package>
+  </packages>
+</coverage>`
+
+func TestParseReport(t *testing.T) {
+	s, err := ParseReport(strings.NewReader(report))
+	require.NoError(t, err)
+	assert.Equal(t, 8, s.Lines)
+	assert.Equal(t, 6, s.Covered)
+	assert.Equal(t, "75.0%", s.Total())
+	require.Len(t, s.Files, 3)
+	assert.Equal(t, File{Name: "calc.py", Lines: 4, Covered: 2, Executed: []int{1, 4}}, s.Files[0])
+	assert.Equal(t, []int{1, 3}, s.Files[1].Executed)
+
+	least := s.Least(2)
+	require.Len(t, least, 2)
+	assert.Equal(t, "calc.py", least[0].Name)
+	assert.Equal(t, "test_calc.py", least[1].Name, "ties go by name")
+
+	_, err = ParseReport(strings.NewReader("<coverage><packages>"))
+	assert.Error(t, err)
+}
+
+func TestTotalNeverRoundsUpToFull(t *testing.T) {
+	assert.Equal(t, "99.9%", Summary{Lines: 10000, Covered: 9999}.Total())
+	assert.Equal(t, "100.0%", Summary{Lines: 3, Covered: 3}.Total())
+	assert.Equal(t, "100.0%", Summary{}.Total())
+	assert.Equal(t, "33.3%", Summary{Lines: 3, Covered: 1}.Total())
+}
+
+func TestFindHostWithoutCoverage(t *testing.T) {
+	_, err := findHost(context.Background(), [][]string{{"/nonexistent/python3", "-m", "coverage"}, {"true"}})
+	require.ErrorIs(t, err, ErrNoHostCoverage)
+	assert.Contains(t, err.Error(), "apt-get install python3-coverage")
+}
+
+// TestCombineMapsPodPaths measures a module in one directory, as a pod
+// measures /workspace, and combines the data for a copy of it elsewhere,
+// as the project on the host: the report names the project's file,
+// relative to it, and nothing outside the project.
+func TestCombineMapsPodPaths(t *testing.T) {
+	tool, err := FindHost(context.Background())
+	if err != nil {
+		t.Skip("coverage.py is not installed on this machine: apt-get install python3-coverage")
+	}
+	pod, project, data := t.TempDir(), t.TempDir(), t.TempDir()
+	mod := "def one():\n    return 1\n\n\ndef two():\n    return 2\n"
+	main := "import mod\nmod.one()\n"
+	for _, dir := range []string{pod, project} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "mod.py"), []byte(mod), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "main.py"), []byte(main), 0o644))
+	}
+	// Two processes, as two pods: one calls one(), the other two().
+	require.NoError(t, os.WriteFile(filepath.Join(pod, "other.py"), []byte("import mod\nmod.two()\n"), 0o644))
+	for _, script := range []string{"main.py", "other.py"} {
+		cmd := exec.Command(tool.Command[0], append(tool.Command[1:], "run", "--parallel-mode", script)...)
+		cmd.Dir = pod
+		cmd.Env = append(os.Environ(), DataFileEnv+"="+filepath.Join(data, DataPrefix))
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	reportPath := filepath.Join(t.TempDir(), "out", ReportFile)
+	s, err := Combine(context.Background(), tool, data, pod, project, reportPath)
+	require.NoError(t, err)
+	assert.Equal(t, reportPath, s.Report)
+	names := map[string]File{}
+	for _, f := range s.Files {
+		names[f.Name] = f
+	}
+	require.Contains(t, names, "mod.py", "files: %v", s.Files)
+	assert.Equal(t, names["mod.py"].Lines, names["mod.py"].Covered, "both functions ran, in different processes")
+	assert.Equal(t, []int{1, 2, 5, 6}, names["mod.py"].Executed)
+	assert.NotContains(t, names, "other.py", "a file missing from the project is not reported")
+	xml, err := os.ReadFile(reportPath)
+	require.NoError(t, err)
+	assert.NotContains(t, string(xml), pod, "no pod path is left in the report")
+}
+
+func TestCombineWithoutData(t *testing.T) {
+	_, err := Combine(context.Background(), Tool{Command: []string{"false"}}, t.TempDir(), "/workspace", t.TempDir(), filepath.Join(t.TempDir(), ReportFile))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no pod shipped a coverage data file")
+}
