@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"io"
 	"io/fs"
 	"os"
@@ -24,6 +25,8 @@ type Report struct {
 	Started     time.Time
 	Wall        time.Duration
 	Cases       []CaseResult
+	// Coverage is the combined coverage of a run with --coverage.
+	Coverage *coverage.Summary
 }
 
 // NewReport gathers a run's results.
