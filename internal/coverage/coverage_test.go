@@ -69,6 +69,7 @@ func TestTotalNeverRoundsUpToFull(t *testing.T) {
 func TestFindHostWithoutCoverage(t *testing.T) {
 	_, err := findHost(context.Background(), [][]string{{"/nonexistent/python3", "-m", "coverage"}, {"true"}})
 	require.ErrorIs(t, err, ErrNoHostCoverage)
+	assert.Contains(t, err.Error(), "coverage.py is not installed on this machine")
 	assert.Contains(t, err.Error(), "apt-get install python3-coverage")
 }
 
