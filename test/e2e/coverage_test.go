@@ -1,0 +1,156 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
+)
+
+// requireHostCoverage installs Debian's python3-coverage on this machine
+// when no coverage.py is there: k8s-testrun combines the pods' data with it.
+func requireHostCoverage(t *testing.T) {
+	t.Helper()
+	if _, err := coverage.FindHost(context.Background()); err == nil {
+		return
+	}
+	install := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "python3-coverage")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	out, err := install()
+	if err != nil {
+		t.Logf("apt-get install python3-coverage: %v\n%s; fetching the package lists", err, out)
+		up, uerr := exec.Command("apt-get", "update").CombinedOutput()
+		require.NoError(t, uerr, "apt-get update:\n%s", up)
+		out, err = install()
+	}
+	require.NoError(t, err, "apt-get install python3-coverage:\n%s", out)
+	_, err = coverage.FindHost(context.Background())
+	require.NoError(t, err)
+}
+
+// plainCoverageRun runs `coverage run -m pytest` on the whole project in
+// one pod of image and returns coverage.py's Cobertura report of it.
+func (c *Cluster) plainCoverageRun(t *testing.T, ns, image string) coverage.Summary {
+	t.Helper()
+	ctx := Context(t, 5*time.Minute)
+	const marker = "=== k8s-testrun e2e: coverage.xml ==="
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "plain-coverage-run", Namespace: ns},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name:  "pytest",
+				Image: image,
+				Env:   []corev1.EnvVar{{Name: coverage.DataFileEnv, Value: "/tmp/.coverage"}},
+				Command: []string{"sh", "-c", "python -m coverage run -m pytest -q -p no:cacheprovider; " +
+					"python -m coverage xml -o /tmp/coverage.xml; echo '" + marker + "'; cat /tmp/coverage.xml"},
+			}},
+		},
+	}
+	_, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = c.Client.CoreV1().Pods(ns).Delete(Context(t, 30*time.Second), pod.Name, metav1.DeleteOptions{})
+	})
+	_, err = c.WaitForPod(ctx, ns, pod.Name, PodFinished)
+	require.NoError(t, err)
+	log, err := c.ContainerLog(ctx, ns, pod.Name, "pytest")
+	require.NoError(t, err)
+	out, xmlPart, ok := strings.Cut(log, marker)
+	require.True(t, ok, "plain coverage's log:\n%s", log)
+	assert.Contains(t, out, "2 passed", "plain pytest under coverage:\n%s", out)
+	s, err := coverage.ParseReport(strings.NewReader(xmlPart))
+	require.NoError(t, err, "plain coverage's report:\n%s", log)
+	return s
+}
+
+func filesByName(s coverage.Summary) map[string]coverage.File {
+	m := map[string]coverage.File{}
+	for _, f := range s.Files {
+		m[f.Name] = f
+	}
+	return m
+}
+
+// TestCoverage runs testdata/coverage, a module of two functions and a
+// test for each, one pod per test, with --coverage on a base image with
+// Debian's python3-coverage: coverage.xml, beside the JUnit report, has
+// both functions covered, and every file's executed lines equal those of
+// one plain `coverage run -m pytest` of the project in one pod of the same
+// image.
+func TestCoverage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-coverage")
+	ctx := Context(t, 10*time.Minute)
+	base := c.debBase(t, "python3-coverage", "python-coverage")
+	out := t.TempDir()
+	report := filepath.Join(out, "junit.xml")
+
+	start := time.Now()
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--base-image", base, "--coverage"), Testdata("coverage"))...)
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	t.Logf("run with --coverage took %s", time.Since(start).Round(time.Second))
+	c.RequireNoRunPods(t, ns)
+
+	ts := readReport(t, report)
+	pods := podsOf(t, ts)
+	require.Len(t, pods, 2)
+	assert.Equal(t, 2, distinct(pods), "each test in its own pod: %v", pods)
+
+	f, err := os.Open(filepath.Join(out, coverage.ReportFile))
+	require.NoError(t, err, "coverage.xml is beside the JUnit report")
+	defer f.Close()
+	ours, err := coverage.ParseReport(f)
+	require.NoError(t, err)
+	got := filesByName(ours)
+	require.Contains(t, got, "calc.py", "files: %v", ours.Files)
+	calc := got["calc.py"]
+	assert.Equal(t, calc.Lines, calc.Covered, "both functions covered: line-rate 1.0 for calc.py (%v)", calc)
+	assert.Contains(t, res.Stdout, "Coverage: "+ours.Total()+" of ", "the total in the terminal summary")
+
+	plain := c.plainCoverageRun(t, ns, suiteProperty(ts, "k8s-testrun.image"))
+	want := map[string]coverage.File{}
+	for name, f := range filesByName(plain) {
+		if !strings.HasPrefix(name, "/") { // the project's, relative to /workspace
+			want[name] = f
+		}
+	}
+	require.Contains(t, want, "calc.py")
+	assert.Equal(t, want, got, "the same files, lines and executed lines as one plain coverage run")
+	assert.Equal(t, plain.Total(), ours.Total())
+}
+
+// TestCoverageNeedsCoverageInTheImage: the cluster's plain base image has
+// no coverage.py, so --coverage stops the run after discovery with one
+// line and exit code 2, before any test pod.
+func TestCoverageNeedsCoverageInTheImage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-nocoverage")
+	ctx := Context(t, 6*time.Minute)
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, filepath.Join(t.TempDir(), "junit.xml"), "--coverage", "-v"), Testdata("coverage"))...)
+	assert.Equal(t, 2, res.Exit)
+	lines := errorLines(res.Stderr)
+	require.Len(t, lines, 1, res.Stderr)
+	assert.Contains(t, lines[0], "has no coverage.py: add coverage to your requirements, or use a base image with it (Debian's python3-coverage)")
+	assert.Contains(t, res.Stderr, "discovering tests")
+	assert.NotContains(t, res.Stderr, "running tests", "no test pod ran")
+	c.RequireNoRunPods(t, ns)
+}
