@@ -70,7 +70,14 @@ func (c *Cluster) debBase(t *testing.T, pkg, repo string) string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		h, err := tar.FileInfoHeader(info, "")
+		// A symlink (python3-coverage has some) needs its target.
+		var link string
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
 		if err != nil {
 			return err
 		}
