@@ -55,6 +55,15 @@ func coveragePath(junitPath string) string {
 
 // combineCoverage merges the pods' data into coverage.xml and the report.
 func (p *pipeline) combineCoverage(ctx context.Context, tool coverage.Tool, dir string, rep *runner.Report) error {
+	if entries, err := os.ReadDir(dir); err == nil {
+		var size int64
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil {
+				size += info.Size()
+			}
+		}
+		p.log.Info("combining coverage data", "files", len(entries), "bytes", size)
+	}
 	sum, err := coverage.Combine(ctx, tool, dir, layout.WorkDir, p.cfg.ProjectDir, coveragePath(p.cfg.JUnitPath))
 	if err != nil {
 		return err

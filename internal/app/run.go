@@ -229,13 +229,13 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	// report, as they lead pytest's own.
 	reported := append(runner.SkippedAtCollection(found.Skipped), results...)
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
+	if err := p.writeReport(rep); err != nil {
+		return rep, err
+	}
 	if covDir != "" && runErr == nil {
 		if err := p.combineCoverage(ctx, covTool, covDir, rep); err != nil {
 			return rep, err
 		}
-	}
-	if err := p.writeReport(rep); err != nil {
-		return rep, err
 	}
 	if err := p.saveDurations(past, results); err != nil {
 		return rep, err
