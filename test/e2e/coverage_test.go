@@ -163,3 +163,43 @@ func TestCoverageNeedsCoverageInTheImage(t *testing.T) {
 	assert.NotContains(t, res.Stderr, "running tests", "no test pod ran")
 	c.RequireNoRunPods(t, ns)
 }
+
+// TestActionCoverage runs testdata/coverage as the action, one pod per
+// file (both tests in one pytest session under coverage.py): the coverage
+// output, the path of coverage.xml beside the JUnit report, and the total
+// with the least covered files in the job summary.
+func TestActionCoverage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-action-coverage")
+	base := c.debBase(t, "python3-coverage", "python-coverage")
+	_, srv := newChecksAPI(t, false)
+	s := c.actionStep(t, srv.URL, ns, "testdata/coverage", map[string]string{
+		"base_image": base, "coverage": "true", "pod_per": "file",
+	})
+
+	res := c.RunCLI(Context(t, 5*time.Minute), t, s.env, "action")
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	c.RequireNoRunPods(t, ns)
+	pods := podsOf(t, readReport(t, s.junit))
+	require.Len(t, pods, 2)
+	assert.Equal(t, 1, distinct(pods), "one pod for the file: %v", pods)
+
+	out := readOutputs(t, s.output)
+	assert.Equal(t, "100.0", out["coverage"])
+	xmlPath := filepath.Join(filepath.Dir(s.junit), coverage.ReportFile)
+	assert.Equal(t, xmlPath, out["coverage_xml"])
+	f, err := os.Open(xmlPath)
+	require.NoError(t, err)
+	defer f.Close()
+	sum, err := coverage.ParseReport(f)
+	require.NoError(t, err)
+	calc := filesByName(sum)["calc.py"]
+	assert.Equal(t, 7, calc.Lines, "calc.py's statements: %v", calc)
+	assert.Equal(t, calc.Lines, calc.Covered, "both functions covered from one pod")
+
+	md, err := os.ReadFile(s.summary)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "**Coverage:** 100.0% of 13 lines, all pods combined")
+	assert.Contains(t, string(md), "| `calc.py` | 7 | 100.0% |")
+}
