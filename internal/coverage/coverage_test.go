@@ -13,7 +13,7 @@ import (
 )
 
 func TestRunArgs(t *testing.T) {
-	assert.Equal(t, []string{"python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest"}, RunArgs("python"))
+	assert.Equal(t, []string{"python", "-m", "coverage", "run", "--parallel-mode", "--include=/workspace/*", "-m", "pytest"}, RunArgs("python", "/workspace/"))
 }
 
 func TestRcfileMapsTheWorkspaceToTheProject(t *testing.T) {

@@ -24,12 +24,12 @@ func coverageEnv(c corev1.Container, name string) (string, bool) {
 // its data files in the results the collector ships, in a pod of one test
 // and in a unit's pod; without coverage nothing changes.
 func TestTestPodWithCoverage(t *testing.T) {
-	underCoverage := []string{"python", "-m", "coverage", "run", "--parallel-mode", "-m", "pytest"}
+	underCoverage := []string{"python", "-m", "coverage", "run", "--parallel-mode", "--include=/workspace/*", "-m", "pytest"}
 
 	pod, err := TestPod(TestPodOptions{Namespace: "ns", RunID: "r", Case: sampleCase, Attempt: 1, Image: "img", Coverage: true, PytestArgs: []string{"-x"}})
 	require.NoError(t, err)
 	test := pod.Spec.Containers[0]
-	assert.Equal(t, append([]string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--"}, append(underCoverage, sampleCase.TestID)...), test.Command[:13])
+	assert.Equal(t, append([]string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--"}, append(underCoverage, sampleCase.TestID)...), test.Command[:14])
 	assert.Equal(t, "-x", test.Command[len(test.Command)-1])
 	v, ok := coverageEnv(test, "COVERAGE_FILE")
 	require.True(t, ok)
@@ -41,7 +41,7 @@ func TestTestPodWithCoverage(t *testing.T) {
 	pod, err = TestPod(TestPodOptions{Namespace: "ns", RunID: "r", Unit: "u", Cases: cases, Attempt: 1, Image: "img", Coverage: true})
 	require.NoError(t, err)
 	test = pod.Spec.Containers[0]
-	assert.Equal(t, append([]string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--stream", "--"}, append(underCoverage, "t.py::a", "t.py::b")...), test.Command[:15])
+	assert.Equal(t, append([]string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--stream", "--"}, append(underCoverage, "t.py::a", "t.py::b")...), test.Command[:16])
 	_, ok = coverageEnv(test, "COVERAGE_FILE")
 	assert.True(t, ok)
 

@@ -168,7 +168,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 // pytest is the command that runs pytest: under coverage.py when asked.
 func pytest(o TestPodOptions) []string {
 	if o.Coverage {
-		return coverage.RunArgs("python")
+		return coverage.RunArgs("python", layout.WorkDir)
 	}
 	return []string{"python", "-m", "pytest"}
 }
