@@ -14,10 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,21 +86,86 @@ func findHost(ctx context.Context, candidates [][]string) (Tool, error) {
 	return Tool{}, ErrNoHostCoverage
 }
 
-// Rcfile is the configuration Combine gives coverage.py: [paths] maps
-// what the pods measured under workDir to projectDir, and [report] keeps
-// only files under projectDir, so the report reads no file outside it,
-// and skips those the project does not have.
-func Rcfile(workDir, projectDir string) string {
+// ProjectRcfile is the project's own coverage.py configuration file, which
+// the pods' coverage run reads from the workspace and Combine keeps for the
+// report (exclude_lines, omit, precision...).
+const ProjectRcfile = ".coveragerc"
+
+// maxProjectRcfile bounds what is read of the project's configuration.
+const maxProjectRcfile = 1 << 20
+
+// Rcfile is the configuration Combine gives coverage.py: the project's own
+// (user, the contents of its .coveragerc, may be empty) without its
+// [paths] and its [report] include and ignore_errors, which are replaced:
+// [paths] maps what the pods measured under workDir to projectDir, and
+// [report] keeps only files under projectDir, so the report reads no file
+// outside it, and skips those the project does not have.
+func Rcfile(workDir, projectDir string, user []byte) string {
 	projectDir = filepath.Clean(projectDir)
+	ours := []string{
+		// A file the pod measured that the project lacks (one a test
+		// wrote) is left out rather than failing the report.
+		"ignore_errors = True",
+		"include =",
+		"    " + filepath.Join(projectDir, "*"),
+	}
 	var b strings.Builder
-	b.WriteString("[paths]\nsource =\n")
+	section, skipping, report := "", false, false
+	for _, line := range strings.Split(strings.ReplaceAll(string(user), "\r\n", "\n"), "\n") {
+		if m := sectionHeader.FindStringSubmatch(line); m != nil {
+			if section == "report" {
+				b.WriteString(strings.Join(ours, "\n") + "\n")
+			}
+			section, skipping = strings.TrimSpace(m[1]), false // configparser keeps its case
+			if section == "report" {
+				report = true
+			}
+			if section != "paths" {
+				b.WriteString(line + "\n")
+			}
+			continue
+		}
+		switch {
+		case section == "" || section == "paths":
+			continue
+		case line != "" && (line[0] == ' ' || line[0] == '\t'):
+			// A continuation of the key above it.
+		default:
+			key, _, _ := strings.Cut(line, "=")
+			key, _, _ = strings.Cut(key, ":")
+			key = strings.ToLower(strings.TrimSpace(key))
+			skipping = section == "report" && (key == "include" || key == "ignore_errors")
+		}
+		if !skipping {
+			b.WriteString(line + "\n")
+		}
+	}
+	if section == "report" {
+		b.WriteString(strings.Join(ours, "\n") + "\n")
+	}
+	if !report {
+		b.WriteString("\n[report]\n" + strings.Join(ours, "\n") + "\n")
+	}
+	b.WriteString("\n[paths]\nsource =\n")
 	b.WriteString("    " + projectDir + "\n")
 	b.WriteString("    " + strings.TrimSuffix(workDir, "/") + "\n")
-	// A file the pod measured that the project lacks (one a test wrote)
-	// is left out rather than failing the report.
-	b.WriteString("\n[report]\nignore_errors = True\ninclude =\n")
-	b.WriteString("    " + filepath.Join(projectDir, "*") + "\n")
-	return b.String()
+	return strings.TrimLeft(b.String(), "\n")
+}
+
+// sectionHeader matches an INI section header, as configparser reads it.
+var sectionHeader = regexp.MustCompile(`^\[([^\]]+)\]`)
+
+// projectRcfile reads the project's .coveragerc, if it has one.
+func projectRcfile(projectDir string) ([]byte, error) {
+	f, err := os.Open(filepath.Join(projectDir, ProjectRcfile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxProjectRcfile))
 }
 
 // File is one measured file of the report.
@@ -176,7 +244,11 @@ func Combine(ctx context.Context, tool Tool, dataDir, workDir, projectDir, repor
 		return Summary{}, fmt.Errorf("combining coverage: no pod shipped a coverage data file")
 	}
 	rc := filepath.Join(dataDir, "coveragerc")
-	if err := os.WriteFile(rc, []byte(Rcfile(workDir, projectDir)), 0o644); err != nil {
+	user, err := projectRcfile(projectDir)
+	if err != nil {
+		return Summary{}, fmt.Errorf("reading the project's coverage configuration: %w", err)
+	}
+	if err := os.WriteFile(rc, []byte(Rcfile(workDir, projectDir, user)), 0o644); err != nil {
 		return Summary{}, fmt.Errorf("combining coverage: %w", err)
 	}
 	env := append(os.Environ(), DataFileEnv+"="+filepath.Join(dataDir, DataPrefix))
