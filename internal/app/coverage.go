@@ -20,7 +20,7 @@ func (p *pipeline) coverageTool(ctx context.Context) (coverage.Tool, error) {
 	if !p.cfg.Coverage {
 		return coverage.Tool{}, nil
 	}
-	tool, err := coverage.FindHost(ctx)
+	tool, err := coverage.FindHost(ctx, p.environ)
 	if err != nil {
 		return tool, &config.Error{Input: "coverage", Fix: err.Error()}
 	}

@@ -66,22 +66,26 @@ type Tool struct {
 	Command []string
 	// Version is what `coverage --version` printed first.
 	Version string
+	// Env is the environment coverage.py runs in.
+	Env []string
 }
 
-// FindHost returns the first of the host's coverage.py commands that runs.
-func FindHost(ctx context.Context) (Tool, error) {
-	return findHost(ctx, hostCommands)
+// FindHost returns the first of the host's coverage.py commands that runs
+// in the environment environ.
+func FindHost(ctx context.Context, environ []string) (Tool, error) {
+	return findHost(ctx, hostCommands, environ)
 }
 
-func findHost(ctx context.Context, candidates [][]string) (Tool, error) {
+func findHost(ctx context.Context, candidates [][]string, environ []string) (Tool, error) {
 	for _, c := range candidates {
 		cmd := exec.CommandContext(ctx, c[0], append(c[1:], "--version")...)
+		cmd.Env = environ
 		out, err := cmd.Output()
 		if err != nil || !strings.Contains(string(out), "Coverage.py") {
 			continue
 		}
 		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-		return Tool{Command: c, Version: first}, nil
+		return Tool{Command: c, Version: first, Env: environ}, nil
 	}
 	return Tool{}, ErrNoHostCoverage
 }
@@ -251,7 +255,7 @@ func Combine(ctx context.Context, tool Tool, dataDir, workDir, projectDir, repor
 	if err := os.WriteFile(rc, []byte(Rcfile(workDir, projectDir, user)), 0o644); err != nil {
 		return Summary{}, fmt.Errorf("combining coverage: %w", err)
 	}
-	env := append(os.Environ(), DataFileEnv+"="+filepath.Join(dataDir, DataPrefix))
+	env := append(append([]string(nil), tool.Env...), DataFileEnv+"="+filepath.Join(dataDir, DataPrefix))
 	run := func(args ...string) error {
 		argv := append(append([]string(nil), tool.Command...), args...)
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

@@ -87,7 +87,7 @@ func TestTotalNeverRoundsUpToFull(t *testing.T) {
 }
 
 func TestFindHostWithoutCoverage(t *testing.T) {
-	_, err := findHost(context.Background(), [][]string{{"/nonexistent/python3", "-m", "coverage"}, {"true"}})
+	_, err := findHost(context.Background(), [][]string{{"/nonexistent/python3", "-m", "coverage"}, {"true"}}, nil)
 	require.ErrorIs(t, err, ErrNoHostCoverage)
 	assert.Contains(t, err.Error(), "coverage.py is not installed on this machine")
 	assert.Contains(t, err.Error(), "apt-get install python3-coverage")
@@ -98,7 +98,7 @@ func TestFindHostWithoutCoverage(t *testing.T) {
 // as the project on the host: the report names the project's file,
 // relative to it, and nothing outside the project.
 func TestCombineMapsPodPaths(t *testing.T) {
-	tool, err := FindHost(context.Background())
+	tool, err := FindHost(context.Background(), os.Environ())
 	if err != nil {
 		t.Skip("coverage.py is not installed on this machine: apt-get install python3-coverage")
 	}
@@ -146,7 +146,7 @@ func TestCombineWithoutData(t *testing.T) {
 // processes' data measured elsewhere gives the same files and lines as one
 // plain `coverage run` of both in the project.
 func TestCombineEqualsAPlainRun(t *testing.T) {
-	tool, err := FindHost(context.Background())
+	tool, err := FindHost(context.Background(), os.Environ())
 	if err != nil {
 		t.Skip("coverage.py is not installed on this machine: apt-get install python3-coverage")
 	}

@@ -23,7 +23,7 @@ import (
 // when no coverage.py is there: k8s-testrun combines the pods' data with it.
 func requireHostCoverage(t *testing.T) {
 	t.Helper()
-	if _, err := coverage.FindHost(context.Background()); err == nil {
+	if _, err := coverage.FindHost(context.Background(), os.Environ()); err == nil {
 		return
 	}
 	install := func() ([]byte, error) {
@@ -39,7 +39,7 @@ func requireHostCoverage(t *testing.T) {
 		out, err = install()
 	}
 	require.NoError(t, err, "apt-get install python3-coverage:\n%s", out)
-	_, err = coverage.FindHost(context.Background())
+	_, err = coverage.FindHost(context.Background(), os.Environ())
 	require.NoError(t, err)
 }
 
