@@ -28,9 +28,13 @@ func TestParseResultsKeepsCoverageData(t *testing.T) {
 // coverage combine finds, distinct per pod, and none leaves the directory.
 func TestSaveCoverage(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cov")
-	require.NoError(t, SaveCoverage(dir, "ktr-r-a-1", []transport.File{{Name: ".coverage.host.1.2", Data: []byte("a")}}))
-	require.NoError(t, SaveCoverage(dir, "ktr-r-b-1", []transport.File{{Name: ".coverage.host.1.2", Data: []byte("b")}}))
-	require.NoError(t, SaveCoverage(dir, "ktr-r-c-1", []transport.File{{Name: ".coverage../../../x y", Data: []byte("c")}}))
+	db := func(s string) []byte { return []byte("SQLite format 3\x00" + s) }
+	require.NoError(t, SaveCoverage(dir, "ktr-r-a-1", []transport.File{{Name: ".coverage.host.1.2", Data: db("a")}}))
+	require.NoError(t, SaveCoverage(dir, "ktr-r-b-1", []transport.File{{Name: ".coverage.host.1.2", Data: db("b")}}))
+	require.NoError(t, SaveCoverage(dir, "ktr-r-c-1", []transport.File{{Name: ".coverage../../../x y", Data: db("c")}}))
+	err := SaveCoverage(dir, "ktr-r-d-1", []transport.File{{Name: ".coverage.junk", Data: []byte("not a database")}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "left out .coverage.junk: not coverage.py data")
 	require.NoError(t, SaveCoverage(filepath.Join(t.TempDir(), "unused"), "p", nil))
 
 	entries, err := os.ReadDir(dir)
@@ -42,5 +46,5 @@ func TestSaveCoverage(t *testing.T) {
 	assert.ElementsMatch(t, []string{".coverage.ktr-r-a-1.host.1.2", ".coverage.ktr-r-b-1.host.1.2", ".coverage.ktr-r-c-1x_y"}, names)
 	b, err := os.ReadFile(filepath.Join(dir, ".coverage.ktr-r-b-1.host.1.2"))
 	require.NoError(t, err)
-	assert.Equal(t, "b", string(b))
+	assert.Equal(t, "SQLite format 3\x00b", string(b))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,4 +41,26 @@ func TestRunShipsCoverageData(t *testing.T) {
 	notes := string(got[transport.TruncatedFile].Data)
 	assert.Contains(t, notes, "skipped .coverage.pod-a.13.346: larger than 131072 bytes")
 	assert.Contains(t, notes, "dropped artifacts/noise.bin")
+}
+
+// TestRunBoundsCoverageDataTogether: many data files, each small enough,
+// are shipped only up to the read bound together.
+func TestRunBoundsCoverageDataTogether(t *testing.T) {
+	const limit = 4 << 10 // reads at most 64 KiB in all
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		writeFile(t, dir, ".coverage.p.1."+n, make([]byte, 20<<10), 0o644)
+	}
+	finish(t, dir)
+	var out bytes.Buffer
+	require.NoError(t, Run(context.Background(), dir, &out, Options{Limit: limit}))
+	got := decodeLog(t, out.Bytes())
+	shipped := 0
+	for name := range got {
+		if strings.HasPrefix(name, transport.CoverageDir+"/") {
+			shipped++
+		}
+	}
+	assert.Equal(t, 3, shipped, "3 of 20 KiB fit in 64 KiB")
+	assert.Equal(t, 2, strings.Count(string(got[transport.TruncatedFile].Data), "the coverage data files exceed 65536 bytes together"))
 }

@@ -253,13 +253,15 @@ func collectCases(resultsDir string, maxRead int, note func(string, ...any)) []t
 // collectCoverage reads the data files coverage.py wrote in the results
 // (one per process, in parallel mode) and names them under
 // transport.CoverageDir. A file too large to read whole is left out: cut
-// short, it would be unreadable.
+// short, it would be unreadable. The block never cuts them, so together
+// they are bounded too, by maxRead.
 func collectCoverage(resultsDir string, maxRead int, note func(string, ...any)) []transport.File {
 	entries, err := os.ReadDir(resultsDir)
 	if err != nil {
 		return nil
 	}
 	var files []transport.File
+	total := 0
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || !strings.HasPrefix(name, coverage.DataPrefix+".") {
@@ -271,7 +273,10 @@ func collectCoverage(resultsDir string, maxRead int, note func(string, ...any)) 
 			note("skipped %s: %v", name, err)
 		case len(data) > maxRead:
 			note("skipped %s: larger than %d bytes", name, maxRead)
+		case total+len(data) > maxRead:
+			note("skipped %s: the coverage data files exceed %d bytes together", name, maxRead)
 		default:
+			total += len(data)
 			files = append(files, transport.File{Name: transport.CoverageDir + "/" + name, Data: data})
 		}
 	}
