@@ -271,6 +271,7 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	}
 	if rep != nil {
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
+		s.Coverage = rep.Coverage
 		var text strings.Builder
 		printSummary(&text, rep)
 		a.wf.Fenced("Summary", text.String())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
@@ -74,6 +75,7 @@ func collectCommand(ctx context.Context, args []string, env Env) (int, error) {
 	fs := flag.NewFlagSet(discover.Role, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	python := fs.String("python", "python", "the Python interpreter that runs pytest")
+	checkCoverage := fs.Bool(strings.TrimPrefix(discover.CoverageFlag, "--"), false, "also say whether the Python has coverage.py")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, errHelp
@@ -81,8 +83,9 @@ func collectCommand(ctx context.Context, args []string, env Env) (int, error) {
 		return ExitInfra, err
 	}
 	code, err := discover.Collect(ctx, fs.Args(), env.Stdout, env.Stderr, discover.CollectOptions{
-		Python: *python,
-		Env:    env.Environ(),
+		Python:        *python,
+		Env:           env.Environ(),
+		CheckCoverage: *checkCoverage,
 	})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun collect:", err)

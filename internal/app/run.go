@@ -153,12 +153,15 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return p.executeOperator(ctx)
 	}
 	start := time.Now()
+	covTool, err := p.coverageTool(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if err := p.preflight(ctx); err != nil {
 		return nil, err
 	}
 	defer p.cleanup(ctx)
 
-	var err error
 	p.phase(phaseBuild)
 	if p.image, err = p.build(ctx); err != nil {
 		return nil, err
@@ -180,6 +183,14 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	if err := p.checkFaketime(ctx, cases, markers); err != nil {
 		return nil, err
 	}
+	if p.cfg.Coverage && found.Coverage == "" {
+		return nil, noImageCoverage(p.cfg.BaseImage)
+	}
+	covDir, err := p.coverageDir()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(covDir)
 	past, err := p.loadDurations()
 	if err != nil {
 		return nil, err
@@ -215,6 +226,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		OnPod:          p.onPod,
 
 		FaketimeLibrary: p.image.FaketimeLibrary,
+		CoverageDir:     covDir,
 	})
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.
@@ -222,6 +234,11 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
+	}
+	if covDir != "" && runErr == nil {
+		if err := p.combineCoverage(ctx, covTool, covDir, rep); err != nil {
+			return rep, err
+		}
 	}
 	if err := p.saveDurations(past, results); err != nil {
 		return rep, err
@@ -366,6 +383,9 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 
 func (p *pipeline) discover(ctx context.Context, image string) (discover.Collection, error) {
 	argv := discover.Command(layout.BinaryPath, p.cfg.Selection)
+	if p.cfg.Coverage {
+		argv = discover.WithCoverageCheck(argv)
+	}
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: "discover",
 		Image: image, Command: argv, Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,

@@ -150,6 +150,7 @@ func printSummary(w io.Writer, rep *runner.Report) {
 	s.Wall = rep.Wall
 	s.Phases = podPhases(rep)
 	_ = report.Text(w, s, cases, report.Options{})
+	printCoverage(w, rep)
 }
 
 func podTime(ph runner.Phases) time.Duration {

@@ -114,6 +114,9 @@ type Config struct {
 	// MaxFailures stops the run after this many failed or errored tests;
 	// 0 means no limit.
 	MaxFailures int
+	// Coverage runs every test under coverage.py and combines the pods'
+	// data into coverage.xml beside the JUnit report.
+	Coverage bool
 }
 
 // What one pod runs.
@@ -228,6 +231,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("result-limit")
 	fs.StringVar(&c.Faketime, "faketime", "", `run every test under libfaketime with this FAKETIME, e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or +3d (the base image needs Debian's libfaketime)`)
 	in("faketime")
+	fs.BoolVar(&c.Coverage, "coverage", false, "run every test under coverage.py (the test image needs it) and combine the pods' data into coverage.xml beside the JUnit report (this machine needs it too)")
+	in("coverage")
 
 	group = GroupOutput
 	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
@@ -352,6 +357,9 @@ func (c *Config) Validate() error {
 			bad("mode", c.Mode, "runs one pod per test; --shards needs --mode direct")
 		case c.PodPer != "" && c.PodPer != PodPerTest:
 			bad("mode", c.Mode, "runs one pod per test; --pod-per "+c.PodPer+" needs --mode direct")
+		}
+		if c.Coverage {
+			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
 		}
 		if c.RerunFailed != "" {
 			bad("mode", c.Mode, "does not take --rerun-failed: the operator discovers the tests in the cluster, where the report is not; use --mode direct")

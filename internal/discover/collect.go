@@ -63,6 +63,25 @@ func Command(binary string, selection []string) []string {
 	return append(argv, selection...)
 }
 
+// CoverageFlag asks the collect role to find out, too, whether the image's
+// Python has coverage.py (CoverageFile in the block says).
+const CoverageFlag = "--check-coverage"
+
+// CoverageFile is, in the discovery pod's block, the version of coverage.py
+// the image's Python imports; empty when it has none.
+const CoverageFile = "coverage-version"
+
+// WithCoverageCheck is Command with the collect role asked to look for
+// coverage.py as well.
+func WithCoverageCheck(argv []string) []string {
+	for i, a := range argv {
+		if a == Role {
+			return append(append(append([]string{}, argv[:i+1]...), CoverageFlag), argv[i+1:]...)
+		}
+	}
+	return argv
+}
+
 // CollectOptions are Collect's optional settings.
 type CollectOptions struct {
 	// Python is the interpreter; empty means "python".
@@ -72,6 +91,8 @@ type CollectOptions struct {
 	// WaitDelay bounds the wait for pytest's output once it exited, in
 	// case a process it started holds the pipes open; zero means 5 s.
 	WaitDelay time.Duration
+	// CheckCoverage adds CoverageFile to the block.
+	CheckCoverage bool
 }
 
 // Collect runs pytest's collection of selection with its output on stdout
@@ -115,10 +136,31 @@ func Collect(ctx context.Context, selection []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return code, fmt.Errorf("reading pytest's JUnit: %w", err)
 	}
-	if err := transport.Encode(stdout, []transport.File{{Name: JUnitFile, Data: data}}, transport.DefaultBlock); err != nil {
+	files := []transport.File{{Name: JUnitFile, Data: data}}
+	if opts.CheckCoverage {
+		files = append(files, transport.File{Name: CoverageFile, Data: []byte(coverageVersion(ctx, opts))})
+	}
+	if err := transport.Encode(stdout, files, transport.DefaultBlock); err != nil {
 		return code, fmt.Errorf("printing pytest's JUnit: %w", err)
 	}
 	return code, nil
+}
+
+// coverageVersion is the version of coverage.py that the Python imports,
+// or "" when it imports none.
+func coverageVersion(ctx context.Context, opts CollectOptions) string {
+	cmd := exec.CommandContext(ctx, opts.Python, "-c", "import coverage; print(coverage.__version__)")
+	cmd.Env = opts.Env
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	v := strings.TrimSpace(string(out))
+	if len(v) > 64 {
+		v = v[:64]
+	}
+	return v
 }
 
 // Collection is what the discovery pod found.
@@ -134,6 +176,9 @@ type Collection struct {
 	// Markers are the tests' faketime markers, by test id, from the
 	// markers plugin's lines (SplitMarkers).
 	Markers map[string]string
+	// Coverage is the version of coverage.py in the image, when the pod
+	// was asked (WithCoverageCheck) and found it.
+	Coverage string
 }
 
 // ParseLog reads the discovery pod's log: pytest's --collect-only output,
@@ -165,7 +210,7 @@ func ParseLog(log []byte, exitCode int) (Collection, error) {
 	if err != nil {
 		return Collection{}, err
 	}
-	return Collection{IDs: ids, Skipped: skipped, Markers: markers}, nil
+	return Collection{IDs: ids, Skipped: skipped, Markers: markers, Coverage: coverageInBlock(log)}, nil
 }
 
 // skippedInBlock reads pytest's JUnit out of the log's block and returns
@@ -198,6 +243,20 @@ func skippedInBlock(log []byte) ([]junit.Testcase, error) {
 		}
 	}
 	return skipped, nil
+}
+
+// coverageInBlock reads CoverageFile out of the log's block.
+func coverageInBlock(log []byte) string {
+	files, err := transport.Decode(bytes.NewReader(log))
+	if err != nil {
+		return ""
+	}
+	for _, f := range files {
+		if f.Name == CoverageFile {
+			return strings.TrimSpace(string(f.Data))
+		}
+	}
+	return ""
 }
 
 // SkippedNames names the first few of what the collection skipped, for a

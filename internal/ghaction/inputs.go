@@ -57,6 +57,7 @@ var Inputs = []Input{
 	{InputRerunFailed, "", "JUnit XML report of an earlier run (this action's junit_path or pytest's --junitxml), relative to the workspace: run only its failed and errored tests. A report without failures runs nothing."},
 	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
+	{InputCoverage, "false", "true to run every test under coverage.py and combine the pods' data into a Cobertura coverage.xml beside the JUnit report; the total goes to the coverage output and the job summary. The test image needs coverage.py (from the requirements or the base image), and so does the action (its image has it). Direct mode only."},
 }
 
 // Names of the inputs.
@@ -85,6 +86,7 @@ const (
 	InputRerunFailed   = "rerun_failed"
 	InputMaxFailures   = "max_failures"
 	InputInfraRetries  = "infra_retries"
+	InputCoverage      = "coverage"
 )
 
 // Values of fail_on.
@@ -212,6 +214,13 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	}
 	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
 		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
+	}
+	switch v := in(InputCoverage); strings.ToLower(v) {
+	case "", "false":
+	case "true":
+		c.Coverage = true
+	default:
+		bad(InputCoverage, v, "give true or false")
 	}
 	if c.Selection, err = splitArgs(in(InputPytestArgs)); err != nil {
 		bad(InputPytestArgs, in(InputPytestArgs), err.Error())

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -144,6 +145,8 @@ var Outputs = []Input{
 	{Name: "image", Description: "The test image that was built and pushed."},
 	{Name: "check_url", Description: "Page of the check run; empty when the token could not write checks."},
 	{Name: "attempts", Description: "Path, relative to the workspace, of a JSON file with every attempt of every test: number, status, reason, whether it was an infrastructure retry, start and end (RFC 3339), pod and node."},
+	{Name: "coverage", Description: "With coverage: true, the percentage of lines the tests ran, all pods combined, e.g. 87.5; empty otherwise."},
+	{Name: "coverage_xml", Description: "With coverage: true, path of the Cobertura coverage.xml, beside the JUnit report, relative to the workspace; empty otherwise."},
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
@@ -166,7 +169,26 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 		{"image", image},
 		{"check_url", checkURL},
 		{"attempts", attemptsPath(rep, junitPath)},
+		{"coverage", coveragePercent(rep)},
+		{"coverage_xml", coveragePath(rep, junitPath)},
 	}
+}
+
+// coveragePercent is the run's combined coverage, without the % sign.
+func coveragePercent(rep *runner.Report) string {
+	if rep == nil || rep.Coverage == nil {
+		return ""
+	}
+	return strings.TrimSuffix(rep.Coverage.Total(), "%")
+}
+
+// coveragePath is where the run wrote coverage.xml: beside the JUnit
+// report, relative to the workspace.
+func coveragePath(rep *runner.Report, junitPath string) string {
+	if rep == nil || rep.Coverage == nil || junitPath == "" {
+		return ""
+	}
+	return path.Join(path.Dir(junitPath), coverage.ReportFile)
 }
 
 // attemptsPath is where the run wrote every attempt of every test (see

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
@@ -34,6 +35,8 @@ type Summary struct {
 	Context Context
 	// Slowest is how many of the slowest tests to list; default 5.
 	Slowest int
+	// Coverage is the run's combined coverage, with --coverage.
+	Coverage *coverage.Summary
 }
 
 // Title is the one line a check run shows, in pytest's words.
@@ -138,6 +141,8 @@ func (s Summary) Markdown(limit int) string {
 	for _, n := range s.Notes {
 		fmt.Fprintf(&head, "> [!NOTE]\n> %s\n\n", quoteLines(n))
 	}
+
+	head.WriteString(coverageSection(s.Coverage))
 
 	b := &budget{limit: limit}
 	b.add(head.String())
@@ -383,4 +388,25 @@ func clipBytes(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// leastCovered is how many files the coverage section lists.
+const leastCovered = 5
+
+// coverageSection is the run's total coverage and its least covered files.
+func coverageSection(c *coverage.Summary) string {
+	if c == nil {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Coverage:** %s of %d lines, all pods combined", c.Total(), c.Lines)
+	least := c.Least(leastCovered)
+	if len(least) == 0 {
+		return b.String() + "\n\n"
+	}
+	b.WriteString("\n\n| Least covered | Lines | Covered |\n| :-- | --: | --: |\n")
+	for _, f := range least {
+		fmt.Fprintf(&b, "| %s | %d | %s |\n", cell(f.Name), f.Lines, coverage.Summary{Lines: f.Lines, Covered: f.Covered}.Total())
+	}
+	return b.String() + "\n"
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -75,6 +76,9 @@ type TestPodOptions struct {
 	// ServiceTimeout bounds, without native sidecars, the test container's
 	// wait for the template's services; zero is the shim's default.
 	ServiceTimeout time.Duration
+	// Coverage runs pytest under coverage.py, which writes its data files
+	// in the results, where the collector ships them.
+	Coverage bool
 }
 
 // PodName is the deterministic name of one attempt, so a restarted driver
@@ -101,14 +105,13 @@ func TestPod(o TestPodOptions) (*corev1.Pod, error) {
 	if o.Unit != "" && len(o.Cases) > 0 {
 		return groupPod(o)
 	}
-	argv := append([]string{
-		layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--",
-		"python", "-m", "pytest", o.Case.TestID,
-		"--junitxml=" + layout.ResultsDir + "/" + layout.JUnitFile,
+	argv := append([]string{layout.BinaryPath, "shim", "--results", layout.ResultsDir, "--"}, pytest(o)...)
+	argv = append(append(argv, o.Case.TestID,
+		"--junitxml="+layout.ResultsDir+"/"+layout.JUnitFile,
 		"-o", "junit_family=xunit1",
 		"-p", "no:cacheprovider",
 		"-p", layout.MarkersPlugin,
-	}, o.PytestArgs...)
+	), o.PytestArgs...)
 	pod := basePod(o, argv, o.ResultLimit)
 	addFaketime(pod, o.Case.Faketime, o.FaketimeLibrary)
 	pod.Name = PodName(o.RunID, o.Case.ID, o.Attempt)
@@ -128,7 +131,7 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 	if o.Timeout > 0 {
 		shim = append(shim, "--test-timeout", o.Timeout.String())
 	}
-	argv := append(shim, "--", "python", "-m", "pytest")
+	argv := append(append(shim, "--"), pytest(o)...)
 	ids := make([]string, len(o.Cases))
 	for i, c := range o.Cases {
 		if c.Faketime != o.Cases[0].Faketime {
@@ -162,6 +165,14 @@ func groupPod(o TestPodOptions) (*corev1.Pod, error) {
 	return mergeServices(pod, o)
 }
 
+// pytest is the command that runs pytest: under coverage.py when asked.
+func pytest(o TestPodOptions) []string {
+	if o.Coverage {
+		return coverage.RunArgs("python", layout.WorkDir)
+	}
+	return []string{"python", "-m", "pytest"}
+}
+
 // basePod is what every test pod has: the test container running argv, the
 // collector, the results volume and the run's labels.
 func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
@@ -174,6 +185,9 @@ func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
 		Env:                      []corev1.EnvVar{{Name: layout.ArtifactsEnv, Value: layout.ArtifactsDir}},
 		VolumeMounts:             []corev1.VolumeMount{results},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	if o.Coverage {
+		test.Env = append(test.Env, corev1.EnvVar{Name: coverage.DataFileEnv, Value: layout.ResultsDir + "/" + coverage.DataPrefix})
 	}
 	collectorArgs := []string{layout.BinaryPath, "sidecar", "--results", layout.ResultsDir}
 	if limit > 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -24,6 +25,8 @@ type Report struct {
 	Started     time.Time
 	Wall        time.Duration
 	Cases       []CaseResult
+	// Coverage is the combined coverage of a run with --coverage.
+	Coverage *coverage.Summary
 }
 
 // NewReport gathers a run's results.

@@ -28,6 +28,9 @@ type Results struct {
 	Artifacts []transport.File
 	// Truncated lists what the collector cut to stay under its size cap.
 	Truncated string
+	// Coverage are coverage.py's data files, named as the test process
+	// wrote them; the run moves them to disk as soon as it reads them.
+	Coverage []transport.File
 
 	// Cases are the entries the streaming plugin of a unit's pod wrote, by
 	// pytest node id, one per test that finished.
@@ -146,6 +149,9 @@ func ParseResults(log []byte) (Results, error) {
 			if _, seen := res.Cases[id]; !seen {
 				res.Cases[id] = rep
 			}
+		case strings.HasPrefix(f.Name, transport.CoverageDir+"/"):
+			f.Name = strings.TrimPrefix(f.Name, transport.CoverageDir+"/")
+			res.Coverage = append(res.Coverage, f)
 		case strings.HasPrefix(f.Name, artifacts):
 			f.Name = strings.TrimPrefix(f.Name, artifacts)
 			res.Artifacts = append(res.Artifacts, f)

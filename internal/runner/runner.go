@@ -81,6 +81,9 @@ type Options struct {
 	// running and when the pod is first seen done or gone, on the loop's
 	// goroutine.
 	OnPod func(PodEvent)
+	// CoverageDir, when set, runs pytest under coverage.py and receives
+	// every attempt's data files, kept on disk rather than in memory.
+	CoverageDir string
 }
 
 // Attempt is one collected attempt of a case.
@@ -377,6 +380,7 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			Template:      r.o.Template,
 
 			FaketimeLibrary: r.o.FaketimeLibrary,
+			Coverage:        r.o.CoverageDir != "",
 		}
 		opts.ServiceTimeout = r.o.PendingTimeout
 		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
@@ -520,6 +524,12 @@ type collectedPod struct {
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
 	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	if r.o.CoverageDir != "" {
+		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
+			r.o.Logger.Warn("keeping the coverage data", "pod", p.Name, "error", err)
+		}
+	}
+	at.Results.Coverage = nil
 	c := collectedPod{at: at, at0: time.Now()}
 	if ids := p.Annotations[k8s.AnnotationCases]; ids != "" {
 		c.unit = true

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -148,6 +149,7 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 	}
 
 	files = append(files, collectCases(resultsDir, maxRead, note)...)
+	files = append(files, collectCoverage(resultsDir, maxRead, note)...)
 
 	data, size, err := readTail(filepath.Join(resultsDir, layout.OutputFile), maxRead)
 	switch {
@@ -243,6 +245,39 @@ func collectCases(resultsDir string, maxRead int, note func(string, ...any)) []t
 			note("skipped %s/%s: larger than %d bytes", layout.CasesDir, name, limit)
 		default:
 			files = append(files, transport.File{Name: layout.CasesDir + "/" + name, Data: data})
+		}
+	}
+	return files
+}
+
+// collectCoverage reads the data files coverage.py wrote in the results
+// (one per process, in parallel mode) and names them under
+// transport.CoverageDir. A file too large to read whole is left out: cut
+// short, it would be unreadable. The block never cuts them, so together
+// they are bounded too, by maxRead.
+func collectCoverage(resultsDir string, maxRead int, note func(string, ...any)) []transport.File {
+	entries, err := os.ReadDir(resultsDir)
+	if err != nil {
+		return nil
+	}
+	var files []transport.File
+	total := 0
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, coverage.DataPrefix+".") {
+			continue
+		}
+		data, err := readHead(filepath.Join(resultsDir, name), maxRead+1)
+		switch {
+		case err != nil:
+			note("skipped %s: %v", name, err)
+		case len(data) > maxRead:
+			note("skipped %s: larger than %d bytes", name, maxRead)
+		case total+len(data) > maxRead:
+			note("skipped %s: the coverage data files exceed %d bytes together", name, maxRead)
+		default:
+			total += len(data)
+			files = append(files, transport.File{Name: transport.CoverageDir + "/" + name, Data: data})
 		}
 	}
 	return files

@@ -84,9 +84,10 @@ func newFileSet(files []File) (fileSet, error) {
 		seen[f.Name] = true
 		switch {
 		case f.Name == layout.JUnitFile, f.Name == layout.ExitCodeFile, f.Name == layout.TimesFile,
-			strings.HasPrefix(f.Name, layout.CasesDir+"/"):
+			strings.HasPrefix(f.Name, layout.CasesDir+"/"), strings.HasPrefix(f.Name, CoverageDir+"/"):
 			// The streamed entries are each test's verdict; the sidecar
-			// bounds each one when it reads it.
+			// bounds each one when it reads it. A coverage data file cut
+			// or dropped would silently lower the run's coverage.
 			s.essential = append(s.essential, f)
 		case f.Name == TruncatedFile:
 			s.notes = string(f.Data)

@@ -37,6 +37,10 @@ const Version = 1
 // keeps them and appends its own.
 const TruncatedFile = "TRUNCATED"
 
+// CoverageDir holds, in a block, the coverage.py data files of the test
+// process; Encode never cuts them, as it never cuts junit.xml.
+const CoverageDir = "coverage"
+
 // lineWidth is the length of the base64 lines: short enough for any log
 // pipeline, the width MIME uses.
 const lineWidth = 76

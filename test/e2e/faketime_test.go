@@ -25,25 +25,34 @@ import (
 )
 
 // faketimeBase pushes the cluster's base image with Debian's libfaketime
-// added as a layer (the .deb's files as apt-get download fetches them; this
-// machine is Debian 12 like the image) and returns it by digest.
+// added as a layer and returns it by digest.
 func (c *Cluster) faketimeBase(t *testing.T) string {
+	t.Helper()
+	return c.debBase(t, "libfaketime", "python-faketime")
+}
+
+// debBase pushes the cluster's base image with a Debian package's files
+// added as a layer (the .deb's files as apt-get download fetches them; this
+// machine is Debian 12 like the image, and the package's dependencies must
+// be in the image already) and returns it by digest, tagged
+// e2e/<repo>:latest.
+func (c *Cluster) debBase(t *testing.T, pkg, repo string) string {
 	t.Helper()
 	debs := t.TempDir()
 	download := func() ([]byte, error) {
-		cmd := exec.Command("apt-get", "download", "libfaketime")
+		cmd := exec.Command("apt-get", "download", pkg)
 		cmd.Dir = debs
 		return cmd.CombinedOutput()
 	}
 	out, err := download()
 	if err != nil {
-		t.Logf("apt-get download libfaketime: %v\n%s; fetching the package lists", err, out)
+		t.Logf("apt-get download %s: %v\n%s; fetching the package lists", pkg, err, out)
 		up, uerr := exec.Command("apt-get", "update").CombinedOutput()
 		require.NoError(t, uerr, "apt-get update:\n%s", up)
 		out, err = download()
 	}
-	require.NoError(t, err, "apt-get download libfaketime:\n%s", out)
-	matches, err := filepath.Glob(filepath.Join(debs, "libfaketime_*.deb"))
+	require.NoError(t, err, "apt-get download %s:\n%s", pkg, out)
+	matches, err := filepath.Glob(filepath.Join(debs, pkg+"_*.deb"))
 	require.NoError(t, err)
 	require.Len(t, matches, 1)
 	root := filepath.Join(debs, "root")
@@ -61,7 +70,14 @@ func (c *Cluster) faketimeBase(t *testing.T) string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		h, err := tar.FileInfoHeader(info, "")
+		// A symlink (python3-coverage has some) needs its target.
+		var link string
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
 		if err != nil {
 			return err
 		}
@@ -93,7 +109,7 @@ func (c *Cluster) faketimeBase(t *testing.T) string {
 	require.NoError(t, err, "pulling %s", c.BaseImage)
 	img, err := mutate.AppendLayers(base, layer)
 	require.NoError(t, err)
-	tag, err := name.NewTag(c.Registry + "/e2e/python-faketime:latest")
+	tag, err := name.NewTag(c.Registry + "/e2e/" + repo + ":latest")
 	require.NoError(t, err)
 	require.NoError(t, remote.Write(tag, img), "pushing %s", tag)
 	digest, err := img.Digest()

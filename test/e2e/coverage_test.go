@@ -1,0 +1,205 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
+)
+
+// requireHostCoverage installs Debian's python3-coverage on this machine
+// when no coverage.py is there: k8s-testrun combines the pods' data with it.
+func requireHostCoverage(t *testing.T) {
+	t.Helper()
+	if _, err := coverage.FindHost(context.Background(), os.Environ()); err == nil {
+		return
+	}
+	install := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "python3-coverage")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	out, err := install()
+	if err != nil {
+		t.Logf("apt-get install python3-coverage: %v\n%s; fetching the package lists", err, out)
+		up, uerr := exec.Command("apt-get", "update").CombinedOutput()
+		require.NoError(t, uerr, "apt-get update:\n%s", up)
+		out, err = install()
+	}
+	require.NoError(t, err, "apt-get install python3-coverage:\n%s", out)
+	_, err = coverage.FindHost(context.Background(), os.Environ())
+	require.NoError(t, err)
+}
+
+// plainCoverageRun runs `coverage run -m pytest` on the whole project in
+// one pod of image and returns coverage.py's Cobertura report of it.
+func (c *Cluster) plainCoverageRun(t *testing.T, ns, image string) coverage.Summary {
+	t.Helper()
+	ctx := Context(t, 5*time.Minute)
+	const marker = "=== k8s-testrun e2e: coverage.xml ==="
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "plain-coverage-run", Namespace: ns},
+		Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{
+				Name:  "pytest",
+				Image: image,
+				Env:   []corev1.EnvVar{{Name: coverage.DataFileEnv, Value: "/tmp/.coverage"}},
+				Command: []string{"sh", "-c", "python -m coverage run -m pytest -q -p no:cacheprovider; " +
+					"python -m coverage xml -o /tmp/coverage.xml; echo '" + marker + "'; cat /tmp/coverage.xml"},
+			}},
+		},
+	}
+	_, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = c.Client.CoreV1().Pods(ns).Delete(Context(t, 30*time.Second), pod.Name, metav1.DeleteOptions{})
+	})
+	_, err = c.WaitForPod(ctx, ns, pod.Name, PodFinished)
+	require.NoError(t, err)
+	log, err := c.ContainerLog(ctx, ns, pod.Name, "pytest")
+	require.NoError(t, err)
+	out, xmlPart, ok := strings.Cut(log, marker)
+	require.True(t, ok, "plain coverage's log:\n%s", log)
+	assert.Contains(t, out, "2 passed", "plain pytest under coverage:\n%s", out)
+	s, err := coverage.ParseReport(strings.NewReader(xmlPart))
+	require.NoError(t, err, "plain coverage's report:\n%s", log)
+	return s
+}
+
+func filesByName(s coverage.Summary) map[string]coverage.File {
+	m := map[string]coverage.File{}
+	for _, f := range s.Files {
+		m[f.Name] = f
+	}
+	return m
+}
+
+// TestCoverage runs testdata/coverage, a module of two functions and a
+// test for each, one pod per test, with --coverage on a base image with
+// Debian's python3-coverage: coverage.xml, beside the JUnit report, has
+// both functions covered, and every file's executed lines equal those of
+// one plain `coverage run -m pytest` of the project in one pod of the same
+// image.
+func TestCoverage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-coverage")
+	ctx := Context(t, 10*time.Minute)
+	base := c.debBase(t, "python3-coverage", "python-coverage")
+	out := t.TempDir()
+	report := filepath.Join(out, "junit.xml")
+
+	start := time.Now()
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--base-image", base, "--coverage"), Testdata("coverage"))...)
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	t.Logf("run with --coverage took %s", time.Since(start).Round(time.Second))
+	c.RequireNoRunPods(t, ns)
+
+	ts := readReport(t, report)
+	pods := podsOf(t, ts)
+	require.Len(t, pods, 2)
+	assert.Equal(t, 2, distinct(pods), "each test in its own pod: %v", pods)
+
+	f, err := os.Open(filepath.Join(out, coverage.ReportFile))
+	require.NoError(t, err, "coverage.xml is beside the JUnit report")
+	defer f.Close()
+	ours, err := coverage.ParseReport(f)
+	require.NoError(t, err)
+	got := filesByName(ours)
+	require.Contains(t, got, "calc.py", "files: %v", ours.Files)
+	calc := got["calc.py"]
+	assert.Equal(t, calc.Lines, calc.Covered, "both functions covered: line-rate 1.0 for calc.py (%v)", calc)
+	assert.Contains(t, res.Stdout, "Coverage: "+ours.Total()+" of ", "the total in the terminal summary")
+
+	plain := c.plainCoverageRun(t, ns, suiteProperty(ts, "k8s-testrun.image"))
+	// Plain coverage.py also measures what it finds outside the project
+	// (named by absolute paths); coverage.xml keeps to the project's files,
+	// named relative to it as plain coverage.py names them in /workspace.
+	want := coverage.Summary{}
+	outside := 0
+	for _, f := range plain.Files {
+		if strings.HasPrefix(f.Name, "/") {
+			outside++
+			continue
+		}
+		want.Files = append(want.Files, f)
+		want.Lines += f.Lines
+		want.Covered += f.Covered
+	}
+	require.Contains(t, filesByName(want), "calc.py")
+	assert.Equal(t, filesByName(want), got, "the same files, lines and executed lines as one plain coverage run")
+	assert.Equal(t, want.Total(), ours.Total())
+	t.Logf("coverage.xml: %s of %d lines in %d files; plain coverage.py also measured %d files outside the project", ours.Total(), ours.Lines, len(ours.Files), outside)
+}
+
+// TestCoverageNeedsCoverageInTheImage: the cluster's plain base image has
+// no coverage.py, so --coverage stops the run after discovery with one
+// line and exit code 2, before any test pod.
+func TestCoverageNeedsCoverageInTheImage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-nocoverage")
+	ctx := Context(t, 6*time.Minute)
+
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, filepath.Join(t.TempDir(), "junit.xml"), "--coverage", "-v"), Testdata("coverage"))...)
+	assert.Equal(t, 2, res.Exit)
+	lines := errorLines(res.Stderr)
+	require.Len(t, lines, 1, res.Stderr)
+	assert.Contains(t, lines[0], "has no coverage.py: add coverage to your requirements, or use a base image with it (Debian's python3-coverage)")
+	assert.Contains(t, res.Stderr, "discovering tests")
+	assert.NotContains(t, res.Stderr, "running tests", "no test pod ran")
+	c.RequireNoRunPods(t, ns)
+}
+
+// TestActionCoverage runs testdata/coverage as the action, one pod per
+// file (both tests in one pytest session under coverage.py): the coverage
+// output, the path of coverage.xml beside the JUnit report, and the total
+// with the least covered files in the job summary.
+func TestActionCoverage(t *testing.T) {
+	requireHostCoverage(t)
+	c := Connect(t)
+	ns := c.NewNamespace(t, "e2e-action-coverage")
+	base := c.debBase(t, "python3-coverage", "python-coverage")
+	_, srv := newChecksAPI(t, false)
+	s := c.actionStep(t, srv.URL, ns, "testdata/coverage", map[string]string{
+		"base_image": base, "coverage": "true", "pod_per": "file",
+	})
+
+	res := c.RunCLI(Context(t, 5*time.Minute), t, s.env, "action")
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	c.RequireNoRunPods(t, ns)
+	pods := podsOf(t, readReport(t, s.junit))
+	require.Len(t, pods, 2)
+	assert.Equal(t, 1, distinct(pods), "one pod for the file: %v", pods)
+
+	out := readOutputs(t, s.output)
+	assert.Equal(t, "100.0", out["coverage"])
+	xmlPath := filepath.Join(filepath.Dir(s.junit), coverage.ReportFile)
+	assert.Equal(t, xmlPath, out["coverage_xml"])
+	f, err := os.Open(xmlPath)
+	require.NoError(t, err)
+	defer f.Close()
+	sum, err := coverage.ParseReport(f)
+	require.NoError(t, err)
+	calc := filesByName(sum)["calc.py"]
+	assert.Equal(t, 7, calc.Lines, "calc.py's statements: %v", calc)
+	assert.Equal(t, calc.Lines, calc.Covered, "both functions covered from one pod")
+
+	md, err := os.ReadFile(s.summary)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "**Coverage:** 100.0% of 13 lines, all pods combined")
+	assert.Contains(t, string(md), "| `calc.py` | 7 | 100.0% |")
+}
