@@ -51,3 +51,10 @@ func TestReadLanesBad(t *testing.T) {
 		})
 	}
 }
+
+func TestSummaryByLane(t *testing.T) {
+	s := sampleSummary()
+	assert.NotContains(t, s.Markdown(MaxJobSummary), "By lane", "a run without lanes shows none")
+	s.Lanes = []string{"default: 6 passed (6 tests)", "serial: 3 passed (3 tests)"}
+	assert.Contains(t, s.Markdown(MaxJobSummary), "**By lane:** default: 6 passed (6 tests) · serial: 3 passed (3 tests)\n")
+}

@@ -34,6 +34,9 @@ type Summary struct {
 	Context Context
 	// Slowest is how many of the slowest tests to list; default 5.
 	Slowest int
+	// Lanes are the per-lane counts (report.LaneLines), shown under the
+	// counts; none in a run without marker lanes.
+	Lanes []string
 }
 
 // Title is the one line a check run shows, in pytest's words.
@@ -112,6 +115,13 @@ func (s Summary) Markdown(limit int) string {
 		}
 	}
 	fmt.Fprintf(&head, "| **Total** | **%d** |\n\n", c.Total)
+	if len(s.Lanes) > 0 {
+		lanes := make([]string, len(s.Lanes))
+		for i, l := range s.Lanes {
+			lanes[i] = escapeText(l)
+		}
+		head.WriteString("**By lane:** " + strings.Join(lanes, " · ") + "\n\n")
+	}
 
 	var links []string
 	if s.CheckURL != "" {
