@@ -128,6 +128,8 @@ func TestMarkerLanes(t *testing.T) {
 	assert.Contains(t, res.Stdout, "12 passed, 1 flaky")
 	assert.Contains(t, res.Stdout, "serial: 3 passed (3 tests)")
 	assert.Contains(t, res.Stdout, "default: 6 passed (6 tests)")
+	assert.Contains(t, res.Stderr, "RERUN   tests/test_flaky.py::test_flaky", "the flaky test's first failure is rerun")
+	assert.Contains(t, res.Stderr, "FLAKY   tests/test_flaky.py::test_flaky")
 
 	lane := map[string]string{}
 	for key, tc := range byKey(readReport(t, report)) {
