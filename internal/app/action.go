@@ -17,6 +17,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
@@ -272,6 +273,7 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	if rep != nil {
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
 		s.Coverage = rep.Coverage
+		s.Lanes = report.LaneLines(rep.SummaryCases())
 		var text strings.Builder
 		printSummary(&text, rep)
 		a.wf.Fenced("Summary", text.String())

@@ -179,6 +179,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		if v, ok := markers[id]; ok {
 			cases[i].Faketime = v
 		}
+		cases[i].Lane = plan.LaneOf(found.Marks[id], p.cfg.LaneMarkers)
 	}
 	if err := p.checkFaketime(ctx, cases, markers); err != nil {
 		return nil, err
@@ -217,6 +218,8 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		MaxFailures:    p.cfg.MaxFailures,
 		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
+		SlowTimeout:    p.cfg.EffectiveSlowTimeout(),
+		FlakyAttempts:  p.cfg.FlakyRetries + 1,
 		PendingTimeout: p.cfg.PendingTimeout,
 		NativeSidecar:  native,
 		Template:       p.template,

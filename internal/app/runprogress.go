@@ -73,6 +73,8 @@ func (o runOutput) attach(p *pipeline) {
 			MaxAttempts: p.cfg.Retries + 1, Namespace: p.cluster.Namespace,
 			InfraRetries: p.cfg.InfraRetries,
 			Expected:     durations,
+
+			FlakyAttempts: p.cfg.FlakyRetries + 1,
 		})
 	}
 	p.onPod = func(e runner.PodEvent) {
@@ -102,6 +104,7 @@ func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
 		// A disrupted attempt is the infrastructure's, whatever the
 		// test's partial report says.
 		Disrupted: a.Outcome.Disrupted(),
+		FlakyLane: c.Lane == plan.LaneFlaky,
 	}
 	if !a.Started.IsZero() && a.Finished.After(a.Started) {
 		r.Duration = a.Finished.Sub(a.Started)

@@ -30,6 +30,7 @@ const (
 	DefaultPlatform       = "linux/amd64"
 	DefaultResultLimit    = 1 << 20
 	DefaultInfraRetries   = 2
+	DefaultFlakyRetries   = 2
 )
 
 // Modes: who drives the test pods.
@@ -117,6 +118,28 @@ type Config struct {
 	// Coverage runs every test under coverage.py and combines the pods'
 	// data into coverage.xml beside the JUnit report.
 	Coverage bool
+
+	// Lanes are the --lane mappings as given, POLICY=MARKER[,MARKER...];
+	// Validate reads them into LaneMarkers.
+	Lanes []string
+	// LaneMarkers maps each lane policy (serial, slow, flaky, disruptive)
+	// to the pytest markers that put a test in it; a policy not mapped
+	// keeps the marker of its own name.
+	LaneMarkers map[string][]string
+	// SlowTimeout is the per-test timeout of the slow lane; zero means 3×
+	// Timeout.
+	SlowTimeout time.Duration
+	// FlakyRetries are the extra attempts of a test in the flaky lane,
+	// even when Retries is 0.
+	FlakyRetries int
+}
+
+// EffectiveSlowTimeout is the slow lane's per-test timeout.
+func (c Config) EffectiveSlowTimeout() time.Duration {
+	if c.SlowTimeout > 0 {
+		return c.SlowTimeout
+	}
+	return 3 * c.Timeout
 }
 
 // What one pod runs.
@@ -227,6 +250,12 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("rerun-failed")
 	fs.IntVar(&c.MaxFailures, "max-failures", 0, "stop after N failed or errored tests: no more pods, the running ones deleted, the rest reported not run; 0 for no limit")
 	in("max-failures")
+	fs.StringArrayVar(&c.Lanes, "lane", nil, "map a lane to pytest markers, POLICY=MARKER[,MARKER...] (policies: serial, slow, flaky, disruptive; repeatable), e.g. serial=serial,db_migration")
+	in("lane")
+	fs.DurationVar(&c.SlowTimeout, "slow-timeout", 0, "per-test timeout of tests in the slow lane (default 3× --timeout)")
+	in("slow-timeout")
+	fs.IntVar(&c.FlakyRetries, "flaky-retries", DefaultFlakyRetries, "extra attempts for a test in the flaky lane, even when --retries is 0")
+	in("flaky-retries")
 	fs.IntVar(&c.ResultLimit, "result-limit", DefaultResultLimit, "largest results block a pod ships, in bytes")
 	in("result-limit")
 	fs.StringVar(&c.Faketime, "faketime", "", `run every test under libfaketime with this FAKETIME, e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or +3d (the base image needs Debian's libfaketime)`)
@@ -361,6 +390,9 @@ func (c *Config) Validate() error {
 		if c.Coverage {
 			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
 		}
+		if len(c.Lanes) > 0 || c.SlowTimeout != 0 || c.FlakyRetries != DefaultFlakyRetries {
+			bad("mode", c.Mode, "does not run marker lanes (--lane, --slow-timeout, --flaky-retries); use --mode direct")
+		}
 		if c.RerunFailed != "" {
 			bad("mode", c.Mode, "does not take --rerun-failed: the operator discovers the tests in the cluster, where the report is not; use --mode direct")
 		}
@@ -384,6 +416,19 @@ func (c *Config) Validate() error {
 		if err := faketime.Validate(c.Faketime); err != nil {
 			bad("faketime", c.Faketime, err.Error())
 		}
+	}
+	if c.SlowTimeout < 0 {
+		bad("slow timeout", c.SlowTimeout.String(), "must be positive, e.g. 30m, or 0 for 3× --timeout")
+	}
+	if c.FlakyRetries < 0 {
+		bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be 0 or more")
+	}
+	if c.LaneMarkers == nil {
+		lanes, err := ParseLanes(c.Lanes)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.LaneMarkers = lanes
 	}
 	if c.MaxFailures < 0 {
 		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")

@@ -179,6 +179,9 @@ type Collection struct {
 	// Coverage is the version of coverage.py in the image, when the pod
 	// was asked (WithCoverageCheck) and found it.
 	Coverage string
+	// Marks are the names of each test's markers other than pytest's own,
+	// by test id (SplitMarks): they pick the test's lane.
+	Marks map[string][]string
 }
 
 // ParseLog reads the discovery pod's log: pytest's --collect-only output,
@@ -190,7 +193,8 @@ type Collection struct {
 // the log has no readable block, since without it modules skipped at
 // collection would silently vanish from the report.
 func ParseLog(log []byte, exitCode int) (Collection, error) {
-	markers, rest, err := SplitMarkers(string(log))
+	marks, rest := SplitMarks(string(log))
+	markers, rest, err := SplitMarkers(rest)
 	if err != nil {
 		return Collection{}, err
 	}
@@ -210,7 +214,7 @@ func ParseLog(log []byte, exitCode int) (Collection, error) {
 	if err != nil {
 		return Collection{}, err
 	}
-	return Collection{IDs: ids, Skipped: skipped, Markers: markers, Coverage: coverageInBlock(log)}, nil
+	return Collection{IDs: ids, Skipped: skipped, Markers: markers, Marks: marks, Coverage: coverageInBlock(log)}, nil
 }
 
 // skippedInBlock reads pytest's JUnit out of the log's block and returns

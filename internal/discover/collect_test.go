@@ -261,3 +261,13 @@ func TestCommand(t *testing.T) {
 		Command("/bin/k8s-testrun", []string{"tests/", "-m", "not slow"}))
 	assert.Equal(t, shim, Command("/bin/k8s-testrun", nil))
 }
+
+func TestParseLogMarks(t *testing.T) {
+	xml := `<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="0" tests="0" time="0.010" timestamp="2026-12-01T10:50:16.950398" hostname="p" /></testsuites>`
+	out := readOutput(t, "sample.txt")
+	line := `k8s-testrun-marks {"nodeid": "` + sampleIDs[0] + `", "markers": ["serial"]}` + "\n"
+	got, err := ParseLog(discoveryLog(t, line+out, []byte(xml)), 0)
+	require.NoError(t, err)
+	assert.Equal(t, sampleIDs, got.IDs)
+	assert.Equal(t, map[string][]string{sampleIDs[0]: {"serial"}}, got.Marks)
+}

@@ -71,3 +71,48 @@ func firstErr(have, err error) error {
 	}
 	return err
 }
+
+// marksPrefix starts each line the markers plugin prints in discovery for
+// a test with markers other than pytest's own: their names.
+const marksPrefix = "k8s-testrun-marks "
+
+// Bounds on what SplitMarks keeps of one test's line, as the plugin
+// prints it; a line of a test's own making may claim more.
+const (
+	maxMarks   = 32
+	maxMarkLen = 100
+)
+
+// SplitMarks takes the markers plugin's lines of marker names out of the
+// output of discovery and returns each test's marker names, by test id,
+// and the output without those lines. Lines that do not decode are left
+// in the output.
+func SplitMarks(output string) (map[string][]string, string) {
+	if !strings.Contains(output, marksPrefix) {
+		return nil, output
+	}
+	lines := strings.SplitAfter(output, "\n")
+	kept := lines[:0]
+	marks := map[string][]string{}
+	for _, line := range lines {
+		rest, ok := strings.CutPrefix(ansi.ReplaceAllString(line, ""), marksPrefix)
+		var m struct {
+			NodeID  string   `json:"nodeid"`
+			Markers []string `json:"markers"`
+		}
+		if !ok || json.Unmarshal([]byte(strings.TrimRight(rest, "\r\n")), &m) != nil || m.NodeID == "" {
+			kept = append(kept, line)
+			continue
+		}
+		var names []string
+		for _, n := range m.Markers {
+			if n != "" && len(n) <= maxMarkLen && len(names) < maxMarks {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			marks[m.NodeID] = names
+		}
+	}
+	return marks, strings.Join(kept, "")
+}

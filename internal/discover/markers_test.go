@@ -1,6 +1,8 @@
 package discover
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,4 +63,33 @@ func TestSplitMarkersLeavesWhatDoesNotDecode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, markers)
 	assert.Equal(t, out, rest)
+}
+
+func TestSplitMarks(t *testing.T) {
+	out := "t.py::a\nt.py::b\nt.py::c\n\n" +
+		`k8s-testrun-marker {"nodeid": "t.py::a", "faketime": "+3d"}` + "\n" +
+		`k8s-testrun-marks {"nodeid": "t.py::a", "markers": ["serial", "faketime_not"]}` + "\n" +
+		"\x1b[0m" + `k8s-testrun-marks {"nodeid": "t.py::b", "markers": ["db_migration", "", "` + strings.Repeat("x", 101) + `"]}` + "\n" +
+		`k8s-testrun-marks {not json` + "\n" +
+		"3 tests collected in 0.01s\n"
+	marks, rest := SplitMarks(out)
+	assert.Equal(t, map[string][]string{"t.py::a": {"serial", "faketime_not"}, "t.py::b": {"db_migration"}}, marks)
+	assert.Contains(t, rest, "k8s-testrun-marks {not json", "a line that does not decode stays for pytest's parser")
+	assert.NotContains(t, rest, `"serial"`)
+	// The faketime lines are still SplitMarkers'.
+	markers, rest, err := SplitMarkers(rest)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"t.py::a": "+3d"}, markers)
+	assert.NotContains(t, rest, "k8s-testrun-marker ")
+
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = fmt.Sprintf("%q", fmt.Sprint("m", i))
+	}
+	marks, _ = SplitMarks(`k8s-testrun-marks {"nodeid": "t.py::c", "markers": [` + strings.Join(many, ",") + "]}\n")
+	assert.Len(t, marks["t.py::c"], maxMarks, "a test's marker names are bounded")
+
+	none, same := SplitMarks("t.py::a\n")
+	assert.Nil(t, none)
+	assert.Equal(t, "t.py::a\n", same)
 }

@@ -58,6 +58,9 @@ var Inputs = []Input{
 	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
 	{InputCoverage, "false", "true to run every test under coverage.py and combine the pods' data into a Cobertura coverage.xml beside the JUnit report; the total goes to the coverage output and the job summary. The test image needs coverage.py (from the requirements or the base image), and so does the action (its image has it). Direct mode only."},
+	{InputLanes, "", "Marker lanes: POLICY=MARKER[,MARKER...], one mapping per line or separated by semicolons, e.g. serial=serial,db_migration. Policies: serial (alone, after the parallel tests), slow (slow_timeout, started first), flaky (flaky_retries), disruptive (alone, last). A policy not mapped takes the marker of its own name."},
+	{InputSlowTimeout, "0", "Per-test timeout of tests in the slow lane, e.g. 30m (a bare number is seconds); 0 means 3× timeout."},
+	{InputFlakyRetries, strconv.Itoa(config.DefaultFlakyRetries), "Extra attempts for a test in the flaky lane, even when retries is 0; a pass on a retry is reported flaky."},
 }
 
 // Names of the inputs.
@@ -87,6 +90,9 @@ const (
 	InputMaxFailures   = "max_failures"
 	InputInfraRetries  = "infra_retries"
 	InputCoverage      = "coverage"
+	InputLanes         = "lanes"
+	InputSlowTimeout   = "slow_timeout"
+	InputFlakyRetries  = "flaky_retries"
 )
 
 // Values of fail_on.
@@ -212,6 +218,13 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.MaxFailures, err = strconv.Atoi(in(InputMaxFailures)); err != nil {
 		bad(InputMaxFailures, in(InputMaxFailures), "give a whole number, 0 (no limit) or more")
 	}
+	c.Lanes = splitLanes(in(InputLanes))
+	if c.FlakyRetries, err = strconv.Atoi(in(InputFlakyRetries)); err != nil {
+		bad(InputFlakyRetries, in(InputFlakyRetries), "give a whole number, 0 or more")
+	}
+	if c.SlowTimeout, err = duration(in(InputSlowTimeout)); err != nil {
+		bad(InputSlowTimeout, in(InputSlowTimeout), "give a duration such as 30m, or 0 for 3× timeout")
+	}
 	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
 		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
 	}
@@ -273,6 +286,21 @@ var validateInputs = map[string]string{
 	"rerun failed":      InputRerunFailed,
 	"max failures":      InputMaxFailures,
 	"infra retries":     InputInfraRetries,
+	"lane":              InputLanes,
+	"slow timeout":      InputSlowTimeout,
+	"flaky retries":     InputFlakyRetries,
+}
+
+// splitLanes splits the lanes input into --lane mappings: one per line or
+// separated by semicolons (commas separate the markers of one mapping).
+func splitLanes(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ';' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func inputErrors(err error) []error {

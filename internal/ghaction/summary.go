@@ -37,6 +37,9 @@ type Summary struct {
 	Slowest int
 	// Coverage is the run's combined coverage, with --coverage.
 	Coverage *coverage.Summary
+	// Lanes are the per-lane counts (report.LaneLines), shown under the
+	// counts; none in a run without marker lanes.
+	Lanes []string
 }
 
 // Title is the one line a check run shows, in pytest's words.
@@ -115,6 +118,13 @@ func (s Summary) Markdown(limit int) string {
 		}
 	}
 	fmt.Fprintf(&head, "| **Total** | **%d** |\n\n", c.Total)
+	if len(s.Lanes) > 0 {
+		lanes := make([]string, len(s.Lanes))
+		for i, l := range s.Lanes {
+			lanes[i] = escapeText(l)
+		}
+		head.WriteString("**By lane:** " + strings.Join(lanes, " · ") + "\n\n")
+	}
 
 	var links []string
 	if s.CheckURL != "" {

@@ -34,6 +34,9 @@ const (
 	PropertyAttempt     = "k8s-testrun.attempt"
 	PropertyImageDigest = "k8s-testrun.image-digest"
 	PropertyFlaky       = "k8s-testrun.flaky"
+	// PropertyLane is the test's marker lane (serial, slow, flaky,
+	// disruptive, or default), on every testcase of a run with lanes.
+	PropertyLane = "k8s-testrun.lane"
 )
 
 // Testsuites is the document root. Parse accepts pytest's files with or

@@ -35,10 +35,54 @@ type Grouping struct {
 // with different Faketime values never share a unit: a class or file is
 // split by value, and shards hold the cases of the most common value while
 // every other value gets a unit of its own.
+//
+// Cases of different lanes never share a unit either: each case of an
+// exclusive lane (serial, disruptive) is a unit of its own, and the other
+// lanes are grouped (or sharded, each lane into at most Shards units) apart.
+// Units come out by lane: slow, default, flaky, serial, disruptive.
 func Group(cases []Case, g Grouping) []Unit {
+	byLane := map[string][]Case{}
+	for _, c := range cases {
+		byLane[c.Lane] = append(byLane[c.Lane], c)
+	}
+	if len(byLane[LaneDefault]) == len(cases) {
+		return groupLane(cases, g, "")
+	}
+	var units []Unit
+	for _, lane := range []string{LaneSlow, LaneDefault, LaneFlaky, LaneSerial, LaneDisruptive} {
+		lc := byLane[lane]
+		if len(lc) == 0 {
+			continue
+		}
+		if Exclusive(lane) {
+			for _, c := range lc {
+				units = append(units, Unit{ID: c.ID, Cases: []string{c.ID}})
+			}
+			continue
+		}
+		prefix := ""
+		if lane != LaneDefault {
+			prefix = lane + "-"
+		}
+		units = append(units, groupLane(lc, g, prefix)...)
+	}
+	return units
+}
+
+// groupLane groups the cases of one lane; prefix starts the IDs of its
+// shards and keys its file and class units, so that lanes never share one.
+func groupLane(cases []Case, g Grouping, prefix string) []Unit {
 	est := estimates(cases, g.Durations)
 	if g.Shards > 0 {
-		return shardByFaketime(cases, est, g.Shards)
+		units := shardByFaketime(cases, est, g.Shards)
+		if prefix != "" {
+			for i := range units {
+				if strings.HasPrefix(units[i].ID, "shard-") {
+					units[i].ID = prefix + units[i].ID
+				}
+			}
+		}
+		return units
 	}
 	var units []Unit
 	var costs []time.Duration
@@ -50,6 +94,9 @@ func Group(cases []Case, g Grouping) []Unit {
 			key = "file:" + fileOf(c.TestID)
 		case PerClass:
 			key = "class:" + classOf(c.TestID)
+		}
+		if key != c.ID && prefix != "" {
+			key = prefix + key
 		}
 		if key != c.ID && c.Faketime != "" {
 			key += "\x00faketime:" + c.Faketime

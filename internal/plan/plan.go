@@ -6,7 +6,9 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,6 +38,10 @@ type Case struct {
 	// its own @pytest.mark.faketime, else the run's. Only cases with the
 	// same value share a pod.
 	Faketime string
+	// Lane is the test's execution policy (LaneSerial, ...), from its
+	// markers; LaneDefault runs it in parallel. Only cases of one lane
+	// share a unit, and cases of exclusive lanes have units of their own.
+	Lane string
 }
 
 // Unit is a group of cases that one pod runs: a file, a class or a shard.
@@ -74,6 +80,9 @@ type Spec struct {
 	// Disrupted) runs again; disrupted attempts never count against
 	// MaxAttempts. Below 0 means 0.
 	InfraRetries int
+	// FlakyAttempts is how often a case of LaneFlaky runs at most, when
+	// above MaxAttempts.
+	FlakyAttempts int
 
 	// index is what Next derives from the cases and units, once Prepare
 	// has run; without it every evaluation derives it again.
@@ -103,6 +112,10 @@ func (s Spec) derive() *index {
 	for _, c := range s.Cases {
 		byID[c.ID] = c
 	}
+	// Slow units start first; serial and disruptive ones come last.
+	slices.SortStableFunc(units, func(a, b Unit) int {
+		return cmp.Compare(startRank(unitLane(a, byID)), startRank(unitLane(b, byID)))
+	})
 	return &index{units: units, unitOf: unitOf, byID: byID}
 }
 
@@ -167,6 +180,9 @@ type Pod struct {
 	// a driver keeps reporting a collected pod after deleting it so that its
 	// outcome still counts.
 	Deleting bool
+	// Gone means the pod no longer exists in the API (not even
+	// terminating). Exclusive lanes wait for every other pod to be gone.
+	Gone bool
 	// Outcome is the pod's own: for a pod of one test, the case's.
 	Outcome Outcome
 	// Outcomes, once Collected, hold the outcome of each case that ran; a
@@ -330,6 +346,9 @@ func Next(spec Spec, pods []Pod) Decision {
 	ready := map[string]bool{}
 	pending := map[string]bool{}
 	failures := 0
+	// open is the earliest phase with a case that is not final: only its
+	// units may get pods.
+	open := -1
 	for _, c := range spec.Cases {
 		st := CaseState{Case: c}
 		for _, p := range byCase[c.ID] {
@@ -343,13 +362,16 @@ func Next(spec Spec, pods []Pod) Decision {
 		}
 		switch {
 		case pending[c.ID]:
-		case st.retry(maxAttempts, infraRetries):
+		case st.retry(attemptsOf(c, maxAttempts, spec.FlakyAttempts), infraRetries):
 			ready[c.ID] = true
 		default:
 			st.Final = true
 			if needsRetry(st.Status()) {
 				failures++
 			}
+		}
+		if !st.Final && (open < 0 || phase(c.Lane) < open) {
+			open = phase(c.Lane)
 		}
 		states = append(states, st)
 	}
@@ -400,10 +422,24 @@ func Next(spec Spec, pods []Pod) Decision {
 	}
 
 	free := max(parallelism-active, 0)
+	if open > 0 {
+		// An exclusive phase: one pod at a time, once every other pod of
+		// the run is gone.
+		free = min(free, 1)
+		for _, p := range pods {
+			if !p.Gone {
+				free = 0
+				break
+			}
+		}
+	}
 	var create []Action
 	for _, u := range units {
 		if len(create) == free {
 			break
+		}
+		if len(u.Cases) > 0 && phase(byID[u.Cases[0]].Lane) != open {
+			continue
 		}
 		var cases []Case
 		for _, id := range u.Cases {
@@ -453,6 +489,22 @@ func firstCase(byID map[string]Case, p Pod) Case {
 		}
 	}
 	return Case{ID: p.CaseID}
+}
+
+// unitLane is the lane of a unit's cases: that of its first.
+func unitLane(u Unit, byID map[string]Case) string {
+	if len(u.Cases) == 0 {
+		return LaneDefault
+	}
+	return byID[u.Cases[0]].Lane
+}
+
+// attemptsOf is how often c runs at most.
+func attemptsOf(c Case, maxAttempts, flakyAttempts int) int {
+	if c.Lane == LaneFlaky {
+		return max(maxAttempts, flakyAttempts)
+	}
+	return maxAttempts
 }
 
 func needsRetry(s Status) bool { return s == Failed || s == Error }

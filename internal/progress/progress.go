@@ -72,6 +72,9 @@ type Start struct {
 	// file), by test ID; they weigh the ETA. Empty means the ETA goes by
 	// the pace alone.
 	Expected map[string]time.Duration
+	// FlakyAttempts is how often a test of the flaky lane (Result.Flaky)
+	// runs at most, when above MaxAttempts.
+	FlakyAttempts int
 }
 
 // Result is one finished attempt of one test.
@@ -92,6 +95,9 @@ type Result struct {
 	// Disrupted says the infrastructure took the pod away (evicted,
 	// preempted, deleted): the attempt is no verdict on the test.
 	Disrupted bool
+	// FlakyLane says the test is in the flaky lane, whose attempts are
+	// Start.FlakyAttempts.
+	FlakyLane bool
 	// Output is the test's captured stdout and stderr.
 	Output string
 	File   string
@@ -220,7 +226,11 @@ func (t *tally) add(r Result) (Result, bool) {
 		}
 	}
 	failing := r.Verdict == Failed || r.Verdict == Error || r.Verdict == XPass
-	if failing && !r.Disrupted && n-t.disrupted[r.TestID] < max(t.start.MaxAttempts, 1) {
+	attempts := max(t.start.MaxAttempts, 1)
+	if r.FlakyLane {
+		attempts = max(attempts, t.start.FlakyAttempts)
+	}
+	if failing && !r.Disrupted && n-t.disrupted[r.TestID] < attempts {
 		t.failedBefore[r.TestID] = true
 		r.Verdict = Rerun
 		return r, false

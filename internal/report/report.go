@@ -52,6 +52,9 @@ type Case struct {
 	// preempted, deleted), each run again or, the last, reported as an
 	// infrastructure error.
 	Disruptions []Disruption
+	// Lane is the test's marker lane (serial, slow, flaky, disruptive);
+	// empty for the default one.
+	Lane string
 }
 
 // Disruption is one attempt whose pod the infrastructure took away.
@@ -169,6 +172,12 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.TestID), d.Attempt, sanitize(d.Reason),
 					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
 			}
+		}
+	}
+	if lines := LaneLines(cases); len(lines) > 0 {
+		p.section("lanes")
+		for _, l := range lines {
+			p.printf("%s\n", l)
 		}
 	}
 	if slow := slowest(cases, opts.Slowest); len(slow) > 0 {
@@ -318,6 +327,23 @@ func slowest(cases []Case, n int) []Case {
 // closingLine is pytest's closing line with k8s-testrun's counts, e.g.
 // "1 failed, 10 passed, 2 skipped, 1 error, 1 flaky in 1m13.4s (15 tests)".
 func closingLine(s Summary) string {
+	parts := countParts(s)
+	wall := s.Wall.Round(100 * time.Millisecond).String()
+	if len(parts) == 0 {
+		return "no tests ran in " + wall
+	}
+	return fmt.Sprintf("%s in %s (%s)", strings.Join(parts, ", "), wall, testsWord(s.Total))
+}
+
+func testsWord(n int) string {
+	if n == 1 {
+		return "1 test"
+	}
+	return fmt.Sprintf("%d tests", n)
+}
+
+// countParts are the closing line's counts, e.g. "1 failed", "10 passed".
+func countParts(s Summary) []string {
 	var parts []string
 	for _, c := range []struct {
 		n    int
@@ -339,15 +365,7 @@ func closingLine(s Summary) string {
 		}
 		parts = append(parts, fmt.Sprintf("%d %s", c.n, what))
 	}
-	wall := s.Wall.Round(100 * time.Millisecond).String()
-	if len(parts) == 0 {
-		return "no tests ran in " + wall
-	}
-	tests := "tests"
-	if s.Total == 1 {
-		tests = "test"
-	}
-	return fmt.Sprintf("%s in %s (%d %s)", strings.Join(parts, ", "), wall, s.Total, tests)
+	return parts
 }
 
 // sanitize replaces control characters other than newline and tab, so test
@@ -383,4 +401,38 @@ func (p *printer) section(title string) {
 		p.printf("\n")
 	}
 	p.printf("== %s ==\n", title)
+}
+
+// laneOrder orders the lanes as a run takes them.
+var laneOrder = []string{"slow", DefaultLane, "flaky", "serial", "disruptive"}
+
+// DefaultLane is how reports name the lane of tests with no lane marker.
+const DefaultLane = "default"
+
+// LaneLines are the per-lane counts, one line per lane that has tests, in
+// the order a run takes them, e.g. "serial: 3 passed (3 tests)"; none
+// when no test has a lane.
+func LaneLines(cases []Case) []string {
+	by := map[string][]Case{}
+	lanes := false
+	for _, c := range cases {
+		lane := c.Lane
+		if lane == "" {
+			lane = DefaultLane
+		} else {
+			lanes = true
+		}
+		by[lane] = append(by[lane], c)
+	}
+	if !lanes {
+		return nil
+	}
+	var out []string
+	for _, lane := range laneOrder {
+		if cs := by[lane]; len(cs) > 0 {
+			s := Count(cs)
+			out = append(out, fmt.Sprintf("%s: %s (%s)", sanitize(lane), strings.Join(countParts(s), ", "), testsWord(s.Total)))
+		}
+	}
+	return out
 }

@@ -135,3 +135,26 @@ func TestRateAndPhaseLines(t *testing.T) {
 		phaseLine(Phases{Waiting: 12 * time.Second, Starting: 31 * time.Second, Testing: 52 * time.Second, Collecting: 5 * time.Second}))
 	assert.Empty(t, phaseLine(Phases{}), "no line when no pod was timed")
 }
+
+func TestLaneLines(t *testing.T) {
+	cases := []Case{
+		{TestID: "t.py::a", Status: junit.StatusPassed},
+		{TestID: "t.py::b", Status: junit.StatusFailed},
+		{TestID: "t.py::s1", Status: junit.StatusPassed, Lane: "serial"},
+		{TestID: "t.py::s2", Status: junit.StatusPassed, Lane: "serial"},
+		{TestID: "t.py::f", Status: junit.StatusPassed, Flaky: true, Attempts: 2, Lane: "flaky"},
+		{TestID: "t.py::slow", Status: junit.StatusPassed, Lane: "slow"},
+	}
+	assert.Equal(t, []string{
+		"slow: 1 passed (1 test)",
+		"default: 1 failed, 1 passed (2 tests)",
+		"flaky: 1 passed, 1 flaky (1 test)",
+		"serial: 2 passed (2 tests)",
+	}, LaneLines(cases))
+	assert.Nil(t, LaneLines(cases[:2]), "no lane line without lanes")
+
+	var b bytes.Buffer
+	require.NoError(t, Text(&b, Count(cases), cases, Options{}))
+	assert.Contains(t, b.String(), "lanes")
+	assert.Contains(t, b.String(), "serial: 2 passed (2 tests)\n")
+}

@@ -123,13 +123,16 @@ func (r *Report) JUnit() junit.Testsuites {
 			{Name: "k8s-testrun.image", Value: r.Image},
 		},
 	}
+	lanes := r.hasLanes()
 	for _, cr := range r.Cases {
-		suite.Testcases = append(suite.Testcases, r.testcase(cr))
+		suite.Testcases = append(suite.Testcases, r.testcase(cr, lanes))
 	}
 	return junit.Testsuites{Name: "k8s-testrun", Time: suite.Time, Suites: []junit.Testsuite{suite}}
 }
 
-func (r *Report) testcase(cr CaseResult) junit.Testcase {
+// testcase is cr's JUnit testcase; lanes says the run has marker lanes,
+// so that it names its lane.
+func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	last := cr.Last()
 	tc := junit.NewTestcase(cr.Case.TestID)
 	if own := last.Results.Testcase; own != nil {
@@ -181,8 +184,25 @@ func (r *Report) testcase(cr CaseResult) junit.Testcase {
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
 	}
+	if lanes {
+		lane := cr.Case.Lane
+		if lane == "" {
+			lane = report.DefaultLane
+		}
+		tc.AddProperty(junit.PropertyLane, lane)
+	}
 	addAttempts(&tc, cr)
 	return tc
+}
+
+// hasLanes reports a run with a test in a marker lane.
+func (r *Report) hasLanes() bool {
+	for _, cr := range r.Cases {
+		if cr.Case.Lane != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteJUnit writes the merged JUnit XML.
@@ -209,6 +229,7 @@ func (r *Report) SummaryCases() []report.Case {
 			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
+			Lane: cr.Case.Lane,
 		}
 		for _, at := range cr.Attempts {
 			if at.Outcome.Disrupted() {

@@ -61,6 +61,12 @@ type Options struct {
 	Template       *corev1.PodTemplateSpec
 	PytestArgs     []string
 	ResultLimit    int
+	// SlowTimeout replaces Timeout for the cases of the slow lane; zero
+	// means Timeout.
+	SlowTimeout time.Duration
+	// FlakyAttempts is how often a case of the flaky lane runs at most,
+	// when above MaxAttempts.
+	FlakyAttempts int
 	// FaketimeLibrary is the libfaketime of the image, preloaded in the
 	// pods of cases with a Faketime; empty means faketime.DebianLibrary.
 	FaketimeLibrary string
@@ -231,7 +237,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		}
 		return r.results(), err
 	}
-	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries}
+	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries, FlakyAttempts: r.o.FlakyAttempts}
 	spec.Prepare()
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
@@ -264,7 +270,11 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			observed = append(observed, obs)
 			r.announce(p, obs)
 		}
-		observed = append(observed, r.gone(live, now)...)
+		vanished := r.gone(live, now)
+		for i := range vanished {
+			vanished[i].Gone = true
+		}
+		observed = append(observed, vanished...)
 		r.announceGone(live)
 		for name, c := range r.created {
 			switch {
@@ -279,6 +289,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		for name, rec := range r.collected {
 			if _, ok := live[name]; !ok {
 				rec.pod.Deleting = true
+				rec.pod.Gone = true
 			}
 			observed = append(observed, rec.pod)
 		}
@@ -374,7 +385,7 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			Attempt:       a.Attempt,
 			Image:         r.o.Image,
 			PytestArgs:    r.o.PytestArgs,
-			Timeout:       r.o.Timeout,
+			Timeout:       r.timeout(a.Case),
 			NativeSidecar: r.o.NativeSidecar,
 			ResultLimit:   r.o.ResultLimit,
 			Template:      r.o.Template,
@@ -495,6 +506,14 @@ func (r *run) gone(live map[string]*corev1.Pod, now time.Time) []plan.Pod {
 	return out
 }
 
+// timeout is the per-test timeout of c's lane; a unit's cases share one.
+func (r *run) timeout(c plan.Case) time.Duration {
+	if c.Lane == plan.LaneSlow && r.o.SlowTimeout > 0 {
+		return r.o.SlowTimeout
+	}
+	return r.o.Timeout
+}
+
 func caseIDs(cases []plan.Case) []string {
 	ids := make([]string, len(cases))
 	for i, c := range cases {
@@ -539,7 +558,11 @@ func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 				cases = append(cases, cs)
 			}
 		}
-		c.results = SettleUnit(at, cases, r.o.Timeout)
+		timeout := r.o.Timeout
+		if len(cases) > 0 {
+			timeout = r.timeout(cases[0])
+		}
+		c.results = SettleUnit(at, cases, timeout)
 	}
 	return c
 }

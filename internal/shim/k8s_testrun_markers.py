@@ -9,7 +9,13 @@ collected tests, one line per test that has the marker:
     k8s-testrun-marker {"nodeid": "...", "faketime": "..."}
 
 or, when the marker is not faketime("one string"), "error" instead of
-"faketime". k8s-testrun sets FAKETIME for the test's pod; the marker itself
+"faketime". It also prints, for each test with markers other than pytest's
+own, their names, from which k8s-testrun picks the test's lane (serial,
+slow, flaky, disruptive, or the markers --lane maps to them):
+
+    k8s-testrun-marks {"nodeid": "...", "markers": ["serial", ...]}
+
+It registers the default lane markers, so --strict-markers accepts them. k8s-testrun sets FAKETIME for the test's pod; the marker itself
 changes nothing in the test process. Under FAKETIME the plugin makes
 time.sleep work around a libfaketime bug (see _sleep_under_faketime).
 """
@@ -21,6 +27,18 @@ import threading
 import time
 
 PREFIX = "k8s-testrun-marker "
+MARKS_PREFIX = "k8s-testrun-marks "
+# Markers of pytest's own, which never name a lane.
+_BUILTIN = {"parametrize", "usefixtures", "filterwarnings", "skip", "skipif", "xfail", "faketime"}
+# Bounds on what one test's line carries: names and their length.
+_MAX_MARKS = 32
+_MAX_MARK_LEN = 100
+_LANES = {
+    "serial": "run this test with no other test pod of the run alive, after the parallel tests (k8s-testrun lane)",
+    "slow": "give this test the longer --slow-timeout and start it first (k8s-testrun lane)",
+    "flaky": "retry this test up to --flaky-retries times, even without --retries (k8s-testrun lane)",
+    "disruptive": "run this test alone, after every other test (k8s-testrun lane)",
+}
 _items = []
 
 
@@ -61,6 +79,8 @@ def pytest_configure(config):
         "faketime(spec): run this test under libfaketime with FAKETIME=spec, "
         'e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or "+3d" (k8s-testrun)',
     )
+    for name, doc in _LANES.items():
+        config.addinivalue_line("markers", "%s: %s" % (name, doc))
 
 
 def pytest_collection_finish(session):
@@ -80,3 +100,13 @@ def pytest_terminal_summary(terminalreporter):
             shown = [repr(a) for a in marker.args] + ["%s=%r" % kv for kv in marker.kwargs.items()]
             entry["error"] = "faketime(%s) takes one string" % ", ".join(shown)[:200]
         terminalreporter.write_line(PREFIX + json.dumps(entry))
+    for item in _items:
+        names = []
+        for m in item.iter_markers():
+            if m.name in _BUILTIN or m.name in names or len(m.name) > _MAX_MARK_LEN:
+                continue
+            names.append(m.name)
+            if len(names) == _MAX_MARKS:
+                break
+        if names:
+            terminalreporter.write_line(MARKS_PREFIX + json.dumps({"nodeid": item.nodeid, "markers": names}))

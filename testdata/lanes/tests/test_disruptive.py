@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.mark.disruptive
+def test_disruptive():
+    pass
