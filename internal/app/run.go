@@ -206,6 +206,12 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	units := plan.Group(cases, plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past})
+	// The tests' artifacts wait for the report on disk.
+	spill, err := os.MkdirTemp("", "k8s-testrun-artifacts-")
+	if err != nil {
+		return nil, fmt.Errorf("creating a directory for the tests' artifacts: %w", err)
+	}
+	defer os.RemoveAll(spill)
 	results, runErr := runner.Run(ctx, runner.Options{
 		Client:         p.cluster.Client,
 		Namespace:      p.cluster.Namespace,
@@ -230,6 +236,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 
 		FaketimeLibrary: p.image.FaketimeLibrary,
 		CoverageDir:     covDir,
+		SpillDir:        spill,
 	})
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.

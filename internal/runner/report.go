@@ -278,7 +278,11 @@ func (r *Report) WriteArtifacts(dir string) (int, error) {
 			if !filepath.IsLocal(name) || !strings.HasPrefix(name, caseDir+string(filepath.Separator)) {
 				return n, fmt.Errorf("artifact %q of %s leaves its directory", f.Name, cr.Case.TestID)
 			}
-			if err := writeInRoot(root, name, f.Data); err != nil {
+			data, err := artifactData(f)
+			if err != nil {
+				return n, fmt.Errorf("reading artifact %q of %s: %w", f.Name, cr.Case.TestID, err)
+			}
+			if err := writeInRoot(root, name, data); err != nil {
 				return n, fmt.Errorf("writing artifact %q of %s: %w", f.Name, cr.Case.TestID, err)
 			}
 			n++

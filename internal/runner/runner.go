@@ -87,6 +87,9 @@ type Options struct {
 	// running and when the pod is first seen done or gone, on the loop's
 	// goroutine.
 	OnPod func(PodEvent)
+	// SpillDir, when set, receives the artifacts of every attempt as it is
+	// collected, so that they wait for the report on disk, not in memory.
+	SpillDir string
 	// CoverageDir, when set, runs pytest under coverage.py and receives
 	// every attempt's data files, kept on disk rather than in memory.
 	CoverageDir string
@@ -549,6 +552,13 @@ func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 		}
 	}
 	at.Results.Coverage = nil
+	if r.o.SpillDir != "" {
+		files, err := SpillArtifacts(r.o.SpillDir, p.Name, at.Results.Artifacts)
+		if err != nil {
+			r.o.Logger.Warn("keeping the artifacts in memory", "pod", p.Name, "error", err)
+		}
+		at.Results.Artifacts = files
+	}
 	c := collectedPod{at: at, at0: time.Now()}
 	if ids := p.Annotations[k8s.AnnotationCases]; ids != "" {
 		c.unit = true

@@ -52,6 +52,9 @@ type File struct {
 	Data []byte
 	// Mode holds the permission bits; zero means 0o644.
 	Mode fs.FileMode
+	// Spilled, when set, is where the file's data waits on this machine's
+	// disk; Data is then nil. Decode never sets it.
+	Spilled string
 }
 
 var (
