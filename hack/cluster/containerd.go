@@ -24,6 +24,10 @@ func (c *Cluster) containerdSocket() string { return c.path("containerd", "conta
 // mistaking another containerd's for them.
 func (c *Cluster) runcRoot() string { return c.path("containerd", "runc") }
 
+// KindRegistry is the name kind's nodes pull from its local registry by,
+// kind-registry:5000; this cluster's containerd pulls it from its own.
+const KindRegistry = "kind-registry:5000"
+
 // containerdConfig renders containerd's configuration. Everything the
 // daemon writes goes below the cluster directory; the system's containerd,
 // if any, keeps its own socket, root and state.
@@ -69,6 +73,12 @@ func (c *Cluster) containerdConfig(s State) string {
 		"",
 		// The local registry speaks plain HTTP.
 		fmt.Sprintf(`[plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]`, q(reg)),
+		"  endpoint = [" + q("http://"+reg) + "]",
+		"",
+		// The name kind's nodes pull its local registry by, as
+		// helm/kind-action advertises it in local-registry-hosting, is the
+		// same registry here: the action's e2e (test/action) advertises it.
+		fmt.Sprintf(`[plugins."io.containerd.grpc.v1.cri".registry.mirrors.%s]`, q(KindRegistry)),
 		"  endpoint = [" + q("http://"+reg) + "]",
 		"",
 	}

@@ -5,6 +5,7 @@
 //	go run ./hack/cluster down   [--name NAME] [--dir DIR]
 //	go run ./hack/cluster status [--name NAME] [--dir DIR]
 //	go run ./hack/cluster restart-apiserver [--name NAME] [--dir DIR]
+//	go run ./hack/cluster restart-containerd [--name NAME] [--dir DIR]
 //
 // It builds the Kubernetes binaries from the version pinned in hack/kube,
 // runs etcd, the control plane, containerd and a kubelet as detached
@@ -31,7 +32,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: cluster up|down|status|restart-apiserver [--name NAME] [--dir DIR]
+const usage = `usage: cluster up|down|status|restart-apiserver|restart-containerd [--name NAME] [--dir DIR]
 
   up      start the cluster, or say it runs and reuse it
   down    stop everything the cluster started and verify nothing remains
@@ -39,6 +40,9 @@ const usage = `usage: cluster up|down|status|restart-apiserver [--name NAME] [--
   restart-apiserver
           stop the running cluster's API server and start it again, for
           tests of what survives a control-plane restart
+  restart-containerd
+          stop the running cluster's containerd and start it again with
+          the configuration written now
 `
 
 // run is the whole program: it parses args, runs a verb and returns the exit
@@ -80,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		verbFunc = (*Cluster).Status
 	case "restart-apiserver":
 		verbFunc = (*Cluster).RestartAPIServer
+	case "restart-containerd":
+		verbFunc = (*Cluster).RestartContainerd
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

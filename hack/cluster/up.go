@@ -358,3 +358,29 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	fmt.Fprintf(c.out, "restarted the API server of cluster %q (took %s)\n", c.Name, time.Since(began).Round(time.Millisecond))
 	return nil
 }
+
+// RestartContainerd stops the running cluster's containerd and starts it
+// again with the configuration this program writes now; the containers it
+// runs keep running under their shims.
+func (c *Cluster) RestartContainerd(ctx context.Context) error {
+	s, ok, err := c.loadState()
+	if err != nil {
+		return err
+	}
+	if !ok || !c.running(nameContainerd) {
+		return fmt.Errorf("cluster %q runs no containerd; start it with `up`", c.Name)
+	}
+	began := time.Now()
+	comp, err := c.containerd(s)
+	if err != nil {
+		return err
+	}
+	if err := c.stop(ctx, nameContainerd, comp.grace); err != nil {
+		return err
+	}
+	if err := c.startWait(ctx, comp, "socket", 30*time.Second, socketReady(c.containerdSocket())); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.out, "restarted containerd of cluster %q (took %s)\n", c.Name, time.Since(began).Round(time.Millisecond))
+	return nil
+}

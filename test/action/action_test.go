@@ -279,8 +279,12 @@ func commonInputs(j *job, project string) map[string]string {
 // names an image it pushed to kind's registry.
 func kindRegistryName(ref string) string {
 	_, path, _ := strings.Cut(ref, "/")
-	return "kind-registry:5000/" + path
+	return kindRegistry + "/" + path
 }
+
+// kindRegistry is kind's local registry as its nodes and the kind network
+// name it.
+const kindRegistry = "kind-registry:5000"
 
 func readOutputs(t *testing.T, path string) map[string]string {
 	b, err := os.ReadFile(path)
@@ -361,7 +365,7 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	assert.Equal(t, "60", outs["failed"])
 	assert.Equal(t, "reports/junit.xml", outs["junit_path"])
 	assert.Equal(t, "https://github.example/o/r/runs/7", outs["check_url"])
-	assert.True(t, strings.HasPrefix(outs["image"], s.registry+"/"), "the image output names the image as the nodes pull it: %s", outs["image"])
+	assert.True(t, strings.HasPrefix(outs["image"], kindRegistry+"/"), "the image output names the image as kind's nodes pull it: %s", outs["image"])
 	assert.Contains(t, outs["image"], "@sha256:")
 	assert.Greater(t, s.registryConns.Load(), before, "the image was pushed through kind-registry on the kind network")
 	assert.Contains(t, stdout.String()+stderr.String(), "kind-registry:5000", "the action says it pushes to kind-registry")

@@ -281,12 +281,13 @@ func (s *suite) kindTopology(ctx context.Context, admin *clientcmdapi.Config, cl
 		return err
 	}
 
-	// As kind's local registry guide and helm/kind-action write it, with
-	// the name the nodes of this cluster pull by.
+	// As kind's local registry guide and helm/kind-action write it: the
+	// nodes pull by kind-registry:5000, which this cluster's containerd
+	// mirrors to its own registry (hack/cluster).
 	cms := s.client.CoreV1().ConfigMaps(kind.HostingNamespace)
 	_, err = cms.Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: kind.HostingConfigMap, Namespace: kind.HostingNamespace, Labels: map[string]string{hostingLabel: "true"}},
-		Data:       map[string]string{kind.HostingKey: fmt.Sprintf("host: \"localhost:%s\"\nhostFromContainerRuntime: %q\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n", regPort, s.registry)},
+		Data:       map[string]string{kind.HostingKey: fmt.Sprintf("host: \"localhost:%s\"\nhostFromContainerRuntime: %q\nhelp: \"https://kind.sigs.k8s.io/docs/user/local-registry/\"\n", regPort, kindRegistry)},
 	}, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("ConfigMap %s/%s exists already: the cluster advertises a registry of its own, or another test holds it", kind.HostingNamespace, kind.HostingConfigMap)
