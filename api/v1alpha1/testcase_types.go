@@ -33,6 +33,17 @@ type TestCaseSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Faketime string `json:"faketime,omitempty"`
+	// Lane is the test's lane, from its markers and the run's Lanes:
+	// serial, slow, flaky or disruptive; empty runs it in parallel.
+	// +kubebuilder:validation:Enum="";serial;slow;flaky;disruptive
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="lane is immutable"
+	// +optional
+	Lane string `json:"lane,omitempty"`
+	// Timeout bounds each attempt of the test (its pod's
+	// activeDeadlineSeconds): the run's SlowTimeout for the slow lane,
+	// else its Timeout; unset means the run's Timeout, 0s none.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // TestCasePhase is where a test stands.

@@ -131,7 +131,42 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="maxFailures is immutable"
 	// +optional
 	MaxFailures int32 `json:"maxFailures,omitempty"`
+
+	// Lanes map lane policies (serial, slow, flaky, disruptive) to the
+	// pytest markers that put a test in them, e.g. {serial: [serial,
+	// db_migration]}; a policy left out keeps the marker of its own name.
+	// serial tests run with no other test pod alive, after the parallel
+	// ones; slow ones get SlowTimeout and start first; flaky ones get
+	// FlakyRetries; disruptive ones run alone, last.
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['serial', 'slow', 'flaky', 'disruptive'])",message="lanes are serial, slow, flaky or disruptive"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() > 0)",message="give each lane at least one marker"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="lanes are immutable"
+	// +kubebuilder:validation:MaxProperties=4
+	// +optional
+	Lanes map[string]LaneMarkers `json:"lanes,omitempty"`
+
+	// SlowTimeout bounds each attempt of a test of the slow lane; unset or
+	// 0s means 3× Timeout.
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="give a duration such as 30m"
+	// +optional
+	SlowTimeout *metav1.Duration `json:"slowTimeout,omitempty"`
+
+	// FlakyRetries are extra attempts for a failed test of the flaky lane,
+	// even when Retries is 0; a test runs at most 1 + the larger of the
+	// two. Unset means 2.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="flakyRetries are immutable"
+	// +optional
+	FlakyRetries *int32 `json:"flakyRetries,omitempty"`
 }
+
+// LaneMarkers are pytest marker names: Python identifiers.
+// +kubebuilder:validation:MaxItems=64
+// +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+// +kubebuilder:validation:items:MaxLength=128
+// +listType=atomic
+type LaneMarkers []string
 
 // TestRunPhase is where a run stands.
 // +kubebuilder:validation:Enum=Pending;Discovering;Running;Succeeded;Failed;Error

@@ -224,7 +224,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 		}
 		tmpl = &runtime.RawExtension{Raw: raw}
 	}
-	return &v1alpha1.TestRun{
+	run := &v1alpha1.TestRun{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      p.runID,
 			Namespace: p.cluster.Namespace,
@@ -244,8 +244,26 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			TTLSecondsAfterFinished: ptr.To(int32(operatorRunTTL / time.Second)),
 			Faketime:                p.cfg.Faketime,
 			MaxFailures:             int32(p.cfg.MaxFailures),
+			FlakyRetries:            ptr.To(int32(p.cfg.FlakyRetries)),
 		},
-	}, nil
+	}
+	if len(p.cfg.Lanes) > 0 {
+		run.Spec.Lanes = make(map[string]v1alpha1.LaneMarkers, len(p.cfg.LaneMarkers))
+		for lane, markers := range p.cfg.LaneMarkers {
+			run.Spec.Lanes[lane] = markers
+		}
+	}
+	if p.cfg.SlowTimeout > 0 {
+		run.Spec.SlowTimeout = &metav1.Duration{Duration: p.cfg.SlowTimeout}
+	}
+	if r := p.cfg.Rerun; r != nil {
+		// Validate refused a report without node ids in operator mode;
+		// the failed tests run without discovery.
+		for _, t := range r.Failed {
+			run.Spec.Tests = append(run.Spec.Tests, t.TestID)
+		}
+	}
+	return run, nil
 }
 
 // runName names a TestRun after the project and the run id; it names the

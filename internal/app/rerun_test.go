@@ -25,6 +25,7 @@ func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
 	notJUnit := filepath.Join(dir, "coverage.xml")
 	require.NoError(t, os.WriteFile(notJUnit, []byte(`<coverage version="7"/>`), 0o644))
 	base := []string{"run", "--repository", "localhost:5001/x"}
+	plainReport := filepath.Join("..", "rerun", "testdata", "pytest-sample.xml")
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -34,7 +35,7 @@ func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
 		{"max failures negative", []string{"--max-failures", "-2"}, []string{`max failures "-2": must be 0 (no limit) or more`}},
 		{"report missing", []string{"--rerun-failed", filepath.Join(dir, "gone.xml")}, []string{`rerun failed "` + filepath.Join(dir, "gone.xml") + `": does not exist`, "give the JUnit XML report"}},
 		{"report not junit", []string{"--rerun-failed", notJUnit}, []string{`rerun failed "` + notJUnit + `": is not a JUnit XML report: its root element is <coverage>`}},
-		{"operator mode", []string{"--mode", "operator", "--rerun-failed", notJUnit}, []string{`mode "operator": does not take --rerun-failed`, "use --mode direct"}},
+		{"operator mode, plain pytest report", []string{"--mode", "operator", "--rerun-failed", plainReport}, []string{`rerun failed "` + plainReport + `": names its failed tests by classname and name only`, "give a k8s-testrun report", "use --mode direct"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _, stderr := testEnv(nil)
@@ -128,4 +129,57 @@ func TestActionRerunOfAReportWithoutFailures(t *testing.T) {
 	summary, err := os.ReadFile(sum)
 	require.NoError(t, err)
 	assert.Contains(t, string(summary), "no tests ran")
+}
+
+// ownReport is a k8s-testrun report: its testcases carry their node ids.
+const ownReport = `<testsuites><testsuite name="k8s-testrun">
+<testcase classname="tests.test_a" name="test_ok"><properties><property name="k8s-testrun.test-id" value="tests/test_a.py::test_ok"/></properties></testcase>
+<testcase classname="tests.test_a" name="test_bad"><properties><property name="k8s-testrun.test-id" value="tests/test_a.py::test_bad"/></properties><failure message="boom"/></testcase>
+<testcase classname="tests.test_a.TestK" name="test_x[1]"><properties><property name="k8s-testrun.test-id" value="tests/test_a.py::TestK::test_x[1]"/></properties><error message="fixture"/></testcase>
+<testcase classname="tests.test_a" name="test_skip"><properties><property name="k8s-testrun.test-id" value="tests/test_a.py::test_skip"/></properties><skipped/></testcase>
+</testsuite></testsuites>`
+
+// In operator mode the failed and errored tests of a k8s-testrun report
+// become the TestRun's tests, and the lane flags its lane fields.
+func TestOperatorRunTakesRerunAndLanes(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "junit.xml")
+	require.NoError(t, os.WriteFile(report, []byte(ownReport), 0o644))
+	cfg, err := config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", report,
+		"--lane", "serial=serial,db", "--slow-timeout", "20m", "--flaky-retries", "4", dir}, func(string) string { return "" }, &strings.Builder{})
+	require.NoError(t, err)
+	p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
+	run, err := p.testRun("img@sha256:1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tests/test_a.py::test_bad", "tests/test_a.py::TestK::test_x[1]"}, run.Spec.Tests)
+	assert.Equal(t, []string{"serial", "db"}, []string(run.Spec.Lanes["serial"]))
+	assert.Equal(t, []string{"slow"}, []string(run.Spec.Lanes["slow"]), "a policy not mapped keeps its own marker")
+	require.NotNil(t, run.Spec.SlowTimeout)
+	assert.Equal(t, 20*time.Minute, run.Spec.SlowTimeout.Duration)
+	require.NotNil(t, run.Spec.FlakyRetries)
+	assert.Equal(t, int32(4), *run.Spec.FlakyRetries)
+
+	// Without the flags: no lanes mapping, the default slow timeout (3×
+	// timeout, the operator's too), discovery.
+	cfg, err = config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", dir}, func(string) string { return "" }, &strings.Builder{})
+	require.NoError(t, err)
+	p = &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
+	run, err = p.testRun("img@sha256:1")
+	require.NoError(t, err)
+	assert.Nil(t, run.Spec.Lanes)
+	assert.Nil(t, run.Spec.SlowTimeout)
+	assert.Empty(t, run.Spec.Tests)
+	assert.Equal(t, int32(config.DefaultFlakyRetries), *run.Spec.FlakyRetries)
+}
+
+// A report without failures runs nothing in operator mode too: no cluster
+// is asked, exit 0.
+func TestOperatorRerunOfAReportWithoutFailures(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "junit.xml")
+	require.NoError(t, os.WriteFile(report, []byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_ok"/></testsuite></testsuites>`), 0o644))
+	env, _, stderr := testEnv(map[string]string{"KUBECONFIG": filepath.Join(dir, "no-kubeconfig")})
+	code := Run(context.Background(), []string{"run", "--repository", "localhost:5001/x", "--mode", "operator", "--rerun-failed", report, dir}, env)
+	assert.Equal(t, ExitOK, code, stderr.String())
+	assert.Equal(t, "k8s-testrun: "+report+" has no failed or errored tests (of 1); nothing to rerun\n", stderr.String())
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
@@ -390,11 +391,8 @@ func (c *Config) Validate() error {
 		if c.Coverage {
 			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
 		}
-		if len(c.Lanes) > 0 || c.SlowTimeout != 0 || c.FlakyRetries != DefaultFlakyRetries {
-			bad("mode", c.Mode, "does not run marker lanes (--lane, --slow-timeout, --flaky-retries); use --mode direct")
-		}
-		if c.RerunFailed != "" {
-			bad("mode", c.Mode, "does not take --rerun-failed: the operator discovers the tests in the cluster, where the report is not; use --mode direct")
+		if c.FlakyRetries > 10 {
+			bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be at most 10 in operator mode (the TestRun's flakyRetries)")
 		}
 	default:
 		bad("mode", c.Mode, "must be direct or operator")
@@ -443,6 +441,14 @@ func (c *Config) Validate() error {
 			bad("rerun failed", c.RerunFailed, err.Error())
 		}
 		c.Rerun = rep
+	}
+	if c.Mode == ModeOperator && c.Rerun != nil {
+		for _, t := range c.Rerun.Failed {
+			if t.TestID == "" {
+				bad("rerun failed", c.RerunFailed, "names its failed tests by classname and name only (plain pytest's --junitxml), and the operator takes node ids; give a k8s-testrun report (testcases with the property "+junit.PropertyTestID+"), or use --mode direct")
+				break
+			}
+		}
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)

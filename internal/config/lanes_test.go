@@ -41,7 +41,7 @@ func TestLaneFlagsBadValues(t *testing.T) {
 		{"bad marker name", []string{"--lane", "slow=a-b"}, `lane "slow=a-b": marker "a-b" is not a pytest marker name`},
 		{"negative slow timeout", []string{"--slow-timeout", "-1s"}, `slow timeout "-1s": must be positive`},
 		{"negative flaky retries", []string{"--flaky-retries", "-1"}, `flaky retries "-1": must be 0 or more`},
-		{"operator mode", []string{"--mode", "operator", "--lane", "serial=db"}, `mode "operator": does not run marker lanes`},
+		{"operator mode, flaky retries above the TestRun's maximum", []string{"--mode", "operator", "--flaky-retries", "11"}, `flaky retries "11": must be at most 10 in operator mode`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseRun(append([]string{"--repository", "r.io/x", dir}, tt.args...), env(nil), &bytes.Buffer{})
@@ -50,4 +50,14 @@ func TestLaneFlagsBadValues(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "one line")
 		})
 	}
+}
+
+// Operator mode takes the lane flags: they go into the TestRun's spec.
+func TestLaneFlagsInOperatorMode(t *testing.T) {
+	dir := t.TempDir()
+	c, err := ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--lane", "serial=serial,db", "--slow-timeout", "20m", "--flaky-retries", "3", dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"serial", "db"}, c.LaneMarkers["serial"])
+	assert.Equal(t, 20*time.Minute, c.SlowTimeout)
+	assert.Equal(t, 3, c.FlakyRetries)
 }

@@ -50,3 +50,34 @@ func TestRerunFailedAndMaxFailuresBadValues(t *testing.T) {
 		})
 	}
 }
+
+// Operator mode takes a k8s-testrun report, whose failed tests carry their
+// node ids, and refuses plain pytest's, whose names only discovery could
+// turn back into tests.
+func TestRerunFailedInOperatorMode(t *testing.T) {
+	dir := t.TempDir()
+	ours := filepath.Join(dir, "ours.xml")
+	require.NoError(t, os.WriteFile(ours, []byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_b"><properties><property name="k8s-testrun.test-id" value="tests/test_a.py::test_b"/></properties><failure/></testcase></testsuite></testsuites>`), 0o644))
+	plain := filepath.Join(dir, "plain.xml")
+	require.NoError(t, os.WriteFile(plain, []byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_b"><failure/></testcase></testsuite></testsuites>`), 0o644))
+	passed := filepath.Join(dir, "passed.xml")
+	require.NoError(t, os.WriteFile(passed, []byte(`<testsuites><testsuite><testcase classname="tests.test_a" name="test_b"/></testsuite></testsuites>`), 0o644))
+
+	c, err := ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", ours, dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	require.Len(t, c.Rerun.Failed, 1)
+	assert.Equal(t, "tests/test_a.py::test_b", c.Rerun.Failed[0].TestID)
+
+	c, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", passed, dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err, "a plain report without failures runs nothing, in either mode")
+	assert.Empty(t, c.Rerun.Failed)
+
+	_, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", plain, dir}, env(nil), &bytes.Buffer{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `rerun failed "`+plain+`": names its failed tests by classname and name only`)
+	assert.Contains(t, err.Error(), "use --mode direct")
+	assert.Equal(t, 1, strings.Count(err.Error(), "\n")+1, "one line")
+
+	_, err = ParseRun([]string{"--repository", "r.io/x", "--rerun-failed", plain, dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err, "direct mode matches plain names against discovery")
+}

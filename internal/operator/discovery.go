@@ -47,13 +47,14 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	var (
 		skipped []junit.Testcase
 		markers map[string]string
+		marks   map[string][]string
 	)
 	if len(ids) == 0 {
 		found, res, err := r.discover(ctx, run, st, s)
 		if found.IDs == nil || err != nil {
 			return nil, res, err
 		}
-		ids, skipped, markers = found.IDs, found.Skipped, found.Markers
+		ids, skipped, markers, marks = found.IDs, found.Skipped, found.Markers, found.Marks
 	}
 	ids = unique(ids)
 	for i, id := range ids {
@@ -61,7 +62,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		if v, ok := markers[id]; ok {
 			ft = v
 		}
-		if err := r.createCase(ctx, run, i, id, ft, s); err != nil {
+		if err := r.createCase(ctx, run, i, id, ft, s.lane(marks[id]), s); err != nil {
 			return nil, ctrl.Result{}, err
 		}
 	}
@@ -86,7 +87,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	return nil, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime string, s settings) error {
+func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime, lane string, s settings) error {
 	caseID := testid.CaseID(id)
 	tc := &v1alpha1.TestCase{
 		ObjectMeta: metav1.ObjectMeta{
@@ -100,7 +101,11 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 			Annotations:     map[string]string{k8s.AnnotationTestID: id},
 			OwnerReferences: []metav1.OwnerReference{controllerRef(run, v1alpha1.GroupVersion.WithKind("TestRun"))},
 		},
-		Spec: v1alpha1.TestCaseSpec{TestRun: run.Name, TestID: id, Index: int32(index), MaxAttempts: int32(s.maxAttempts), Faketime: faketime},
+		Spec: v1alpha1.TestCaseSpec{
+			TestRun: run.Name, TestID: id, Index: int32(index), Faketime: faketime,
+			Lane: lane, MaxAttempts: int32(s.maxAttemptsOf(lane)),
+			Timeout: &metav1.Duration{Duration: s.timeoutOf(lane)},
+		},
 	}
 	err := r.Client.Create(ctx, tc)
 	if err != nil && !kerrors.IsAlreadyExists(err) {

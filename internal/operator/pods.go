@@ -23,6 +23,7 @@ const (
 	DefaultTimeout        = 10 * time.Minute
 	DefaultPendingTimeout = 2 * time.Minute
 	DefaultInfraRetries   = 2
+	DefaultFlakyRetries   = 2
 )
 
 // lingerDir is where the collector of a lingering pod reads
@@ -42,6 +43,12 @@ type settings struct {
 	pendingTimeout time.Duration
 	linger         time.Duration
 	native         bool
+	// flakyAttempts is how often a test of the flaky lane runs at most.
+	flakyAttempts int
+	// slowTimeout bounds each attempt of a test of the slow lane.
+	slowTimeout time.Duration
+	// lanes map each lane policy to its markers.
+	lanes map[string][]string
 }
 
 // settingsOf resolves a run's options; serverNative says whether the API
@@ -55,6 +62,15 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 		pendingTimeout: DefaultPendingTimeout,
 		linger:         time.Duration(run.Spec.LingerSecondsOnFailure) * time.Second,
 	}
+	flaky := DefaultFlakyRetries
+	if run.Spec.FlakyRetries != nil {
+		flaky = max(int(*run.Spec.FlakyRetries), 0)
+	}
+	s.flakyAttempts = max(s.maxAttempts, flaky+1)
+	s.lanes = plan.DefaultLaneMarkers()
+	for lane, markers := range run.Spec.Lanes {
+		s.lanes[lane] = markers
+	}
 	if run.Spec.InfraRetries != nil {
 		s.infraRetries = max(int(*run.Spec.InfraRetries), 0)
 	}
@@ -63,6 +79,10 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 	}
 	if run.Spec.Timeout != nil {
 		s.timeout = run.Spec.Timeout.Duration
+	}
+	s.slowTimeout = 3 * s.timeout
+	if run.Spec.SlowTimeout != nil && run.Spec.SlowTimeout.Duration > 0 {
+		s.slowTimeout = run.Spec.SlowTimeout.Duration
 	}
 	if run.Spec.PendingTimeout != nil && run.Spec.PendingTimeout.Duration > 0 {
 		s.pendingTimeout = run.Spec.PendingTimeout.Duration
@@ -87,6 +107,33 @@ func (s settings) observeOptions() k8s.ObserveOptions {
 	return k8s.ObserveOptions{PendingTimeout: s.pendingTimeout, TestExitEnds: s.linger > 0}
 }
 
+// lane is the lane of a test with the given markers.
+func (s settings) lane(markers []string) string { return plan.LaneOf(markers, s.lanes) }
+
+// maxAttemptsOf is how often a test of lane runs at most.
+func (s settings) maxAttemptsOf(lane string) int {
+	if lane == plan.LaneFlaky {
+		return s.flakyAttempts
+	}
+	return s.maxAttempts
+}
+
+// timeoutOf bounds each attempt of a test of lane.
+func (s settings) timeoutOf(lane string) time.Duration {
+	if lane == plan.LaneSlow {
+		return s.slowTimeout
+	}
+	return s.timeout
+}
+
+// caseTimeout bounds each attempt of tc: its own timeout, else the run's.
+func (s settings) caseTimeout(tc *v1alpha1.TestCase) time.Duration {
+	if tc.Spec.Timeout != nil {
+		return tc.Spec.Timeout.Duration
+	}
+	return s.timeout
+}
+
 // podTemplate reads the run's pod template, which the API server keeps as
 // it was given.
 func podTemplate(run *v1alpha1.TestRun) (*corev1.PodTemplateSpec, error) {
@@ -108,7 +155,7 @@ func testPod(run *v1alpha1.TestRun, tc *v1alpha1.TestCase, attempt int, s settin
 		Case:          CaseOf(tc),
 		Attempt:       attempt,
 		Image:         run.Spec.Image,
-		Timeout:       s.timeout,
+		Timeout:       s.caseTimeout(tc),
 		NativeSidecar: s.native,
 		ResultLimit:   int(run.Spec.ResultLimit),
 		Template:      tmpl,

@@ -68,7 +68,7 @@ func DiscoveryPodName(run string) string { return "ktr-" + run + "-discover" }
 
 // CaseOf is the plan's view of a TestCase.
 func CaseOf(tc *v1alpha1.TestCase) plan.Case {
-	return plan.Case{ID: testid.CaseID(tc.Spec.TestID), TestID: tc.Spec.TestID, Faketime: tc.Spec.Faketime}
+	return plan.Case{ID: testid.CaseID(tc.Spec.TestID), TestID: tc.Spec.TestID, Faketime: tc.Spec.Faketime, Lane: tc.Spec.Lane}
 }
 
 func outcomeOf(a v1alpha1.Attempt) plan.Outcome {
@@ -149,7 +149,8 @@ func observed(tc *v1alpha1.TestCase, pods []*corev1.Pod, now time.Time, opts k8s
 	}
 	for n, a := range recorded {
 		if !seen[n] {
-			out = append(out, plan.Pod{Name: a.Pod, CaseID: c.ID, Attempt: n, Done: true, Collected: true, Deleting: true, Outcome: outcomeOf(a)})
+			// Not listed: the pod is gone, which the exclusive lanes wait for.
+			out = append(out, plan.Pod{Name: a.Pod, CaseID: c.ID, Attempt: n, Done: true, Collected: true, Deleting: true, Gone: true, Outcome: outcomeOf(a)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Attempt < out[j].Attempt })

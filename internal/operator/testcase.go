@@ -130,7 +130,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if p == nil {
 			continue
 		}
-		wait, err := r.enforceTimeout(ctx, p, s, now)
+		wait, err := r.enforceTimeout(ctx, p, s.linger, s.caseTimeout(tc), now)
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -269,13 +269,13 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 	}
 }
 
-// enforceTimeout ends an attempt that outlived the run's timeout. Only a
+// enforceTimeout ends an attempt that outlived the test's timeout. Only a
 // lingering pod needs it: its deadline was stretched by the linger.
-func (r *TestCaseReconciler) enforceTimeout(ctx context.Context, p *corev1.Pod, s settings, now time.Time) (time.Duration, error) {
-	if s.linger <= 0 || s.timeout <= 0 || p.Status.StartTime == nil || p.DeletionTimestamp != nil {
+func (r *TestCaseReconciler) enforceTimeout(ctx context.Context, p *corev1.Pod, linger, timeout time.Duration, now time.Time) (time.Duration, error) {
+	if linger <= 0 || timeout <= 0 || p.Status.StartTime == nil || p.DeletionTimestamp != nil {
 		return 0, nil
 	}
-	left := p.Status.StartTime.Add(s.timeout).Sub(now)
+	left := p.Status.StartTime.Add(timeout).Sub(now)
 	if left > 0 {
 		return left, nil
 	}

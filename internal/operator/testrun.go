@@ -161,7 +161,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	now := r.now()
-	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run)}
+	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run), FlakyAttempts: s.flakyAttempts}
 	byID := make(map[string]*v1alpha1.TestCase, len(cases))
 	var obs []plan.Pod
 	for _, tc := range cases {
@@ -271,7 +271,7 @@ func (r *TestRunReconciler) create(ctx context.Context, run *v1alpha1.TestRun, t
 	podsCreated.Inc()
 	log.V(1).Info("created pod", "pod", pod.Name, "test", live.Spec.TestID, "attempt", attempt)
 	if attempt > 1 {
-		r.Recorder.Eventf(live, pod, corev1.EventTypeNormal, "Retrying", "CreatePod", "attempt %d of %d in pod %s", attempt, s.maxAttempts, pod.Name)
+		r.Recorder.Eventf(live, pod, corev1.EventTypeNormal, "Retrying", "CreatePod", "attempt %d of %d in pod %s", attempt, s.maxAttemptsOf(live.Spec.Lane), pod.Name)
 	}
 	return 0, nil
 }

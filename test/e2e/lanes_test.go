@@ -123,7 +123,13 @@ func TestMarkerLanes(t *testing.T) {
 	lives := c.recordLives(ctx, t, ns)
 	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--timeout", "30s", "--lane", "serial=serial,db_migration"), Testdata("lanes"))...)
 	c.RequireNoRunPods(t, ns)
-	got := lives()
+	assertLanes(t, res, report, lives())
+}
+
+// assertLanes checks a run of testdata/lanes (its result res, its JUnit
+// report and the lives of its pods) as TestMarkerLanes describes.
+func assertLanes(t *testing.T, res CLIResult, report string, got []podLife) {
+	t.Helper()
 	require.Equal(t, 0, res.Exit, "stdout:\n%s\nstderr:\n%s", res.Stdout, res.Stderr)
 	assert.Contains(t, res.Stdout, "12 passed, 1 flaky")
 	assert.Contains(t, res.Stdout, "serial: 3 passed (3 tests)")

@@ -70,6 +70,8 @@ type opEnv struct {
 	image   string
 	// direct is the sample's JUnit report from direct mode.
 	direct junit.Testsuites
+	// directReport is its path.
+	directReport string
 }
 
 // TestOperator runs the sample project through the operator, running in
@@ -91,6 +93,7 @@ func TestOperator(t *testing.T) {
 		"--junit", report, "--artifacts", t.TempDir(), Testdata("sample"))
 	require.Equal(t, 1, res.Exit, "the sample has failing tests")
 	e.direct = readReport(t, report)
+	e.directReport = report
 	e.image = suiteProperty(e.direct, "k8s-testrun.image")
 	require.Contains(t, e.image, "@sha256:")
 
@@ -122,6 +125,8 @@ func TestOperator(t *testing.T) {
 	t.Run("delete run", e.testDeleteRun)
 	t.Run("linger", e.testLinger)
 	t.Run("collection skips as plain pytest", e.testCollectionSkips)
+	t.Run("marker lanes", e.testLanes)
+	t.Run("rerun failed", e.testRerunFailed)
 }
 
 func kubectlPath(t *testing.T) string {
