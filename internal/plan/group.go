@@ -115,16 +115,7 @@ func groupLane(cases []Case, g Grouping, prefix string) []Unit {
 		units[j].Cases = append(units[j].Cases, c.ID)
 		costs[j] += est[i]
 	}
-	order := make([]int, len(units))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
-	out := make([]Unit, len(units))
-	for i, j := range order {
-		out[i] = units[j]
-	}
-	return out
+	return costliestFirst(units, costs)
 }
 
 // estimates gives each case its expected duration.
@@ -206,16 +197,7 @@ func shardByFaketime(cases []Case, est []time.Duration, n int) []Unit {
 		units = append(units, u)
 		costs = append(costs, cost)
 	}
-	idx := make([]int, len(units))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
-	out := make([]Unit, len(units))
-	for i, j := range idx {
-		out[i] = units[j]
-	}
-	return out
+	return costliestFirst(units, costs)
 }
 
 // shard assigns the cases to n units by longest processing time first: the
@@ -254,16 +236,7 @@ func shard(cases []Case, est []time.Duration, n int) []Unit {
 		units = append(units, u)
 		costs = append(costs, load[s])
 	}
-	idx := make([]int, len(units))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
-	out := make([]Unit, len(units))
-	for i, j := range idx {
-		out[i] = units[j]
-	}
-	return out
+	return costliestFirst(units, costs)
 }
 
 // fileOf is the file part of a pytest node ID.
@@ -290,4 +263,19 @@ func classOf(testID string) string {
 func unitID(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return "u" + hex.EncodeToString(sum[:])[:11]
+}
+
+// costliestFirst orders units by their costs, highest first; units of
+// equal cost keep their order.
+func costliestFirst(units []Unit, costs []time.Duration) []Unit {
+	order := make([]int, len(units))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(costs[b], costs[a]) })
+	out := make([]Unit, len(units))
+	for i, j := range order {
+		out[i] = units[j]
+	}
+	return out
 }
