@@ -117,6 +117,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 	if msg, ok := serviceNotReady(pod, stuckFor, opts); ok {
 		return infra(ReasonServiceNotReady, msg), true
 	}
+	if msg, ok := neverStarted(pod, now, opts); ok {
+		return infra(plan.ReasonNodeLost, msg), true
+	}
 	return plan.Outcome{}, false
 }
 
@@ -171,4 +174,28 @@ func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 		}
 	}
 	return nil
+}
+
+// minNeverStarted is the least time a scheduled pod may go without a word
+// from its node before neverStarted gives up on it.
+const minNeverStarted = time.Minute
+
+// neverStarted says the pod's node has reported nothing of it, not even a
+// container waiting, for the pending timeout (at least minNeverStarted)
+// since it was scheduled there: the node went away or dropped it. The
+// attempt is the infrastructure's, and runs again in a fresh pod.
+func neverStarted(pod *corev1.Pod, now time.Time, opts ObserveOptions) (string, bool) {
+	if pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" {
+		return "", false
+	}
+	if len(pod.Status.ContainerStatuses) > 0 || len(pod.Status.InitContainerStatuses) > 0 {
+		return "", false
+	}
+	after := max(opts.PendingTimeout, minNeverStarted)
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue && now.Sub(c.LastTransitionTime.Time) >= after {
+			return fmt.Sprintf("scheduled on node %s, which reported nothing of the pod within %s", pod.Spec.NodeName, after), true
+		}
+	}
+	return "", false
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -117,4 +118,32 @@ func TestObserveTestExitEnds(t *testing.T) {
 	assert.True(t, got.Done, "a lingering collector must not hold the attempt open")
 	assert.Equal(t, plan.Failed, got.Outcome.Status)
 	assert.Equal(t, int32(1), got.Outcome.ExitCode)
+}
+
+// TestObserveNeverStarted: a pod scheduled on a node that reports nothing
+// of it ends, after the pending timeout (at least a minute) from its
+// scheduling, as the infrastructure's NodeLost, which runs again.
+func TestObserveNeverStarted(t *testing.T) {
+	scheduled := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", CreationTimestamp: metav1.NewTime(scheduled.Add(-time.Second))},
+		Spec:       corev1.PodSpec{NodeName: "node-1"},
+		Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(scheduled)},
+		}},
+	}
+	opts := ObserveOptions{PendingTimeout: 20 * time.Second}
+	assert.False(t, Observe(pod, scheduled.Add(59*time.Second), opts).Done, "under a minute, whatever the pending timeout")
+	obs := Observe(pod, scheduled.Add(time.Minute), opts)
+	require.True(t, obs.Done)
+	assert.Equal(t, plan.ReasonNodeLost, obs.Outcome.Reason)
+	assert.True(t, obs.Outcome.Disrupted(), "runs again as an infrastructure retry")
+	assert.Contains(t, obs.Outcome.Message, "node-1")
+
+	opts.PendingTimeout = 3 * time.Minute
+	assert.False(t, Observe(pod, scheduled.Add(2*time.Minute), opts).Done, "the pending timeout when longer")
+
+	waiting := pod.DeepCopy()
+	waiting.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: TestContainer, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}
+	assert.False(t, Observe(waiting, scheduled.Add(10*time.Minute), ObserveOptions{PendingTimeout: time.Minute}).Done, "a node that reports the pod is not lost")
 }
