@@ -120,6 +120,9 @@ func outcome(pod *corev1.Pod, now time.Time, opts ObserveOptions) (plan.Outcome,
 	if msg, ok := neverStarted(pod, now, opts); ok {
 		return infra(plan.ReasonNodeLost, msg), true
 	}
+	if msg, ok := deadlineIgnored(pod, now); ok {
+		return infra(plan.ReasonNodeLost, msg), true
+	}
 	return plan.Outcome{}, false
 }
 
@@ -198,4 +201,23 @@ func neverStarted(pod *corev1.Pod, now time.Time, opts ObserveOptions) (string, 
 		}
 	}
 	return "", false
+}
+
+// deadlineGrace is how long past a pod's activeDeadlineSeconds its node
+// may take to end it.
+const deadlineGrace = time.Minute
+
+// deadlineIgnored says the pod still runs a minute past its deadline: the
+// kubelet ends a pod at its deadline, so its node has stopped doing its
+// work. The attempt is the infrastructure's, and runs again.
+func deadlineIgnored(pod *corev1.Pod, now time.Time) (string, bool) {
+	d := deadline(pod)
+	if d == 0 || pod.Status.StartTime == nil {
+		return "", false
+	}
+	limit := time.Duration(d)*time.Second + deadlineGrace
+	if now.Sub(pod.Status.StartTime.Time) < limit {
+		return "", false
+	}
+	return fmt.Sprintf("still running on node %s %s after its start, past its deadline of %ds: the node no longer ends its pods", pod.Spec.NodeName, limit, d), true
 }

@@ -147,3 +147,25 @@ func TestObserveNeverStarted(t *testing.T) {
 	waiting.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: TestContainer, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}
 	assert.False(t, Observe(waiting, scheduled.Add(10*time.Minute), ObserveOptions{PendingTimeout: time.Minute}).Done, "a node that reports the pod is not lost")
 }
+
+// TestObserveDeadlineIgnored: a pod still running a minute past its
+// activeDeadlineSeconds, which its kubelet should have enforced, ends as
+// the infrastructure's NodeLost.
+func TestObserveDeadlineIgnored(t *testing.T) {
+	started := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", CreationTimestamp: metav1.NewTime(started)},
+		Spec:       corev1.PodSpec{NodeName: "node-1", ActiveDeadlineSeconds: ptr.To(int64(30))},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, StartTime: ptr.To(metav1.NewTime(started)),
+			ContainerStatuses: []corev1.ContainerStatus{{Name: TestContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}}}}},
+	}
+	opts := ObserveOptions{PendingTimeout: time.Minute}
+	assert.False(t, Observe(pod, started.Add(89*time.Second), opts).Done, "the kubelet has a minute past the deadline")
+	obs := Observe(pod, started.Add(90*time.Second), opts)
+	require.True(t, obs.Done)
+	assert.Equal(t, plan.ReasonNodeLost, obs.Outcome.Reason)
+	assert.True(t, obs.Outcome.Disrupted(), "runs again as an infrastructure retry")
+
+	pod.Spec.ActiveDeadlineSeconds = nil
+	assert.False(t, Observe(pod, started.Add(time.Hour), opts).Done, "no deadline, no limit")
+}
