@@ -337,50 +337,53 @@ func shellQuote(v string) string {
 // RestartAPIServer stops the running cluster's API server and starts it
 // again with the same configuration, waiting until it is ready.
 func (c *Cluster) RestartAPIServer(ctx context.Context) error {
-	s, ok, err := c.loadState()
-	if err != nil {
-		return err
-	}
-	if !ok || !c.running("kube-apiserver") {
-		return fmt.Errorf("cluster %q runs no API server; start it with `up`", c.Name)
-	}
-	began := time.Now()
-	if err := c.stop(ctx, "kube-apiserver", 10*time.Second); err != nil {
-		return err
-	}
-	cs, err := c.client()
-	if err != nil {
-		return err
-	}
-	if err := c.startWait(ctx, c.apiServer(s), "/readyz", 60*time.Second, apiReady(cs)); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.out, "restarted the API server of cluster %q (took %s)\n", c.Name, time.Since(began).Round(time.Millisecond))
-	return nil
+	return c.restart(ctx, nameAPIServer, "the API server", 10*time.Second, func(s State) (component, readiness, error) {
+		cs, err := c.client()
+		if err != nil {
+			return component{}, readiness{}, err
+		}
+		return c.apiServer(s), readiness{"/readyz", 60 * time.Second, apiReady(cs)}, nil
+	})
 }
 
 // RestartContainerd stops the running cluster's containerd and starts it
 // again with the configuration this program writes now; the containers it
 // runs keep running under their shims.
 func (c *Cluster) RestartContainerd(ctx context.Context) error {
+	return c.restart(ctx, nameContainerd, "containerd", 15*time.Second, func(s State) (component, readiness, error) {
+		comp, err := c.containerd(s)
+		return comp, readiness{"socket", 30 * time.Second, socketReady(c.containerdSocket())}, err
+	})
+}
+
+// readiness is what startWait waits for: a check, named, within a time.
+type readiness struct {
+	what    string
+	timeout time.Duration
+	check   func(context.Context) error
+}
+
+// restart stops the running cluster's component name (SIGKILL after grace)
+// and starts what prepare gives, waiting until it is ready.
+func (c *Cluster) restart(ctx context.Context, name, title string, grace time.Duration, prepare func(State) (component, readiness, error)) error {
 	s, ok, err := c.loadState()
 	if err != nil {
 		return err
 	}
-	if !ok || !c.running(nameContainerd) {
-		return fmt.Errorf("cluster %q runs no containerd; start it with `up`", c.Name)
+	if !ok || !c.running(name) {
+		return fmt.Errorf("cluster %q runs no %s; start it with `up`", c.Name, name)
 	}
 	began := time.Now()
-	comp, err := c.containerd(s)
+	comp, ready, err := prepare(s)
 	if err != nil {
 		return err
 	}
-	if err := c.stop(ctx, nameContainerd, comp.grace); err != nil {
+	if err := c.stop(ctx, name, grace); err != nil {
 		return err
 	}
-	if err := c.startWait(ctx, comp, "socket", 30*time.Second, socketReady(c.containerdSocket())); err != nil {
+	if err := c.startWait(ctx, comp, ready.what, ready.timeout, ready.check); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "restarted containerd of cluster %q (took %s)\n", c.Name, time.Since(began).Round(time.Millisecond))
+	fmt.Fprintf(c.out, "restarted %s of cluster %q (took %s)\n", title, c.Name, time.Since(began).Round(time.Millisecond))
 	return nil
 }
