@@ -225,3 +225,22 @@ func (c *Cluster) Describe(ctx context.Context, p *corev1.Pod) string {
 	}
 	return s
 }
+
+// WatchPods lists the pods of ns that the label selector sel selects, and
+// watches them from that list's resourceVersion with a retry watcher, which
+// resumes from the last event when the API server closes the watch: no
+// event after the list is lost. It returns the watch and the listed pods.
+func (c *Cluster) WatchPods(ctx context.Context, t *testing.T, ns, sel string) (watch.Interface, []corev1.Pod) {
+	t.Helper()
+	pods := c.Client.CoreV1().Pods(ns)
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	require.NoError(t, err, "listing pods in %s", ns)
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return pods.Watch(ctx, o)
+		},
+	})
+	require.NoError(t, err, "watching pods in %s", ns)
+	return w, list.Items
+}

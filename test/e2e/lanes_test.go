@@ -15,10 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -38,18 +35,8 @@ type podLife struct {
 // is gone from the API (terminating counts as alive).
 func (c *Cluster) recordLives(ctx context.Context, t *testing.T, ns string) func() []podLife {
 	t.Helper()
-	pods := c.Client.CoreV1().Pods(ns)
-	sel := k8s.LabelManagedBy + "=" + k8s.ManagedBy + "," + k8s.LabelRole + "=test"
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-	require.NoError(t, err, "listing pods in %s", ns)
-	require.Empty(t, list.Items, "no test pod before the run")
-	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel
-			return pods.Watch(ctx, o)
-		},
-	})
-	require.NoError(t, err, "watching pods in %s", ns)
+	w, before := c.WatchPods(ctx, t, ns, k8s.LabelManagedBy+"="+k8s.ManagedBy+","+k8s.LabelRole+"=test")
+	require.Empty(t, before, "no test pod before the run")
 	var (
 		mu    sync.Mutex
 		lives = map[string]*podLife{}

@@ -18,8 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
@@ -109,17 +107,7 @@ help: "https://kind.sigs.k8s.io/docs/user/local-registry/"
 // event seen, so a watch the API server closes early loses no pod.
 func (c *Cluster) recordImages(ctx context.Context, t *testing.T, ns string) func() []string {
 	t.Helper()
-	pods := c.Client.CoreV1().Pods(ns)
-	sel := k8s.LabelManagedBy + "=" + k8s.ManagedBy
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-	require.NoError(t, err, "listing pods in %s", ns)
-	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel
-			return pods.Watch(ctx, o)
-		},
-	})
-	require.NoError(t, err, "watching pods in %s", ns)
+	w, _ := c.WatchPods(ctx, t, ns, k8s.LabelManagedBy+"="+k8s.ManagedBy)
 	var (
 		mu     sync.Mutex
 		images []string

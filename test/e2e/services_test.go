@@ -14,10 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -120,19 +116,9 @@ func (c *Cluster) watchStarts(ctx context.Context, t *testing.T, ns, service str
 	}
 	var mu sync.Mutex
 	gaps := map[string]time.Duration{}
-	pods := c.Client.CoreV1().Pods(ns)
-	sel := k8s.LabelRole + "=test"
-	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-	require.NoError(t, err)
 	// A watch sees every status a pod had, however briefly: a test that
 	// ends at once and is deleted at once has one with both start times.
-	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = sel
-			return pods.Watch(ctx, o)
-		},
-	})
-	require.NoError(t, err)
+	w, _ := c.WatchPods(ctx, t, ns, k8s.LabelRole+"=test")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
