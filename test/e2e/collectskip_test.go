@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
@@ -27,29 +25,9 @@ var pytestSummary = regexp.MustCompile(`(?m)^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [0
 // does, and returns pytest's JUnit and the counts of its closing line.
 func (c *Cluster) plainPytestRun(t *testing.T, ns, image string) (junit.Testsuites, string) {
 	t.Helper()
-	ctx := Context(t, 5*time.Minute)
 	const marker = "=== k8s-testrun e2e: the summary of pytest ==="
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "plain-pytest-run", Namespace: ns},
-		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{
-				Name:  "pytest",
-				Image: image,
-				Command: []string{"sh", "-c", "python -m pytest -q -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/junit.xml >/tmp/out 2>&1; " +
-					"cat /tmp/junit.xml; echo; echo '" + marker + "'; tail -n 1 /tmp/out"},
-			}},
-		},
-	}
-	_, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = c.Client.CoreV1().Pods(ns).Delete(Context(t, 30*time.Second), pod.Name, metav1.DeleteOptions{})
-	})
-	_, err = c.WaitForPod(ctx, ns, pod.Name, PodFinished)
-	require.NoError(t, err)
-	log, err := c.ContainerLog(ctx, ns, pod.Name, "pytest")
-	require.NoError(t, err)
+	log := c.runScript(t, ns, "plain-pytest-run", image, "python -m pytest -q -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/junit.xml >/tmp/out 2>&1; "+
+		"cat /tmp/junit.xml; echo; echo '"+marker+"'; tail -n 1 /tmp/out")
 	xmlPart, summary, ok := strings.Cut(log, marker)
 	require.True(t, ok, "plain pytest's log:\n%s", log)
 	ts, err := junit.Parse(strings.NewReader(xmlPart))

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 )
@@ -47,30 +46,10 @@ func requireHostCoverage(t *testing.T) {
 // one pod of image and returns coverage.py's Cobertura report of it.
 func (c *Cluster) plainCoverageRun(t *testing.T, ns, image string) coverage.Summary {
 	t.Helper()
-	ctx := Context(t, 5*time.Minute)
 	const marker = "=== k8s-testrun e2e: coverage.xml ==="
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "plain-coverage-run", Namespace: ns},
-		Spec: corev1.PodSpec{
-			RestartPolicy: corev1.RestartPolicyNever,
-			Containers: []corev1.Container{{
-				Name:  "pytest",
-				Image: image,
-				Env:   []corev1.EnvVar{{Name: coverage.DataFileEnv, Value: "/tmp/.coverage"}},
-				Command: []string{"sh", "-c", "python -m coverage run -m pytest -q -p no:cacheprovider; " +
-					"python -m coverage xml -o /tmp/coverage.xml; echo '" + marker + "'; cat /tmp/coverage.xml"},
-			}},
-		},
-	}
-	_, err := c.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = c.Client.CoreV1().Pods(ns).Delete(Context(t, 30*time.Second), pod.Name, metav1.DeleteOptions{})
-	})
-	_, err = c.WaitForPod(ctx, ns, pod.Name, PodFinished)
-	require.NoError(t, err)
-	log, err := c.ContainerLog(ctx, ns, pod.Name, "pytest")
-	require.NoError(t, err)
+	log := c.runScript(t, ns, "plain-coverage-run", image, "python -m coverage run -m pytest -q -p no:cacheprovider; "+
+		"python -m coverage xml -o /tmp/coverage.xml; echo '"+marker+"'; cat /tmp/coverage.xml",
+		corev1.EnvVar{Name: coverage.DataFileEnv, Value: "/tmp/.coverage"})
 	out, xmlPart, ok := strings.Cut(log, marker)
 	require.True(t, ok, "plain coverage's log:\n%s", log)
 	assert.Contains(t, out, "2 passed", "plain pytest under coverage:\n%s", out)

@@ -128,15 +128,27 @@ func TestRunMatchesPlainPytest(t *testing.T) {
 // JUnit pytest writes.
 func (c *Cluster) plainPytest(t *testing.T, ns, image string) junit.Testsuites {
 	t.Helper()
+	log := c.runScript(t, ns, "plain-pytest", image, "python -m pytest -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/junit.xml >/dev/null 2>&1; cat /tmp/junit.xml")
+	ts, err := junit.Parse(strings.NewReader(log))
+	require.NoError(t, err, "plain pytest's JUnit:\n%s", log)
+	return ts
+}
+
+// runScript runs the shell script in a pod named name of image, in the
+// project's working directory, waits until it ends and returns its log.
+// The pod is deleted at the test's cleanup.
+func (c *Cluster) runScript(t *testing.T, ns, name, image, script string, env ...corev1.EnvVar) string {
+	t.Helper()
 	ctx := Context(t, 5*time.Minute)
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "plain-pytest", Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PodSpec{
 			RestartPolicy: corev1.RestartPolicyNever,
 			Containers: []corev1.Container{{
 				Name:    "pytest",
 				Image:   image,
-				Command: []string{"sh", "-c", "python -m pytest -p no:cacheprovider -o junit_family=xunit1 --junitxml=/tmp/junit.xml >/dev/null 2>&1; cat /tmp/junit.xml"},
+				Env:     env,
+				Command: []string{"sh", "-c", script},
 			}},
 		},
 	}
@@ -149,9 +161,7 @@ func (c *Cluster) plainPytest(t *testing.T, ns, image string) junit.Testsuites {
 	require.NoError(t, err)
 	log, err := c.ContainerLog(ctx, ns, pod.Name, "pytest")
 	require.NoError(t, err)
-	ts, err := junit.Parse(strings.NewReader(log))
-	require.NoError(t, err, "plain pytest's JUnit:\n%s", log)
-	return ts
+	return log
 }
 
 // TestRunWithDependencies builds a dependencies layer from a wheel shipped
