@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -181,7 +180,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 				rep.ResultErrors++
 			}
 		}
-		if rep.VmHWM, err = vmHWM(); err != nil {
+		if rep.VmHWM, err = runner.PeakRSS(); err != nil {
 			return err
 		}
 		// With the results still held, so that what the run keeps shows.
@@ -214,20 +213,4 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return fh.Close()
-}
-
-// vmHWM reads this process's peak resident set size.
-func vmHWM() (int64, error) {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/self/status")
 }

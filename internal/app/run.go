@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,26 +69,10 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	if rep != nil {
 		printSummary(out.summary, rep)
 	}
-	if rss, ok := peakRSS(); ok {
+	if rss, err := runner.PeakRSS(); err == nil {
 		out.log.Debug("peak memory", "vmhwm_bytes", rss)
 	}
 	return code, err
-}
-
-// peakRSS is this process's peak resident set (VmHWM), in bytes, where
-// /proc tells it.
-func peakRSS() (int64, bool) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
 }
 
 type pipeline struct {

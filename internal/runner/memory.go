@@ -1,6 +1,12 @@
 package runner
 
-import "runtime/debug"
+import (
+	"errors"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
 
 // MemoryLimit is the Go heap's soft limit for a process that runs tests,
 // unless GOMEMLIMIT sets one. A run of many tests makes much short-lived
@@ -17,4 +23,21 @@ func LimitMemory(getenv func(string) string) (restore func()) {
 	}
 	old := debug.SetMemoryLimit(MemoryLimit)
 	return func() { debug.SetMemoryLimit(old) }
+}
+
+// PeakRSS is this process's peak resident set, VmHWM in /proc/self/status,
+// in bytes. Not getrusage's maxrss: after a vfork and exec, Linux counts
+// the parent's resident set at the exec into the child's.
+func PeakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
 }

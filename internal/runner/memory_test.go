@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestLimitMemory(t *testing.T) {
@@ -22,4 +23,10 @@ func TestLimitMemory(t *testing.T) {
 	})
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
 	restore()
+}
+
+func TestPeakRSS(t *testing.T) {
+	rss, err := PeakRSS()
+	require.NoError(t, err, "/proc/self/status has VmHWM on Linux")
+	assert.Greater(t, rss, int64(1<<20), "a Go test binary holds more than 1 MiB")
 }
