@@ -180,14 +180,17 @@ type Ports struct {
 // State is what a running cluster is: written by up, read by status, down
 // and the next up.
 type State struct {
-	Ports       Ports     `json:"ports"`
-	NodeName    string    `json:"nodeName"`
-	NodeIP      string    `json:"nodeIP"`
-	KubeVersion string    `json:"kubeVersion"`
-	KubeBinDir  string    `json:"kubeBinDir"`
-	PauseImage  string    `json:"pauseImage"`
-	BaseImage   string    `json:"baseImage"`
-	Started     time.Time `json:"started"`
+	Ports       Ports  `json:"ports"`
+	NodeName    string `json:"nodeName"`
+	NodeIP      string `json:"nodeIP"`
+	KubeVersion string `json:"kubeVersion"`
+	KubeBinDir  string `json:"kubeBinDir"`
+	PauseImage  string `json:"pauseImage"`
+	BaseImage   string `json:"baseImage"`
+	// MatrixBaseImage is a second Python base, of another Debian release
+	// (another Python and pytest), for runtime-matrix tests.
+	MatrixBaseImage string    `json:"matrixBaseImage"`
+	Started         time.Time `json:"started"`
 }
 
 func (s State) registry() string { return fmt.Sprintf("127.0.0.1:%d", s.Ports.Registry) }

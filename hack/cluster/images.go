@@ -67,14 +67,40 @@ func (c *Cluster) pushPause(ctx context.Context, s State) (string, error) {
 	return ref, nil
 }
 
-// pushBase pushes the Python base image from the cached root filesystem
-// and returns its reference by digest, which stays the same as long as the
-// cached root filesystem does.
+// pushBase pushes the Python base image of the machine's own Debian
+// release and returns its reference by digest.
 func (c *Cluster) pushBase(ctx context.Context, s State) (string, error) {
 	codename, err := rootfs.OSCodename()
 	if err != nil {
 		return "", err
 	}
+	return c.pushPython(ctx, s, codename)
+}
+
+// matrixRelease is, for each Debian release the machine may run, the other
+// release whose Python base the runtime-matrix tests use beside the
+// machine's own: bookworm has Python 3.11 and pytest 7, trixie Python 3.13
+// and pytest 8.
+var matrixRelease = map[string]string{"bookworm": "trixie", "trixie": "bookworm"}
+
+// pushMatrixBase pushes the Python base image of the release matrixRelease
+// pairs with the machine's, and returns its reference by digest.
+func (c *Cluster) pushMatrixBase(ctx context.Context, s State) (string, error) {
+	own, err := rootfs.OSCodename()
+	if err != nil {
+		return "", err
+	}
+	codename, ok := matrixRelease[own]
+	if !ok {
+		return "", fmt.Errorf("no second Debian release is known for a %s machine; the runtime-matrix base needs one of bookworm or trixie", own)
+	}
+	return c.pushPython(ctx, s, codename)
+}
+
+// pushPython pushes the Python base image of a Debian release, from its
+// cached root filesystem, and returns its reference by digest, which stays
+// the same as long as the cached root filesystem does.
+func (c *Cluster) pushPython(ctx context.Context, s State, codename string) (string, error) {
 	tar, err := rootfs.Build(ctx, c.CacheDir, rootfs.Recipe{Name: "python", Codename: codename, Packages: rootfs.PythonPackages}, c.log)
 	if err != nil {
 		return "", err

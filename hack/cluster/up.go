@@ -113,12 +113,15 @@ func (c *Cluster) startAll(ctx context.Context) (State, error) {
 	// The base image may need a minute of debootstrap; it is only needed
 	// once the cluster is up, so it is built while the cluster starts.
 	var (
-		g       errgroup.Group
-		baseRef string
+		g                  errgroup.Group
+		baseRef, matrixRef string
 	)
 	g.Go(func() error {
 		var err error
-		baseRef, err = c.pushBase(ctx, s)
+		if baseRef, err = c.pushBase(ctx, s); err != nil {
+			return err
+		}
+		matrixRef, err = c.pushMatrixBase(ctx, s)
 		return err
 	})
 	startErr := c.startRuntimeAndControlPlane(ctx, s)
@@ -126,7 +129,7 @@ func (c *Cluster) startAll(ctx context.Context) (State, error) {
 	if err := errors.Join(startErr, baseErr); err != nil {
 		return s, err
 	}
-	s.BaseImage = baseRef
+	s.BaseImage, s.MatrixBaseImage = baseRef, matrixRef
 	if err := c.saveState(s); err != nil {
 		return s, err
 	}
@@ -251,6 +254,7 @@ func (c *Cluster) healthy(ctx context.Context, s State) error {
 		{"default ServiceAccount", serviceAccountReady(cs)},
 		{"pause image", func(ctx context.Context) error { return imagePresent(ctx, s.PauseImage) }},
 		{"base image", func(ctx context.Context) error { return imagePresent(ctx, s.BaseImage) }},
+		{"matrix base image", func(ctx context.Context) error { return imagePresent(ctx, s.MatrixBaseImage) }},
 	}
 	for _, ch := range checks {
 		if err := ch.check(ctx); err != nil {
@@ -298,6 +302,7 @@ func (c *Cluster) writeEnv(s State) error {
 		{"KUBECONFIG", c.kubeconfigPath()},
 		{"K8S_TESTRUN_REGISTRY", s.registry()},
 		{"K8S_TESTRUN_BASE_IMAGE", s.BaseImage},
+		{"K8S_TESTRUN_MATRIX_BASE_IMAGE", s.MatrixBaseImage},
 		{"K8S_TESTRUN_CLUSTER_DIR", c.Dir},
 	}
 	var b strings.Builder
@@ -313,6 +318,7 @@ func (c *Cluster) printUsage(s State) {
 	fmt.Fprintf(w, "  kubeconfig:  %s\n", c.kubeconfigPath())
 	fmt.Fprintf(w, "  registry:    %s (plain HTTP)\n", s.registry())
 	fmt.Fprintf(w, "  base image:  %s\n", s.BaseImage)
+	fmt.Fprintf(w, "  matrix base: %s\n", s.MatrixBaseImage)
 	fmt.Fprintf(w, "  kubectl:     %s\n", filepath.Join(s.KubeBinDir, "kubectl"))
 	fmt.Fprintf(w, "  env file:    %s\n", c.envPath())
 	fmt.Fprintf(w, "  e2e tests:   set -a; . %s; set +a; go test -tags e2e ./test/e2e/\n", c.envPath())

@@ -274,6 +274,7 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
 		s.Coverage = rep.Coverage
 		s.Lanes = report.LaneLines(rep.SummaryCases())
+		s.Bases = rep.BaseLabels()
 		var text strings.Builder
 		printSummary(&text, rep)
 		a.wf.Fenced("Summary", text.String())

@@ -143,7 +143,7 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 	}
 
 	p.phase(phaseBuild)
-	if p.image, err = p.build(ctx); err != nil {
+	if p.image, err = p.build(ctx, p.cfg.BaseImage()); err != nil {
 		return nil, err
 	}
 	if run, err = p.testRun(p.image.Image); err != nil {

@@ -29,7 +29,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
-	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // cleanupTimeout bounds the deletion of a run's pods after it ends, however
@@ -93,8 +92,12 @@ type pipeline struct {
 	// name: phaseBuild, phaseDiscover, phaseRun; the action groups its log
 	// by them.
 	onPhase func(phase string)
-	// image is the built image, once built.
+	// image is the built image, once built; in a runtime matrix, the
+	// first base's.
 	image build.Result
+	// baseLabels name the bases of a runtime matrix, once discovered
+	// (runner.Report.BaseLabels); nil for one base.
+	baseLabels []string
 	// stderr receives text meant for a person, such as pytest's output.
 	stderr io.Writer
 	// environ is the process environment; the build keeps only what pip
@@ -146,29 +149,28 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	defer p.cleanup(ctx)
 
 	p.phase(phaseBuild)
-	if p.image, err = p.build(ctx); err != nil {
-		return nil, err
-	}
-	p.phase(phaseDiscover)
-	found, err := p.discover(ctx, p.image.Image)
+	bases, err := p.buildBases(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ids, markers := found.IDs, found.Markers
-	ids = p.rerunOnly(ids)
-	cases := make([]plan.Case, len(ids))
-	for i, id := range ids {
-		cases[i] = plan.Case{ID: testid.CaseID(id), TestID: id, Faketime: p.cfg.Faketime}
-		if v, ok := markers[id]; ok {
-			cases[i].Faketime = v
-		}
-		cases[i].Lane = plan.LaneOf(found.Marks[id], p.cfg.LaneMarkers)
-	}
-	if err := p.checkFaketime(ctx, cases, markers); err != nil {
+	p.phase(phaseDiscover)
+	if err := p.discoverBases(ctx, bases); err != nil {
 		return nil, err
 	}
-	if p.cfg.Coverage && found.Coverage == "" {
-		return nil, noImageCoverage(p.cfg.BaseImage)
+	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
+	var cases []plan.Case
+	var skipped []runner.CaseResult
+	for i, b := range bases {
+		bc, err := p.casesOf(ctx, i, b)
+		if err != nil {
+			return nil, err
+		}
+		cases = append(cases, bc...)
+		skipped = append(skipped, skippedOn(i, b, len(bases))...)
+	}
+	faketimeLib, err := faketimeLibrary(bases)
+	if err != nil {
+		return nil, err
 	}
 	covDir, err := p.coverageDir()
 	if err != nil {
@@ -188,7 +190,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	units := plan.Group(cases, plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past})
+	units := plan.GroupBases(cases, plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past})
 	// The tests' artifacts wait for the report on disk.
 	spill, err := os.MkdirTemp("", "k8s-testrun-artifacts-")
 	if err != nil {
@@ -217,14 +219,15 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		OnAttempt:      p.onAttempt,
 		OnPod:          p.onPod,
 
-		FaketimeLibrary: p.image.FaketimeLibrary,
+		FaketimeLibrary: faketimeLib,
 		CoverageDir:     covDir,
 		SpillDir:        spill,
 	})
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.
-	reported := append(runner.SkippedAtCollection(found.Skipped), results...)
+	reported := append(skipped, results...)
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
+	rep.Bases = reportBases(bases)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
@@ -279,19 +282,19 @@ func (p *pipeline) preflight(ctx context.Context) error {
 	return k8s.Explain("checking that pods can be created in namespace "+p.cluster.Namespace, p.cluster.Namespace, err)
 }
 
-func (p *pipeline) build(ctx context.Context) (build.Result, error) {
+func (p *pipeline) build(ctx context.Context, baseImage string) (build.Result, error) {
 	if err := p.localRegistry(ctx); err != nil {
 		return build.Result{}, err
 	}
-	p.log.Info("building test image", "project", p.cfg.ProjectDir, "base", p.cfg.BaseImage, "repository", p.cfg.Repository)
-	opts := p.buildOptions()
+	p.log.Info("building test image", "project", p.cfg.ProjectDir, "base", baseImage, "repository", p.cfg.Repository)
+	opts := p.buildOptions(baseImage)
 	opts.Faketime = p.cfg.Faketime != ""
 	res, err := build.Build(ctx, opts)
 	if err != nil {
 		return res, fmt.Errorf("building the test image: %w", err)
 	}
 	if opts.Faketime && res.FaketimeLibrary == "" {
-		return res, noFaketime(p.cfg.BaseImage, "drop --faketime (the faketime input)")
+		return res, noFaketime(baseImage, "drop --faketime (the faketime input)")
 	}
 	p.log.Info("pushed test image", "image", res.Image, "uploaded_blobs", res.UploadedBlobs, "uploaded_bytes", res.UploadedBytes)
 	// Pods name the image as the nodes reach the registry.
@@ -304,12 +307,12 @@ func (p *pipeline) build(ctx context.Context) (build.Result, error) {
 	return res, nil
 }
 
-func (p *pipeline) buildOptions() build.Options {
+func (p *pipeline) buildOptions(baseImage string) build.Options {
 	osName, arch, _ := strings.Cut(p.cfg.Platform, "/")
 	return build.Options{
 		ProjectDir:   p.cfg.ProjectDir,
 		Repository:   p.cfg.Repository,
-		BaseImage:    p.cfg.BaseImage,
+		BaseImage:    baseImage,
 		Requirements: p.cfg.Requirements,
 		Binary:       p.cfg.Binary,
 		Platform:     v1.Platform{OS: osName, Architecture: arch},
@@ -329,8 +332,8 @@ func noFaketime(baseImage, drop string) error {
 // checkFaketime makes sure, before any test pod runs, that the base image
 // has libfaketime when a test's faketime marker needs it; --faketime was
 // checked at the build.
-func (p *pipeline) checkFaketime(ctx context.Context, cases []plan.Case, markers map[string]string) error {
-	if len(markers) == 0 || p.image.FaketimeLibrary != "" {
+func (p *pipeline) checkFaketime(ctx context.Context, b *base, cases []plan.Case, markers map[string]string) error {
+	if len(markers) == 0 || b.image.FaketimeLibrary != "" {
 		return nil
 	}
 	var first string
@@ -343,7 +346,7 @@ func (p *pipeline) checkFaketime(ctx context.Context, cases []plan.Case, markers
 	if first == "" {
 		return nil
 	}
-	lib, err := build.FaketimeLibrary(ctx, p.buildOptions())
+	lib, err := build.FaketimeLibrary(ctx, p.buildOptions(b.ref))
 	if err != nil {
 		return fmt.Errorf("looking for libfaketime in the base image: %w", err)
 	}
@@ -355,9 +358,9 @@ func (p *pipeline) checkFaketime(ctx context.Context, cases []plan.Case, markers
 		case n > 1:
 			where += fmt.Sprintf(" and %d other tests", n)
 		}
-		return noFaketime(p.cfg.BaseImage, "remove @pytest.mark.faketime from "+where)
+		return noFaketime(b.ref, "remove @pytest.mark.faketime from "+where)
 	}
-	p.image.FaketimeLibrary = lib
+	b.image.FaketimeLibrary = lib
 	return nil
 }
 
@@ -374,13 +377,13 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 	return max(perTest, minDiscoveryTimeout)
 }
 
-func (p *pipeline) discover(ctx context.Context, image string) (discover.Collection, error) {
+func (p *pipeline) discover(ctx context.Context, image, role string) (discover.Collection, error) {
 	argv := discover.Command(layout.BinaryPath, p.cfg.Selection)
 	if p.cfg.Coverage {
 		argv = discover.WithCoverageCheck(argv)
 	}
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
-		Namespace: p.cluster.Namespace, RunID: p.runID, Role: "discover",
+		Namespace: p.cluster.Namespace, RunID: p.runID, Role: role,
 		Image: image, Command: argv, Timeout: discoveryTimeout(p.cfg.Timeout), Template: p.template,
 	})
 	if err != nil {

@@ -85,7 +85,11 @@ func (o runOutput) attach(p *pipeline) {
 			// Operator mode does not say how many tests it found.
 			p.onStart(0, nil)
 		}
-		o.progress.Result(attemptResult(c, a))
+		r := attemptResult(c, a)
+		if c.Base < len(p.baseLabels) {
+			r.TestID += " [" + p.baseLabels[c.Base] + "]"
+		}
+		o.progress.Result(r)
 	}
 }
 
@@ -152,7 +156,7 @@ func printSummary(w io.Writer, rep *runner.Report) {
 	s := report.Count(cases)
 	s.Wall = rep.Wall
 	s.Phases = podPhases(rep)
-	_ = report.Text(w, s, cases, report.Options{})
+	_ = report.Text(w, s, cases, report.Options{Bases: rep.BaseLabels()})
 	printCoverage(w, rep)
 }
 

@@ -54,7 +54,10 @@ const (
 type Config struct {
 	ProjectDir   string
 	Requirements string
-	BaseImage    string
+	// BaseImages are the base images with Python 3, at least one. Each
+	// gets its own test image, and every test runs on every base: a
+	// runtime matrix, reported as one testsuite per base.
+	BaseImages []string
 	// Repository is where the image is pushed; empty means in the local
 	// registry the cluster advertises (kube-public/local-registry-hosting).
 	Repository string
@@ -207,7 +210,7 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("repository")
 	fs.StringVar(&c.PullRegistry, "pull-registry", "", "registry host[:port] the nodes pull the image from, when it differs from the repository's, e.g. localhost:5001")
 	in("pull-registry")
-	fs.StringVar(&c.BaseImage, "base-image", DefaultBaseImage, "base image with python3 (and pytest, or pip wheels for it)")
+	fs.StringArrayVar(&c.BaseImages, "base-image", []string{DefaultBaseImage}, "base image with python3 (and pytest, or pip wheels for it); repeat it to run every test on each base (a runtime matrix)")
 	in("base-image")
 	fs.StringVar(&c.Requirements, "requirements", "", "requirements file, relative to the project (default requirements.txt when present)")
 	in("requirements")
@@ -347,9 +350,7 @@ func (c *Config) Validate() error {
 			bad("pull registry", c.PullRegistry, "give a registry host[:port] without scheme or path, e.g. localhost:5001")
 		}
 	}
-	if c.BaseImage == "" {
-		bad("base image", "", "is required, e.g. "+DefaultBaseImage)
-	}
+	c.checkBaseImages(bad)
 	if os, arch, ok := strings.Cut(c.Platform, "/"); !ok || os == "" || arch == "" {
 		bad("platform", c.Platform, "give os/arch, e.g. linux/amd64")
 	}
@@ -500,4 +501,46 @@ func repoName(dir string) string {
 		return "project"
 	}
 	return b.String()
+}
+
+// MaxBaseImages bounds a runtime matrix: each base is a build, a
+// discovery and a full run of the suite.
+const MaxBaseImages = 8
+
+// checkBaseImages refuses an empty, repeated or unparsable base image, and
+// a matrix too wide or in operator mode.
+func (c *Config) checkBaseImages(bad func(input, value, fix string)) {
+	if len(c.BaseImages) == 0 {
+		bad("base image", "", "is required, e.g. "+DefaultBaseImage)
+		return
+	}
+	if len(c.BaseImages) > MaxBaseImages {
+		bad("base image", strings.Join(c.BaseImages, ","), fmt.Sprintf("give at most %d base images", MaxBaseImages))
+	}
+	seen := map[string]bool{}
+	for _, b := range c.BaseImages {
+		switch {
+		case strings.TrimSpace(b) == "":
+			bad("base image", b, "is required, e.g. "+DefaultBaseImage)
+		case seen[b]:
+			bad("base image", b, "is given twice; give each base image once")
+		default:
+			if _, err := name.ParseReference(b); err != nil {
+				bad("base image", b, "give an image reference, e.g. "+DefaultBaseImage)
+			}
+		}
+		seen[b] = true
+	}
+	if len(c.BaseImages) > 1 && c.Mode == ModeOperator {
+		bad("base image", strings.Join(c.BaseImages, ","), "takes one base image in operator mode; a runtime matrix needs --mode direct")
+	}
+}
+
+// BaseImage is the first base image: the only one outside a runtime
+// matrix.
+func (c Config) BaseImage() string {
+	if len(c.BaseImages) == 0 {
+		return ""
+	}
+	return c.BaseImages[0]
 }

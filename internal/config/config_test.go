@@ -24,7 +24,7 @@ func TestParseRunDefaults(t *testing.T) {
 	assert.Equal(t, project, c.ProjectDir)
 	assert.Equal(t, "/k", c.Kubeconfig)
 	assert.Equal(t, "127.0.0.1:5001/k8s-testrun/my-project", c.Repository)
-	assert.Equal(t, DefaultBaseImage, c.BaseImage)
+	assert.Equal(t, []string{DefaultBaseImage}, c.BaseImages)
 	assert.Equal(t, DefaultParallelism, c.Parallelism)
 	assert.Equal(t, DefaultTimeout, c.Timeout)
 	assert.Equal(t, DefaultJUnitPath, c.JUnitPath)
@@ -78,7 +78,7 @@ func TestParseRunErrorsNameTheInputAndTheFix(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	c := Config{ProjectDir: "/no/such", Parallelism: 0, PendingTimeout: time.Minute, Sidecar: SidecarAuto, ResultLimit: DefaultResultLimit, JUnitPath: "j.xml", Platform: DefaultPlatform, BaseImage: "b",
+	c := Config{ProjectDir: "/no/such", Parallelism: 0, PendingTimeout: time.Minute, Sidecar: SidecarAuto, ResultLimit: DefaultResultLimit, JUnitPath: "j.xml", Platform: DefaultPlatform, BaseImages: []string{"b"},
 		Repository: "r.io/x:tag", PullRegistry: "a/b"}
 	err := c.Validate()
 	require.Error(t, err)

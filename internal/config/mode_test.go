@@ -24,7 +24,7 @@ func TestParseRunMode(t *testing.T) {
 	_, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--result-limit", "2000000", dir}, env(nil), &bytes.Buffer{})
 	assert.ErrorContains(t, err, "at most 1048576 bytes in operator mode")
 
-	empty := Config{ProjectDir: dir, Repository: "r.io/x", BaseImage: "b", Platform: "linux/amd64", Parallelism: 1,
+	empty := Config{ProjectDir: dir, Repository: "r.io/x", BaseImages: []string{"b"}, Platform: "linux/amd64", Parallelism: 1,
 		PendingTimeout: 1, Sidecar: SidecarAuto, ResultLimit: 4096, JUnitPath: "j.xml"}
 	assert.NoError(t, empty.Validate(), "an unset mode is direct")
 }

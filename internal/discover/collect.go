@@ -182,6 +182,9 @@ type Collection struct {
 	// Marks are the names of each test's markers other than pytest's own,
 	// by test id (SplitMarks): they pick the test's lane.
 	Marks map[string][]string
+	// Versions are those of the image's Python and pytest, from the
+	// markers plugin (SplitVersions); empty when it printed none.
+	Versions Versions
 }
 
 // ParseLog reads the discovery pod's log: pytest's --collect-only output,
@@ -193,7 +196,8 @@ type Collection struct {
 // the log has no readable block, since without it modules skipped at
 // collection would silently vanish from the report.
 func ParseLog(log []byte, exitCode int) (Collection, error) {
-	marks, rest := SplitMarks(string(log))
+	versions, rest := SplitVersions(string(log))
+	marks, rest := SplitMarks(rest)
 	markers, rest, err := SplitMarkers(rest)
 	if err != nil {
 		return Collection{}, err
@@ -214,7 +218,7 @@ func ParseLog(log []byte, exitCode int) (Collection, error) {
 	if err != nil {
 		return Collection{}, err
 	}
-	return Collection{IDs: ids, Skipped: skipped, Markers: markers, Marks: marks, Coverage: coverageInBlock(log)}, nil
+	return Collection{IDs: ids, Skipped: skipped, Markers: markers, Marks: marks, Coverage: coverageInBlock(log), Versions: versions}, nil
 }
 
 // skippedInBlock reads pytest's JUnit out of the log's block and returns

@@ -116,3 +116,66 @@ func SplitMarks(output string) (map[string][]string, string) {
 	}
 	return marks, strings.Join(kept, "")
 }
+
+// versionsPrefix starts the markers plugin's last line in discovery: the
+// versions of Python and pytest that collected the tests.
+const versionsPrefix = "k8s-testrun-versions "
+
+// maxVersionLen bounds a version as SplitVersions keeps it; a test's own
+// output may print such a line too.
+const maxVersionLen = 32
+
+// Versions are the versions of Python and pytest in the test image.
+type Versions struct {
+	Python, Pytest string
+}
+
+// SplitVersions takes the markers plugin's versions line out of the
+// output of discovery and returns it, and the output without it. A version
+// that is not a short run of digits, letters, dots, dashes and pluses is
+// left empty; lines that do not decode are left in the output.
+func SplitVersions(output string) (Versions, string) {
+	if !strings.Contains(output, versionsPrefix) {
+		return Versions{}, output
+	}
+	lines := strings.SplitAfter(output, "\n")
+	kept := lines[:0]
+	var v Versions
+	for _, line := range lines {
+		rest, ok := strings.CutPrefix(ansi.ReplaceAllString(line, ""), versionsPrefix)
+		var m struct {
+			Python *string `json:"python"`
+			Pytest *string `json:"pytest"`
+		}
+		if !ok || json.Unmarshal([]byte(strings.TrimRight(rest, "\r\n")), &m) != nil || m.Python == nil {
+			kept = append(kept, line)
+			continue
+		}
+		v = Versions{Python: cleanVersion(*m.Python)}
+		if m.Pytest != nil {
+			v.Pytest = cleanVersion(*m.Pytest)
+		}
+	}
+	return v, strings.Join(kept, "")
+}
+
+func cleanVersion(s string) string {
+	if s == "" || len(s) > maxVersionLen {
+		return ""
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '.' || r == '-' || r == '+') {
+			return ""
+		}
+	}
+	return s
+}
+
+// Minor is the Python version without its patch level: 3.11 of 3.11.2.
+func (v Versions) Minor() string {
+	parts := strings.SplitN(v.Python, ".", 3)
+	if len(parts) < 2 {
+		return v.Python
+	}
+	return parts[0] + "." + parts[1]
+}

@@ -93,3 +93,25 @@ func TestSplitMarks(t *testing.T) {
 	assert.Nil(t, none)
 	assert.Equal(t, "t.py::a\n", same)
 }
+
+func TestSplitVersions(t *testing.T) {
+	out := "t.py::a\n\n" +
+		"\x1b[0m" + `k8s-testrun-versions {"python": "3.13.5", "pytest": "8.3.5"}` + "\n" +
+		`k8s-testrun-versions {not json` + "\n" +
+		"1 test collected in 0.01s\n"
+	v, rest := SplitVersions(out)
+	assert.Equal(t, Versions{Python: "3.13.5", Pytest: "8.3.5"}, v)
+	assert.Equal(t, "3.13", v.Minor())
+	assert.NotContains(t, rest, `"3.13.5"`)
+	assert.Contains(t, rest, "k8s-testrun-versions {not json", "a line that does not decode stays for pytest's parser")
+	ids, err := Parse(rest, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"t.py::a"}, ids)
+
+	odd, _ := SplitVersions(`k8s-testrun-versions {"python": "3.11.2\u001b]0;x", "pytest": "` + strings.Repeat("7", 40) + `"}` + "\n")
+	assert.Equal(t, Versions{}, odd, "a version with control characters or past its bound is dropped")
+
+	none, same := SplitVersions("t.py::a\n")
+	assert.Equal(t, Versions{}, none)
+	assert.Equal(t, "t.py::a\n", same)
+}

@@ -35,7 +35,7 @@ type Input struct {
 var Inputs = []Input{
 	{InputProjectPath, ".", "Path of the Python project to test, relative to the workspace."},
 	{InputRequirements, "", "pip requirements file, relative to project_path. Empty means requirements.txt when present, else only pytest."},
-	{InputBaseImage, config.DefaultBaseImage, "Base image with Python 3. The test image is this plus the dependencies, the tests and k8s-testrun."},
+	{InputBaseImage, config.DefaultBaseImage, "Base image with Python 3. The test image is this plus the dependencies, the tests and k8s-testrun. One image per line runs every test on each (a runtime matrix, one testsuite per base)."},
 	{InputRepository, "", "Registry repository the test image is pushed to, e.g. localhost:5001/myproject; the cluster must be able to pull from it. Empty means $K8S_TESTRUN_REGISTRY/k8s-testrun/<project>, else the local registry the cluster advertises in kube-public/local-registry-hosting."},
 	{InputPullRegistry, "", "Registry host[:port] the nodes pull the test image from, when they reach the registry under another name than the action does, e.g. localhost:5001. Empty means the repository's own, or what the cluster's local-registry-hosting ConfigMap says."},
 	{InputKubeconfig, "", "Kubeconfig contents, e.g. from a secret. Empty means the file KUBECONFIG names, relative to the workspace."},
@@ -153,7 +153,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	c := config.Config{
 		ProjectDir:     inWorkspace(s.Workspace, in(InputProjectPath)),
 		Requirements:   in(InputRequirements),
-		BaseImage:      in(InputBaseImage),
+		BaseImages:     splitBaseImages(in(InputBaseImage)),
 		Repository:     in(InputRepository),
 		PullRegistry:   in(InputPullRegistry),
 		Mode:           in(InputMode),
@@ -437,4 +437,20 @@ func splitArgs(s string) ([]string, error) {
 		args = append(args, cur.String())
 	}
 	return args, nil
+}
+
+// splitBaseImages splits the base_image input, one image per line, blank
+// lines ignored: several images make a runtime matrix. An empty input is
+// one empty image, which validation refuses by name.
+func splitBaseImages(v string) []string {
+	var out []string
+	for _, line := range strings.Split(v, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package ghaction
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
 	"strconv"
@@ -41,7 +42,7 @@ func Tests(rep *runner.Report, projectPrefix string) []Test {
 		return nil
 	}
 	cases := rep.SummaryCases()
-	tcs := rep.JUnit().Suites[0].Testcases
+	tcs := rep.Testcases()
 	out := make([]Test, len(cases))
 	for i, c := range cases {
 		t := Test{Case: c, FailLine: c.Line, Ran: len(rep.Cases[i].Attempts) > 0}
@@ -118,6 +119,9 @@ func headline(t Test) string {
 		label = "ERROR"
 	}
 	var extra []string
+	if t.Base != "" {
+		extra = append(extra, t.Base)
+	}
 	if t.Reason != "" {
 		extra = append(extra, t.Reason)
 	}
@@ -147,6 +151,7 @@ var Outputs = []Input{
 	{Name: "attempts", Description: "Path, relative to the workspace, of a JSON file with every attempt of every test: number, status, reason, whether it was an infrastructure retry, start and end (RFC 3339), pod and node."},
 	{Name: "coverage", Description: "With coverage: true, the percentage of lines the tests ran, all pods combined, e.g. 87.5; empty otherwise."},
 	{Name: "coverage_xml", Description: "With coverage: true, path of the Cobertura coverage.xml, beside the JUnit report, relative to the workspace; empty otherwise."},
+	{Name: "matrix", Description: `In a runtime matrix (several base_image lines), the counts of each base as a JSON list, in the order given: [{"base": "python:3.11-slim", "python": "3.11.2", "total": 12, "passed": 7, "failed": 2, "errors": 1, "skipped": 2, "flaky": 0, "not_run": 0}]; empty otherwise.`},
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
@@ -171,6 +176,7 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 		{"attempts", attemptsPath(rep, junitPath)},
 		{"coverage", coveragePercent(rep)},
 		{"coverage_xml", coveragePath(rep, junitPath)},
+		{"matrix", matrixCounts(rep)},
 	}
 }
 
@@ -199,4 +205,36 @@ func attemptsPath(rep *runner.Report, junitPath string) string {
 		return ""
 	}
 	return path.Join(path.Dir(junitPath), runner.AttemptsFile)
+}
+
+// baseCounts is one base's entry in the matrix output.
+type baseCounts struct {
+	Base    string `json:"base"`
+	Python  string `json:"python"`
+	Total   int    `json:"total"`
+	Passed  int    `json:"passed"`
+	Failed  int    `json:"failed"`
+	Errors  int    `json:"errors"`
+	Skipped int    `json:"skipped"`
+	Flaky   int    `json:"flaky"`
+	NotRun  int    `json:"not_run"`
+}
+
+// matrixCounts is the matrix output: each base's counts as JSON, in the
+// order of the bases; empty outside a runtime matrix.
+func matrixCounts(rep *runner.Report) string {
+	if rep == nil || !rep.Matrix() {
+		return ""
+	}
+	out := make([]baseCounts, len(rep.Bases))
+	for i, c := range rep.BaseCounts() {
+		b := rep.Bases[i]
+		out[i] = baseCounts{Base: b.Ref, Python: b.Python, Total: c.Total, Passed: c.Passed, Failed: c.Failed,
+			Errors: c.Errors, Skipped: c.Skipped, Flaky: c.Flaky, NotRun: c.NotRun}
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return ""
+	}
+	return string(data)
 }

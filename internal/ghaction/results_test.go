@@ -52,7 +52,7 @@ func TestStepOutputs(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"total": "6", "passed": "2", "failed": "1", "errors": "1", "skipped": "1", "flaky": "1",
 		"duration": "23.0", "junit_path": "k8s-testrun-junit.xml", "image": "img@sha256:abc", "check_url": "https://x/runs/7",
-		"attempts": "attempts.json", "coverage": "", "coverage_xml": "",
+		"attempts": "attempts.json", "coverage": "", "coverage_xml": "", "matrix": "",
 	}, got)
 	for _, o := range StepOutputs(sampleReport(), "out/junit.xml", "", "") {
 		if o.Name == "attempts" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
@@ -40,6 +41,10 @@ type Summary struct {
 	// Lanes are the per-lane counts (report.LaneLines), shown under the
 	// counts; none in a run without marker lanes.
 	Lanes []string
+	// Bases name the base images of a runtime matrix
+	// (runner.Report.BaseLabels); with more than one, the summary shows
+	// the counts per base and the tests whose verdict differs.
+	Bases []string
 }
 
 // Title is the one line a check run shows, in pytest's words.
@@ -157,7 +162,12 @@ func (s Summary) Markdown(limit int) string {
 	b := &budget{limit: limit}
 	b.add(head.String())
 
-	tests := slices.SortedFunc(slices.Values(s.Tests), func(a, b Test) int { return strings.Compare(a.TestID, b.TestID) })
+	if len(s.Bases) > 1 {
+		s.matrix(b)
+	}
+	tests := slices.SortedFunc(slices.Values(s.Tests), func(a, b Test) int {
+		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(s.Bases, a.Base), slices.Index(s.Bases, b.Base)))
+	})
 	var problems, flaky []Test
 	for _, t := range tests {
 		switch {
@@ -176,7 +186,7 @@ func (s Summary) Markdown(limit int) string {
 	if len(flaky) > 0 {
 		b.section(fmt.Sprintf("#### Flaky (%d)\n\n| Test | Attempts | Where |\n| :-- | --: | :-- |\n", len(flaky)))
 		for _, t := range flaky {
-			b.item(fmt.Sprintf("| %s | %d | %s |\n", cell(t.TestID), t.Attempts, s.where(t, t.Line)), "flaky tests")
+			b.item(fmt.Sprintf("| %s | %d | %s |\n", cell(t.Name()), t.Attempts, s.where(t, t.Line)), "flaky tests")
 		}
 		b.add("\n")
 	}
@@ -190,7 +200,7 @@ func (s Summary) Markdown(limit int) string {
 		b.section("#### Infrastructure retries\n\n| Test | Attempt | Reason | Start | End | Pod |\n| :-- | --: | :-- | :-- | :-- | :-- |\n")
 		for _, t := range disrupted {
 			for _, d := range t.Disruptions {
-				b.item(fmt.Sprintf("| %s | %d | %s | %s | %s | %s |\n", cell(t.TestID), d.Attempt, cell(d.Reason), cell(d.Start), cell(d.End), cell(d.Pod)), "infrastructure retries")
+				b.item(fmt.Sprintf("| %s | %d | %s | %s | %s | %s |\n", cell(t.Name()), d.Attempt, cell(d.Reason), cell(d.Start), cell(d.End), cell(d.Pod)), "infrastructure retries")
 			}
 		}
 		b.add("\n")
@@ -202,7 +212,7 @@ func (s Summary) Markdown(limit int) string {
 	if slow := slowest(tests, n); len(slow) > 0 {
 		b.section(fmt.Sprintf("#### Slowest %d\n\n| Duration | Test |\n| --: | :-- |\n", len(slow)))
 		for _, t := range slow {
-			b.item(fmt.Sprintf("| %s | %s |\n", t.Duration.Round(time.Millisecond), cell(t.TestID)), "slowest tests")
+			b.item(fmt.Sprintf("| %s | %s |\n", t.Duration.Round(time.Millisecond), cell(t.Name())), "slowest tests")
 		}
 		b.add("\n")
 	}
@@ -220,6 +230,9 @@ func (s Summary) problem(t Test) string {
 		w.WriteString(" at " + where)
 	}
 	var extra []string
+	if t.Base != "" {
+		extra = append(extra, escapeText(t.Base))
+	}
 	if t.Reason != "" {
 		extra = append(extra, code(t.Reason))
 	}
@@ -419,4 +432,61 @@ func coverageSection(c *coverage.Summary) string {
 		fmt.Fprintf(&b, "| %s | %d | %s |\n", cell(f.Name), f.Lines, coverage.Summary{Lines: f.Lines, Covered: f.Covered}.Total())
 	}
 	return b.String() + "\n"
+}
+
+// maxMatrixRows bounds the matrix's table of differing tests, so that the
+// failures below it keep their room.
+const maxMatrixRows = 100
+
+// matrix adds the runtime matrix: a row of counts per base, then the tests
+// whose verdict differs between bases, each with its verdict per base.
+func (s Summary) matrix(b *budget) {
+	cases := make([]report.Case, len(s.Tests))
+	for i, t := range s.Tests {
+		cases[i] = t.Case
+	}
+	var head strings.Builder
+	head.WriteString("#### Runtime matrix\n\n| Base | Passed | Failed | Errors | Skipped | Not run | Total |\n| :-- | --: | --: | --: | --: | --: | --: |\n")
+	for i, c := range report.BaseSummaries(cases, s.Bases) {
+		fmt.Fprintf(&head, "| %s | %d | %d | %d | %d | %d | %d |\n", cell(s.Bases[i]), c.Passed, c.Failed, c.Errors, c.Skipped, c.NotRun, c.Total)
+	}
+	b.section(head.String() + "\n")
+	rows := report.MatrixRows(cases, s.Bases)
+	if len(rows) == 0 {
+		b.add("Every test has the same verdict on every base.\n\n")
+		return
+	}
+	cols := make([]string, len(s.Bases))
+	for i, base := range s.Bases {
+		cols[i] = cell(base)
+	}
+	b.add(fmt.Sprintf("%d %s whose verdict differs between bases:\n\n| Test | %s |\n| :-- |%s\n", len(rows),
+		plural(len(rows), "test", "tests"), strings.Join(cols, " | "), strings.Repeat(" :-- |", len(cols))))
+	for n, r := range rows {
+		if n == maxMatrixRows {
+			b.add(fmt.Sprintf("| … %d more, in the JUnit report | |\n", len(rows)-n))
+			break
+		}
+		cells := make([]string, len(r.Verdicts))
+		for i, v := range r.Verdicts {
+			cells[i] = verdictCell(v)
+		}
+		b.item(fmt.Sprintf("| %s | %s |\n", cell(r.TestID), strings.Join(cells, " | ")), "matrix rows")
+	}
+	b.add("\n")
+}
+
+// verdictCell is a verdict with the icon the summary gives it elsewhere.
+func verdictCell(v string) string {
+	switch v {
+	case "passed":
+		return "✅ passed"
+	case "FAILED":
+		return "❌ failed"
+	case "ERROR":
+		return "💥 error"
+	case "skipped":
+		return "⏭️ skipped"
+	}
+	return v
 }

@@ -279,3 +279,44 @@ func costliestFirst(units []Unit, costs []time.Duration) []Unit {
 	}
 	return out
 }
+
+// GroupBases is Group for a runtime matrix (cases of several Base values):
+// the cases of each base are grouped apart, never sharing a unit, and the
+// bases' units take turns, so that every base runs from the start. The
+// units of a base past the first are named "b<base>-<unit>". With one base
+// it is Group.
+func GroupBases(cases []Case, g Grouping) []Unit {
+	byBase := map[int][]Case{}
+	var order []int
+	for _, c := range cases {
+		if _, ok := byBase[c.Base]; !ok {
+			order = append(order, c.Base)
+		}
+		byBase[c.Base] = append(byBase[c.Base], c)
+	}
+	if len(order) <= 1 {
+		return Group(cases, g)
+	}
+	per := make([][]Unit, len(order))
+	longest := 0
+	for i, b := range order {
+		units := Group(byBase[b], g)
+		for j, u := range units {
+			alone := len(u.Cases) == 1 && u.ID == u.Cases[0]
+			if b != 0 && !alone {
+				units[j].ID = fmt.Sprintf("b%d-%s", b, u.ID)
+			}
+		}
+		per[i] = units
+		longest = max(longest, len(units))
+	}
+	out := make([]Unit, 0, len(cases))
+	for j := range longest {
+		for i := range per {
+			if j < len(per[i]) {
+				out = append(out, per[i][j])
+			}
+		}
+	}
+	return out
+}

@@ -126,3 +126,39 @@ func TestShardsOfFewCases(t *testing.T) {
 	units := Group(cs, Grouping{Shards: 4})
 	assert.Len(t, units, 2, "no empty shard")
 }
+
+func TestGroupBasesNeverMixesBases(t *testing.T) {
+	ids := []string{"a.py::t1", "a.py::t2", "b.py::t1"}
+	var cases []Case
+	for b := range 2 {
+		for i, id := range ids {
+			cases = append(cases, Case{ID: fmt.Sprintf("b%dc%d", b, i), TestID: id, Base: b})
+		}
+	}
+	baseOf := map[string]int{}
+	for _, c := range cases {
+		baseOf[c.ID] = c.Base
+	}
+	for _, g := range []Grouping{{PodPer: PerTest}, {PodPer: PerFile}, {Shards: 2}} {
+		units := GroupBases(cases, g)
+		seen := map[string]bool{}
+		var bases []int
+		n := 0
+		for _, u := range units {
+			require.False(t, seen[u.ID], "%+v: unit %s named twice", g, u.ID)
+			seen[u.ID] = true
+			b := baseOf[u.Cases[0]]
+			for _, c := range u.Cases {
+				assert.Equal(t, b, baseOf[c], "%+v: unit %s mixes bases", g, u.ID)
+			}
+			bases = append(bases, b)
+			n += len(u.Cases)
+		}
+		assert.Equal(t, len(cases), n, "%+v: every case in one unit", g)
+		assert.Equal(t, 0, bases[0], "%+v", g)
+		assert.Equal(t, 1, bases[1], "%+v: the bases take turns", g)
+	}
+	// One base: exactly Group.
+	one := cases[:3]
+	assert.Equal(t, Group(one, Grouping{PodPer: PerFile}), GroupBases(one, Grouping{PodPer: PerFile}))
+}

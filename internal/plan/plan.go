@@ -42,6 +42,12 @@ type Case struct {
 	// markers; LaneDefault runs it in parallel. Only cases of one lane
 	// share a unit, and cases of exclusive lanes have units of their own.
 	Lane string
+	// Base is the index of the case's base image in a runtime matrix,
+	// where every test runs once per base; 0 outside one. Image is the
+	// test image built on that base; empty means the run's one image.
+	// Only cases of one base share a unit (GroupBases).
+	Base  int
+	Image string
 }
 
 // Unit is a group of cases that one pod runs: a file, a class or a shard.

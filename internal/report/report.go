@@ -55,6 +55,9 @@ type Case struct {
 	// Lane is the test's marker lane (serial, slow, flaky, disruptive);
 	// empty for the default one.
 	Lane string
+	// Base names the base image the test ran on in a runtime matrix
+	// (Options.Bases); empty outside one.
+	Base string
 }
 
 // Disruption is one attempt whose pod the infrastructure took away.
@@ -123,6 +126,10 @@ type Options struct {
 	Slowest int
 	// MessageLines is how many lines of each message to show; zero means 5.
 	MessageLines int
+	// Bases name the base images of a runtime matrix, in the run's
+	// order; with more than one, Text adds the matrix: counts per base and
+	// the tests whose verdict differs between bases.
+	Bases []string
 }
 
 // Text writes the summary to w. Cases are listed in test id order, whatever
@@ -134,7 +141,9 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	if opts.MessageLines <= 0 {
 		opts.MessageLines = 5
 	}
-	cases = slices.SortedFunc(slices.Values(cases), func(a, b Case) int { return strings.Compare(a.TestID, b.TestID) })
+	cases = slices.SortedFunc(slices.Values(cases), func(a, b Case) int {
+		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(opts.Bases, a.Base), slices.Index(opts.Bases, b.Base)))
+	})
 	p := &printer{w: w}
 
 	var problems, flaky []Case
@@ -156,7 +165,7 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	if len(flaky) > 0 {
 		p.section("flaky tests")
 		for _, c := range flaky {
-			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.TestID), c.Attempts, location(c))
+			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.Name()), c.Attempts, location(c))
 		}
 	}
 	var disrupted []Case
@@ -169,7 +178,7 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 		p.section("infrastructure retries")
 		for _, c := range disrupted {
 			for _, d := range c.Disruptions {
-				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.TestID), d.Attempt, sanitize(d.Reason),
+				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.Name()), d.Attempt, sanitize(d.Reason),
 					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
 			}
 		}
@@ -180,11 +189,17 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 			p.printf("%s\n", l)
 		}
 	}
+	if len(opts.Bases) > 1 {
+		p.section("runtime matrix")
+		for _, l := range MatrixLines(cases, opts.Bases) {
+			p.printf("%s\n", sanitize(l))
+		}
+	}
 	if slow := slowest(cases, opts.Slowest); len(slow) > 0 {
 		p.section(fmt.Sprintf("slowest %d tests", len(slow)))
 		p.printf("%9s %9s\n", "pod time", "test time")
 		for _, c := range slow {
-			p.printf("%9s %9s  %s\n", secondsOrDash(c.PodTime), secondsOrDash(c.Duration), sanitize(c.TestID))
+			p.printf("%9s %9s  %s\n", secondsOrDash(c.PodTime), secondsOrDash(c.Duration), sanitize(c.Name()))
 		}
 	}
 	if p.n > 0 {
@@ -250,6 +265,9 @@ func (p *printer) problem(c Case, maxLines int) {
 		label = "ERROR "
 	}
 	var extra []string
+	if c.Base != "" {
+		extra = append(extra, c.Base)
+	}
 	if c.Reason != "" {
 		extra = append(extra, c.Reason)
 	}

@@ -27,6 +27,9 @@ type Report struct {
 	Cases       []CaseResult
 	// Coverage is the combined coverage of a run with --coverage.
 	Coverage *coverage.Summary
+	// Bases are the base images of a runtime matrix, indexed by each
+	// case's Base; nil (or one) for a run of one base.
+	Bases []Base
 }
 
 // NewReport gathers a run's results.
@@ -111,9 +114,14 @@ func IsInfra(o plan.Outcome) bool {
 	return o.Status == plan.Error && o.Reason != ""
 }
 
-// JUnit builds the merged report: one testsuite for the run and one
-// testcase per test id, from pytest's own entry where there is one.
+// JUnit builds the merged report: one testsuite for the run, or one per
+// base image of a runtime matrix, and one testcase per test id (per base),
+// from pytest's own entry where there is one.
 func (r *Report) JUnit() junit.Testsuites {
+	tcs := r.Testcases()
+	if r.Matrix() {
+		return r.matrixJUnit(tcs)
+	}
 	suite := junit.Testsuite{
 		Name:      "k8s-testrun " + r.RunID,
 		Time:      junit.Seconds(r.Wall),
@@ -122,12 +130,20 @@ func (r *Report) JUnit() junit.Testsuites {
 			{Name: "k8s-testrun.run", Value: r.RunID},
 			{Name: "k8s-testrun.image", Value: r.Image},
 		},
-	}
-	lanes := r.hasLanes()
-	for _, cr := range r.Cases {
-		suite.Testcases = append(suite.Testcases, r.testcase(cr, lanes))
+		Testcases: tcs,
 	}
 	return junit.Testsuites{Name: "k8s-testrun", Time: suite.Time, Suites: []junit.Testsuite{suite}}
+}
+
+// Testcases are the report's JUnit testcases, one per case, in the order
+// of Cases.
+func (r *Report) Testcases() []junit.Testcase {
+	lanes := r.hasLanes()
+	out := make([]junit.Testcase, 0, len(r.Cases))
+	for _, cr := range r.Cases {
+		out = append(out, r.testcase(cr, lanes))
+	}
+	return out
 }
 
 // testcase is cr's JUnit testcase; lanes says the run has marker lanes,
@@ -178,8 +194,8 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	if last.Number > 0 {
 		tc.AddProperty(junit.PropertyAttempt, strconv.Itoa(last.Number))
 	}
-	if r.ImageDigest != "" {
-		tc.AddProperty(junit.PropertyImageDigest, r.ImageDigest)
+	if d := r.imageDigest(cr.Case); d != "" {
+		tc.AddProperty(junit.PropertyImageDigest, d)
 	}
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
@@ -216,13 +232,14 @@ func (r *Report) PrintSummary(w io.Writer) {
 	cases := r.SummaryCases()
 	s := report.Count(cases)
 	s.Wall = r.Wall
-	_ = report.Text(w, s, cases, report.Options{})
+	_ = report.Text(w, s, cases, report.Options{Bases: r.BaseLabels()})
 }
 
 // SummaryCases converts the results into the summary's view of them.
 func (r *Report) SummaryCases() []report.Case {
 	out := make([]report.Case, 0, len(r.Cases))
-	tcs := r.JUnit().Suites[0].Testcases
+	tcs := r.Testcases()
+	labels := r.BaseLabels()
 	for i, cr := range r.Cases {
 		tc := tcs[i]
 		c := report.Case{
@@ -230,6 +247,9 @@ func (r *Report) SummaryCases() []report.Case {
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
 			Lane: cr.Case.Lane,
+		}
+		if labels != nil {
+			c.Base = labels[cr.Case.Base]
 		}
 		for _, at := range cr.Attempts {
 			if at.Outcome.Disrupted() {

@@ -6,6 +6,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -386,7 +387,7 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 			RunID:         r.o.RunID,
 			Case:          a.Case,
 			Attempt:       a.Attempt,
-			Image:         r.o.Image,
+			Image:         cmp.Or(a.Case.Image, r.o.Image),
 			PytestArgs:    r.o.PytestArgs,
 			Timeout:       r.timeout(a.Case),
 			NativeSidecar: r.o.NativeSidecar,

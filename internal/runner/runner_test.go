@@ -41,6 +41,9 @@ type kubelet struct {
 	running     int
 	maxRunning  int
 	createdPods []string
+	// images are the test container's image of each created pod, by the
+	// pod's case label.
+	images map[string]string
 }
 
 func (k *kubelet) start(ctx context.Context) {
@@ -57,6 +60,14 @@ func (k *kubelet) start(ctx context.Context) {
 			k.running++
 			k.maxRunning = max(k.maxRunning, k.running)
 			k.createdPods = append(k.createdPods, pod.Name)
+			if k.images == nil {
+				k.images = map[string]string{}
+			}
+			for _, c := range pod.Spec.Containers {
+				if c.Name == k8s.TestContainer {
+					k.images[pod.Labels[k8s.LabelCase]] = c.Image
+				}
+			}
 			k.mu.Unlock()
 			go k.finish(ctx, pod.DeepCopy())
 		}
@@ -411,4 +422,33 @@ func TestRunTellsOfRunningPods(t *testing.T) {
 	assert.Empty(t, running, "every pod ended")
 	assert.LessOrEqual(t, most, 2, "no more running than the parallelism")
 	assert.Positive(t, most)
+}
+
+func TestRunMatrixRunsEachCaseInItsBaseImage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	k := &kubelet{t: t, client: client, run: 10 * time.Millisecond, exit: func(string, int) int32 { return 0 }}
+	k.start(ctx)
+
+	var all []plan.Case
+	images := []string{"reg/t:py311", "reg/t:py313"}
+	for b, img := range images {
+		for _, id := range []string{"t.py::a", "t.py::b"} {
+			all = append(all, plan.Case{ID: testid.BaseCaseID(id, b), TestID: id, Base: b, Image: img})
+		}
+	}
+	results, err := Run(ctx, Options{
+		Client: client, Namespace: "ns", RunID: "r1", Image: images[0],
+		Cases: all, Units: plan.GroupBases(all, plan.Grouping{}), Parallelism: 3, Resync: 20 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.Len(t, results, 4)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, r := range results {
+		assert.Equal(t, plan.Passed, r.Status, r.Case.TestID)
+		assert.Equal(t, images[r.Case.Base], k.images[r.Case.ID], "%s on base %d", r.Case.TestID, r.Case.Base)
+	}
+	assert.Len(t, k.createdPods, 4, "each test once per base")
 }

@@ -15,6 +15,11 @@ slow, flaky, disruptive, or the markers --lane maps to them):
 
     k8s-testrun-marks {"nodeid": "...", "markers": ["serial", ...]}
 
+Last, it prints the versions of Python and pytest that ran the collection,
+which name the base image's testsuite in a runtime matrix:
+
+    k8s-testrun-versions {"python": "3.11.2", "pytest": "7.2.1"}
+
 It registers the default lane markers, so --strict-markers accepts them. k8s-testrun sets FAKETIME for the test's pod; the marker itself
 changes nothing in the test process. Under FAKETIME the plugin makes
 time.sleep work around a libfaketime bug (see _sleep_under_faketime).
@@ -23,11 +28,13 @@ time.sleep work around a libfaketime bug (see _sleep_under_faketime).
 import errno
 import json
 import os
+import platform
 import threading
 import time
 
 PREFIX = "k8s-testrun-marker "
 MARKS_PREFIX = "k8s-testrun-marks "
+VERSIONS_PREFIX = "k8s-testrun-versions "
 # Markers of pytest's own, which never name a lane.
 _BUILTIN = {"parametrize", "usefixtures", "filterwarnings", "skip", "skipif", "xfail", "faketime"}
 # Bounds on what one test's line carries: names and their length.
@@ -40,6 +47,8 @@ _LANES = {
     "disruptive": "run this test alone, after every other test (k8s-testrun lane)",
 }
 _items = []
+# Whether this session lists markers (and versions): set at collection.
+session_listed = [False]
 
 
 def _sleep_under_faketime(real_sleep):
@@ -86,6 +95,7 @@ def pytest_configure(config):
 def pytest_collection_finish(session):
     if session.config.getoption("k8s_testrun_list_markers"):
         _items[:] = session.items
+        session_listed[0] = True
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -110,3 +120,8 @@ def pytest_terminal_summary(terminalreporter):
                 break
         if names:
             terminalreporter.write_line(MARKS_PREFIX + json.dumps({"nodeid": item.nodeid, "markers": names}))
+    if session_listed[0]:
+        import pytest
+
+        versions = {"python": platform.python_version(), "pytest": pytest.__version__}
+        terminalreporter.write_line(VERSIONS_PREFIX + json.dumps(versions))

@@ -9,6 +9,7 @@ package testid
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 )
 
 // caseIDLen is 12 hex digits (48 bits): a collision among 10,000 test ids has
@@ -21,4 +22,14 @@ const caseIDLen = 12
 func CaseID(testID string) string {
 	sum := sha256.Sum256([]byte(testID))
 	return hex.EncodeToString(sum[:])[:caseIDLen]
+}
+
+// BaseCaseID is CaseID for the test on the base-th base image of a runtime
+// matrix: the first base keeps CaseID, so a run of one base names its
+// cases as ever, and the others differ by base.
+func BaseCaseID(testID string, base int) string {
+	if base == 0 {
+		return CaseID(testID)
+	}
+	return CaseID(fmt.Sprintf("%s\x00base %d", testID, base))
 }

@@ -9,6 +9,8 @@
 //	KUBECONFIG              admin kubeconfig of the cluster
 //	K8S_TESTRUN_REGISTRY    registry host[:port] the tests push to and the cluster pulls from
 //	K8S_TESTRUN_BASE_IMAGE  Python image with pytest, pullable by the cluster
+//	K8S_TESTRUN_MATRIX_BASE_IMAGE  another one, of another Python and pytest
+//	                        (the runtime-matrix tests need it)
 //
 // `go run ./hack/cluster up` writes them to an env file; `make e2e-env`
 // prints them for a shell.
@@ -41,6 +43,8 @@ const (
 	EnvKubeconfig = "KUBECONFIG"
 	EnvRegistry   = "K8S_TESTRUN_REGISTRY"
 	EnvBaseImage  = "K8S_TESTRUN_BASE_IMAGE"
+	// EnvMatrixBaseImage is only read by the runtime-matrix tests.
+	EnvMatrixBaseImage = "K8S_TESTRUN_MATRIX_BASE_IMAGE"
 )
 
 // Cluster is the cluster under test.

@@ -159,3 +159,21 @@ func OSCodename() (string, error) {
 	}
 	return "", fmt.Errorf("no VERSION_CODENAME in /etc/os-release")
 }
+
+// MirrorFor is the Debian mirror to debootstrap codename from: the one
+// this machine's sources name for it, else the one they name for the
+// machine's own release, since a Debian mirror serves every release.
+func MirrorFor(codename string) (string, error) {
+	m, err := MachineMirror(codename)
+	if err == nil {
+		return m, nil
+	}
+	own, ownErr := OSCodename()
+	if ownErr != nil || own == codename {
+		return "", err
+	}
+	if m, ownErr := MachineMirror(own); ownErr == nil {
+		return m, nil
+	}
+	return "", err
+}

@@ -80,7 +80,7 @@ func Build(ctx context.Context, cacheDir string, r Recipe, log *slog.Logger) (st
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	mirror, err := MachineMirror(r.Codename)
+	mirror, err := MirrorFor(r.Codename)
 	if err != nil {
 		return "", err
 	}
