@@ -23,6 +23,13 @@ func TestParseRunShortAndGNUFlags(t *testing.T) {
 	assert.Equal(t, []string{"-p", "no:cacheprovider", "-k", "fast"}, c.Selection, "everything after -- is pytest's, flags included")
 }
 
+func TestParseRunBaseImagesInOrder(t *testing.T) {
+	c, err := ParseRun([]string{"--repository", "r.io/x", "--base-image", "py:3.13", "--base-image", "py:3.11", t.TempDir()}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"py:3.13", "py:3.11"}, c.BaseImages, "a repeated --base-image replaces the default and keeps every value")
+	assert.Equal(t, "py:3.13", c.BaseImage())
+}
+
 func TestParseRunEmptySelectionAfterDash(t *testing.T) {
 	c, err := ParseRun([]string{"--repository", "r.io/x", t.TempDir(), "--"}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
@@ -38,6 +45,11 @@ func TestParseRunBadValues(t *testing.T) {
 		want string
 	}{
 		{"empty base image", []string{"--base-image", ""}, "base image: is required, e.g. python:3.12-slim"},
+		{"base image twice", []string{"--base-image", "py:3.11", "--base-image", "py:3.11"}, `base image "py:3.11": is given twice; give each base image once`},
+		{"base image not a reference", []string{"--base-image", "Py 3"}, `base image "Py 3": give an image reference`},
+		{"matrix in operator mode", []string{"--mode", "operator", "--base-image", "py:3.11", "--base-image", "py:3.13"}, "takes one base image in operator mode; a runtime matrix needs --mode direct"},
+		{"matrix too wide", []string{"--base-image", "a:1", "--base-image", "a:2", "--base-image", "a:3", "--base-image", "a:4", "--base-image", "a:5",
+			"--base-image", "a:6", "--base-image", "a:7", "--base-image", "a:8", "--base-image", "a:9"}, "give at most 8 base images"},
 		{"negative timeout", []string{"--timeout", "-5s"}, `timeout "-5s": must be zero (no timeout) or positive`},
 		{"zero pending timeout", []string{"--pending-timeout", "0"}, `pending timeout "0s": must be positive`},
 		{"tiny result limit", []string{"--result-limit", "10"}, `result limit "10": must be at least 4096 bytes`},

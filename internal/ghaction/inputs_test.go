@@ -252,3 +252,9 @@ func TestReadFaketime(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c.Faketime)
 }
+
+func TestSplitBaseImages(t *testing.T) {
+	assert.Equal(t, []string{"py:3.11", "py:3.13"}, splitBaseImages("py:3.11\n\n  py:3.13 \n"))
+	assert.Equal(t, []string{"py:3.12"}, splitBaseImages("py:3.12"))
+	assert.Equal(t, []string{""}, splitBaseImages(" \n"), "an empty input stays one empty image, which validation names")
+}

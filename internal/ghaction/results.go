@@ -151,7 +151,7 @@ var Outputs = []Input{
 	{Name: "attempts", Description: "Path, relative to the workspace, of a JSON file with every attempt of every test: number, status, reason, whether it was an infrastructure retry, start and end (RFC 3339), pod and node."},
 	{Name: "coverage", Description: "With coverage: true, the percentage of lines the tests ran, all pods combined, e.g. 87.5; empty otherwise."},
 	{Name: "coverage_xml", Description: "With coverage: true, path of the Cobertura coverage.xml, beside the JUnit report, relative to the workspace; empty otherwise."},
-	{Name: "matrix", Description: `In a runtime matrix (several base_image lines), the counts of each base as a JSON list, in the order given: [{"base": "python:3.11-slim", "python": "3.11.2", "total": 12, "passed": 7, "failed": 2, "errors": 1, "skipped": 2, "flaky": 0, "not_run": 0}]; empty otherwise.`},
+	{Name: "matrix", Description: `In a runtime matrix (several base_image lines), the counts of each base as a JSON list, in the order given: [{"base": "python:3.11-slim", "image": "the test image built on it", "python": "3.11.2", "total": 12, "passed": 7, "failed": 2, "errors": 1, "skipped": 2, "flaky": 0, "not_run": 0}]; empty otherwise.`},
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
@@ -210,6 +210,7 @@ func attemptsPath(rep *runner.Report, junitPath string) string {
 // baseCounts is one base's entry in the matrix output.
 type baseCounts struct {
 	Base    string `json:"base"`
+	Image   string `json:"image"`
 	Python  string `json:"python"`
 	Total   int    `json:"total"`
 	Passed  int    `json:"passed"`
@@ -229,7 +230,7 @@ func matrixCounts(rep *runner.Report) string {
 	out := make([]baseCounts, len(rep.Bases))
 	for i, c := range rep.BaseCounts() {
 		b := rep.Bases[i]
-		out[i] = baseCounts{Base: b.Ref, Python: b.Python, Total: c.Total, Passed: c.Passed, Failed: c.Failed,
+		out[i] = baseCounts{Base: b.Ref, Image: b.Image, Python: b.Python, Total: c.Total, Passed: c.Passed, Failed: c.Failed,
 			Errors: c.Errors, Skipped: c.Skipped, Flaky: c.Flaky, NotRun: c.NotRun}
 	}
 	data, err := json.Marshal(out)

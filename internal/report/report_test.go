@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,4 +158,34 @@ func TestLaneLines(t *testing.T) {
 	require.NoError(t, Text(&b, Count(cases), cases, Options{}))
 	assert.Contains(t, b.String(), "lanes")
 	assert.Contains(t, b.String(), "serial: 2 passed (2 tests)\n")
+}
+
+func TestMatrixLines(t *testing.T) {
+	bases := []string{"Python 3.11", "Python 3.13"}
+	cases := []Case{
+		{TestID: "t.py::a", Status: junit.StatusPassed, Base: bases[0]},
+		{TestID: "t.py::a", Status: junit.StatusPassed, Base: bases[1]},
+		{TestID: "t.py::old", Status: junit.StatusPassed, Base: bases[0]},
+		{TestID: "t.py::old", Status: junit.StatusFailed, Base: bases[1], Message: "boom"},
+		{TestID: "t.py::new", Status: junit.StatusSkipped, Base: bases[1]},
+	}
+	assert.Equal(t, []string{
+		"Python 3.11: 2 passed (2 tests)",
+		"Python 3.13: 1 failed, 1 passed, 1 skipped (3 tests)",
+		"2 tests whose verdict differs between bases:",
+		"  test       Python 3.11    Python 3.13",
+		"  t.py::old  passed         FAILED",
+		"  t.py::new  not collected  skipped",
+	}, MatrixLines(cases, bases))
+
+	var b strings.Builder
+	require.NoError(t, Text(&b, Count(cases), cases, Options{Bases: bases}))
+	assert.Contains(t, b.String(), "== runtime matrix ==\nPython 3.11: 2 passed (2 tests)\n")
+	assert.Contains(t, b.String(), "FAILED t.py::old  [Python 3.13]\n    boom\n")
+
+	same := []Case{{TestID: "t.py::a", Status: junit.StatusPassed, Base: bases[0]}, {TestID: "t.py::a", Status: junit.StatusPassed, Base: bases[1]}}
+	assert.Equal(t, "every test has the same verdict on every base", MatrixLines(same, bases)[2])
+	b.Reset()
+	require.NoError(t, Text(&b, Count(same), same, Options{}))
+	assert.NotContains(t, b.String(), "runtime matrix", "no matrix without bases")
 }
