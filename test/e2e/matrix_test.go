@@ -47,7 +47,7 @@ func TestRuntimeMatrix(t *testing.T) {
 	ctx := Context(t, 10*time.Minute)
 	report := filepath.Join(t.TempDir(), "junit.xml")
 
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--base-image", other), Testdata("sample"))...)
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--base-image", c.BaseImage, "--base-image", other), Testdata("sample"))...)
 	assert.Equal(t, 1, res.Exit, "the sample has failing tests on both bases: exit 1\nstderr:\n%s", res.Stderr)
 	c.RequireNoRunPods(t, ns)
 

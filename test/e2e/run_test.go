@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,14 +55,19 @@ func suiteProperty(ts junit.Testsuites, name string) string {
 	return ""
 }
 
+// runArgs are the flags of a run of the test's own; the cluster's base
+// image unless extra names base images (each --base-image adds one).
 func (c *Cluster) runArgs(t *testing.T, ns, junitPath string, extra ...string) []string {
-	return append([]string{"run",
+	args := []string{"run",
 		"--namespace", ns,
 		"--repository", c.Repository(t),
-		"--base-image", c.BaseImage,
 		"--junit", junitPath,
 		"--parallelism", "4",
-	}, extra...)
+	}
+	if !slices.Contains(extra, "--base-image") {
+		args = append(args, "--base-image", c.BaseImage)
+	}
+	return append(args, extra...)
 }
 
 // TestRunMatchesPlainPytest runs the sample project one pod per test and
