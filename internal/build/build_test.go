@@ -475,3 +475,44 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildOnTwoBases is a runtime matrix's build: the same project on two
+// bases. Each base gets its own dependencies layer (pip runs for each, and
+// the cache is keyed by the base's digest), while the binary and source
+// layers are the same bytes on both, so the second build uploads neither.
+func TestBuildOnTwoBases(t *testing.T) {
+	reg := newTestRegistry(t)
+	base311 := reg.ref("library/python:3.11")
+	reg.push(t, base311, pythonBase(false).image(t))
+	spec313 := pythonBase(false)
+	spec313.layers = append(spec313.layers, map[string]string{"usr/local/lib/python3.13/os.py": "# os\n"})
+	spec313.env = []string{"PATH=/usr/local/bin:/usr/bin", "PYTHON_VERSION=3.13.5"}
+	base313 := reg.ref("library/python:3.13")
+	reg.push(t, base313, spec313.image(t))
+	project := newProject(t, sampleProject)
+	pip := newFakePip(t, fakePipScript)
+	opts := reg.options(t, project, base311, pip)
+
+	first, err := Build(context.Background(), opts)
+	require.NoError(t, err)
+	reg.rec.reset()
+	opts.BaseImage = base313
+	second, err := Build(context.Background(), opts)
+	require.NoError(t, err)
+
+	assert.True(t, second.PipRan, "the dependencies are installed for each base")
+	assert.Len(t, pip.runs(t), 2)
+	assert.NotEqual(t, first.BaseDigest, second.BaseDigest)
+	// The fake pip writes the same files for both, so the dependencies
+	// layer is the same bytes too: what is uploaded is the second base's
+	// dependencies cache config and the image config, not the binary or
+	// source layers.
+	assert.Equal(t, 2, second.UploadedBlobs, "the binary and source layers are not uploaded again")
+	assert.Positive(t, depsCacheConfigSize(t, reg, opts, first.BaseDigest), "a dependencies cache for the first base")
+	assert.Positive(t, depsCacheConfigSize(t, reg, opts, second.BaseDigest), "and one for the second")
+
+	a, b := layerDigests(t, reg.image(t, first.Image)), layerDigests(t, reg.image(t, second.Image))
+	require.GreaterOrEqual(t, len(a), 3)
+	assert.Equal(t, a[len(a)-2:], b[len(b)-2:], "the binary and source layers, last, are shared")
+	assert.Len(t, b, len(a)+1, "the second base has one more layer of its own")
+}
