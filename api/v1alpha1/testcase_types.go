@@ -21,6 +21,16 @@ type TestCaseSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Index int32 `json:"index,omitempty"`
+	// Base is the index of the test's base in the run's bases, in a
+	// runtime matrix, and Image the test image it runs in; unset, the run's
+	// Image.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="base is immutable"
+	// +optional
+	Base int32 `json:"base,omitempty"`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="image is immutable"
+	// +optional
+	Image string `json:"image,omitempty"`
 	// MaxAttempts is how often the test runs at most: 1 + the run's retries.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=11

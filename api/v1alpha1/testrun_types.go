@@ -21,6 +21,16 @@ type TestRunSpec struct {
 	// +required
 	Image string `json:"image"`
 
+	// Bases make the run a runtime matrix: every test runs in the test
+	// image of each base, and the report has one testsuite per base. The
+	// first base's image is Image. Unset runs every test in Image alone.
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="bases are immutable"
+	// +kubebuilder:validation:XValidation:rule="self.all(b, self.exists_one(c, c.name == b.name))",message="give each base once"
+	// +listType=atomic
+	// +optional
+	Bases []MatrixBase `json:"bases,omitempty"`
+
 	// Tests are the pytest node ids to run. When empty, a discovery pod runs
 	// `pytest --collect-only` in the image, narrowed by Selection.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tests are immutable"
@@ -161,6 +171,36 @@ type TestRunSpec struct {
 	FlakyRetries *int32 `json:"flakyRetries,omitempty"`
 }
 
+// MatrixBase is one base image of a runtime matrix and the test image
+// built on it.
+type MatrixBase struct {
+	// Name is the base image as given to k8s-testrun; it names the base's
+	// testsuite.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +required
+	Name string `json:"name"`
+	// Image is the test image built on the base.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +required
+	Image string `json:"image"`
+}
+
+// BaseStatus is what discovery found in one base of a runtime matrix.
+type BaseStatus struct {
+	// Name is the base's name, as in the spec.
+	Name string `json:"name"`
+	// Python and Pytest are the versions that collected the tests.
+	// +optional
+	Python string `json:"python,omitempty"`
+	// +optional
+	Pytest string `json:"pytest,omitempty"`
+	// Total is the number of tests on this base.
+	// +optional
+	Total int32 `json:"total"`
+}
+
 // LaneMarkers are pytest marker names: Python identifiers.
 // +kubebuilder:validation:MaxItems=64
 // +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
@@ -250,6 +290,11 @@ type TestRunStatus struct {
 	// NotRun counts the tests a stopped run (MaxFailures) left out.
 	// +optional
 	NotRun int32 `json:"notRun,omitempty"`
+	// Bases are what discovery found in each base of a runtime matrix, in
+	// the order of the spec's bases.
+	// +listType=atomic
+	// +optional
+	Bases []BaseStatus `json:"bases,omitempty"`
 
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -279,6 +324,7 @@ type TestRunStatus struct {
 // +kubebuilder:printcolumn:name="Active",type=integer,JSONPath=`.status.active`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40 && !self.metadata.name.contains('.')",message="name must be a DNS label of at most 40 characters: it names the run's pods and labels"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.bases) || self.spec.bases.size() == 0 || self.spec.bases[0].image == self.spec.image",message="the first base's image must be spec.image"
 type TestRun struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

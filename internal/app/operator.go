@@ -143,11 +143,17 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 	}
 
 	p.phase(phaseBuild)
-	if p.image, err = p.build(ctx, p.cfg.BaseImage()); err != nil {
+	bases, err := p.buildBases(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if run, err = p.testRun(p.image.Image); err != nil {
 		return nil, err
+	}
+	if len(bases) > 1 {
+		for _, b := range bases {
+			run.Spec.Bases = append(run.Spec.Bases, v1alpha1.MatrixBase{Name: b.ref, Image: b.image.Image})
+		}
 	}
 	if err := p.createTestRun(ctx, c, run); err != nil {
 		return nil, err
@@ -167,6 +173,9 @@ func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) 
 		return nil, err
 	}
 	rep.ImageDigest = p.image.Digest.String()
+	for i := range rep.Bases {
+		rep.Bases[i].Digest = bases[i].image.Digest.String()
+	}
 	rep.Started, rep.Wall = start, time.Since(start)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err

@@ -508,7 +508,7 @@ func repoName(dir string) string {
 const MaxBaseImages = 8
 
 // checkBaseImages refuses an empty, repeated or unparsable base image, and
-// a matrix too wide or in operator mode.
+// a matrix too wide.
 func (c *Config) checkBaseImages(bad func(input, value, fix string)) {
 	if len(c.BaseImages) == 0 {
 		bad("base image", "", "is required, e.g. "+DefaultBaseImage)
@@ -530,9 +530,6 @@ func (c *Config) checkBaseImages(bad func(input, value, fix string)) {
 			}
 		}
 		seen[b] = true
-	}
-	if len(c.BaseImages) > 1 && c.Mode == ModeOperator {
-		bad("base image", strings.Join(c.BaseImages, ","), "takes one base image in operator mode; a runtime matrix needs --mode direct")
 	}
 }
 

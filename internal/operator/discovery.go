@@ -15,7 +15,6 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
-	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -30,9 +29,12 @@ const discoveryPoll = 5 * time.Second
 // st; the discovery pod goes only once the status says the TestCases
 // exist, so a restarted operator reads the same discovery again.
 func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) ([]*v1alpha1.TestCase, ctrl.Result, error) {
+	bases := basesOf(run)
 	if cond := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionDiscovered); cond != nil && cond.Status == metav1.ConditionTrue {
-		if err := r.deletePod(ctx, run.Namespace, DiscoveryPodName(run.Name)); err != nil {
-			return nil, ctrl.Result{}, err
+		for b := range bases {
+			if err := r.deletePod(ctx, run.Namespace, DiscoveryPodNameOf(run.Name, b)); err != nil {
+				return nil, ctrl.Result{}, err
+			}
 		}
 		cases, err := Cases(ctx, r.Client, run)
 		if err != nil {
@@ -43,52 +45,72 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		}
 		return cases, ctrl.Result{}, nil
 	}
-	ids := run.Spec.Tests
-	var (
-		skipped []junit.Testcase
-		markers map[string]string
-		marks   map[string][]string
-	)
-	if len(ids) == 0 {
-		found, res, err := r.discover(ctx, run, st, s)
-		if found.IDs == nil || err != nil {
-			return nil, res, err
+	// Each base's discovery, all at once: the ids can differ by version.
+	found := make([]discover.Collection, len(bases))
+	if len(run.Spec.Tests) == 0 {
+		var pending ctrl.Result
+		for b := range bases {
+			f, res, err := r.discover(ctx, run, st, s, b)
+			if err != nil || st.Phase == v1alpha1.RunError {
+				return nil, res, err
+			}
+			if f.IDs == nil {
+				pending = res
+				continue
+			}
+			found[b] = f
 		}
-		ids, skipped, markers, marks = found.IDs, found.Skipped, found.Markers, found.Marks
-	}
-	ids = unique(ids)
-	for i, id := range ids {
-		ft := run.Spec.Faketime
-		if v, ok := markers[id]; ok {
-			ft = v
+		if !pending.IsZero() {
+			return nil, pending, nil
 		}
-		if err := r.createCase(ctx, run, i, id, ft, s.lane(marks[id]), s); err != nil {
-			return nil, ctrl.Result{}, err
-		}
-	}
-	if len(skipped) > 0 {
-		cm, err := collectionConfigMap(run, skipped)
-		if err != nil {
-			r.fail(st, "DiscoveryFailed", "keeping what pytest's collection skipped: "+err.Error())
-			return nil, ctrl.Result{}, nil
-		}
-		if err := put(ctx, r.Client, r.APIReader, cm); err != nil {
-			return nil, ctrl.Result{}, err
+	} else {
+		for b := range found {
+			found[b].IDs = run.Spec.Tests
 		}
 	}
-	st.CollectionSkipped = int32(len(skipped))
-	st.Total = int32(len(ids) + len(skipped))
+	total, skippedTotal := 0, 0
+	st.Bases = nil
+	for b, f := range found {
+		ids := unique(f.IDs)
+		for i, id := range ids {
+			ft := run.Spec.Faketime
+			if v, ok := f.Markers[id]; ok {
+				ft = v
+			}
+			if err := r.createCase(ctx, run, i, b, id, ft, s.lane(f.Marks[id]), s); err != nil {
+				return nil, ctrl.Result{}, err
+			}
+		}
+		if len(f.Skipped) > 0 {
+			cm, err := collectionConfigMap(run, b, f.Skipped)
+			if err != nil {
+				r.fail(st, "DiscoveryFailed", "keeping what pytest's collection skipped: "+err.Error())
+				return nil, ctrl.Result{}, nil
+			}
+			if err := put(ctx, r.Client, r.APIReader, cm); err != nil {
+				return nil, ctrl.Result{}, err
+			}
+		}
+		total += len(ids)
+		skippedTotal += len(f.Skipped)
+		if len(run.Spec.Bases) > 0 {
+			st.Bases = append(st.Bases, v1alpha1.BaseStatus{Name: bases[b].Name, Python: f.Versions.Python, Pytest: f.Versions.Pytest,
+				Total: int32(len(ids) + len(f.Skipped))})
+		}
+	}
+	st.CollectionSkipped = int32(skippedTotal)
+	st.Total = int32(total + skippedTotal)
 	st.Phase = v1alpha1.RunRunning
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionDiscovered, Status: metav1.ConditionTrue, Reason: "TestCasesCreated",
-		Message: fmt.Sprintf("%d tests", len(ids)),
+		Message: fmt.Sprintf("%d tests", total),
 	})
-	r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, "Discovered", "CreateTestCases", "%d tests", len(ids))
+	r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, "Discovered", "CreateTestCases", "%d tests", total)
 	return nil, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime, lane string, s settings) error {
-	caseID := testid.CaseID(id)
+func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index, base int, id, faketime, lane string, s settings) error {
+	caseID := testid.BaseCaseID(id, base)
 	tc := &v1alpha1.TestCase{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      TestCaseName(run.Name, caseID),
@@ -107,6 +129,9 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 			Timeout: &metav1.Duration{Duration: s.timeoutOf(lane)},
 		},
 	}
+	if len(run.Spec.Bases) > 0 {
+		tc.Spec.Base, tc.Spec.Image = int32(base), run.Spec.Bases[base].Image
+	}
 	err := r.Client.Create(ctx, tc)
 	if err != nil && !kerrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating testcase for %s: %w", id, err)
@@ -117,11 +142,12 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 // discover runs pytest --collect-only in a one-off pod and returns the test
 // ids, and what the collection skipped, once it finished; nil ids with no
 // error means not yet, or that the run failed (st says so).
-func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) (discover.Collection, ctrl.Result, error) {
+func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) (discover.Collection, ctrl.Result, error) {
+	image := basesOf(run)[base].Image
 	pod := &corev1.Pod{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodName(run.Name)}, pod)
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodNameOf(run.Name, base)}, pod)
 	if kerrors.IsNotFound(err) {
-		return discover.Collection{}, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s)
+		return discover.Collection{}, ctrl.Result{RequeueAfter: discoveryPoll}, r.startDiscovery(ctx, run, st, s, base)
 	}
 	if err != nil {
 		return discover.Collection{}, ctrl.Result{}, fmt.Errorf("reading discovery pod: %w", err)
@@ -146,10 +172,10 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 	found, err := discover.ParseLog(log, int(out.ExitCode))
 	switch {
 	case errors.Is(err, discover.ErrNoTests) && len(found.Skipped) > 0:
-		r.fail(st, "NoTests", fmt.Sprintf("no tests to run in image %s (selection %q): pytest skipped every test module at collection (%s)", run.Spec.Image, run.Spec.Selection, found.SkippedNames(3)))
+		r.fail(st, "NoTests", fmt.Sprintf("no tests to run in image %s (selection %q): pytest skipped every test module at collection (%s)", image, run.Spec.Selection, found.SkippedNames(3)))
 		return discover.Collection{}, ctrl.Result{}, nil
 	case errors.Is(err, discover.ErrNoTests):
-		r.fail(st, "NoTests", fmt.Sprintf("no tests found in image %s (selection %q)", run.Spec.Image, run.Spec.Selection))
+		r.fail(st, "NoTests", fmt.Sprintf("no tests found in image %s (selection %q)", image, run.Spec.Selection))
 		return discover.Collection{}, ctrl.Result{}, nil
 	case err != nil:
 		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
@@ -158,7 +184,7 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 	return found, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings) error {
+func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) error {
 	argv := discover.Command(layout.BinaryPath, run.Spec.Selection)
 	tmpl, err := podTemplate(run)
 	if err != nil {
@@ -166,8 +192,8 @@ func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.Te
 		return nil
 	}
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
-		Namespace: run.Namespace, RunID: run.Name, Role: "discover",
-		Image: run.Spec.Image, Command: argv, Timeout: s.timeout, Template: tmpl,
+		Namespace: run.Namespace, RunID: run.Name, Role: "discover" + baseSuffix(base),
+		Image: basesOf(run)[base].Image, Command: argv, Timeout: s.timeout, Template: tmpl,
 	})
 	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())

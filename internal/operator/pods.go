@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"cmp"
 	"path"
 	"strconv"
 	"sync"
@@ -154,7 +155,7 @@ func testPod(run *v1alpha1.TestRun, tc *v1alpha1.TestCase, attempt int, s settin
 		RunID:         run.Name,
 		Case:          CaseOf(tc),
 		Attempt:       attempt,
-		Image:         run.Spec.Image,
+		Image:         cmp.Or(tc.Spec.Image, run.Spec.Image),
 		Timeout:       s.caseTimeout(tc),
 		NativeSidecar: s.native,
 		ResultLimit:   int(run.Spec.ResultLimit),

@@ -15,6 +15,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // maxLog bounds a stored collector log once decompressed; the collector
@@ -58,12 +59,20 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		}
 	}
 	results := make([]runner.CaseResult, 0, len(cases))
-	if cm := stored[CollectionName(run.Name)]; cm != nil && controlledBy(cm, run.UID) {
+	bases := basesOf(run)
+	for b := range bases {
+		cm := stored[CollectionNameOf(run.Name, b)]
+		if cm == nil || !controlledBy(cm, run.UID) {
+			continue
+		}
 		skipped, err := skippedAtCollection(cm)
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, runner.SkippedAtCollection(skipped)...)
+		for _, cr := range runner.SkippedAtCollection(skipped) {
+			cr.Case.Base, cr.Case.ID = b, testid.BaseCaseID(cr.Case.TestID, b)
+			results = append(results, cr)
+		}
 	}
 	for _, tc := range cases {
 		cr := runner.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}
@@ -93,7 +102,17 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 			wall = ct.Sub(st.Time)
 		}
 	}
-	return runner.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results), nil
+	rep := runner.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results)
+	if len(run.Spec.Bases) > 1 {
+		rep.Bases = make([]runner.Base, len(bases))
+		for i, b := range bases {
+			rep.Bases[i] = runner.Base{Ref: b.Name, Image: b.Image, Digest: imageDigest(b.Image)}
+			if i < len(run.Status.Bases) && run.Status.Bases[i].Name == b.Name {
+				rep.Bases[i].Python, rep.Bases[i].Pytest = run.Status.Bases[i].Python, run.Status.Bases[i].Pytest
+			}
+		}
+	}
+	return rep, nil
 }
 
 func decodeResults(cm *corev1.ConfigMap) (runner.Results, error) {

@@ -2,6 +2,7 @@ package operator
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"time"
@@ -68,8 +69,34 @@ func DiscoveryPodName(run string) string { return "ktr-" + run + "-discover" }
 
 // CaseOf is the plan's view of a TestCase.
 func CaseOf(tc *v1alpha1.TestCase) plan.Case {
-	return plan.Case{ID: testid.CaseID(tc.Spec.TestID), TestID: tc.Spec.TestID, Faketime: tc.Spec.Faketime, Lane: tc.Spec.Lane}
+	base := int(tc.Spec.Base)
+	return plan.Case{ID: testid.BaseCaseID(tc.Spec.TestID, base), TestID: tc.Spec.TestID, Faketime: tc.Spec.Faketime, Lane: tc.Spec.Lane,
+		Base: base, Image: tc.Spec.Image}
 }
+
+// basesOf are the run's bases: those of its runtime matrix, else one, its
+// Image, with no name.
+func basesOf(run *v1alpha1.TestRun) []v1alpha1.MatrixBase {
+	if len(run.Spec.Bases) > 0 {
+		return run.Spec.Bases
+	}
+	return []v1alpha1.MatrixBase{{Image: run.Spec.Image}}
+}
+
+// baseSuffix tells apart the objects of a matrix's bases past the first;
+// the first base's have the names of a run of one base.
+func baseSuffix(base int) string {
+	if base == 0 {
+		return ""
+	}
+	return fmt.Sprintf("-b%d", base)
+}
+
+// CollectionNameOf names the collection ConfigMap of a base of the run.
+func CollectionNameOf(run string, base int) string { return CollectionName(run) + baseSuffix(base) }
+
+// DiscoveryPodNameOf names the discovery pod of a base of the run.
+func DiscoveryPodNameOf(run string, base int) string { return DiscoveryPodName(run) + baseSuffix(base) }
 
 func outcomeOf(a v1alpha1.Attempt) plan.Outcome {
 	return plan.Outcome{Status: plan.Status(a.Status), ExitCode: a.ExitCode, Reason: a.Reason, Message: a.Message}
@@ -190,6 +217,9 @@ func casePhase(st plan.CaseState, active bool) v1alpha1.TestCasePhase {
 // sortCases orders a run's TestCases as discovery listed the tests.
 func sortCases(cases []*v1alpha1.TestCase) {
 	sort.SliceStable(cases, func(i, j int) bool {
+		if cases[i].Spec.Base != cases[j].Spec.Base {
+			return cases[i].Spec.Base < cases[j].Spec.Base
+		}
 		if cases[i].Spec.Index != cases[j].Spec.Index {
 			return cases[i].Spec.Index < cases[j].Spec.Index
 		}

@@ -122,9 +122,10 @@ func gunzipBytes(b []byte, limit int64) ([]byte, error) {
 // collection (its location and reason), so that many of them still fit.
 const maxSkipText = 4096
 
-// collectionConfigMap keeps pytest's testcases for what the run's
-// collection skipped, so the report can carry them as direct mode does.
-func collectionConfigMap(run *v1alpha1.TestRun, skipped []junit.Testcase) (*corev1.ConfigMap, error) {
+// collectionConfigMap keeps pytest's testcases for what the collection of
+// a base of the run skipped, so the report can carry them as direct mode
+// does.
+func collectionConfigMap(run *v1alpha1.TestRun, base int, skipped []junit.Testcase) (*corev1.ConfigMap, error) {
 	kept := make([]junit.Testcase, len(skipped))
 	for i, tc := range skipped {
 		if tc.Skipped != nil {
@@ -147,7 +148,7 @@ func collectionConfigMap(run *v1alpha1.TestRun, skipped []junit.Testcase) (*core
 	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      CollectionName(run.Name),
+			Name:      CollectionNameOf(run.Name, base),
 			Namespace: run.Namespace,
 			Labels: map[string]string{
 				k8s.LabelManagedBy: k8s.ManagedBy,

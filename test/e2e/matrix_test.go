@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 )
 
@@ -144,4 +146,47 @@ func TestActionRuntimeMatrix(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"FAILED tests/test_versions.py::test_before_python_3_13 [Python 3.13]"}, titles)
+}
+
+// testMatrix runs testdata/matrix in operator mode on the two bases: the
+// TestRun's bases, a TestCase per test and base, status.bases with each
+// base's versions, and the same testsuites and matrix as direct mode.
+func (e *opEnv) testMatrix(t *testing.T) {
+	ctx := Context(t, 8*time.Minute)
+	other := matrixBase(t)
+	report := filepath.Join(t.TempDir(), "operator.xml")
+	res := e.c.RunCLI(ctx, t, nil, "run", "--mode", "operator", "--namespace", e.ns, "--repository", e.c.Repository(t),
+		"--base-image", e.c.BaseImage, "--base-image", other, "--junit", report, Testdata("matrix"))
+	assert.Equal(t, 1, res.Exit, "a test fails on Python 3.13\nstderr:\n%s", res.Stderr)
+	assert.Contains(t, res.Stdout, "tests/test_versions.py::test_before_python_3_13  passed       FAILED")
+	assert.Contains(t, res.Stdout, "Python 3.13: 1 failed, 2 passed (3 tests)")
+
+	b, err := os.ReadFile(report)
+	require.NoError(t, err)
+	ts, err := junit.Parse(strings.NewReader(string(b)))
+	require.NoError(t, err)
+	require.Len(t, ts.Suites, 2)
+	assert.Contains(t, ts.Suites[0].Name, "Python 3.11")
+	assert.Contains(t, ts.Suites[1].Name, "Python 3.13")
+	for _, s := range ts.Suites {
+		assert.Len(t, s.Testcases, 3, s.Name)
+	}
+
+	list := &v1alpha1.TestRunList{}
+	require.NoError(t, e.cr.List(ctx, list, client.InNamespace(e.ns)))
+	var mine *v1alpha1.TestRun
+	for i := range list.Items {
+		if strings.HasPrefix(list.Items[i].Name, "matrix-") {
+			mine = &list.Items[i]
+		}
+	}
+	require.NotNil(t, mine, "the run stays in the cluster")
+	require.Len(t, mine.Spec.Bases, 2)
+	assert.Equal(t, []string{e.c.BaseImage, other}, []string{mine.Spec.Bases[0].Name, mine.Spec.Bases[1].Name})
+	require.Len(t, mine.Status.Bases, 2)
+	assert.True(t, strings.HasPrefix(mine.Status.Bases[1].Python, "3.13."), mine.Status.Bases[1].Python)
+	assert.Equal(t, int32(3), mine.Status.Bases[1].Total)
+	assert.Equal(t, []int32{6, 4, 1, 1}, []int32{mine.Status.Total, mine.Status.Passed, mine.Status.Failed, mine.Status.Skipped})
+	assert.Len(t, e.cases(ctx, t, mine.Name), 6, "a TestCase per test and base")
+	e.noPods(ctx, t, mine.Name)
 }

@@ -127,6 +127,7 @@ func TestOperator(t *testing.T) {
 	t.Run("collection skips as plain pytest", e.testCollectionSkips)
 	t.Run("marker lanes", e.testLanes)
 	t.Run("rerun failed", e.testRerunFailed)
+	t.Run("runtime matrix", e.testMatrix)
 }
 
 func kubectlPath(t *testing.T) string {
