@@ -98,6 +98,13 @@ type Attempt struct {
 	// outcome stands without them.
 	// +optional
 	ResultsError string `json:"resultsError,omitempty"`
+	// Unit names the unit (a class, file or shard) whose pod ran this
+	// attempt beside other tests; empty for a pod of this test alone.
+	// +optional
+	Unit string `json:"unit,omitempty"`
+	// UnitAttempt numbers that pod among its unit's, from 1.
+	// +optional
+	UnitAttempt int32 `json:"unitAttempt,omitempty"`
 }
 
 // TestCaseStatus is the standing of one test.

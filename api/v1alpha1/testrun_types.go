@@ -159,6 +159,24 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="flakyRetries are immutable"
 	// +optional
 	FlakyRetries *int32 `json:"flakyRetries,omitempty"`
+
+	// PodPer is what one pod runs: test (each test alone, the default),
+	// class or file. Every test keeps its own TestCase and verdict; when a
+	// shared pod dies, the test it was running gets the pod's reason, the
+	// finished ones keep theirs and the rest run again in a fresh pod.
+	// +kubebuilder:validation:Enum=test;class;file
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="podPer is immutable"
+	// +optional
+	PodPer string `json:"podPer,omitempty"`
+
+	// Shards, above 0, splits the tests into that many pods instead of
+	// PodPer, balanced by the tests' expected durations. Tests of the
+	// serial and disruptive lanes still run alone.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="shards are immutable"
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
 }
 
 // LaneMarkers are pytest marker names: Python identifiers.
@@ -264,7 +282,8 @@ type TestRunStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// TestRun is one run of a pytest suite, one pod per test.
+// TestRun is one run of a pytest suite, one pod per test, or per class,
+// file or shard of tests.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
