@@ -109,7 +109,9 @@ func TestRunGroupsTestsByFileOneTestCaseEach(t *testing.T) {
 	fileB := byCases[testid.CaseID(sampleIDs[2])]
 	require.NotEmpty(t, fileA.Name, "tests of test_a.py share a pod, in order: %v", byCases)
 	require.NotEmpty(t, fileB.Name)
-	argv := func(p corev1.Pod) string { return strings.Join(append(p.Spec.Containers[0].Command, p.Spec.Containers[0].Args...), " ") }
+	argv := func(p corev1.Pod) string {
+		return strings.Join(append(p.Spec.Containers[0].Command, p.Spec.Containers[0].Args...), " ")
+	}
 	assert.Contains(t, argv(fileA), sampleIDs[0]+" "+sampleIDs[1], "a unit's pod runs its tests by id, in order")
 	assert.NotContains(t, argv(fileA), sampleIDs[2])
 	assert.Contains(t, argv(fileB), sampleIDs[2])
