@@ -245,6 +245,8 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			Faketime:                p.cfg.Faketime,
 			MaxFailures:             int32(p.cfg.MaxFailures),
 			FlakyRetries:            ptr.To(int32(p.cfg.FlakyRetries)),
+			PodPer:                  p.cfg.PodPer,
+			Shards:                  int32(p.cfg.Shards),
 		},
 	}
 	if len(p.cfg.Lanes) > 0 {
