@@ -177,6 +177,18 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="shards are immutable"
 	// +optional
 	Shards int32 `json:"shards,omitempty"`
+
+	// DurationsConfigMap names a ConfigMap in the run's namespace that keeps
+	// the tests' durations from one run to the next (key durations.json, in
+	// the format of --durations-file). It is read when the TestCases are
+	// created, to start the slowest tests first and balance the shards, and
+	// updated with this run's durations when the run finishes. Unset keeps
+	// no history.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="durationsConfigMap is immutable"
+	// +optional
+	DurationsConfigMap string `json:"durationsConfigMap,omitempty"`
 }
 
 // LaneMarkers are pytest marker names: Python identifiers.

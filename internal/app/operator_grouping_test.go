@@ -1,6 +1,7 @@
 package app
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,6 +35,8 @@ func TestOperatorRunTakesPodPerAndShards(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.podPer, run.Spec.PodPer)
 			assert.Equal(t, tc.shards, run.Spec.Shards)
+			assert.Equal(t, "k8s-testrun-durations-"+strings.ToLower(filepath.Base(dir)), run.Spec.DurationsConfigMap,
+				"the project's durations are kept in its namespace")
 		})
 	}
 }

@@ -57,12 +57,17 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		ids, skipped, markers, marks = found.IDs, found.Skipped, found.Markers, found.Marks
 	}
 	ids = unique(ids)
+	past := r.loadDurations(ctx, run)
 	for i, id := range ids {
 		ft := run.Spec.Faketime
 		if v, ok := markers[id]; ok {
 			ft = v
 		}
-		if err := r.createCase(ctx, run, i, id, ft, s.lane(marks[id]), s); err != nil {
+		var expected *metav1.Duration
+		if d, ok := past[id]; ok {
+			expected = &metav1.Duration{Duration: d}
+		}
+		if err := r.createCase(ctx, run, i, id, ft, s.lane(marks[id]), expected, s); err != nil {
 			return nil, ctrl.Result{}, err
 		}
 	}
@@ -87,7 +92,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	return nil, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime, lane string, s settings) error {
+func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index int, id, faketime, lane string, expected *metav1.Duration, s settings) error {
 	caseID := testid.CaseID(id)
 	tc := &v1alpha1.TestCase{
 		ObjectMeta: metav1.ObjectMeta{
@@ -104,7 +109,8 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 		Spec: v1alpha1.TestCaseSpec{
 			TestRun: run.Name, TestID: id, Index: int32(index), Faketime: faketime,
 			Lane: lane, MaxAttempts: int32(s.maxAttemptsOf(lane)),
-			Timeout: &metav1.Duration{Duration: s.timeoutOf(lane)},
+			Timeout:          &metav1.Duration{Duration: s.timeoutOf(lane)},
+			ExpectedDuration: expected,
 		},
 	}
 	err := r.Client.Create(ctx, tc)

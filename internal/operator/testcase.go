@@ -260,8 +260,8 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 		st.ExitCode = &last.ExitCode
 		st.Reason, st.Message, st.Pod, st.Node = last.Reason, last.Message, last.Pod, last.Node
 		st.Duration = nil
-		if last.StartTime != nil && last.FinishTime != nil {
-			st.Duration = &metav1.Duration{Duration: last.FinishTime.Sub(last.StartTime.Time).Round(time.Millisecond)}
+		if d, ok := attemptDuration(last); ok {
+			st.Duration = &metav1.Duration{Duration: d.Round(time.Millisecond)}
 		}
 	}
 	if running != nil {

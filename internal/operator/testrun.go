@@ -173,7 +173,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		byID[c.ID] = tc
 		obs = append(obs, observedAlone(tc, byOwner[tc.UID], now, s.observeOptions())...)
 	}
-	spec.Units = s.units(spec.Cases)
+	spec.Units = s.units(spec.Cases, expectedDurations(cases))
 	unitPods := map[string]*corev1.Pod{}
 	for _, p := range byOwner[run.UID] {
 		unitPods[p.Name] = p
@@ -214,6 +214,10 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	count(st, d, obs)
 	if d.Done {
 		r.complete(ctx, run, st)
+		if err := r.saveDurations(ctx, run, cases); err != nil {
+			logf.FromContext(ctx).Error(err, "saving the durations", "testrun", run.Name)
+			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, "DurationsNotSaved", "SaveDurations", "%s", truncate(err.Error(), 500))
+		}
 	}
 	return res, nil
 }

@@ -42,12 +42,15 @@ import (
 // holds its attempt.
 const AnnotationCollected = "k8s-testrun.io/collected"
 
-// units groups a run's cases; nil when each test runs alone.
-func (s settings) units(cases []plan.Case) []plan.Unit {
-	if s.grouping.Shards <= 0 && (s.grouping.PodPer == "" || s.grouping.PodPer == plan.PerTest) {
+// units groups a run's cases, ordered and balanced by the tests' past
+// durations; nil when each test runs alone in discovery's order.
+func (s settings) units(cases []plan.Case, durations map[string]time.Duration) []plan.Unit {
+	if s.grouping.Shards <= 0 && (s.grouping.PodPer == "" || s.grouping.PodPer == plan.PerTest) && len(durations) == 0 {
 		return nil
 	}
-	return plan.Group(cases, s.grouping)
+	g := s.grouping
+	g.Durations = durations
+	return plan.Group(cases, g)
 }
 
 // isUnit reports an action on a pod of several tests, or of a unit that is
