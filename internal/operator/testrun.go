@@ -211,6 +211,16 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 			res.RequeueAfter = wait
 		}
 	}
+	for _, p := range unitPods {
+		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
+			// Being stuck is a matter of time, which no event reports; a
+			// unit's pod has no TestCase reconciler to look again.
+			wait := min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second)
+			if res.RequeueAfter == 0 || wait < res.RequeueAfter {
+				res.RequeueAfter = wait
+			}
+		}
+	}
 	count(st, d, obs)
 	if d.Done {
 		r.complete(ctx, run, st)

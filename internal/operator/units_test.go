@@ -266,3 +266,21 @@ func TestRunGroupedKeepsExclusiveLanesAlone(t *testing.T) {
 	}
 	assert.Len(t, e.pods(), 2, "the serial test waits for the others")
 }
+
+// TestRunLooksAgainAtAPendingUnitPod: no event tells that a pod stays
+// unschedulable, so the run comes back to its pending unit pods, within the
+// pending timeout.
+func TestRunLooksAgainAtAPendingUnitPod(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs...), withGrouping(plan.PerFile, 0)))
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	require.Len(t, e.runPods("r1"), 2)
+	res := e.reconcileRun("r1")
+	assert.Greater(t, res.RequeueAfter, time.Duration(0), "a pending pod is looked at again")
+	assert.LessOrEqual(t, res.RequeueAfter, 10*time.Second)
+
+	for _, p := range e.runPods("r1") {
+		e.start(p.Name)
+	}
+	assert.Zero(t, e.reconcileRun("r1").RequeueAfter, "running pods report their own end")
+}
