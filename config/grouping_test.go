@@ -10,7 +10,8 @@ import (
 
 // TestGroupingSchema: the installed CRDs make the API server refuse a
 // spec.podPer other than test, class or file, a negative spec.shards, and a
-// change to either; a TestCase's attempt can name the unit that ran it.
+// change to either, and a durationsConfigMap that is no ConfigMap name; a
+// TestCase's attempt can name the unit that ran it and keep its duration.
 func TestGroupingSchema(t *testing.T) {
 	objs, err := Build(Default)
 	require.NoError(t, err)
@@ -34,8 +35,16 @@ func TestGroupingSchema(t *testing.T) {
 	assert.EqualValues(t, 0, shards["minimum"])
 	assert.Equal(t, []any{map[string]any{"message": "shards are immutable", "rule": "self == oldSelf"}}, shards["x-kubernetes-validations"])
 
+	dcm, ok, _ := unstructured.NestedMap(schema("testruns.k8s-testrun.io"), "properties", "spec", "properties", "durationsConfigMap")
+	require.True(t, ok, "spec.durationsConfigMap is in the schema")
+	assert.Equal(t, "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", dcm["pattern"])
+	assert.Equal(t, []any{map[string]any{"message": "durationsConfigMap is immutable", "rule": "self == oldSelf"}}, dcm["x-kubernetes-validations"])
+	_, ok, _ = unstructured.NestedMap(schema("testcases.k8s-testrun.io"), "properties", "spec", "properties", "expectedDuration")
+	assert.True(t, ok, "a TestCase keeps its expected duration")
+
 	attempt, ok, _ := unstructured.NestedMap(schema("testcases.k8s-testrun.io"), "properties", "status", "properties", "history", "items", "properties")
 	require.True(t, ok)
 	assert.Contains(t, attempt, "unit")
 	assert.Contains(t, attempt, "unitAttempt")
+	assert.Contains(t, attempt, "duration")
 }
