@@ -208,13 +208,14 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 		return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", attempt, tc.Name, err)
 	}
 	log.V(1).Info("recorded attempt", "testcase", tc.Name, "attempt", attempt, "status", rec.Status, "reason", rec.Reason)
-	attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
-	r.event(tc, pod, st, rec, s)
+	attemptRecorded(r.Recorder, tc, pod, st, rec, s)
 	return 0, nil
 }
 
-// event reports a recorded attempt on its TestCase.
-func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st plan.CaseState, rec v1alpha1.Attempt, s settings) {
+// attemptRecorded counts a recorded attempt and reports it on its
+// TestCase.
+func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *corev1.Pod, st plan.CaseState, rec v1alpha1.Attempt, s settings) {
+	attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
 	kind := corev1.EventTypeNormal
 	if rec.Status == string(plan.Failed) || rec.Status == string(plan.Error) {
 		kind = corev1.EventTypeWarning
@@ -230,7 +231,7 @@ func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st pl
 	if !st.Final {
 		reason = "AttemptFailed"
 	}
-	r.Recorder.Eventf(tc, pod, kind, reason, "Collect", "%s", truncate(note, 1000))
+	recorder.Eventf(tc, pod, kind, reason, "Collect", "%s", truncate(note, 1000))
 	if !st.Final {
 		return
 	}
@@ -239,7 +240,7 @@ func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st pl
 		casesFlaky.Inc()
 	}
 	if s.linger > 0 && kind == corev1.EventTypeWarning && collectorRunning(pod) {
-		r.Recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
+		recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
 	}
 }
 

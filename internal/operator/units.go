@@ -253,10 +253,7 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 			return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", n, tc.Name, err)
 		}
 		byID[c.ID] = tc
-		attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
-		if st.Final {
-			casesFinished.WithLabelValues(rec.Status).Inc()
-		}
+		attemptRecorded(r.Recorder, tc, pod, st, rec, s)
 	}
 	logf.FromContext(ctx).V(1).Info("collected unit pod", "pod", pod.Name, "tests", len(cases), "settled", len(settled), "status", at.Outcome.Status, "reason", at.Outcome.Reason)
 	if at.Outcome.Reason != "" {
