@@ -289,3 +289,39 @@ func TestRunLooksAgainAtAPendingUnitPod(t *testing.T) {
 	}
 	assert.Zero(t, e.reconcileRun("r1").RequeueAfter, "running pods report their own end")
 }
+
+// TestRunGroupedPodEvictedRunsTheTestAgain: the test running when its unit's
+// pod was evicted gets the eviction, which is no failure of its own, and
+// runs again with the tests the pod never reached, in the unit's next pod.
+func TestRunGroupedPodEvictedRunsTheTestAgain(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs...), withGrouping("", 1)))
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	first := k8s.PodName("r1", "shard-1", 1)
+	e.logs[first] = unitBlock(t, sampleIDs[1], -1, unitVerdict{sampleIDs[0], false})
+	e.evict(first)
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+
+	evicted := e.testCase("r1", sampleIDs[1])
+	require.Len(t, evicted.Status.History, 1)
+	assert.Equal(t, plan.ReasonEvicted, evicted.Status.History[0].Reason)
+	assert.Equal(t, v1alpha1.CaseRunning, evicted.Status.Phase, "an infrastructure retry is to come")
+	second := e.runPods("r1")
+	require.Len(t, second, 1)
+	assert.Equal(t, k8s.PodName("r1", "shard-1", 2), second[0].Name)
+	assert.Equal(t, testid.CaseID(sampleIDs[1])+","+testid.CaseID(sampleIDs[2]), second[0].Annotations[k8s.AnnotationCases])
+
+	e.logs[second[0].Name] = unitBlock(t, "", 0, unitVerdict{sampleIDs[1], false}, unitVerdict{sampleIDs[2], false})
+	e.finish(second[0].Name, 0, false)
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	evicted = e.testCase("r1", sampleIDs[1])
+	assert.Equal(t, v1alpha1.CasePassed, evicted.Status.Phase)
+	assert.False(t, evicted.Status.Flaky, "a disruption does not make a test flaky")
+	assert.Len(t, evicted.Status.History, 2, "every attempt is kept")
+	assert.Len(t, e.testCase("r1", sampleIDs[0]).Status.History, 1)
+	assert.Len(t, e.testCase("r1", sampleIDs[2]).Status.History, 1)
+	assert.Equal(t, v1alpha1.RunSucceeded, e.run("r1").Status.Phase)
+	assert.Empty(t, e.pods())
+}
