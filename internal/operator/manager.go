@@ -224,6 +224,7 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		Named("testcase").
 		For(&v1alpha1.TestCase{}).
 		Owns(&corev1.Pod{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(casesOfUnitPod)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(cases)
 	if err != nil {

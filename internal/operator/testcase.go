@@ -140,6 +140,15 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			later(min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second))
 		}
 	}
+	unit, err := runningUnitPod(ctx, r.Client, tc, run, now, s.observeOptions())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if unit != nil {
+		// A pod of the test's unit runs it: the test is running there.
+		obs = append(obs, plan.Pod{Name: unit.Name})
+		byName[unit.Name] = unit
+	}
 	st := tc.Status.DeepCopy()
 	describe(st, d.Cases[0], obs, byName)
 	if !equality.Semantic.DeepEqual(st, &tc.Status) {

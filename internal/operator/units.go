@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -344,4 +346,43 @@ func entryOf(data []byte) string {
 		return ""
 	}
 	return e.NodeID
+}
+
+// casesOfUnitPod maps a unit's pod, which its run controls, to the
+// TestCases of the tests it runs, whose phase follows the pod's.
+func casesOfUnitPod(_ context.Context, obj client.Object) []reconcile.Request {
+	ref := metav1.GetControllerOf(obj)
+	run := obj.GetLabels()[k8s.LabelRun]
+	ids := obj.GetAnnotations()[k8s.AnnotationCases]
+	if ref == nil || ref.Kind != "TestRun" || ref.APIVersion != v1alpha1.GroupVersion.String() || run == "" || ids == "" {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, strings.Count(ids, ",")+1)
+	for _, id := range strings.Split(ids, ",") {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: TestCaseName(run, id)}})
+	}
+	return out
+}
+
+// runningUnitPod is the pod of its run's unit that is running tc now, if
+// any: one that lists the test, has not ended, and made no attempt of it.
+func runningUnitPod(ctx context.Context, c client.Reader, tc *v1alpha1.TestCase, run *v1alpha1.TestRun, now time.Time, opts k8s.ObserveOptions) (*corev1.Pod, error) {
+	if run.Spec.Shards <= 0 && (run.Spec.PodPer == "" || run.Spec.PodPer == plan.PerTest) {
+		return nil, nil
+	}
+	list := &corev1.PodList{}
+	if err := c.List(ctx, list, client.InNamespace(tc.Namespace), client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: "test"}); err != nil {
+		return nil, fmt.Errorf("listing pods of run %s: %w", run.Name, err)
+	}
+	id := CaseOf(tc).ID
+	for i := range list.Items {
+		p := &list.Items[i]
+		if !controlledBy(p, run.UID) || holds(tc, p.Name) || !slices.Contains(strings.Split(p.Annotations[k8s.AnnotationCases], ","), id) {
+			continue
+		}
+		if !k8s.Observe(p, now, opts).Done {
+			return p, nil
+		}
+	}
+	return nil, nil
 }

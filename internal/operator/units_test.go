@@ -325,3 +325,39 @@ func TestRunGroupedPodEvictedRunsTheTestAgain(t *testing.T) {
 	assert.Equal(t, v1alpha1.RunSucceeded, e.run("r1").Status.Phase)
 	assert.Empty(t, e.pods())
 }
+
+// TestUnitPodShowsItsTestsRunning: a unit's pod wakes the TestCases of its
+// tests, which show it and are Running while it runs them.
+func TestUnitPodShowsItsTestsRunning(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs...), withGrouping(plan.PerFile, 0)))
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	pods := e.runPods("r1")
+	require.Len(t, pods, 2)
+	var fileA corev1.Pod
+	for _, p := range pods {
+		if strings.Contains(p.Annotations[k8s.AnnotationCases], ",") {
+			fileA = p
+		}
+	}
+	reqs := casesOfUnitPod(context.Background(), &fileA)
+	require.Len(t, reqs, 2)
+	assert.Equal(t, TestCaseName("r1", testid.CaseID(sampleIDs[0])), reqs[0].Name)
+	assert.Equal(t, TestCaseName("r1", testid.CaseID(sampleIDs[1])), reqs[1].Name)
+	assert.Empty(t, casesOfUnitPod(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other"}}), "other pods wake no TestCase")
+
+	e.reconcileCases("r1")
+	assert.Equal(t, v1alpha1.CasePending, e.testCase("r1", sampleIDs[0]).Status.Phase, "a pod not started yet runs nothing")
+	e.start(fileA.Name)
+	e.reconcileCases("r1")
+	tc := e.testCase("r1", sampleIDs[0])
+	assert.Equal(t, v1alpha1.CaseRunning, tc.Status.Phase)
+	assert.Equal(t, fileA.Name, tc.Status.Pod)
+	assert.Equal(t, v1alpha1.CasePending, e.testCase("r1", sampleIDs[2]).Status.Phase, "the other file's pod has not started")
+
+	e.logs[fileA.Name] = unitBlock(t, "", 0, unitVerdict{sampleIDs[0], false}, unitVerdict{sampleIDs[1], false})
+	e.finish(fileA.Name, 0, false)
+	e.reconcileRun("r1")
+	e.reconcileCases("r1")
+	assert.Equal(t, v1alpha1.CasePassed, e.testCase("r1", sampleIDs[0]).Status.Phase)
+}
