@@ -54,6 +54,11 @@ type TestCaseSpec struct {
 	// else its Timeout; unset means the run's Timeout, 0s none.
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// ExpectedDuration is the test's duration in earlier runs, from the
+	// run's DurationsConfigMap when the TestCase was created; it orders the
+	// pods and balances the shards.
+	// +optional
+	ExpectedDuration *metav1.Duration `json:"expectedDuration,omitempty"`
 }
 
 // TestCasePhase is where a test stands.
@@ -104,10 +109,21 @@ type Attempt struct {
 	StartTime *metav1.Time `json:"startTime,omitempty"`
 	// +optional
 	FinishTime *metav1.Time `json:"finishTime,omitempty"`
+	// Duration is how long the test ran, to the millisecond, which the two
+	// times above, kept to the second, cannot say.
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
 	// ResultsError says why the collector's results could not be read; the
 	// outcome stands without them.
 	// +optional
 	ResultsError string `json:"resultsError,omitempty"`
+	// Unit names the unit (a class, file or shard) whose pod ran this
+	// attempt beside other tests; empty for a pod of this test alone.
+	// +optional
+	Unit string `json:"unit,omitempty"`
+	// UnitAttempt numbers that pod among its unit's, from 1.
+	// +optional
+	UnitAttempt int32 `json:"unitAttempt,omitempty"`
 }
 
 // TestCaseStatus is the standing of one test.

@@ -169,6 +169,36 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="flakyRetries are immutable"
 	// +optional
 	FlakyRetries *int32 `json:"flakyRetries,omitempty"`
+
+	// PodPer is what one pod runs: test (each test alone, the default),
+	// class or file. Every test keeps its own TestCase and verdict; when a
+	// shared pod dies, the test it was running gets the pod's reason, the
+	// finished ones keep theirs and the rest run again in a fresh pod.
+	// +kubebuilder:validation:Enum=test;class;file
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="podPer is immutable"
+	// +optional
+	PodPer string `json:"podPer,omitempty"`
+
+	// Shards, above 0, splits the tests into that many pods instead of
+	// PodPer, balanced by the tests' expected durations. Tests of the
+	// serial and disruptive lanes still run alone.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="shards are immutable"
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
+
+	// DurationsConfigMap names a ConfigMap in the run's namespace that keeps
+	// the tests' durations from one run to the next (key durations.json, in
+	// the format of --durations-file). It is read when the TestCases are
+	// created, to start the slowest tests first and balance the shards, and
+	// updated with this run's durations when the run finishes. Unset keeps
+	// no history.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="durationsConfigMap is immutable"
+	// +optional
+	DurationsConfigMap string `json:"durationsConfigMap,omitempty"`
 }
 
 // MatrixBase is one base image of a runtime matrix and the test image
@@ -309,7 +339,8 @@ type TestRunStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// TestRun is one run of a pytest suite, one pod per test.
+// TestRun is one run of a pytest suite, one pod per test, or per class,
+// file or shard of tests.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -254,6 +254,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			Faketime:                p.cfg.Faketime,
 			MaxFailures:             int32(p.cfg.MaxFailures),
 			FlakyRetries:            ptr.To(int32(p.cfg.FlakyRetries)),
+			PodPer:                  p.cfg.PodPer,
+			Shards:                  int32(p.cfg.Shards),
+			DurationsConfigMap:      durationsName(p.cfg.ProjectDir),
 		},
 	}
 	if len(p.cfg.Lanes) > 0 {
@@ -278,6 +281,18 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 // runName names a TestRun after the project and the run id; it names the
 // run's pods and labels too, so it stays a short DNS label.
 func runName(projectDir, runID string) string {
+	return projectName(projectDir) + "-" + runID
+}
+
+// durationsName names the ConfigMap that keeps a project's test durations
+// from one operator run to the next, in the run's namespace.
+func durationsName(projectDir string) string {
+	return "k8s-testrun-durations-" + projectName(projectDir)
+}
+
+// projectName is the base name of the project's directory as a DNS label
+// of at most 30 characters.
+func projectName(projectDir string) string {
 	abs, err := filepath.Abs(projectDir)
 	if err != nil {
 		abs = projectDir
@@ -298,7 +313,7 @@ func runName(projectDir, runID string) string {
 	if base == "" {
 		base = "run"
 	}
-	return base + "-" + runID
+	return base
 }
 
 func explainTestRun(err error, namespace string) error {

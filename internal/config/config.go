@@ -383,11 +383,8 @@ func (c *Config) Validate() error {
 		if c.ResultLimit > 1<<20 {
 			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
 		}
-		switch {
-		case c.Shards > 0:
-			bad("mode", c.Mode, "runs one pod per test; --shards needs --mode direct")
-		case c.PodPer != "" && c.PodPer != PodPerTest:
-			bad("mode", c.Mode, "runs one pod per test; --pod-per "+c.PodPer+" needs --mode direct")
+		if c.DurationsFile != "" {
+			bad("mode", c.Mode, "does not take --durations-file: the operator keeps the durations in the ConfigMap k8s-testrun-durations-<project> of the namespace; drop it")
 		}
 		if c.Coverage {
 			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")

@@ -37,12 +37,22 @@ func Load(path string) (map[string]time.Duration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading durations file %s: %w", path, err)
 	}
+	out, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("durations file %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// Decode reads a history in the durations file's format, wherever it is
+// kept (a file, a ConfigMap).
+func Decode(b []byte) (map[string]time.Duration, error) {
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("durations file %s: %w (delete it, or give a file this version wrote)", path, err)
+		return nil, fmt.Errorf("%w (delete it, or give a file this version wrote)", err)
 	}
 	if f.Version != Version {
-		return nil, fmt.Errorf("durations file %s: version %d, want %d (delete it to start a new history)", path, f.Version, Version)
+		return nil, fmt.Errorf("version %d, want %d (delete it to start a new history)", f.Version, Version)
 	}
 	out := make(map[string]time.Duration, len(f.Tests))
 	for id, s := range f.Tests {
@@ -53,10 +63,10 @@ func Load(path string) (map[string]time.Duration, error) {
 	return out, nil
 }
 
-// Save writes old updated with this run's durations: a test that ran takes
-// its new duration, one that did not keeps its old one. The file is
-// replaced whole, by rename.
-func Save(path string, old, ran map[string]time.Duration) error {
+// Encode is old updated with this run's durations, in the durations file's
+// format: a test that ran takes its new duration, one that did not keeps
+// its old one.
+func Encode(old, ran map[string]time.Duration) ([]byte, error) {
 	f := File{Version: Version, Tests: make(map[string]float64, len(old)+len(ran))}
 	for id, d := range old {
 		f.Tests[id] = d.Seconds()
@@ -65,6 +75,17 @@ func Save(path string, old, ran map[string]time.Duration) error {
 		f.Tests[id] = math.Round(d.Seconds()*1000) / 1000
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Save writes old updated with this run's durations: a test that ran takes
+// its new duration, one that did not keeps its old one. The file is
+// replaced whole, by rename.
+func Save(path string, old, ran map[string]time.Duration) error {
+	b, err := Encode(old, ran)
 	if err != nil {
 		return err
 	}
@@ -76,7 +97,7 @@ func Save(path string, old, ran map[string]time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("writing durations file: %w", err)
 	}
-	_, werr := tmp.Write(append(b, '\n'))
+	_, werr := tmp.Write(b)
 	if err := errors.Join(werr, tmp.Chmod(0o644), tmp.Close()); err != nil {
 		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("writing durations file: %w", err)

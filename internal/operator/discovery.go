@@ -48,19 +48,22 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	// Each base's discovery, all at once: the ids can differ by version.
 	found := make([]discover.Collection, len(bases))
 	if len(run.Spec.Tests) == 0 {
-		var pending ctrl.Result
+		var (
+			pending ctrl.Result
+			waiting bool
+		)
 		for b := range bases {
 			f, res, err := r.discover(ctx, run, st, s, b)
 			if err != nil || st.Phase == v1alpha1.RunError {
 				return nil, res, err
 			}
 			if f.IDs == nil {
-				pending = res
+				pending, waiting = res, true
 				continue
 			}
 			found[b] = f
 		}
-		if !pending.IsZero() {
+		if waiting {
 			return nil, pending, nil
 		}
 	} else {
@@ -70,6 +73,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	}
 	total, skippedTotal := 0, 0
 	st.Bases = nil
+	past := r.loadDurations(ctx, run)
 	for b, f := range found {
 		ids := unique(f.IDs)
 		for i, id := range ids {
@@ -77,7 +81,11 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 			if v, ok := f.Markers[id]; ok {
 				ft = v
 			}
-			if err := r.createCase(ctx, run, i, b, id, ft, s.lane(f.Marks[id]), s); err != nil {
+			var expected *metav1.Duration
+			if d, ok := past[id]; ok {
+				expected = &metav1.Duration{Duration: d}
+			}
+			if err := r.createCase(ctx, run, i, b, id, ft, s.lane(f.Marks[id]), expected, s); err != nil {
 				return nil, ctrl.Result{}, err
 			}
 		}
@@ -109,7 +117,7 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	return nil, ctrl.Result{}, nil
 }
 
-func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index, base int, id, faketime, lane string, s settings) error {
+func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index, base int, id, faketime, lane string, expected *metav1.Duration, s settings) error {
 	caseID := testid.BaseCaseID(id, base)
 	tc := &v1alpha1.TestCase{
 		ObjectMeta: metav1.ObjectMeta{
@@ -126,7 +134,8 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 		Spec: v1alpha1.TestCaseSpec{
 			TestRun: run.Name, TestID: id, Index: int32(index), Faketime: faketime,
 			Lane: lane, MaxAttempts: int32(s.maxAttemptsOf(lane)),
-			Timeout: &metav1.Duration{Duration: s.timeoutOf(lane)},
+			Timeout:          &metav1.Duration{Duration: s.timeoutOf(lane)},
+			ExpectedDuration: expected,
 		},
 	}
 	if len(run.Spec.Bases) > 0 {

@@ -16,6 +16,13 @@
 //     record the attempt in its status, and delete the pod, unless a failed
 //     test's pod lingers for inspection.
 //
+// A run with podPer class or file, or with shards, groups its tests with
+// plan.Group, and the TestRun reconciler carries out the whole decision for
+// the pods of its groups, which it owns: it creates, collects (recording an
+// attempt in each TestCase the pod settled) and deletes them. The tests'
+// durations, kept in a ConfigMap from one run to the next, order the pods
+// and balance the shards (durations.go).
+//
 // An attempt is recorded before its pod is deleted, and a pod is created
 // only after a fresh read of its TestCase shows the previous attempt
 // recorded and this one not, so a restarted operator resumes where the last

@@ -200,6 +200,9 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.Logs(ctx, clientset, namespace, pod, container, 16<<20)
 		},
+		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
+			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)
+		},
 	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("testrun").
@@ -221,6 +224,7 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		Named("testcase").
 		For(&v1alpha1.TestCase{}).
 		Owns(&corev1.Pod{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(casesOfUnitPod)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(cases)
 	if err != nil {

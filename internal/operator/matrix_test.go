@@ -75,3 +75,25 @@ func TestRunMatrixRunsEveryTestOnEveryBase(t *testing.T) {
 	assert.Nil(t, suites[0].Testcases[0].Failure)
 	assert.NotNil(t, suites[1].Testcases[0].Failure, "the failure is the second base's")
 }
+
+// Grouped, each base's tests share pods of their own base's image only.
+func TestRunMatrixGroupsEachBaseApart(t *testing.T) {
+	bases := []v1alpha1.MatrixBase{{Name: "py:3.11", Image: "reg/t@sha256:a"}, {Name: "py:3.13", Image: "reg/t@sha256:b"}}
+	e := newEnv(t, testRun("r1", func(r *v1alpha1.TestRun) {
+		r.Spec.Image, r.Spec.Bases, r.Spec.PodPer = bases[0].Image, bases, "file"
+	}))
+	e.reconcileRun("r1")
+	e.discovery = discoveryLog(t, "tests/test_a.py::test_one\ntests/test_a.py::test_two\n\n2 tests collected in 0.01s\n", noSkips)
+	for b := range bases {
+		e.finish(DiscoveryPodNameOf("r1", b), 0, false)
+	}
+	e.reconcileRun("r1")
+	require.Len(t, e.testCases("r1"), 4)
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	images := map[string]int{}
+	for _, p := range e.pods() {
+		images[testImage(p)]++
+	}
+	assert.Equal(t, map[string]int{bases[0].Image: 1, bases[1].Image: 1}, images, "one pod for the file on each base, in its base's image")
+}

@@ -50,6 +50,8 @@ type settings struct {
 	slowTimeout time.Duration
 	// lanes map each lane policy to its markers.
 	lanes map[string][]string
+	// grouping is what one pod runs: a test, class, file or shard.
+	grouping plan.Grouping
 }
 
 // settingsOf resolves a run's options; serverNative says whether the API
@@ -68,6 +70,7 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 		flaky = max(int(*run.Spec.FlakyRetries), 0)
 	}
 	s.flakyAttempts = max(s.maxAttempts, flaky+1)
+	s.grouping = plan.Grouping{PodPer: run.Spec.PodPer, Shards: int(run.Spec.Shards)}
 	s.lanes = plan.DefaultLaneMarkers()
 	for lane, markers := range run.Spec.Lanes {
 		s.lanes[lane] = markers

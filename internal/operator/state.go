@@ -119,6 +119,9 @@ func record(at runner.Attempt) v1alpha1.Attempt {
 	if !at.Finished.IsZero() {
 		a.FinishTime = &metav1.Time{Time: at.Finished}
 	}
+	if !at.Started.IsZero() && !at.Finished.Before(at.Started) {
+		a.Duration = &metav1.Duration{Duration: at.Finished.Sub(at.Started).Round(time.Millisecond)}
+	}
 	if at.ResultErr != nil {
 		a.ResultsError = truncate(at.ResultErr.Error(), maxMessage)
 	}
@@ -134,6 +137,10 @@ func AttemptOf(a v1alpha1.Attempt) runner.Attempt {
 	}
 	if a.FinishTime != nil {
 		at.Finished = a.FinishTime.Time
+	}
+	if a.Duration != nil && a.StartTime != nil {
+		// The times are kept to the second, the duration to the millisecond.
+		at.Finished = at.Started.Add(a.Duration.Duration)
 	}
 	if a.ResultsError != "" {
 		at.ResultErr = errors.New(a.ResultsError)

@@ -140,6 +140,15 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			later(min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second))
 		}
 	}
+	unit, err := runningUnitPod(ctx, r.Client, tc, run, now, s.observeOptions())
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if unit != nil {
+		// A pod of the test's unit runs it: the test is running there.
+		obs = append(obs, plan.Pod{Name: unit.Name})
+		byName[unit.Name] = unit
+	}
 	st := tc.Status.DeepCopy()
 	describe(st, d.Cases[0], obs, byName)
 	if !equality.Semantic.DeepEqual(st, &tc.Status) {
@@ -208,13 +217,14 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 		return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", attempt, tc.Name, err)
 	}
 	log.V(1).Info("recorded attempt", "testcase", tc.Name, "attempt", attempt, "status", rec.Status, "reason", rec.Reason)
-	attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
-	r.event(tc, pod, st, rec, s)
+	attemptRecorded(r.Recorder, tc, pod, st, rec, s)
 	return 0, nil
 }
 
-// event reports a recorded attempt on its TestCase.
-func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st plan.CaseState, rec v1alpha1.Attempt, s settings) {
+// attemptRecorded counts a recorded attempt and reports it on its
+// TestCase.
+func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *corev1.Pod, st plan.CaseState, rec v1alpha1.Attempt, s settings) {
+	attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
 	kind := corev1.EventTypeNormal
 	if rec.Status == string(plan.Failed) || rec.Status == string(plan.Error) {
 		kind = corev1.EventTypeWarning
@@ -230,7 +240,7 @@ func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st pl
 	if !st.Final {
 		reason = "AttemptFailed"
 	}
-	r.Recorder.Eventf(tc, pod, kind, reason, "Collect", "%s", truncate(note, 1000))
+	recorder.Eventf(tc, pod, kind, reason, "Collect", "%s", truncate(note, 1000))
 	if !st.Final {
 		return
 	}
@@ -239,7 +249,7 @@ func (r *TestCaseReconciler) event(tc *v1alpha1.TestCase, pod *corev1.Pod, st pl
 		casesFlaky.Inc()
 	}
 	if s.linger > 0 && kind == corev1.EventTypeWarning && collectorRunning(pod) {
-		r.Recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
+		recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
 	}
 }
 
@@ -260,8 +270,8 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 		st.ExitCode = &last.ExitCode
 		st.Reason, st.Message, st.Pod, st.Node = last.Reason, last.Message, last.Pod, last.Node
 		st.Duration = nil
-		if last.StartTime != nil && last.FinishTime != nil {
-			st.Duration = &metav1.Duration{Duration: last.FinishTime.Sub(last.StartTime.Time).Round(time.Millisecond)}
+		if d, ok := attemptDuration(last); ok {
+			st.Duration = &metav1.Duration{Duration: d.Round(time.Millisecond)}
 		}
 	}
 	if running != nil {

@@ -36,6 +36,9 @@ type TestRunReconciler struct {
 	Recorder  events.EventRecorder
 	// Logs reads the discovery pod's log.
 	Logs LogsFunc
+	// Collect reads a finished unit pod's results (a pod of a class, file
+	// or shard of tests, which the run owns).
+	Collect CollectFunc
 	// NativeSidecar says whether the server runs native sidecars; it
 	// decides Sidecar auto.
 	NativeSidecar bool
@@ -168,8 +171,14 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		c := CaseOf(tc)
 		spec.Cases = append(spec.Cases, c)
 		byID[c.ID] = tc
-		obs = append(obs, observed(tc, byOwner[tc.UID], now, s.observeOptions())...)
+		obs = append(obs, observedAlone(tc, byOwner[tc.UID], now, s.observeOptions())...)
 	}
+	spec.Units = s.units(spec.Cases, expectedDurations(cases))
+	unitPods := map[string]*corev1.Pod{}
+	for _, p := range byOwner[run.UID] {
+		unitPods[p.Name] = p
+	}
+	obs = append(obs, observedUnits(cases, byOwner[run.UID], now, s.observeOptions())...)
 	key := client.ObjectKeyFromObject(run)
 	obs = r.expect.merge(key, obs, now)
 	d := plan.Next(spec, obs)
@@ -183,10 +192,18 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	for _, a := range d.Actions {
-		if a.Kind != plan.Create {
-			continue
+		var wait time.Duration
+		var err error
+		switch {
+		case unitPods[a.Pod] != nil && a.Kind == plan.Collect:
+			wait, err = r.collectUnit(ctx, run, unitPods[a.Pod], byID, s)
+		case unitPods[a.Pod] != nil && a.Kind == plan.Delete:
+			err = r.deletePod(ctx, run.Namespace, a.Pod)
+		case a.Kind == plan.Create && isUnit(a):
+			wait, err = r.createUnit(ctx, run, a, byID, s)
+		case a.Kind == plan.Create:
+			wait, err = r.create(ctx, run, byID[a.Case.ID], a.Attempt, s)
 		}
-		wait, err := r.create(ctx, run, byID[a.Case.ID], a.Attempt, s)
 		if err != nil {
 			return res, err
 		}
@@ -194,9 +211,23 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 			res.RequeueAfter = wait
 		}
 	}
+	for _, p := range unitPods {
+		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
+			// Being stuck is a matter of time, which no event reports; a
+			// unit's pod has no TestCase reconciler to look again.
+			wait := min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second)
+			if res.RequeueAfter == 0 || wait < res.RequeueAfter {
+				res.RequeueAfter = wait
+			}
+		}
+	}
 	count(st, d, obs)
 	if d.Done {
 		r.complete(ctx, run, st)
+		if err := r.saveDurations(ctx, run, cases); err != nil {
+			logf.FromContext(ctx).Error(err, "saving the durations", "testrun", run.Name)
+			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, "DurationsNotSaved", "SaveDurations", "%s", truncate(err.Error(), 500))
+		}
 	}
 	return res, nil
 }

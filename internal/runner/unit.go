@@ -149,3 +149,14 @@ func sections(text string) []string {
 	}
 	return out
 }
+
+// CaseResults are what a unit pod's results say of one test that finished
+// in it: its own JUnit entry and captured output, as SettleUnit gives it,
+// with the block's artifacts. ok is false when they hold no entry for it.
+func CaseResults(res Results, testID string) (Results, bool) {
+	rep, ok := res.Cases[testID]
+	if !ok || rep.Testcase == nil {
+		return Results{}, false
+	}
+	return Results{Testcase: rep.Testcase, Output: testOutput(*rep.Testcase), ExitCode: res.ExitCode, Artifacts: res.Artifacts, Truncated: res.Truncated}, true
+}
