@@ -187,6 +187,13 @@ func (e *opEnv) testMatrix(t *testing.T) {
 	assert.True(t, strings.HasPrefix(mine.Status.Bases[1].Python, "3.13."), mine.Status.Bases[1].Python)
 	assert.Equal(t, int32(3), mine.Status.Bases[1].Total)
 	assert.Equal(t, []int32{6, 4, 1, 1}, []int32{mine.Status.Total, mine.Status.Passed, mine.Status.Failed, mine.Status.Skipped})
-	assert.Len(t, e.cases(ctx, t, mine.Name), 6, "a TestCase per test and base")
+	tcs := &v1alpha1.TestCaseList{}
+	require.NoError(t, e.cr.List(ctx, tcs, client.InNamespace(e.ns), client.MatchingLabels{"k8s-testrun.io/run": mine.Name}))
+	perBase := map[int32]int{}
+	for _, tc := range tcs.Items {
+		perBase[tc.Spec.Base]++
+		assert.Equal(t, mine.Spec.Bases[tc.Spec.Base].Image, tc.Spec.Image, tc.Name)
+	}
+	assert.Equal(t, map[int32]int{0: 3, 1: 3}, perBase, "a TestCase per test and base")
 	e.noPods(ctx, t, mine.Name)
 }
