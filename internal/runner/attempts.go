@@ -129,7 +129,9 @@ type attemptRecord struct {
 }
 
 type caseRecord struct {
-	Test     string          `json:"test"`
+	Test string `json:"test"`
+	// Base is the base image the test ran on, in a runtime matrix.
+	Base     string          `json:"base,omitempty"`
 	Status   string          `json:"status"`
 	Attempts []attemptRecord `json:"attempts"`
 }
@@ -139,7 +141,7 @@ type caseRecord struct {
 const maxRecordMessage = 300
 
 // WriteAttempts writes every attempt of every test as one JSON document:
-// {"run": ..., "tests": [{"test", "status", "attempts": [{"n", "status",
+// {"run": ..., "tests": [{"test", "base" (in a runtime matrix), "status", "attempts": [{"n", "status",
 // "reason", "infra", "start", "end", "pod", "node", "exit", "message"}]}]}.
 func (r *Report) WriteAttempts(w io.Writer) error {
 	doc := struct {
@@ -148,6 +150,9 @@ func (r *Report) WriteAttempts(w io.Writer) error {
 	}{Run: r.RunID, Tests: make([]caseRecord, 0, len(r.Cases))}
 	for _, cr := range r.Cases {
 		c := caseRecord{Test: cr.Case.TestID, Status: string(cr.Status), Attempts: make([]attemptRecord, 0, len(cr.Attempts))}
+		if r.Matrix() && cr.Case.Base < len(r.Bases) {
+			c.Base = r.Bases[cr.Case.Base].Ref
+		}
 		if len(cr.Attempts) == 0 {
 			c.Status = "notrun"
 		}

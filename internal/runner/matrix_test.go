@@ -86,3 +86,17 @@ func propertyOf(props []junit.Property, name string) string {
 	}
 	return ""
 }
+
+func TestMatrixAttemptsNameTheBase(t *testing.T) {
+	rep := NewReport("r1", "img", "sha256:a", time.Unix(0, 0), time.Second, matrixCases(2, "t.py::a"))
+	rep.Bases = []Base{{Ref: "deb:bookworm"}, {Ref: "deb:trixie"}}
+	var buf bytes.Buffer
+	require.NoError(t, rep.WriteAttempts(&buf))
+	assert.Contains(t, buf.String(), `"test":"t.py::a","base":"deb:bookworm"`)
+	assert.Contains(t, buf.String(), `"test":"t.py::a","base":"deb:trixie"`)
+
+	one := NewReport("r1", "img", "sha256:a", time.Unix(0, 0), time.Second, matrixCases(1, "t.py::a"))
+	buf.Reset()
+	require.NoError(t, one.WriteAttempts(&buf))
+	assert.NotContains(t, buf.String(), `"base"`, "no base outside a matrix")
+}
