@@ -93,6 +93,9 @@ type Options struct {
 	// CoverageDir, when set, runs pytest under coverage.py and receives
 	// every attempt's data files, kept on disk rather than in memory.
 	CoverageDir string
+
+	// evaluated, if set, hears the pods of each evaluation (tests).
+	evaluated func([]plan.Pod)
 }
 
 // Attempt is one collected attempt of a case.
@@ -149,6 +152,7 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 		o:          o,
 		cases:      make(map[string]plan.Case, len(o.Cases)),
 		collected:  map[string]*record{},
+		settling:   map[string]bool{},
 		collecting: map[string]bool{},
 		deleting:   map[string]bool{},
 		created:    map[string]createdPod{},
@@ -183,6 +187,9 @@ type run struct {
 	running map[string]bool
 	// collected holds the pods whose results were read, by name.
 	collected map[string]*record
+	// settling holds the collected pods the planner is still shown: until
+	// the watch shows them gone, and once after.
+	settling map[string]bool
 	// collecting and deleting hold the pods with such a call in flight.
 	collecting, deleting map[string]bool
 	// created holds pods created but not yet seen through the watch, so a
@@ -198,6 +205,7 @@ type run struct {
 	// outcomes counts the collected attempts of each case, which numbers
 	// the next.
 	outcomes map[string]int
+	planner  *plan.Planner
 	last     plan.Decision
 
 	// The decision loop never waits on the API server: its calls run on
@@ -241,7 +249,8 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		return r.results(), err
 	}
 	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries, FlakyAttempts: r.o.FlakyAttempts}
-	spec.Prepare()
+	planner := plan.NewPlanner(spec)
+	r.planner = planner
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
 	gap := decisionGap(len(spec.Cases))
@@ -254,7 +263,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			return finish(err)
 		}
 		live := map[string]*corev1.Pod{}
-		observed := make([]plan.Pod, 0, len(pods)+len(r.collected))
+		observed := make([]plan.Pod, 0, len(pods)+len(r.settling))
 		now := time.Now()
 		for _, p := range pods {
 			live[p.Name] = p
@@ -289,14 +298,22 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 				observed = append(observed, c.pod)
 			}
 		}
-		for name, rec := range r.collected {
+		for name := range r.settling {
+			rec := r.collected[name]
 			if _, ok := live[name]; !ok {
 				rec.pod.Deleting = true
 				rec.pod.Gone = true
+				if rec.pod.Done {
+					// Settled: the planner keeps its outcomes from now on.
+					delete(r.settling, name)
+				}
 			}
 			observed = append(observed, rec.pod)
 		}
-		r.last = plan.Next(spec, observed)
+		if r.o.evaluated != nil {
+			r.o.evaluated(observed)
+		}
+		r.last = planner.Next(observed)
 		for _, a := range r.last.Actions {
 			if err := r.act(ctx, a, live); err != nil {
 				return finish(err)
@@ -323,9 +340,9 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 }
 
 // decisionGap is how long the loop lets events gather before it decides
-// again. Each decision walks every case and pod of the run, so a large run
-// that decided on each event alone would spend its time and memory there:
-// 5ms per 1000 cases, up to 50ms, nothing below 1000 cases.
+// again. A decision costs the pods in flight, yet a large run that decided
+// on each event alone would still decide thousands of times a minute: 5ms
+// per 1000 cases, up to 50ms, nothing below 1000 cases.
 func decisionGap(cases int) time.Duration {
 	return min(time.Duration(cases/1000)*5*time.Millisecond, 50*time.Millisecond)
 }
@@ -610,6 +627,7 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
 	}
 	r.collected[p.Name] = rec
+	r.settling[p.Name] = true
 	delete(r.seen, p.Name)
 	if r.o.OnAttempt != nil {
 		for _, id := range rec.pod.CaseIDs() {
@@ -712,8 +730,10 @@ func (r *run) results() []CaseResult {
 	}
 	out := make([]CaseResult, 0, len(r.o.Cases))
 	states := map[string]plan.CaseState{}
-	for _, st := range r.last.Cases {
-		states[st.Case.ID] = st
+	if r.planner != nil {
+		for _, st := range r.planner.Cases() {
+			states[st.Case.ID] = st
+		}
 	}
 	for _, c := range r.o.Cases {
 		atts := byCase[c.ID]
