@@ -175,9 +175,14 @@ const maxWorkers = 32
 
 type record struct {
 	pod plan.Pod
-	// attempts are the pod's attempts, by case ID: one for each case it
-	// settled.
-	attempts map[string]Attempt
+	// attempts are the pod's attempts: one for each case it settled, in
+	// the pod's order. A slice, not a map: a run keeps one record per pod.
+	attempts []caseAttempt
+}
+
+type caseAttempt struct {
+	id string
+	at Attempt
 }
 
 type run struct {
@@ -563,6 +568,7 @@ type collectedPod struct {
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
 	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
 			r.o.Logger.Warn("keeping the coverage data", "pod", p.Name, "error", err)
@@ -605,23 +611,28 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 	if tl.Seen.IsZero() {
 		tl.Seen = c.at0
 	}
-	rec := &record{pod: obs, attempts: map[string]Attempt{}}
+	rec := &record{pod: obs}
 	if !c.unit {
 		caseID := p.Labels[k8s.LabelCase]
 		at := c.at
 		at.Number = obs.Attempt
 		obs.Outcome = at.Outcome
 		rec.pod = obs
-		rec.attempts[caseID] = at
+		rec.attempts = []caseAttempt{{id: caseID, at: at}}
 		r.outcomes[caseID]++
 		r.o.Logger.Debug("collected", "pod", p.Name, "status", at.Outcome.Status, "reason", at.Outcome.Reason, "results_error", at.ResultErr)
 	} else {
 		rec.pod.Outcome = c.at.Outcome
 		rec.pod.Outcomes = make(map[string]plan.Outcome, len(c.results))
-		for id, at := range c.results {
+		rec.attempts = make([]caseAttempt, 0, len(c.results))
+		for _, id := range obs.CaseIDs() {
+			at, ok := c.results[id]
+			if !ok {
+				continue
+			}
 			r.outcomes[id]++
 			at.Number = r.outcomes[id]
-			rec.attempts[id] = at
+			rec.attempts = append(rec.attempts, caseAttempt{id: id, at: at})
 			rec.pod.Outcomes[id] = at.Outcome
 		}
 		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
@@ -630,10 +641,8 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 	r.settling[p.Name] = true
 	delete(r.seen, p.Name)
 	if r.o.OnAttempt != nil {
-		for _, id := range rec.pod.CaseIDs() {
-			if at, ok := rec.attempts[id]; ok {
-				r.o.OnAttempt(r.cases[id], at)
-			}
+		for _, ca := range rec.attempts {
+			r.o.OnAttempt(r.cases[ca.id], ca.at)
 		}
 	}
 }
@@ -721,11 +730,12 @@ func collectorRan(p *corev1.Pod) bool {
 func (r *run) results() []CaseResult {
 	byCase := map[string][]Attempt{}
 	for name, rec := range r.collected {
-		for id, at := range rec.attempts {
+		for _, ca := range rec.attempts {
+			at := ca.at
 			if tl := r.timelines[name]; tl != nil {
 				at.Timeline = *tl
 			}
-			byCase[id] = append(byCase[id], at)
+			byCase[ca.id] = append(byCase[ca.id], at)
 		}
 	}
 	out := make([]CaseResult, 0, len(r.o.Cases))

@@ -450,6 +450,11 @@ func TestRunEvaluatesPodsInFlightOnly(t *testing.T) {
 	}
 	assert.True(t, results[7].Flaky)
 	assert.Len(t, results[7].Attempts, 2)
+	// Of a result error the run keeps the text and the transport error.
+	kept := results[0].Attempts[0].ResultErr
+	var asKept *keptError
+	assert.ErrorAs(t, kept, &asKept)
+	assert.ErrorIs(t, kept, transport.ErrNoBlock)
 	t.Logf("%d evaluations, at most %d pods in one", evaluations, most)
 	assert.Greater(t, evaluations, 20)
 	// In flight: 3 running, and those done but not yet collected or gone,
