@@ -725,10 +725,11 @@ func collectorRan(p *corev1.Pod) bool {
 	return false
 }
 
-// results assembles the case results from the last decision and the
-// collected attempts.
+// results assembles the case results from the planner and the collected
+// attempts. It hands the records over: they go as the results are built,
+// so that a large run does not hold both at once; call it once.
 func (r *run) results() []CaseResult {
-	byCase := map[string][]Attempt{}
+	byCase := make(map[string][]Attempt, len(r.o.Cases))
 	for name, rec := range r.collected {
 		for _, ca := range rec.attempts {
 			at := ca.at
@@ -737,18 +738,22 @@ func (r *run) results() []CaseResult {
 			}
 			byCase[ca.id] = append(byCase[ca.id], at)
 		}
+		delete(r.collected, name)
+		delete(r.timelines, name)
+	}
+	var states []plan.CaseState
+	if r.planner != nil {
+		// In the order of the spec's cases, which are r.o.Cases.
+		states = r.planner.Cases()
 	}
 	out := make([]CaseResult, 0, len(r.o.Cases))
-	states := map[string]plan.CaseState{}
-	if r.planner != nil {
-		for _, st := range r.planner.Cases() {
-			states[st.Case.ID] = st
-		}
-	}
-	for _, c := range r.o.Cases {
+	for i, c := range r.o.Cases {
 		atts := byCase[c.ID]
 		sortAttempts(atts)
-		st := states[c.ID]
+		var st plan.CaseState
+		if i < len(states) {
+			st = states[i]
+		}
 		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
 		if len(atts) > 0 {
 			cr.Status = atts[len(atts)-1].Outcome.Status
