@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
@@ -331,138 +330,10 @@ type Decision struct {
 // stable order: collections first (they free results), then deletions, then
 // creations in the order of Spec.Units.
 func Next(spec Spec, pods []Pod) Decision {
-	parallelism := max(spec.Parallelism, 1)
-	maxAttempts := max(spec.MaxAttempts, 1)
-	infraRetries := max(spec.InfraRetries, 0)
-	ix := spec.derive()
-	units, unitOf, byID := ix.units, ix.unitOf, ix.byID
-
-	pods = append([]Pod(nil), pods...)
-	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Attempt < pods[j].Attempt })
-	byCase := make(map[string][]Pod, len(spec.Cases))
-	latest := make(map[string]int, len(units))
-	for _, p := range pods {
-		latest[p.CaseID] = max(latest[p.CaseID], p.Attempt)
-		for _, id := range p.CaseIDs() {
-			byCase[id] = append(byCase[id], p)
-		}
-	}
-
-	states := make([]CaseState, 0, len(spec.Cases))
-	ready := map[string]bool{}
-	pending := map[string]bool{}
-	failures := 0
-	// open is the earliest phase with a case that is not final: only its
-	// units may get pods.
-	open := -1
-	for _, c := range spec.Cases {
-		st := CaseState{Case: c}
-		for _, p := range byCase[c.ID] {
-			if !p.Done || !p.Collected {
-				pending[c.ID] = true
-				continue
-			}
-			if o, ok := p.outcome(c.ID); ok {
-				st.Attempts = append(st.Attempts, o)
-			}
-		}
-		switch {
-		case pending[c.ID]:
-		case st.retry(attemptsOf(c, maxAttempts, spec.FlakyAttempts), infraRetries):
-			ready[c.ID] = true
-		default:
-			st.Final = true
-			if needsRetry(st.Status()) {
-				failures++
-			}
-		}
-		if !st.Final && (open < 0 || phase(c.Lane) < open) {
-			open = phase(c.Lane)
-		}
-		states = append(states, st)
-	}
-	stopped := spec.Stop || (spec.MaxFailures > 0 && failures >= spec.MaxFailures)
-
-	var collect, del []Action
-	active := 0
-	// Once stopped, a pod deleted before it finished is not collected:
-	// its end is the stop's doing, not its test's.
-	abandoned := func(p Pod) bool { return stopped && p.Deleting && !p.Collected }
-	for _, p := range pods {
-		switch {
-		case !p.Done && stopped && !p.Deleting:
-			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
-		case !p.Done:
-			active++
-		case !p.Collected && !abandoned(p):
-			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
-			if spec.MaxFailures > 0 {
-				// Its verdict may stop the run: the next pod waits for it.
-				active++
-			}
-		case !p.Collected:
-		case !p.Deleting:
-			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
-		}
-	}
-	done := true
-	for i := range states {
-		st := &states[i]
-		if stopped && !st.Final {
-			waiting := false
-			for _, p := range byCase[st.Case.ID] {
-				if !p.Collected && !abandoned(p) {
-					waiting = true
-				}
-			}
-			if !waiting {
-				st.Final, st.Stopped = true, true
-			}
-		}
-		if !st.Final {
-			done = false
-		}
-	}
-	if stopped {
-		ready = nil
-	}
-
-	free := max(parallelism-active, 0)
-	if open > 0 {
-		// An exclusive phase: one pod at a time, once every other pod of
-		// the run is gone.
-		free = min(free, 1)
-		for _, p := range pods {
-			if !p.Gone {
-				free = 0
-				break
-			}
-		}
-	}
-	var create []Action
-	for _, u := range units {
-		if len(create) == free {
-			break
-		}
-		if len(u.Cases) > 0 && phase(byID[u.Cases[0]].Lane) != open {
-			continue
-		}
-		var cases []Case
-		for _, id := range u.Cases {
-			if ready[id] && unitOf[id] == u.ID {
-				cases = append(cases, byID[id])
-			}
-		}
-		if len(cases) == 0 {
-			continue
-		}
-		create = append(create, Action{Kind: Create, Case: cases[0], Cases: cases, Unit: u.ID, Attempt: latest[u.ID] + 1})
-	}
-	actions := make([]Action, 0, len(collect)+len(del)+len(create))
-	actions = append(actions, collect...)
-	actions = append(actions, del...)
-	actions = append(actions, create...)
-	return Decision{Actions: actions, Cases: states, Done: done, Stopped: stopped}
+	pl := NewPlanner(spec)
+	d := pl.Next(pods)
+	d.Cases = pl.Cases()
+	return d
 }
 
 // unitsOf gives the spec's units, with a unit of its own for every case that

@@ -9,20 +9,36 @@ import (
 )
 
 // MemoryLimit is the Go heap's soft limit for a process that runs tests,
-// unless GOMEMLIMIT sets one. A run of many tests makes much short-lived
-// garbage (each decision walks every case), which the collector would
-// otherwise let grow to twice the live heap. The limit is soft: a larger
-// live heap costs collection time, not a failure.
+// unless GOMEMLIMIT sets one. The limit is soft: a larger live heap costs
+// collection time, not a failure.
 const MemoryLimit = 80 << 20
 
-// LimitMemory sets MemoryLimit unless getenv gives GOMEMLIMIT, and returns
-// the function that restores the limit before it.
+// GCPercent is the collector's target for a process that runs tests,
+// unless GOGC sets one: the heap grows by half its live size between
+// collections, not by all of it. A run keeps a record of every attempt and
+// makes little other garbage (about 3 GB over a run of 10,000 cases on a
+// fake node), so collecting twice as often costs little CPU, and the peak
+// follows the live heap more closely.
+const GCPercent = 50
+
+// LimitMemory sets MemoryLimit unless getenv gives GOMEMLIMIT, and
+// GCPercent unless it gives GOGC, and returns the function that restores
+// what was set before.
 func LimitMemory(getenv func(string) string) (restore func()) {
-	if getenv("GOMEMLIMIT") != "" {
-		return func() {}
+	var undo []func()
+	if getenv("GOMEMLIMIT") == "" {
+		old := debug.SetMemoryLimit(MemoryLimit)
+		undo = append(undo, func() { debug.SetMemoryLimit(old) })
 	}
-	old := debug.SetMemoryLimit(MemoryLimit)
-	return func() { debug.SetMemoryLimit(old) }
+	if getenv("GOGC") == "" {
+		old := debug.SetGCPercent(GCPercent)
+		undo = append(undo, func() { debug.SetGCPercent(old) })
+	}
+	return func() {
+		for _, f := range undo {
+			f()
+		}
+	}
 }
 
 // PeakRSS is this process's peak resident set, VmHWM in /proc/self/status,

@@ -10,18 +10,26 @@ import (
 
 func TestLimitMemory(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
+	gcBefore := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(gcBefore)
 	restore := LimitMemory(func(string) string { return "" })
 	assert.Equal(t, int64(MemoryLimit), debug.SetMemoryLimit(-1))
+	assert.Equal(t, GCPercent, debug.SetGCPercent(GCPercent))
 	restore()
 	assert.Equal(t, before, debug.SetMemoryLimit(-1))
+	assert.Equal(t, 100, debug.SetGCPercent(100))
 
 	restore = LimitMemory(func(k string) string {
-		if k == "GOMEMLIMIT" {
+		switch k {
+		case "GOMEMLIMIT":
 			return "1GiB"
+		case "GOGC":
+			return "200"
 		}
 		return ""
 	})
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
+	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
 	restore()
 }
 

@@ -94,6 +94,9 @@ type Options struct {
 	// CoverageDir, when set, runs pytest under coverage.py and receives
 	// every attempt's data files, kept on disk rather than in memory.
 	CoverageDir string
+
+	// evaluated, if set, hears the pods of each evaluation (tests).
+	evaluated func([]plan.Pod)
 }
 
 // Attempt is one collected attempt of a case.
@@ -150,6 +153,7 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 		o:          o,
 		cases:      make(map[string]plan.Case, len(o.Cases)),
 		collected:  map[string]*record{},
+		settling:   map[string]bool{},
 		collecting: map[string]bool{},
 		deleting:   map[string]bool{},
 		created:    map[string]createdPod{},
@@ -172,9 +176,14 @@ const maxWorkers = 32
 
 type record struct {
 	pod plan.Pod
-	// attempts are the pod's attempts, by case ID: one for each case it
-	// settled.
-	attempts map[string]Attempt
+	// attempts are the pod's attempts: one for each case it settled, in
+	// the pod's order. A slice, not a map: a run keeps one record per pod.
+	attempts []caseAttempt
+}
+
+type caseAttempt struct {
+	id string
+	at Attempt
 }
 
 type run struct {
@@ -184,6 +193,9 @@ type run struct {
 	running map[string]bool
 	// collected holds the pods whose results were read, by name.
 	collected map[string]*record
+	// settling holds the collected pods the planner is still shown: until
+	// the watch shows them gone, and once after.
+	settling map[string]bool
 	// collecting and deleting hold the pods with such a call in flight.
 	collecting, deleting map[string]bool
 	// created holds pods created but not yet seen through the watch, so a
@@ -199,6 +211,7 @@ type run struct {
 	// outcomes counts the collected attempts of each case, which numbers
 	// the next.
 	outcomes map[string]int
+	planner  *plan.Planner
 	last     plan.Decision
 
 	// The decision loop never waits on the API server: its calls run on
@@ -242,7 +255,8 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		return r.results(), err
 	}
 	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries, FlakyAttempts: r.o.FlakyAttempts}
-	spec.Prepare()
+	planner := plan.NewPlanner(spec)
+	r.planner = planner
 	tick := time.NewTicker(r.o.Resync)
 	defer tick.Stop()
 	gap := decisionGap(len(spec.Cases))
@@ -255,7 +269,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 			return finish(err)
 		}
 		live := map[string]*corev1.Pod{}
-		observed := make([]plan.Pod, 0, len(pods)+len(r.collected))
+		observed := make([]plan.Pod, 0, len(pods)+len(r.settling))
 		now := time.Now()
 		for _, p := range pods {
 			live[p.Name] = p
@@ -290,14 +304,22 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 				observed = append(observed, c.pod)
 			}
 		}
-		for name, rec := range r.collected {
+		for name := range r.settling {
+			rec := r.collected[name]
 			if _, ok := live[name]; !ok {
 				rec.pod.Deleting = true
 				rec.pod.Gone = true
+				if rec.pod.Done {
+					// Settled: the planner keeps its outcomes from now on.
+					delete(r.settling, name)
+				}
 			}
 			observed = append(observed, rec.pod)
 		}
-		r.last = plan.Next(spec, observed)
+		if r.o.evaluated != nil {
+			r.o.evaluated(observed)
+		}
+		r.last = planner.Next(observed)
 		for _, a := range r.last.Actions {
 			if err := r.act(ctx, a, live); err != nil {
 				return finish(err)
@@ -324,9 +346,9 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 }
 
 // decisionGap is how long the loop lets events gather before it decides
-// again. Each decision walks every case and pod of the run, so a large run
-// that decided on each event alone would spend its time and memory there:
-// 5ms per 1000 cases, up to 50ms, nothing below 1000 cases.
+// again. A decision costs the pods in flight, yet a large run that decided
+// on each event alone would still decide thousands of times a minute: 5ms
+// per 1000 cases, up to 50ms, nothing below 1000 cases.
 func decisionGap(cases int) time.Duration {
 	return min(time.Duration(cases/1000)*5*time.Millisecond, 50*time.Millisecond)
 }
@@ -547,6 +569,7 @@ type collectedPod struct {
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
 	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
 			r.o.Logger.Warn("keeping the coverage data", "pod", p.Name, "error", err)
@@ -589,34 +612,38 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 	if tl.Seen.IsZero() {
 		tl.Seen = c.at0
 	}
-	rec := &record{pod: obs, attempts: map[string]Attempt{}}
+	rec := &record{pod: obs}
 	if !c.unit {
 		caseID := p.Labels[k8s.LabelCase]
 		at := c.at
 		at.Number = obs.Attempt
 		obs.Outcome = at.Outcome
 		rec.pod = obs
-		rec.attempts[caseID] = at
+		rec.attempts = []caseAttempt{{id: caseID, at: at}}
 		r.outcomes[caseID]++
 		r.o.Logger.Debug("collected", "pod", p.Name, "status", at.Outcome.Status, "reason", at.Outcome.Reason, "results_error", at.ResultErr)
 	} else {
 		rec.pod.Outcome = c.at.Outcome
 		rec.pod.Outcomes = make(map[string]plan.Outcome, len(c.results))
-		for id, at := range c.results {
+		rec.attempts = make([]caseAttempt, 0, len(c.results))
+		for _, id := range obs.CaseIDs() {
+			at, ok := c.results[id]
+			if !ok {
+				continue
+			}
 			r.outcomes[id]++
 			at.Number = r.outcomes[id]
-			rec.attempts[id] = at
+			rec.attempts = append(rec.attempts, caseAttempt{id: id, at: at})
 			rec.pod.Outcomes[id] = at.Outcome
 		}
 		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
 	}
 	r.collected[p.Name] = rec
+	r.settling[p.Name] = true
 	delete(r.seen, p.Name)
 	if r.o.OnAttempt != nil {
-		for _, id := range rec.pod.CaseIDs() {
-			if at, ok := rec.attempts[id]; ok {
-				r.o.OnAttempt(r.cases[id], at)
-			}
+		for _, ca := range rec.attempts {
+			r.o.OnAttempt(r.cases[ca.id], ca.at)
 		}
 	}
 }
@@ -699,27 +726,35 @@ func collectorRan(p *corev1.Pod) bool {
 	return false
 }
 
-// results assembles the case results from the last decision and the
-// collected attempts.
+// results assembles the case results from the planner and the collected
+// attempts. It hands the records over: they go as the results are built,
+// so that a large run does not hold both at once; call it once.
 func (r *run) results() []CaseResult {
-	byCase := map[string][]Attempt{}
+	byCase := make(map[string][]Attempt, len(r.o.Cases))
 	for name, rec := range r.collected {
-		for id, at := range rec.attempts {
+		for _, ca := range rec.attempts {
+			at := ca.at
 			if tl := r.timelines[name]; tl != nil {
 				at.Timeline = *tl
 			}
-			byCase[id] = append(byCase[id], at)
+			byCase[ca.id] = append(byCase[ca.id], at)
 		}
+		delete(r.collected, name)
+		delete(r.timelines, name)
+	}
+	var states []plan.CaseState
+	if r.planner != nil {
+		// In the order of the spec's cases, which are r.o.Cases.
+		states = r.planner.Cases()
 	}
 	out := make([]CaseResult, 0, len(r.o.Cases))
-	states := map[string]plan.CaseState{}
-	for _, st := range r.last.Cases {
-		states[st.Case.ID] = st
-	}
-	for _, c := range r.o.Cases {
+	for i, c := range r.o.Cases {
 		atts := byCase[c.ID]
 		sortAttempts(atts)
-		st := states[c.ID]
+		var st plan.CaseState
+		if i < len(states) {
+			st = states[i]
+		}
 		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
 		if len(atts) > 0 {
 			cr.Status = atts[len(atts)-1].Outcome.Status

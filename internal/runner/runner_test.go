@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -451,4 +452,52 @@ func TestRunMatrixRunsEachCaseInItsBaseImage(t *testing.T) {
 		assert.Equal(t, images[r.Case.Base], k.images[r.Case.ID], "%s on base %d", r.Case.TestID, r.Case.Base)
 	}
 	assert.Len(t, k.createdPods, 4, "each test once per base")
+}
+
+// Each evaluation is shown the pods in flight, not every pod the run
+// collected: a settled pod is shown until the watch sees it gone, then left
+// out, and its outcome still counts.
+func TestRunEvaluatesPodsInFlightOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	k := &kubelet{t: t, client: client, run: 5 * time.Millisecond, exit: func(id string, attempt int) int32 {
+		if id == "t.py::t7" && attempt == 1 {
+			return 1
+		}
+		return 0
+	}}
+	k.start(ctx)
+
+	ids := make([]string, 90)
+	for i := range ids {
+		ids[i] = fmt.Sprint("t.py::t", i)
+	}
+	most, evaluations := 0, 0
+	results, err := Run(ctx, Options{
+		Client: client, Namespace: "ns", RunID: "r1", Image: "img",
+		Cases: cases(ids...), Parallelism: 3, MaxAttempts: 2, Resync: 20 * time.Millisecond,
+		evaluated: func(pods []plan.Pod) {
+			evaluations++
+			most = max(most, len(pods))
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, results, len(ids))
+	for _, r := range results {
+		assert.True(t, r.Final, r.Case.TestID)
+		assert.Equal(t, plan.Passed, r.Status, r.Case.TestID)
+	}
+	assert.True(t, results[7].Flaky)
+	assert.Len(t, results[7].Attempts, 2)
+	// Of a result error the run keeps the text and the transport error.
+	kept := results[0].Attempts[0].ResultErr
+	var asKept *keptError
+	assert.ErrorAs(t, kept, &asKept)
+	assert.ErrorIs(t, kept, transport.ErrNoBlock)
+	t.Logf("%d evaluations, at most %d pods in one", evaluations, most)
+	assert.Greater(t, evaluations, 20)
+	// In flight: 3 running, and those done but not yet collected or gone,
+	// which only a slow machine makes many; every pod of the run is 91.
+	assert.LessOrEqual(t, most, 30, "pods shown to one evaluation, at parallelism 3")
 }
