@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
@@ -179,6 +180,9 @@ func (s *Session) installOperator(ctx context.Context, image, overlay string) (f
 	if err != nil {
 		return nil, err
 	}
+	if err := notInstalled(ctx, s.Cluster.Client, objs); err != nil {
+		return nil, err
+	}
 	uninstall := func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
@@ -197,6 +201,25 @@ func (s *Session) installOperator(ctx context.Context, image, overlay string) (f
 	}
 	s.Log.Info("operator available", "took", time.Since(start).Round(time.Millisecond))
 	return uninstall, nil
+}
+
+// notInstalled makes sure no operator runs already where B7 would install
+// its own: B7 deletes what it installed, and would take another's away
+// (the operator's e2e tests install in the same namespace).
+func notInstalled(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) error {
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		_, err := client.AppsV1().Deployments(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			return fmt.Errorf("the operator is already installed (deployment %s/%s), perhaps by an e2e test: B7 installs and deletes its own; wait until it is gone", o.GetNamespace(), o.GetName())
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("looking for an installed operator: %w", err)
+		}
+	}
+	return nil
 }
 
 // deleteObjects deletes objs, last first (the Deployment before its RBAC,

@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
@@ -54,4 +58,15 @@ func TestCompareModes(t *testing.T) {
 		"  tests/test_other.py::Test::test_skip: in direct mode's report true, in operator mode's false",
 	}, compareModes(plainIDs, plain, other))
 	assert.Equal(t, 1, countRounds([]string{"round 2: 2 tests differ", "  a: direct failed, operator passed"}))
+}
+
+func TestNotInstalled(t *testing.T) {
+	objs, err := manifests.BuildScoped(manifests.Local, manifests.Scope{Namespaces: []string{"ktr-bench-abc123"}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, notInstalled(ctx, fake.NewSimpleClientset(), objs))
+
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "k8s-testrun-system", Name: "k8s-testrun-operator"}}
+	err = notInstalled(ctx, fake.NewSimpleClientset(dep), objs)
+	require.ErrorContains(t, err, "the operator is already installed (deployment k8s-testrun-system/k8s-testrun-operator)")
 }
