@@ -47,7 +47,11 @@ func b7(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if overlay == "" || overlay == "auto" {
 		overlay = autoOverlay(os.Getenv)
 	}
-	uninstall, err := s.installOperator(ctx, rs.Image, overlay)
+	objs, err := manifests.BuildScoped(overlay, manifests.Scope{Namespaces: []string{s.Namespace}})
+	if err != nil {
+		return f, err
+	}
+	uninstall, err := s.installOperator(ctx, objs, rs.Image, overlay)
 	defer func() {
 		if uninstall != nil {
 			uninstall()
@@ -74,6 +78,11 @@ func b7(ctx context.Context, s *Session, o Options) (Figure, error) {
 				return f, err
 			}
 			name := arms[arm].name
+			if arm == 1 {
+				if err := stillInstalled(ctx, s.Cluster.Client, objs); err != nil {
+					return f, err
+				}
+			}
 			s.Log.Info("B7 run", "mode", name, "tests", len(ids), "round", r+1)
 			tl, err := StartTimeline(ctx, s.Cluster.Client, s.Namespace, k8s.LabelCase)
 			if err != nil {
@@ -173,13 +182,10 @@ func countRounds(diffs []string) int {
 
 // installOperator installs the operator, watching the session's namespace,
 // with `k8s-testrun install` from image (a test image carries the binary),
-// and waits for it to be available. The returned func, non-nil even when
-// the install failed half-way, deletes everything the install applied.
-func (s *Session) installOperator(ctx context.Context, image, overlay string) (func(), error) {
-	objs, err := manifests.BuildScoped(overlay, manifests.Scope{Namespaces: []string{s.Namespace}})
-	if err != nil {
-		return nil, err
-	}
+// and waits for it to be available; objs are the manifests install applies
+// for that namespace. The returned func, non-nil once the install started,
+// deletes every one of them.
+func (s *Session) installOperator(ctx context.Context, objs []*unstructured.Unstructured, image, overlay string) (func(), error) {
 	if err := notInstalled(ctx, s.Cluster.Client, objs); err != nil {
 		return nil, err
 	}
@@ -207,19 +213,48 @@ func (s *Session) installOperator(ctx context.Context, image, overlay string) (f
 // its own: B7 deletes what it installed, and would take another's away
 // (the operator's e2e tests install in the same namespace).
 func notInstalled(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) error {
+	dep, found, err := operatorDeployment(ctx, client, objs)
+	switch {
+	case err != nil:
+		return err
+	case found:
+		return fmt.Errorf("the operator is already installed (deployment %s), perhaps by an e2e test: B7 installs and deletes its own; wait until it is gone", dep)
+	}
+	return nil
+}
+
+// stillInstalled makes sure, before a run in operator mode, that nothing
+// else uninstalled the operator B7 installed.
+func stillInstalled(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) error {
+	dep, found, err := operatorDeployment(ctx, client, objs)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return fmt.Errorf("the operator B7 installed is gone (deployment %s): something else uninstalled it meanwhile, perhaps an operator e2e test: run B7 again when none runs", dep)
+	}
+	return nil
+}
+
+// operatorDeployment says whether the manifests' Deployment is in the
+// cluster, and names it.
+func operatorDeployment(ctx context.Context, client kubernetes.Interface, objs []*unstructured.Unstructured) (string, bool, error) {
 	for _, o := range objs {
 		if o.GetKind() != "Deployment" {
 			continue
 		}
+		name := o.GetNamespace() + "/" + o.GetName()
 		_, err := client.AppsV1().Deployments(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
 		switch {
 		case err == nil:
-			return fmt.Errorf("the operator is already installed (deployment %s/%s), perhaps by an e2e test: B7 installs and deletes its own; wait until it is gone", o.GetNamespace(), o.GetName())
-		case !apierrors.IsNotFound(err):
-			return fmt.Errorf("looking for an installed operator: %w", err)
+			return name, true, nil
+		case apierrors.IsNotFound(err):
+			return name, false, nil
+		default:
+			return name, false, fmt.Errorf("looking for the operator's deployment %s: %w", name, err)
 		}
 	}
-	return nil
+	return "", false, errors.New("the operator's manifests hold no Deployment")
 }
 
 // deleteObjects deletes objs, last first (the Deployment before its RBAC,

@@ -69,4 +69,11 @@ func TestNotInstalled(t *testing.T) {
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "k8s-testrun-system", Name: "k8s-testrun-operator"}}
 	err = notInstalled(ctx, fake.NewSimpleClientset(dep), objs)
 	require.ErrorContains(t, err, "the operator is already installed (deployment k8s-testrun-system/k8s-testrun-operator)")
+
+	require.NoError(t, stillInstalled(ctx, fake.NewSimpleClientset(dep), objs))
+	err = stillInstalled(ctx, fake.NewSimpleClientset(), objs)
+	require.ErrorContains(t, err, "the operator B7 installed is gone (deployment k8s-testrun-system/k8s-testrun-operator)")
+
+	_, _, err = operatorDeployment(ctx, fake.NewSimpleClientset(), nil)
+	require.ErrorContains(t, err, "no Deployment")
 }
