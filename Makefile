@@ -90,11 +90,11 @@ generate:
 
 # --- benchmarks (bench/) ---
 # Targets of this block are owned by bench/. `make bench` runs B1, B1R,
-# B2..B6 and F1 (see bench/README.md for each one's method and how long it
+# B2..B7 and F1 (see bench/README.md for each one's method and how long it
 # takes on two cores) against the cluster the environment names, or the
 # local cluster's env file when KUBECONFIG is unset; prints a table and
 # writes it to bench/results/DATE.md. It exits 1 when a target is missed.
-# `make bench-real` runs only the real-suite ones (B1R, B6, F1). Flags go in
+# `make bench-real` runs only the real-suite ones (B1R, B6, B7, F1). Flags go in
 # BENCH_FLAGS, e.g.
 #   make bench BENCH_FLAGS='-b1-p 4'
 # and one benchmark runs alone as `go run ./bench/cmd/bench b3`.
@@ -108,7 +108,7 @@ bench: build
 
 bench-real: build
 	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
-	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b1r b6 f1
+	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b1r b6 b7 f1
 # --- end of benchmarks block ---
 
 # --- module hygiene and fuzzing ---

@@ -10,6 +10,7 @@
 //	B5  memory: peak RSS of the runner for 10,000 cases on a kwok node
 //	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
 //	B6  the CLI with --pod-per file and --shards / one plain pytest pod
+//	B7  operator mode's wall time / direct mode's, real suite
 //	F1  fidelity: k8s-testrun's verdicts on the real suite / plain pytest's
 //
 // The cluster is named by the same environment variables as the e2e tests.
@@ -98,6 +99,10 @@ type Options struct {
 	B6Rounds   int
 	B6Shards   int
 	B6P        int
+	// B7Rounds are B7's direct/operator pairs; B7Overlay the operator's
+	// overlay (auto: local on the local cluster, else default).
+	B7Rounds  int
+	B7Overlay string
 	// Settle is the pause between two measured phases, for the node to
 	// finish tearing down the previous phase's containers.
 	Settle time.Duration
@@ -110,10 +115,10 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
-	{"b6", b6}, {"f1", fidelity},
+	{"b6", b6}, {"b7", b7}, {"f1", fidelity},
 }
 
-const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 f1
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b7 f1
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure
@@ -230,12 +235,14 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.StringVar(&o.B5HeapProfile, "b5-heapprofile", "", "B5: write the runner's heap profile, taken at the end of its run, to this file")
 	fs.StringVar(&o.Kwok, "kwok", "", "B5: kwok binary (default: built from sigs.k8s.io/kwok "+KwokVersion+" into the user cache)")
 	fs.StringVar(&realP, "real-p", "4,8", "B1R: parallelisms, comma-separated")
-	fs.IntVar(&o.RealN, "real-n", 200, "B1R: tests of the real suite run one pod each, spread evenly over the suite; 0 for all of them")
+	fs.IntVar(&o.RealN, "real-n", 200, "B1R, B7: tests of the real suite run one pod each, spread evenly over the suite; 0 for all of them")
 	fs.IntVar(&o.RealRounds, "real-rounds", 1, "B1R: runner/bare-pods pairs per parallelism; the order alternates")
-	fs.StringVar(&realSelect, "real-select", "", "B1R, B6, F1: pytest selection that cuts the real suite, space-separated, e.g. tests/test_dict.py (default: the whole suite)")
+	fs.StringVar(&realSelect, "real-select", "", "B1R, B6, B7, F1: pytest selection that cuts the real suite, space-separated, e.g. tests/test_dict.py (default: the whole suite)")
 	fs.IntVar(&o.B6Rounds, "b6-rounds", 3, "B6: rounds of the three runs; the order rotates")
 	fs.IntVar(&o.B6Shards, "b6-shards", 4, "B6, F1: --shards of the sharded run")
-	fs.IntVar(&o.B6P, "b6-p", 4, "B6, F1: --parallelism of the CLI's runs (the CLI's default)")
+	fs.IntVar(&o.B6P, "b6-p", 4, "B6, B7, F1: --parallelism of the CLI's runs (the CLI's default)")
+	fs.IntVar(&o.B7Rounds, "b7-rounds", 2, "B7: direct/operator pairs on -real-n tests at -b6-p; the order alternates")
+	fs.StringVar(&o.B7Overlay, "b7-overlay", "auto", "B7: the operator's overlay for k8s-testrun install: auto (local on the local cluster of hack/cluster, else default), default or local")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "pause between measured phases")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
@@ -253,6 +260,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	}
 	if !contains([]string{"auto", "native", "container"}, o.Sidecar) {
 		return o, nil, fmt.Errorf("-sidecar %q: give auto, native or container", o.Sidecar)
+	}
+	if !contains([]string{"auto", "default", "local"}, o.B7Overlay) {
+		return o, nil, fmt.Errorf("-b7-overlay %q: give auto, default or local", o.B7Overlay)
 	}
 	names := fs.Args()
 	if len(names) == 0 {
@@ -274,7 +284,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 		name string
 		n    int
 	}{{"b1-n", o.B1N}, {"b1-rounds", o.B1Rounds}, {"b2-n", o.B2N}, {"b2-p", o.B2P}, {"b3-reps", o.B3Reps}, {"b4-n", o.B4N}, {"b4-p", o.B4P}, {"b5-n", o.B5N}, {"b5-p", o.B5P},
-		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}} {
+		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}, {"b7-rounds", o.B7Rounds}} {
 		if v.n < 1 {
 			return o, nil, fmt.Errorf("-%s %d: must be at least 1", v.name, v.n)
 		}

@@ -173,7 +173,7 @@ func TestParseFlags(t *testing.T) {
 	o, names, err := parseFlags([]string{"-b1-p", "1, 4", "all"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 4}, o.B1P)
-	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "f1"}, names)
+	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "b7", "f1"}, names)
 	assert.Equal(t, 100, o.B1N)
 	assert.Equal(t, 10000, o.B5N)
 	assert.Equal(t, []int{4, 8}, o.RealP)
@@ -181,6 +181,8 @@ func TestParseFlags(t *testing.T) {
 	assert.Empty(t, o.RealSelect)
 	assert.Equal(t, 3, o.B6Rounds)
 	assert.Equal(t, 4, o.B6Shards)
+	assert.Equal(t, 2, o.B7Rounds)
+	assert.Equal(t, "auto", o.B7Overlay)
 
 	o, names, err = parseFlags([]string{"-real-p", "8", "-real-select", "tests/test_dict.py  tests/test_match.py", "b1r", "f1"}, io.Discard)
 	require.NoError(t, err)
@@ -198,6 +200,8 @@ func TestParseFlags(t *testing.T) {
 		{"-b6-shards", "0", "b6"},
 		{"-b6-rounds", "0", "b6"},
 		{"-real-n", "-1", "b1r"},
+		{"-b7-rounds", "0", "b7"},
+		{"-b7-overlay", "kind", "b7"},
 	} {
 		_, _, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, bad)

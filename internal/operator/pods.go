@@ -106,9 +106,12 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 	return s
 }
 
-// observeOptions says how the pods of a run are judged.
+// observeOptions says how the pods of a run are judged. An attempt ends at
+// its test's exit when the collector lingers, and when it is a native
+// sidecar, which the kubelet stops at the test's exit anyway: as in
+// direct mode, the pod's slot is free without waiting for that.
 func (s settings) observeOptions() k8s.ObserveOptions {
-	return k8s.ObserveOptions{PendingTimeout: s.pendingTimeout, TestExitEnds: s.linger > 0}
+	return k8s.ObserveOptions{PendingTimeout: s.pendingTimeout, TestExitEnds: s.linger > 0 || s.native}
 }
 
 // lane is the lane of a test with the given markers.

@@ -240,3 +240,52 @@ func TestOperatorRestartsNeverRunATestTooOften(t *testing.T) {
 	e.reconcileCases("r1")
 	assert.Empty(t, e.pods(), "no pod is left")
 }
+
+// With a native collector, as the CLI's direct mode, an attempt ends at
+// the test's exit: its results are recorded, its pod deleted and its slot
+// given to the next test without waiting for the kubelet to stop the
+// collector and end the pod.
+func TestCaseEndsAtTheTestExitWithANativeCollector(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs[0], sampleIDs[1]), func(r *v1alpha1.TestRun) { r.Spec.Parallelism = 1 }))
+	started(t, e, "r1")
+	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
+	pod := podName("r1", sampleIDs[0], 1)
+	require.Len(t, e.pods(), 1)
+	assert.Equal(t, pod, e.pods()[0].Name)
+
+	e.finish(pod, 0, true) // the collector still runs: the pod is Running
+	e.reconcileCase(name)
+	tc := e.testCase("r1", sampleIDs[0])
+	assert.Equal(t, v1alpha1.CasePassed, tc.Status.Phase)
+	require.Len(t, tc.Status.History, 1)
+	assert.Empty(t, tc.Status.History[0].ResultsError)
+	e.reconcileCase(name)
+	assert.Empty(t, e.pods(), "the pod goes at the test's exit")
+
+	e.reconcileRun("r1")
+	require.Len(t, e.pods(), 1)
+	assert.Equal(t, podName("r1", sampleIDs[1], 1), e.pods()[0].Name, "the next test takes the slot")
+}
+
+// A collector in a regular container still holds the attempt until the
+// pod ends: its test's exit does not stop it.
+func TestCaseWaitsForThePodWithAContainerCollector(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs[0], sampleIDs[1]), func(r *v1alpha1.TestRun) {
+		r.Spec.Parallelism = 1
+		r.Spec.Sidecar = v1alpha1.SidecarContainer
+	}))
+	started(t, e, "r1")
+	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
+	pod := podName("r1", sampleIDs[0], 1)
+
+	e.finish(pod, 0, true)
+	e.reconcileCase(name)
+	assert.Empty(t, e.testCase("r1", sampleIDs[0]).Status.History, "the pod still runs")
+	e.reconcileRun("r1")
+	require.Len(t, e.pods(), 1)
+	assert.Equal(t, pod, e.pods()[0].Name, "no second pod while the first runs")
+
+	e.finish(pod, 0, false)
+	e.reconcileCase(name)
+	require.Len(t, e.testCase("r1", sampleIDs[0]).Status.History, 1)
+}
