@@ -62,20 +62,7 @@ func TestGroupedRunsMatchPlainPytest(t *testing.T) {
 			if plain == nil {
 				plain = byKey(c.plainPytest(t, ns, suiteProperty(ours, "k8s-testrun.image")))
 			}
-			got := byKey(ours)
-			require.Len(t, got, len(plain))
-			for key, want := range plain {
-				tc, ok := got[key]
-				require.True(t, ok, "%s is in the report", key)
-				assert.Equal(t, want.Status(), tc.Status(), key)
-				if d := want.Detail(); d != nil && want.Status() != junit.StatusPassed {
-					require.NotNil(t, tc.Detail(), key)
-					assert.Equal(t, d.Message, tc.Detail().Message, key)
-				}
-				assert.Equal(t, want.File, tc.File, key)
-				assert.Equal(t, want.Line, tc.Line, key)
-				assert.NotEmpty(t, tc.Time, key)
-			}
+			requireSameAsPlain(t, plain, byKey(ours))
 			assert.Equal(t, tt.pods, distinct(podsOf(t, ours)), "tests share pods as asked")
 		})
 	}
@@ -157,4 +144,24 @@ func TestDurationsFileRebalancesShards(t *testing.T) {
 	assert.Zero(t, sharing(second), "with history the slowest test has a shard of its own")
 	assert.Equal(t, second[mid], second["tests.test_timed::test_quick_one"], "the other three share the other shard")
 	assert.Equal(t, second[mid], second["tests.test_timed::test_quick_two"], "the other three share the other shard")
+}
+
+// requireSameAsPlain checks the testcases of a report against plain
+// pytest's, both by classname::name: the same tests, each with the same
+// verdict, message, file and line, and a time.
+func requireSameAsPlain(t *testing.T, plain, got map[string]junit.Testcase) {
+	t.Helper()
+	require.Len(t, got, len(plain))
+	for key, want := range plain {
+		tc, ok := got[key]
+		require.True(t, ok, "%s is in the report", key)
+		assert.Equal(t, want.Status(), tc.Status(), key)
+		if d := want.Detail(); d != nil && want.Status() != junit.StatusPassed {
+			require.NotNil(t, tc.Detail(), key)
+			assert.Equal(t, d.Message, tc.Detail().Message, key)
+		}
+		assert.Equal(t, want.File, tc.File, key)
+		assert.Equal(t, want.Line, tc.Line, key)
+		assert.NotEmpty(t, tc.Time, key)
+	}
 }

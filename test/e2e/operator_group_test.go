@@ -44,20 +44,7 @@ func (e *opEnv) testGrouped(t *testing.T) {
 			e.c.RequireNoRunPods(t, e.ns)
 
 			ours := readReport(t, report)
-			got := byKey(ours)
-			require.Len(t, got, len(plain))
-			for key, want := range plain {
-				tc, ok := got[key]
-				require.True(t, ok, "%s is in the report", key)
-				assert.Equal(t, want.Status(), tc.Status(), key)
-				if d := want.Detail(); d != nil && want.Status() != junit.StatusPassed {
-					require.NotNil(t, tc.Detail(), key)
-					assert.Equal(t, d.Message, tc.Detail().Message, key)
-				}
-				assert.Equal(t, want.File, tc.File, key)
-				assert.Equal(t, want.Line, tc.Line, key)
-				assert.NotEmpty(t, tc.Time, key)
-			}
+			requireSameAsPlain(t, plain, byKey(ours))
 			assert.Equal(t, tt.pods, distinct(podsOf(t, ours)), "tests share pods as asked")
 
 			run := e.latestRun(ctx, t, "sample-")

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/xml"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,10 +27,7 @@ import (
 // junit.Parse, which would shift pytest's 0-based lines once more).
 func readReport(t *testing.T, path string) junit.Testsuites {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err, "reading the JUnit report")
-	var ts junit.Testsuites
-	require.NoError(t, xml.Unmarshal(b, &ts))
+	ts := readReports(t, path)
 	require.Len(t, ts.Suites, 1)
 	return ts
 }
