@@ -92,19 +92,6 @@ func (p *pipeline) casesOf(ctx context.Context, i int, b *base) ([]plan.Case, er
 	return cases, nil
 }
 
-// skippedOn is what the i-th base's collection skipped, as results of
-// that base.
-func skippedOn(i int, b *base, n int) []runner.CaseResult {
-	out := runner.SkippedAtCollection(b.found.Skipped)
-	if n > 1 {
-		for j := range out {
-			out[j].Case.Base = i
-			out[j].Case.ID = testid.BaseCaseID(out[j].Case.TestID, i)
-		}
-	}
-	return out
-}
-
 // faketimeLibrary is the libfaketime the pods preload: the same path in
 // every base that has it, as every Debian base does.
 func faketimeLibrary(bases []*base) (string, error) {

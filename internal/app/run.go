@@ -166,7 +166,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 			return nil, err
 		}
 		cases = append(cases, bc...)
-		skipped = append(skipped, skippedOn(i, b, len(bases))...)
+		skipped = append(skipped, runner.SkippedAtCollection(b.found.Skipped, i)...)
 	}
 	faketimeLib, err := faketimeLibrary(bases)
 	if err != nil {

@@ -19,7 +19,7 @@ func TestSkippedModuleInSummaryAndOutputs(t *testing.T) {
 	module := junit.Testcase{Classname: "", Name: "tests.test_importorskip", File: "tests/test_importorskip.py", Time: "0.000",
 		Skipped: &junit.Result{Message: "collection skipped", Text: `('/workspace/tests/test_importorskip.py', 3, "Skipped: could not import 'no_such_module': No module named 'no_such_module'")`}}
 	passed := junit.Testcase{Classname: "tests.test_a", Name: "test_a", File: "tests/test_a.py", Line: 1, Time: "0.100"}
-	cases := append(runner.SkippedAtCollection([]junit.Testcase{module}),
+	cases := append(runner.SkippedAtCollection([]junit.Testcase{module}, 0),
 		caseResult("tests/test_a.py::test_a", plan.Passed, passed, 1))
 	rep := runner.NewReport("run1", "img", "", time.Unix(0, 0), 2*time.Second, cases)
 

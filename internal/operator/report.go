@@ -15,7 +15,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
-	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // maxLog bounds a stored collector log once decompressed; the collector
@@ -69,10 +68,7 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		if err != nil {
 			return nil, err
 		}
-		for _, cr := range runner.SkippedAtCollection(skipped) {
-			cr.Case.Base, cr.Case.ID = b, testid.BaseCaseID(cr.Case.TestID, b)
-			results = append(results, cr)
-		}
+		results = append(results, runner.SkippedAtCollection(skipped, b)...)
 	}
 	for _, tc := range cases {
 		cr := runner.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}

@@ -10,8 +10,10 @@ import (
 // collection skipped (a module that skipped itself at import) into case
 // results, so the report, its counts and summaries carry them as plain
 // pytest does: each a skipped case with pytest's own testcase, run in no
-// pod. The case's test id is the module's path, pytest's node id for it.
-func SkippedAtCollection(tcs []junit.Testcase) []CaseResult {
+// pod. The case's test id is the module's path, pytest's node id for it;
+// base is the index of the base image whose collection skipped them, in a
+// runtime matrix (0 otherwise).
+func SkippedAtCollection(tcs []junit.Testcase, base int) []CaseResult {
 	out := make([]CaseResult, 0, len(tcs))
 	for _, tc := range tcs {
 		id := tc.File
@@ -20,7 +22,7 @@ func SkippedAtCollection(tcs []junit.Testcase) []CaseResult {
 		}
 		own := tc
 		out = append(out, CaseResult{
-			Case:   plan.Case{ID: testid.CaseID(id), TestID: id},
+			Case:   plan.Case{ID: testid.BaseCaseID(id, base), TestID: id, Base: base},
 			Status: plan.Skipped,
 			Final:  true,
 			Attempts: []Attempt{{

@@ -12,6 +12,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // pytest 7.2.1's JUnit entry for a module that called
@@ -21,10 +22,13 @@ const collectSkipJUnit = `<?xml version="1.0" encoding="utf-8"?><testsuites><tes
 func TestSkippedAtCollection(t *testing.T) {
 	ts, err := junit.Parse(strings.NewReader(collectSkipJUnit))
 	require.NoError(t, err)
-	skipped := SkippedAtCollection(ts.Suites[0].Testcases)
+	skipped := SkippedAtCollection(ts.Suites[0].Testcases, 0)
 	require.Len(t, skipped, 1)
 	assert.Equal(t, "tests/test_importorskip.py", skipped[0].Case.TestID)
-	assert.NotEmpty(t, skipped[0].Case.ID)
+	assert.Equal(t, testid.CaseID("tests/test_importorskip.py"), skipped[0].Case.ID)
+	onSecond := SkippedAtCollection(ts.Suites[0].Testcases, 1)
+	assert.Equal(t, 1, onSecond[0].Case.Base, "a matrix's second base")
+	assert.Equal(t, testid.BaseCaseID("tests/test_importorskip.py", 1), onSecond[0].Case.ID)
 
 	ran := CaseResult{
 		Case: plan.Case{ID: "a", TestID: "tests/test_a.py::test_a"}, Status: plan.Passed, Final: true,
