@@ -137,16 +137,7 @@ func autoOverlay(getenv func(string) string) string {
 
 // sampleVerdicts finds each test of the sample in a report.
 func sampleVerdicts(ts junit.Testsuites, ids []string) (map[string]junit.Testcase, error) {
-	out := make(map[string]junit.Testcase, len(ids))
-	var missing []string
-	for _, id := range ids {
-		tc, ok := junit.Find(ts, id)
-		if !ok {
-			missing = append(missing, id)
-			continue
-		}
-		out[id] = tc
-	}
+	out, missing := findTests(ts, ids)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%d of the %d tests are not in the report, e.g. %s: the measurement is void", len(missing), len(ids), missing[0])
 	}

@@ -148,10 +148,8 @@ func fidelity(ctx context.Context, s *Session, o Options) (Figure, error) {
 	return f, nil
 }
 
-// plainVerdicts finds each discovered test id in pytest's own JUnit file,
-// and checks that the file holds no test the discovery did not list: the
-// ids k8s-testrun runs are exactly the tests plain pytest runs.
-func plainVerdicts(ts junit.Testsuites, ids []string) (map[string]junit.Testcase, []string, error) {
+// findTests finds each test id in a report, and lists the ids it lacks.
+func findTests(ts junit.Testsuites, ids []string) (map[string]junit.Testcase, []string) {
 	out := make(map[string]junit.Testcase, len(ids))
 	var missing []string
 	for _, id := range ids {
@@ -162,6 +160,14 @@ func plainVerdicts(ts junit.Testsuites, ids []string) (map[string]junit.Testcase
 		}
 		out[id] = tc
 	}
+	return out, missing
+}
+
+// plainVerdicts finds each discovered test id in pytest's own JUnit file,
+// and checks that the file holds no test the discovery did not list: the
+// ids k8s-testrun runs are exactly the tests plain pytest runs.
+func plainVerdicts(ts junit.Testsuites, ids []string) (map[string]junit.Testcase, []string, error) {
+	out, missing := findTests(ts, ids)
 	seen := map[[2]string]bool{}
 	for _, s := range ts.Suites {
 		for _, tc := range s.Testcases {
