@@ -84,7 +84,16 @@ func TestGroupedPodDies(t *testing.T) {
 	assert.Contains(t, res.Stdout, "4 passed, 2 errors")
 	c.RequireNoRunPods(t, ns)
 
-	ts := readReport(t, report)
+	cases := requireGroupedPodDeaths(t, readReport(t, report))
+	assert.Contains(t, cases["tests.test_hangs::test_sleeps_past_timeout"].Error.Message, "timeout of 20s")
+}
+
+// requireGroupedPodDeaths checks the report of testdata/grouped-limits run
+// a pod per file: in each file the first test passed, the second is an
+// error with its pod's reason, and the third passed in a fresh pod; nothing
+// is lost or counted twice. It returns the testcases by key.
+func requireGroupedPodDeaths(t *testing.T, ts junit.Testsuites) map[string]junit.Testcase {
+	t.Helper()
 	cases, pods := byKey(ts), podsOf(t, ts)
 	require.Len(t, cases, 6, "nothing lost, nothing counted twice")
 	for _, file := range []struct{ module, dying, reason string }{
@@ -99,7 +108,7 @@ func TestGroupedPodDies(t *testing.T) {
 		assert.Equal(t, pods[first], pods[dying], "the first two ran in one pod")
 		assert.NotEqual(t, pods[dying], pods[third], "the third ran in a fresh pod")
 	}
-	assert.Contains(t, cases["tests.test_hangs::test_sleeps_past_timeout"].Error.Message, "timeout of 20s")
+	return cases
 }
 
 // TestDurationsFileRebalancesShards runs a project whose tests take 4, 2

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
 )
@@ -94,22 +93,7 @@ func (e *opEnv) testGroupedPodDies(t *testing.T) {
 	assert.Contains(t, res.Stdout, "4 passed, 2 errors")
 	e.c.RequireNoRunPods(t, e.ns)
 
-	ts := readReport(t, report)
-	cases, pods := byKey(ts), podsOf(t, ts)
-	require.Len(t, cases, 6, "nothing lost, nothing counted twice")
-	for _, file := range []struct{ module, dying, reason string }{
-		{"tests.test_dies", "test_allocates_past_memory_limit", "OOMKilled"},
-		{"tests.test_hangs", "test_sleeps_past_timeout", "DeadlineExceeded"},
-	} {
-		first, dying, third := file.module+"::test_first", file.module+"::"+file.dying, file.module+"::test_third"
-		assert.Equal(t, junit.StatusPassed, cases[first].Status(), first)
-		if assert.NotNil(t, cases[dying].Error, dying) {
-			assert.Equal(t, file.reason, cases[dying].Error.Type, dying)
-		}
-		assert.Equal(t, junit.StatusPassed, cases[third].Status(), third)
-		assert.Equal(t, pods[first], pods[dying], "the first two ran in one pod")
-		assert.NotEqual(t, pods[dying], pods[third], "the third ran in a fresh pod")
-	}
+	requireGroupedPodDeaths(t, readReport(t, report))
 	run := e.latestRun(ctx, t, "grouped-limits-")
 	e.noPods(ctx, t, run.Name)
 }
