@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
@@ -42,7 +43,7 @@ func (r *Report) BaseLabels() []string {
 	labels := make([]string, len(r.Bases))
 	count := map[string]int{}
 	for i, b := range r.Bases {
-		if minor := pythonMinor(b.Python); minor != "" {
+		if minor := (discover.Versions{Python: b.Python}).Minor(); minor != "" {
 			labels[i] = "Python " + minor
 		}
 		count[labels[i]]++
@@ -53,18 +54,6 @@ func (r *Report) BaseLabels() []string {
 		}
 	}
 	return labels
-}
-
-func pythonMinor(v string) string {
-	dots := 0
-	for i, c := range v {
-		if c == '.' {
-			if dots++; dots == 2 {
-				return v[:i]
-			}
-		}
-	}
-	return v
 }
 
 // SuiteName names a base's testsuite: the base image and its versions.
