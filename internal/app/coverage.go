@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
@@ -57,6 +58,7 @@ const maxCoverageLog = coverage.BlockLimit + 64<<10
 // combines them with the coverage.py every test pod ran under, then prints
 // the Cobertura report through its log. Nothing of it runs here.
 func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *runner.Report) error {
+	start := time.Now()
 	data, err := filepath.Glob(filepath.Join(dir, coverage.DataPrefix+".*"))
 	if err != nil {
 		return err
@@ -146,7 +148,7 @@ func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *runner.
 	}
 	sum.Report = reportPath
 	rep.Coverage = &sum
-	p.log.Info("wrote coverage report", "path", sum.Report, "total", sum.Total())
+	p.log.Info("wrote coverage report", "path", sum.Report, "total", sum.Total(), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

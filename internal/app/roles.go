@@ -96,7 +96,7 @@ func collectCommand(ctx context.Context, args []string, env Env) (int, error) {
 
 // coverageCommand is the coverage pod's entrypoint:
 //
-//	coverage-combine --rcfile FILE [--data DIR]
+//	coverage-combine [--rcfile FILE] [--data DIR] [--dir DIR]
 //
 // It combines the coverage.py data files of the run, which the image holds,
 // and prints the Cobertura report as a transport block.
@@ -106,6 +106,7 @@ func coverageCommand(ctx context.Context, args []string, env Env) (int, error) {
 	python := fs.String("python", "python", "the Python interpreter that runs coverage.py")
 	data := fs.String("data", coverage.DataDir, "directory of the data files")
 	rcfile := fs.String("rcfile", coverage.RcfilePath, "coverage.py's configuration")
+	dir := fs.String("dir", layout.WorkDir, "the project, where the test pods measured it")
 	limit := fs.Int("limit", coverage.BlockLimit, "largest block to print, in bytes")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -114,7 +115,7 @@ func coverageCommand(ctx context.Context, args []string, env Env) (int, error) {
 		return ExitInfra, err
 	}
 	code, err := coverage.Combine(ctx, coverage.CombineOptions{
-		Python: *python, DataDir: *data, Rcfile: *rcfile, Limit: *limit, Env: env.Environ(),
+		Python: *python, DataDir: *data, Rcfile: *rcfile, Dir: *dir, Limit: *limit, Env: env.Environ(),
 	}, env.Stdout, env.Stderr)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun "+coverage.Role+":", err)
