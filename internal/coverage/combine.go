@@ -171,13 +171,17 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// Localize names projectDir, on this machine, as the report's source
-// where the coverage pod named workDir, its place in the image: the file
-// names are relative to it, so the report reads as if combined here.
+// Localize names projectDir, on this machine, in the report's sources
+// where the coverage pod named workDir, its place in the image (a source
+// is workDir itself, or a directory under it that the project's [run]
+// source names): the file names are relative to the sources, so the
+// report reads as if combined here. Nothing else of the report changes.
 func Localize(xml []byte, workDir, projectDir string) []byte {
 	var esc strings.Builder
 	_ = xmlEscape(&esc, projectDir)
-	return bytes.Replace(xml, []byte("<source>"+strings.TrimSuffix(workDir, "/")+"</source>"), []byte("<source>"+esc.String()+"</source>"), 1)
+	workDir = strings.TrimSuffix(workDir, "/")
+	xml = bytes.ReplaceAll(xml, []byte("<source>"+workDir+"</source>"), []byte("<source>"+esc.String()+"</source>"))
+	return bytes.ReplaceAll(xml, []byte("<source>"+workDir+"/"), []byte("<source>"+esc.String()+"/"))
 }
 
 // ErrReportTooLarge means the coverage pod's report did not fit its block.

@@ -137,8 +137,8 @@ func TestCombineCapsTheBlock(t *testing.T) {
 }
 
 func TestLocalize(t *testing.T) {
-	in := "<sources>\n\t\t<source>/workspace</source>\n\t</sources>\n<class filename=\"calc.py\"/>"
-	assert.Equal(t, "<sources>\n\t\t<source>/home/me/a&amp;b</source>\n\t</sources>\n<class filename=\"calc.py\"/>",
+	in := "<sources>\n\t\t<source>/workspace</source>\n\t\t<source>/workspace/src</source>\n\t\t<source>/workspaces</source>\n\t</sources>\n<class filename=\"/workspace/calc.py\"/>"
+	assert.Equal(t, "<sources>\n\t\t<source>/home/me/a&amp;b</source>\n\t\t<source>/home/me/a&amp;b/src</source>\n\t\t<source>/workspaces</source>\n\t</sources>\n<class filename=\"/workspace/calc.py\"/>",
 		string(Localize([]byte(in), "/workspace/", "/home/me/a&b")))
 }
 
