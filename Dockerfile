@@ -1,7 +1,8 @@
 # The action's image: k8s-testrun as a static binary, plus Python 3 and pip,
 # because the test image's dependency layer is built here, by pip, for the
-# cluster's platform (wheels only), and never inside the cluster; and
-# coverage.py, which combines the pods' coverage data (the coverage input).
+# cluster's platform (wheels only), and never inside the cluster. The pods'
+# coverage data is combined in the cluster, with the test image's own
+# coverage.py, so the image needs none.
 #
 # The release workflow builds and pushes this image to ghcr.io and pins
 # action.yml to it, so workflows that use a released action never compile
@@ -26,7 +27,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip python3-coverage \
+ && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/k8s-testrun /usr/local/bin/k8s-testrun
 # The runner starts the container with the workspace as its working

@@ -79,6 +79,7 @@ GitHub Action, also a check run, annotations and a job summary.`,
 		newShimCommand(env),
 		newSidecarCommand(env),
 		newCollectCommand(env),
+		newCoverageCommand(env),
 	)
 	return root
 }

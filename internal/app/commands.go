@@ -11,6 +11,7 @@ import (
 
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 )
 
@@ -217,6 +218,13 @@ func newCollectCommand(env Env) *cobra.Command {
 	return hiddenRole(discover.Role, "Run pytest's collection and print its JUnit after its output (the discovery pod's entrypoint)",
 		func(cmd *cobra.Command, args []string) error {
 			return roleExit(collectCommand(cmd.Context(), args, env))
+		})
+}
+
+func newCoverageCommand(env Env) *cobra.Command {
+	return hiddenRole(coverage.Role, "Combine the run's coverage data and print the Cobertura report (the coverage pod's entrypoint)",
+		func(cmd *cobra.Command, args []string) error {
+			return roleExit(coverageCommand(cmd.Context(), args, env))
 		})
 }
 

@@ -1,32 +1,24 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
-
-// coverageTool finds, with --coverage, the coverage.py that combines the
-// pods' data, before anything else is done: without it the run would end
-// with no report after every test ran.
-func (p *pipeline) coverageTool(ctx context.Context) (coverage.Tool, error) {
-	if !p.cfg.Coverage {
-		return coverage.Tool{}, nil
-	}
-	tool, err := coverage.FindHost(ctx, p.environ)
-	if err != nil {
-		return tool, &config.Error{Input: "coverage", Fix: err.Error()}
-	}
-	p.log.Debug("combining coverage with", "command", tool.Command, "version", tool.Version)
-	return tool, nil
-}
 
 // noImageCoverage is the error of --coverage with a test image whose
 // Python has no coverage.py.
@@ -53,24 +45,130 @@ func coveragePath(junitPath string) string {
 	return filepath.Join(filepath.Dir(junitPath), coverage.ReportFile)
 }
 
-// combineCoverage merges the pods' data into coverage.xml and the report.
-func (p *pipeline) combineCoverage(ctx context.Context, tool coverage.Tool, dir string, rep *runner.Report) error {
-	if entries, err := os.ReadDir(dir); err == nil {
-		var size int64
-		for _, e := range entries {
-			if info, err := e.Info(); err == nil {
-				size += info.Size()
-			}
-		}
-		p.log.Info("combining coverage data", "files", len(entries), "bytes", size)
-	}
-	sum, err := coverage.Combine(ctx, tool, dir, layout.WorkDir, p.cfg.ProjectDir, coveragePath(p.cfg.JUnitPath))
+// coverageRole labels the run's coverage pod.
+const coverageRole = "coverage"
+
+// maxCoverageLog bounds what is read of the coverage pod's log: its block,
+// and room for a line or two of its own.
+const maxCoverageLog = coverage.BlockLimit + 64<<10
+
+// combineCoverage merges the pods' data into coverage.xml and the report,
+// in the cluster: the data files and the rcfile k8s-testrun writes go, as
+// one more layer, on top of the test image, and one pod of that image
+// combines them with the coverage.py every test pod ran under, then prints
+// the Cobertura report through its log. Nothing of it runs here.
+func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *runner.Report) error {
+	start := time.Now()
+	data, err := filepath.Glob(filepath.Join(dir, coverage.DataPrefix+".*"))
 	if err != nil {
 		return err
 	}
+	if len(data) == 0 {
+		return fmt.Errorf("combining coverage: no pod shipped a coverage data file")
+	}
+	var size int64
+	files := make([]build.OverlayFile, 0, len(data)+1)
+	for _, f := range data {
+		if info, err := os.Stat(f); err == nil {
+			size += info.Size()
+		}
+		files = append(files, build.OverlayFile{Path: path.Join(coverage.DataDir, filepath.Base(f)), Src: f})
+	}
+	p.log.Info("combining coverage data", "files", len(data), "bytes", size)
+	user, err := coverage.ReadProjectRcfile(p.cfg.ProjectDir)
+	if err != nil {
+		return fmt.Errorf("reading the project's coverage configuration: %w", err)
+	}
+	rc := filepath.Join(dir, "coveragerc")
+	if err := os.WriteFile(rc, []byte(coverage.Rcfile(layout.WorkDir, user)), 0o644); err != nil {
+		return fmt.Errorf("combining coverage: %w", err)
+	}
+	files = append(files, build.OverlayFile{Path: coverage.RcfilePath, Src: rc})
+
+	img, err := build.Overlay(ctx, build.OverlayOptions{
+		Image:    p.cfg.Repository + "@" + p.image.Digest.String(),
+		Files:    files,
+		What:     "coverage data at " + layout.CoverageDir,
+		Insecure: p.insecureRegistry,
+		Logger:   p.log,
+	})
+	if err != nil {
+		return fmt.Errorf("combining coverage: %w", err)
+	}
+	image, err := pullReference(img.Image, p.cfg.PullRegistry)
+	if err != nil {
+		return err
+	}
+	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
+		Namespace: p.cluster.Namespace, RunID: p.runID, Role: coverageRole, Image: image,
+		Command:  []string{layout.BinaryPath, coverage.Role, "--rcfile", coverage.RcfilePath},
+		Timeout:  discoveryTimeout(p.cfg.Timeout),
+		Template: p.template,
+	})
+	if err != nil {
+		return err
+	}
+	p.log.Info("combining coverage", "pod", pod.Name, "uploaded_bytes", img.UploadedBytes)
+	out, log, err := k8s.RunOnce(ctx, p.cluster.Client, pod, k8s.ObserveOptions{PendingTimeout: p.cfg.PendingTimeout, LogLimit: maxCoverageLog})
+	if err != nil {
+		return fmt.Errorf("combining coverage: %w", err)
+	}
+	if out.ExitCode != 0 || out.Reason != "" {
+		why := fmt.Sprintf("exit code %d", out.ExitCode)
+		switch {
+		case out.ExitCode < 0:
+			why = out.Reason
+		case out.Reason != "":
+			why = out.Reason + ", " + why
+		}
+		return fmt.Errorf("combining coverage in pod %s: %s: %s", pod.Name, why, lastLogLine(log, out.Message))
+	}
+	xml, err := coverage.ReadReport(log)
+	if err != nil {
+		return fmt.Errorf("combining coverage in pod %s: %w", pod.Name, err)
+	}
+	projectDir, err := filepath.Abs(p.cfg.ProjectDir)
+	if err != nil {
+		return err
+	}
+	xml = coverage.Localize(xml, layout.WorkDir, projectDir)
+	sum, err := coverage.ParseReport(bytes.NewReader(xml))
+	if err != nil {
+		return fmt.Errorf("combining coverage in pod %s: %w", pod.Name, err)
+	}
+	reportPath, err := filepath.Abs(coveragePath(p.cfg.JUnitPath))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(reportPath), 0o755); err != nil {
+		return fmt.Errorf("writing %s: %w", reportPath, err)
+	}
+	if err := os.WriteFile(reportPath, xml, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", reportPath, err)
+	}
+	sum.Report = reportPath
 	rep.Coverage = &sum
-	p.log.Info("wrote coverage report", "path", sum.Report, "total", sum.Total())
+	p.log.Info("wrote coverage report", "path", sum.Report, "total", sum.Total(), "duration", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// maxReason bounds the words of a pod quoted in an error.
+const maxReason = 300
+
+// lastLogLine is the last line of a pod's log, as one defused line of at
+// most maxReason bytes, or else fallback.
+func lastLogLine(log []byte, fallback string) string {
+	s := strings.TrimSpace(string(log))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		s = fallback
+	}
+	if len(s) > maxReason {
+		s = strings.ToValidUTF8(s[:maxReason], "") + "..."
+	}
+	return logtext.Line(s)
 }
 
 // printCoverage is the terminal summary's coverage line.

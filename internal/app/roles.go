@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/shim"
@@ -89,6 +90,35 @@ func collectCommand(ctx context.Context, args []string, env Env) (int, error) {
 	})
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "k8s-testrun collect:", err)
+	}
+	return code, nil
+}
+
+// coverageCommand is the coverage pod's entrypoint:
+//
+//	coverage-combine [--rcfile FILE] [--data DIR] [--dir DIR]
+//
+// It combines the coverage.py data files of the run, which the image holds,
+// and prints the Cobertura report as a transport block.
+func coverageCommand(ctx context.Context, args []string, env Env) (int, error) {
+	fs := flag.NewFlagSet(coverage.Role, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	python := fs.String("python", "python", "the Python interpreter that runs coverage.py")
+	data := fs.String("data", coverage.DataDir, "directory of the data files")
+	rcfile := fs.String("rcfile", coverage.RcfilePath, "coverage.py's configuration")
+	dir := fs.String("dir", layout.WorkDir, "the project, where the test pods measured it")
+	limit := fs.Int("limit", coverage.BlockLimit, "largest block to print, in bytes")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK, errHelp
+		}
+		return ExitInfra, err
+	}
+	code, err := coverage.Combine(ctx, coverage.CombineOptions{
+		Python: *python, DataDir: *data, Rcfile: *rcfile, Dir: *dir, Limit: *limit, Env: env.Environ(),
+	}, env.Stdout, env.Stderr)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "k8s-testrun "+coverage.Role+":", err)
 	}
 	return code, nil
 }

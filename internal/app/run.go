@@ -139,10 +139,6 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return p.executeOperator(ctx)
 	}
 	start := time.Now()
-	covTool, err := p.coverageTool(ctx)
-	if err != nil {
-		return nil, err
-	}
 	if err := p.preflight(ctx); err != nil {
 		return nil, err
 	}
@@ -232,7 +228,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return rep, err
 	}
 	if covDir != "" && runErr == nil {
-		if err := p.combineCoverage(ctx, covTool, covDir, rep); err != nil {
+		if err := p.combineCoverage(ctx, covDir, rep); err != nil {
 			return rep, err
 		}
 	}

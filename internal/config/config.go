@@ -264,7 +264,7 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("result-limit")
 	fs.StringVar(&c.Faketime, "faketime", "", `run every test under libfaketime with this FAKETIME, e.g. "2031-06-01 12:00:00", "@2031-06-01 12:00:00" or +3d (the base image needs Debian's libfaketime)`)
 	in("faketime")
-	fs.BoolVar(&c.Coverage, "coverage", false, "run every test under coverage.py (the test image needs it) and combine the pods' data into coverage.xml beside the JUnit report (this machine needs it too)")
+	fs.BoolVar(&c.Coverage, "coverage", false, "run every test under coverage.py (the test image needs it) and combine the pods' data, in one more pod, into coverage.xml beside the JUnit report")
 	in("coverage")
 
 	group = GroupOutput

@@ -33,6 +33,8 @@ type ObserveOptions struct {
 	// while the collector still runs: a collector that lingers keeps the pod
 	// running after it has shipped the results.
 	TestExitEnds bool
+	// LogLimit, when set, is the most RunOnce reads of the pod's log.
+	LogLimit int64
 }
 
 // Observe turns a pod into the plan's view of it. It is pure: the decision

@@ -95,7 +95,7 @@ func RunOnce(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, 
 				continue
 			}
 			if obs := Observe(p, time.Now(), opts); obs.Done {
-				log, err := Logs(ctx, client, pod.Namespace, pod.Name, TestContainer, 0)
+				log, err := Logs(ctx, client, pod.Namespace, pod.Name, TestContainer, opts.LogLimit)
 				return obs.Outcome, log, err
 			}
 		}

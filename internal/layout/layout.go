@@ -15,6 +15,11 @@ const (
 	// names it.
 	DepsDir = "/opt/k8s-testrun/deps"
 
+	// CoverageDir holds, in the image of a run's coverage pod, the
+	// coverage.py data files the test pods shipped (under "data") and the
+	// configuration k8s-testrun wrote for combining them ("coveragerc").
+	CoverageDir = "/opt/k8s-testrun/coverage"
+
 	// ResultsDir is the emptyDir mount shared by the test container and the
 	// collector in every test pod.
 	ResultsDir = "/results"

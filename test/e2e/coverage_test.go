@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,28 +17,38 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 )
 
-// requireHostCoverage installs Debian's python3-coverage on this machine
-// when no coverage.py is there: k8s-testrun combines the pods' data with it.
-func requireHostCoverage(t *testing.T) {
+// noHostCoverage returns the environment of a k8s-testrun whose PATH
+// leads with impostors of every way coverage.py could be run on this
+// machine, each of which writes to the marker file it returns; python3
+// and python write to it only when asked for coverage, and otherwise run
+// the real python3. k8s-testrun combines the pods' data in the cluster,
+// so the marker stays absent.
+func noHostCoverage(t *testing.T) ([]string, string) {
 	t.Helper()
-	if _, err := coverage.FindHost(context.Background(), os.Environ()); err == nil {
-		return
-	}
-	install := func() ([]byte, error) {
-		cmd := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "python3-coverage")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		return cmd.CombinedOutput()
-	}
-	out, err := install()
+	bin, marker := t.TempDir(), filepath.Join(t.TempDir(), "host-coverage-ran")
+	real, err := exec.LookPath("python3")
 	if err != nil {
-		t.Logf("apt-get install python3-coverage: %v\n%s; fetching the package lists", err, out)
-		up, uerr := exec.Command("apt-get", "update").CombinedOutput()
-		require.NoError(t, uerr, "apt-get update:\n%s", up)
-		out, err = install()
+		real = "/usr/bin/python3"
 	}
-	require.NoError(t, err, "apt-get install python3-coverage:\n%s", out)
-	_, err = coverage.FindHost(context.Background(), os.Environ())
-	require.NoError(t, err)
+	for name, script := range map[string]string{
+		"python3-coverage": "echo \"$0 $*\" >> '" + marker + "'\nexit 1\n",
+		"coverage":         "echo \"$0 $*\" >> '" + marker + "'\nexit 1\n",
+		"python3":          "case \"$*\" in *coverage*) echo \"$0 $*\" >> '" + marker + "'; exit 1;; esac\nexec '" + real + "' \"$@\"\n",
+		"python":           "case \"$*\" in *coverage*) echo \"$0 $*\" >> '" + marker + "'; exit 1;; esac\nexec '" + real + "' \"$@\"\n",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"+script), 0o755))
+	}
+	return []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}, marker
+}
+
+// requireNothingRanOnTheHost fails the test if an impostor of
+// noHostCoverage ran.
+func requireNothingRanOnTheHost(t *testing.T, marker string) {
+	t.Helper()
+	b, err := os.ReadFile(marker)
+	if !os.IsNotExist(err) {
+		t.Fatalf("coverage.py was run on this machine: %s (%v)", b, err)
+	}
 }
 
 // plainCoverageRun runs `coverage run -m pytest` on the whole project in
@@ -71,9 +80,10 @@ func filesByName(s coverage.Summary) map[string]coverage.File {
 // Debian's python3-coverage: coverage.xml, beside the JUnit report, has
 // both functions covered, and every file's executed lines equal those of
 // one plain `coverage run -m pytest` of the project in one pod of the same
-// image.
+// image. The data is combined in the cluster: no coverage.py runs on this
+// machine.
 func TestCoverage(t *testing.T) {
-	requireHostCoverage(t)
+	env, marker := noHostCoverage(t)
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-coverage")
 	ctx := Context(t, 10*time.Minute)
@@ -82,10 +92,11 @@ func TestCoverage(t *testing.T) {
 	report := filepath.Join(out, "junit.xml")
 
 	start := time.Now()
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--base-image", base, "--coverage"), Testdata("coverage"))...)
+	res := c.RunCLI(ctx, t, env, append(c.runArgs(t, ns, report, "--base-image", base, "--coverage"), Testdata("coverage"))...)
 	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
 	t.Logf("run with --coverage took %s", time.Since(start).Round(time.Second))
 	c.RequireNoRunPods(t, ns)
+	requireNothingRanOnTheHost(t, marker)
 
 	ts := readReport(t, report)
 	pods := podsOf(t, ts)
@@ -128,13 +139,14 @@ func TestCoverage(t *testing.T) {
 // no coverage.py, so --coverage stops the run after discovery with one
 // line and exit code 2, before any test pod.
 func TestCoverageNeedsCoverageInTheImage(t *testing.T) {
-	requireHostCoverage(t)
+	env, marker := noHostCoverage(t)
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-nocoverage")
 	ctx := Context(t, 6*time.Minute)
 
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, filepath.Join(t.TempDir(), "junit.xml"), "--coverage", "-v"), Testdata("coverage"))...)
+	res := c.RunCLI(ctx, t, env, append(c.runArgs(t, ns, filepath.Join(t.TempDir(), "junit.xml"), "--coverage", "-v"), Testdata("coverage"))...)
 	assert.Equal(t, 2, res.Exit)
+	requireNothingRanOnTheHost(t, marker)
 	lines := errorLines(res.Stderr)
 	require.Len(t, lines, 1, res.Stderr)
 	assert.Contains(t, lines[0], "has no coverage.py: add coverage to your requirements, or use a base image with it (Debian's python3-coverage)")
@@ -148,7 +160,7 @@ func TestCoverageNeedsCoverageInTheImage(t *testing.T) {
 // output, the path of coverage.xml beside the JUnit report, and the total
 // with the least covered files in the job summary.
 func TestActionCoverage(t *testing.T) {
-	requireHostCoverage(t)
+	env, marker := noHostCoverage(t)
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-action-coverage")
 	base := c.debBase(t, "python3-coverage", "python-coverage")
@@ -157,9 +169,10 @@ func TestActionCoverage(t *testing.T) {
 		"base_image": base, "coverage": "true", "pod_per": "file",
 	})
 
-	res := c.RunCLI(Context(t, 5*time.Minute), t, s.env, "action")
+	res := c.RunCLI(Context(t, 5*time.Minute), t, append(s.env, env...), "action")
 	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
 	c.RequireNoRunPods(t, ns)
+	requireNothingRanOnTheHost(t, marker)
 	pods := podsOf(t, readReport(t, s.junit))
 	require.Len(t, pods, 2)
 	assert.Equal(t, 1, distinct(pods), "one pod for the file: %v", pods)
