@@ -91,8 +91,8 @@ func newHostile(t *testing.T, c *Cluster) *hostile {
 		c:           c,
 		workspace:   filepath.Join(t.TempDir(), "workspace"),
 		markers:     t.TempDir(),
-		token:       "ghs_hostileInputToken" + randomHex(t),
-		githubToken: "ghs_hostileGithubToken" + randomHex(t),
+		token:       "ghs_e2eInputToken" + randomHex(t),
+		githubToken: "ghs_e2eGithubToken" + randomHex(t),
 		canary:      "ktrcanary" + randomHex(t),
 	}
 	require.NoError(t, os.CopyFS(h.workspace, os.DirFS(Testdata("hostile"))))
@@ -227,13 +227,13 @@ func (h *hostile) requireNoMarker(t *testing.T) {
 	}
 }
 
-// needles are the secrets and the forms a leak may take: escaped for
-// Markdown, and their longest run of letters and digits, which survives
-// any escaping.
-func (h *hostile) needles() []string {
-	var out []string
+// needles are, for each secret, the forms a leak of it may take: as is,
+// escaped for Markdown, and its longest run of letters and digits, which
+// survives any escaping.
+func (h *hostile) needles() [][]string {
+	var out [][]string
 	for _, s := range h.secrets {
-		out = append(out, s, strings.ReplaceAll(s, "_", `\_`))
+		forms := []string{s, strings.ReplaceAll(s, "_", `\_`)}
 		longest := ""
 		for _, run := range regexp.MustCompile(`[A-Za-z0-9]+`).FindAllString(s, -1) {
 			if len(run) > len(longest) {
@@ -241,8 +241,9 @@ func (h *hostile) needles() []string {
 			}
 		}
 		if len(longest) >= 16 {
-			out = append(out, longest)
+			forms = append(forms, longest)
 		}
+		out = append(out, forms)
 	}
 	return out
 }
@@ -258,9 +259,12 @@ func (h *hostile) requireNoSecret(t *testing.T, what, s string) {
 		}
 	}
 	all := strings.Join(kept, "\n")
-	for _, n := range h.needles() {
-		if i := strings.Index(all, n); i >= 0 {
-			t.Errorf("a secret shows in %s: %q", what, all[max(0, i-200):min(len(all), i+len(n)+200)])
+	for _, forms := range h.needles() {
+		for _, n := range forms {
+			if i := strings.Index(all, n); i >= 0 {
+				t.Errorf("a secret shows in %s: %q", what, all[max(0, i-200):min(len(all), i+len(n)+200)])
+				break
+			}
 		}
 	}
 }
@@ -307,7 +311,7 @@ func requireNoInjectedCommand(t *testing.T, what, log string) {
 
 // ourHeadings are the headings k8s-testrun writes in a summary, by level.
 var ourHeadings = map[int]*regexp.Regexp{
-	3: regexp.MustCompile(`^\S+ k8s-testrun: [0-9a-z ,]+$`),
+	3: regexp.MustCompile(`^\S+ k8s-testrun: [0-9a-z ,.:]+$`),
 	4: regexp.MustCompile(`^(Failures and errors \(\d+\)|Flaky \(\d+\)|Infrastructure retries|Slowest \d+|Runtime matrix)$`),
 }
 
@@ -552,9 +556,11 @@ func TestHostileProject(t *testing.T) {
 			return nil
 		})
 		t.Logf("%d artifact files of %s", n, hostileArtifactsTest)
+		assert.Positive(t, n, "the artifacts within the limit are kept")
 		assert.LessOrEqual(t, n, 1000, "at most 1,000 artifact files per test")
 		junitXML, err := os.ReadFile(report)
 		require.NoError(t, err)
+		h.requireNoSecret(t, "the JUnit report", string(junitXML))
 		var note string
 		for _, l := range strings.Split(res.Stdout+"\n"+res.Stderr+"\n"+string(junitXML), "\n") {
 			if regexp.MustCompile(`(?i)artifact`).MatchString(l) && regexp.MustCompile(`(?i)\b1,?000\b|dropped|left out|skipped|limit|exceed`).MatchString(l) {
