@@ -521,6 +521,9 @@ func TestHostileProject(t *testing.T) {
 		s := c.actionStep(t, srv.URL, ns, ".", map[string]string{"base_image": base, "coverage": "true", "token": h.token, "timeout": "3m"})
 		res := h.run(ctx, t, append(s.env, "GITHUB_WORKSPACE="+h.workspace, "RUNNER_DEBUG=1"))
 		assert.Equal(t, 1, res.Exit, "two tests fail")
+		if md, err := os.ReadFile(s.summary); err == nil {
+			t.Logf("job summary:\n%s", md)
+		}
 		h.requireNothingLeaked(t, res, s, api)
 		assert.LessOrEqual(t, res.MaxRSS, int64(maxRunnerRSS), "runner peak RSS")
 		h.requireVerdicts(t, s.junit)
