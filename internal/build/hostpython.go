@@ -61,6 +61,17 @@ type workspace struct {
 // newWorkspace makes a workspace in the system's temporary directory (not
 // in the build's, which only this process's user can enter).
 func newWorkspace(cred *syscall.Credential) (*workspace, error) {
+	if cred != nil {
+		for dir := os.TempDir(); ; dir = filepath.Dir(dir) {
+			if !permits(dir, cred, 0o1) {
+				return nil, fmt.Errorf("pip runs as the unprivileged user (uid %d) when k8s-testrun runs as root, and it cannot enter "+
+					"the temporary directory %s: set TMPDIR to a directory every user can enter, such as /tmp", cred.Uid, os.TempDir())
+			}
+			if dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
 	root, err := os.MkdirTemp("", "k8s-testrun-pip-")
 	if err != nil {
 		return nil, err
@@ -215,7 +226,7 @@ func (w *workspace) hostCommand(ctx context.Context, argv, env []string) (*exec.
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Dir = w.src
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: w.cred, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: w.cred}
 	return cmd, nil
 }
 

@@ -94,3 +94,27 @@ func TestHostPythonIsolated(t *testing.T) {
 		assert.Equal(t, tt.want, b.parserCommand(), "%q", tt.pip)
 	}
 }
+
+// TestWorkspaceNeedsAnEnterableTempDir checks that, as root, a temporary
+// directory the unprivileged user cannot enter is named with the fix,
+// rather than failing later in pip.
+func TestWorkspaceNeedsAnEnterableTempDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	public := worldWritableDir(t)
+	private := t.TempDir()
+	require.NoError(t, os.Chmod(private, 0o700))
+	t.Setenv("TMPDIR", private)
+	_, err := newWorkspace(hostCredential())
+	require.ErrorContains(t, err, "cannot enter the temporary directory "+private+": set TMPDIR")
+
+	t.Setenv("TMPDIR", public)
+	ws, err := newWorkspace(hostCredential())
+	require.NoError(t, err)
+	defer ws.remove()
+	for _, dir := range []string{ws.home, ws.target} {
+		assert.True(t, permits(dir, hostCredential(), 0o7), "%s belongs to the unprivileged user", dir)
+	}
+	assert.False(t, permits(ws.src, hostCredential(), 0o2), "the unprivileged user cannot change the checked copies")
+}

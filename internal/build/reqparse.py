@@ -13,7 +13,7 @@
 # A line: {"file", "line", "kind", ...}; kind is one of
 #   "line"       a parsed line: "options" (each given option's long name),
 #                "requirement" (bool), "editable", "link", "link_path",
-#                "find_links", "format_control"
+#                "find_links", "index_urls", "format_control"
 #   "env"        the line names an environment variable, ${NAME}
 #   "parse"      pip's parser refused the line
 #   "badreq"     pip could not make a requirement of it
@@ -126,6 +126,9 @@ def parse_file(path, constraint, seen):
                  "editable": bool(parsed.is_requirement and parsed.is_editable)}
         if opts.find_links:
             entry["find_links"] = list(opts.find_links)
+        indexes = ([opts.index_url] if opts.index_url else []) + list(opts.extra_index_urls or [])
+        if indexes:
+            entry["index_urls"] = indexes
         fc = getattr(opts, "format_control", None)
         if fc is not None:
             entry["format_control"] = {"no_binary": sorted(fc.no_binary), "only_binary": sorted(fc.only_binary)}

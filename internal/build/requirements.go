@@ -113,6 +113,7 @@ type parsedLine struct {
 	Link          string   `json:"link"`
 	LinkPath      string   `json:"link_path"`
 	FindLinks     []string `json:"find_links"`
+	IndexURLs     []string `json:"index_urls"`
 	FormatControl *struct {
 		NoBinary   []string `json:"no_binary"`
 		OnlyBinary []string `json:"only_binary"`
@@ -321,6 +322,13 @@ func (b *builder) judgeLine(ws *workspace, root string, l parsedLine) error {
 			return bad(opt, sourceBuildOptions[opt], "")
 		}
 	}
+	for _, u := range l.IndexURLs {
+		if !isHTTPURL(u) {
+			// A file: index would have pip read, and maybe show, files
+			// of this machine.
+			return bad("--index-url/--extra-index-url", "names an index that is not an http(s) URL", "give an http(s) URL, or put wheels in the project and use --find-links")
+		}
+	}
 	for _, fl := range l.FindLinks {
 		if err := b.judgeFindLinks(ws, l, fl); err != nil {
 			return err
@@ -352,7 +360,7 @@ func onlyBinaryAll(l parsedLine) bool {
 func (b *builder) judgeFindLinks(ws *workspace, l parsedLine, value string) error {
 	bad := &RequirementsError{File: l.File, Line: l.Line, Text: "--find-links",
 		Fix: "put the wheels in a directory of the project and name it relative to the requirements file, or give an http(s) URL"}
-	if u, err := url.Parse(value); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+	if isHTTPURL(value) {
 		return nil
 	}
 	if isURLLike(value) || filepath.IsAbs(value) {
@@ -434,6 +442,11 @@ func isArchive(p string) bool {
 		}
 	}
 	return false
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 func isURLLike(s string) bool {

@@ -156,6 +156,8 @@ func TestCheckRequirements(t *testing.T) {
 			wantErr: `requirements.txt:1: "--find-links" names a path that is not a directory of the project`},
 		{name: "find-links file URL", files: map[string]string{"requirements.txt": "-f file:///opt/wheels\n"},
 			wantErr: `requirements.txt:1: "--find-links" names a location`},
+		{name: "file index", files: map[string]string{"requirements.txt": "--extra-index-url file:///proc/1/\nenviron\n"},
+			wantErr: `requirements.txt:1: "--index-url/--extra-index-url" names an index that is not an http(s) URL`},
 		{name: "continuation keeps the first line's number", files: map[string]string{"requirements.txt": "a\nnumpy \\\n  --no-binary=numpy\n"},
 			wantErr: `requirements.txt:2: "--no-binary"`},
 		{name: "a comment is not an option", files: map[string]string{"requirements.txt": "requests # --no-binary :all:\n#-e .\n"}},
