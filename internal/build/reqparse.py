@@ -9,7 +9,9 @@
 # root, line numbers, option names, and the values of the few options and
 # links the Go side checks.
 #
-# Output: {"lines": [...], "need": null | {"path", "file", "line"}}
+# Output: {"lines": [...], "need": null | {"path", "file", "line", "option"}},
+# or {"unsupported": pip's version} when pip's internals are not the ones
+# this script knows.
 # A line: {"file", "line", "kind", ...}; kind is one of
 #   "line"       a parsed line: "options" (each given option's long name),
 #                "requirement" (bool), "editable", "link", "link_path",
@@ -32,8 +34,20 @@ import sys
 # pip's warnings quote requirements ("looks like a filename"): silenced.
 logging.disable(logging.CRITICAL)
 
-from pip._internal.req import req_file
-from pip._internal.req.constructors import parse_req_from_line
+try:
+    from pip._internal.req import req_file
+    from pip._internal.req.constructors import parse_req_from_line
+    from pip._internal.models.link import Link
+
+    for name in ("get_line_parser", "build_parser", "get_file_content", "ParsedLine", "join_lines",
+                 "ignore_comments", "ENV_VAR_RE", "SCHEME_RE"):
+        getattr(req_file, name)
+except Exception:
+    # A pip whose internals differ from the ones this script knows.
+    import pip
+
+    sys.stdout.write(json.dumps({"unsupported": getattr(pip, "__version__", "unknown")}))
+    sys.exit(0)
 
 MAX_FILES = 64
 
@@ -140,7 +154,6 @@ def parse_file(path, constraint, seen):
                 continue
             link = parts.link
             if link is None and parts.requirement is not None and parts.requirement.url:
-                from pip._internal.models.link import Link
                 link = Link(parts.requirement.url)
             if link is not None:
                 entry["link"] = link.url

@@ -121,8 +121,9 @@ type parsedLine struct {
 }
 
 type parserOutput struct {
-	Lines []parsedLine `json:"lines"`
-	Need  *struct {
+	Unsupported string       `json:"unsupported"`
+	Lines       []parsedLine `json:"lines"`
+	Need        *struct {
 		Path   string `json:"path"`
 		File   string `json:"file"`
 		Line   int    `json:"line"`
@@ -258,7 +259,12 @@ func (b *builder) parseRequirements(ctx context.Context, ws *workspace, top stri
 	}
 	var out parserOutput
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		return parserOutput{}, fmt.Errorf("checking requirements file %s: pip's parser printed no report: %w", quoteName(top), err)
+		// Not even the JSON error: it quotes what was printed.
+		return parserOutput{}, fmt.Errorf("checking requirements file %s: pip's parser (%s -I) printed no report", quoteName(top), argv[0])
+	}
+	if out.Unsupported != "" {
+		return parserOutput{}, fmt.Errorf("checking requirements file %s: the pip of %s (%s) has a requirements parser that k8s-testrun does not know; "+
+			"use a pip from 23.0 on (Debian 12's python3-pip has one)", quoteName(top), argv[0], strconv.Quote(out.Unsupported))
 	}
 	return out, nil
 }

@@ -298,3 +298,33 @@ func TestBuildRefusesRequirementsBypasses(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckRequirementsParserProblems checks the errors of a pip command
+// whose interpreter cannot run the parser: never its output, which may
+// quote the file.
+func TestCheckRequirementsParserProblems(t *testing.T) {
+	for _, tt := range []struct {
+		name, script, wantErr string
+	}{
+		{name: "no pip", script: "echo \"No module named pip; requests==1\" >&2; exit 1",
+			wantErr: "exit status 1; pip must be installed for "},
+		{name: "crash", script: "echo 'Traceback: requests==1' >&2; exit 1",
+			wantErr: "exit status 1; pip's parser failed on it; run pip install -r on it to see pip's message"},
+		{name: "unknown pip", script: `printf '{"unsupported": "99.0"}'`,
+			wantErr: `("99.0") has a requirements parser that k8s-testrun does not know`},
+		{name: "no report", script: "echo requests==1",
+			wantErr: "-I) printed no report"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			python := newFakePip(t, "#!/bin/sh\n"+tt.script+"\n")
+			dir := newProject(t, map[string]string{"requirements.txt": "requests==1\n"})
+			b := &builder{projectDir: dir, requirements: DefaultRequirements, pip: []string{python.cmd[0], "-m", "pip"}, pipCred: hostCredential()}
+			ws, err := newWorkspace(b.pipCred)
+			require.NoError(t, err)
+			defer ws.remove()
+			_, err = b.checkRequirements(context.Background(), ws)
+			require.ErrorContains(t, err, tt.wantErr)
+			assert.NotContains(t, err.Error(), "requests")
+		})
+	}
+}
