@@ -328,3 +328,32 @@ func TestCheckRequirementsParserProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildRefusesSymlinksOutOfTheProject checks that a requirements file
+// that is a symbolic link out of the project is never read, at the top or
+// chained in.
+func TestBuildRefusesSymlinksOutOfTheProject(t *testing.T) {
+	reg := newTestRegistry(t)
+	base := reg.ref("library/python:3.11")
+	reg.push(t, base, pythonBase(true).image(t))
+	for _, tt := range []struct {
+		name, link, wantErr string
+		files               map[string]string
+	}{
+		{name: "top", link: "requirements.txt",
+			wantErr: "requirements file requirements.txt is outside the project directory; copy it into the project"},
+		{name: "nested", link: "reqs/more.txt", files: map[string]string{"requirements.txt": "six\n-r reqs/more.txt\n"},
+			wantErr: `requirements.txt:2: "--requirement" names a file outside the project`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			project := newProject(t, tt.files)
+			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(project, tt.link)), 0o755))
+			require.NoError(t, os.Symlink("/proc/self/environ", filepath.Join(project, tt.link)))
+			pip := newFakePip(t, fakePipScript)
+			_, err := Build(context.Background(), reg.options(t, project, base, pip))
+			require.ErrorContains(t, err, tt.wantErr)
+			assert.NotContains(t, err.Error(), "PATH=")
+			assert.Empty(t, pip.runs(t))
+		})
+	}
+}
