@@ -239,21 +239,28 @@ func envValue(env []string, key string) string {
 	return ""
 }
 
+// systemPath is where lookPathFor looks when the environment has no PATH
+// and this process's PATH offers nothing the unprivileged user can run.
+const systemPath = "/usr/local/bin:/usr/bin:/bin"
+
 // lookPathFor finds file as exec.LookPath would, in path (this process's
-// PATH when empty), but when cred is set skips what that user could not
-// run: as root, a python3 under /root (pyenv, for one) is out of the
-// unprivileged user's reach, and the system's python3 further down PATH
-// is the one it can use.
+// PATH, then systemPath, when empty), but when cred is set skips what that
+// user could not run: as root, a python3 under /root (pyenv, for one) is
+// out of the unprivileged user's reach, and the system's python3 further
+// down PATH is the one it can use.
 func lookPathFor(file, path string, cred *syscall.Credential) (string, error) {
-	if path == "" {
-		path = os.Getenv("PATH")
-	}
 	if strings.Contains(file, "/") {
 		if cred != nil && !canExec(file, cred) {
 			return "", fmt.Errorf("%s cannot be run by the unprivileged user (uid %d) that runs host-side Python when k8s-testrun runs as root: "+
 				"make it and its directories readable and searchable by every user", file, cred.Uid)
 		}
 		return file, nil
+	}
+	if path == "" {
+		if p, err := exec.LookPath(file); err == nil && filepath.IsAbs(p) && (cred == nil || canExec(p, cred)) {
+			return p, nil
+		}
+		path = systemPath
 	}
 	var found string
 	for _, dir := range filepath.SplitList(path) {
