@@ -153,6 +153,9 @@ func (b *builder) checkRequirements(ctx context.Context, ws *workspace) (checked
 	if err != nil {
 		return checkedRequirements{}, err
 	}
+	if importable(top) {
+		return checkedRequirements{}, fmt.Errorf("requirements file %s has the name of a Python module; rename it", quoteName(top))
+	}
 	real, err := projectFile(b.projectDir, top)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -180,6 +183,9 @@ func (b *builder) checkRequirements(ctx context.Context, ws *workspace) (checked
 		bad := &RequirementsError{File: need.File, Line: need.Line, Text: need.Option, Fix: "copy it into the project"}
 		real, err := projectFile(b.projectDir, need.Path)
 		switch {
+		case importable(need.Path):
+			bad.Why, bad.Fix = "names a file with the name of a Python module", "rename it"
+			return checkedRequirements{}, bad
 		case errors.Is(err, fs.ErrNotExist):
 			bad.Why, bad.Fix = "names a file that does not exist in the project", "fix the name"
 			return checkedRequirements{}, bad
@@ -199,6 +205,14 @@ func (b *builder) checkRequirements(ctx context.Context, ws *workspace) (checked
 		res.key = append(res.key, data...)
 	}
 	return checkedRequirements{}, fmt.Errorf("requirements file %s: more than %d files chained with -r or -c", quoteName(top), maxRequirementsFiles)
+}
+
+// importable tells a name Python could import from its working directory
+// (when a pip command the user set runs without -I): such a file is never
+// copied into the workspace.
+func importable(name string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	return ext == ".py" || ext == ".pyc" || ext == ".pth" || ext == ".so"
 }
 
 // requirementsRel is the requirements file relative to the project.

@@ -177,6 +177,8 @@ func TestCheckRequirements(t *testing.T) {
 		}},
 		{name: "nested missing", files: map[string]string{"requirements.txt": "-r nope.txt\n"},
 			wantErr: `requirements.txt:1: "--requirement" names a file that does not exist in the project`},
+		{name: "nested Python module", files: map[string]string{"requirements.txt": "-c pip.py\n", "pip.py": "six\n"},
+			wantErr: `requirements.txt:1: "--constraint" names a file with the name of a Python module; rename it`},
 		{name: "nested from the network", files: map[string]string{"requirements.txt": "-r https://example.com/r.txt\n"},
 			wantErr: `requirements.txt:1: "--requirement" names a requirements file on the network`},
 	}
