@@ -14,7 +14,8 @@
 # this script knows.
 # A line: {"file", "line", "kind", ...}; kind is one of
 #   "line"       a parsed line: "options" (each given option's long name),
-#                "requirement" (bool), "editable", "link", "link_path",
+#                "requirement" (bool), "editable", "link", "link_path" (a
+#                file link's path, relative to the root when inside it),
 #                "find_links", "index_urls", "format_control"
 #   "env"        the line names an environment variable, ${NAME}
 #   "parse"      pip's parser refused the line
@@ -158,7 +159,10 @@ def parse_file(path, constraint, seen):
             if link is not None:
                 entry["link"] = link.url
                 if link.scheme == "file":
-                    entry["link_path"] = link.file_path
+                    # Relative to the root when inside it, so that the
+                    # report does not depend on where the root is.
+                    local = link.file_path
+                    entry["link_path"] = rel(local) if inside(local) else local
         add(path, lineno, "line", **entry)
         if parsed.is_requirement or not (opts.requirements or opts.constraints):
             continue

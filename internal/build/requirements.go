@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // RequirementsError is a requirements line that k8s-testrun does not let
@@ -170,8 +172,18 @@ func (b *builder) checkRequirements(ctx context.Context, ws *workspace) (checked
 		return checkedRequirements{}, fmt.Errorf("requirements file %s: %w", quoteName(top), err)
 	}
 	res := checkedRequirements{top: top, key: data}
+	// What the parser reads, for parserMemo: the parser and, in order, the
+	// files in the workspace.
+	memo := sha256.New()
+	uid := -1
+	if ws.cred != nil {
+		uid = int(ws.cred.Uid)
+	}
+	for _, part := range append(b.parserCommand(), strconv.Itoa(uid), reqParseScript, top, string(data)) {
+		fmt.Fprintf(memo, "%d:%s\n", len(part), part)
+	}
 	for range maxRequirementsFiles + 1 {
-		out, err := b.parseRequirements(ctx, ws, top)
+		out, err := b.parseRequirementsMemo(ctx, ws, top, memo.Sum(nil))
 		if err != nil {
 			return checkedRequirements{}, err
 		}
@@ -203,6 +215,7 @@ func (b *builder) checkRequirements(ctx context.Context, ws *workspace) (checked
 		}
 		res.key = fmt.Appendf(res.key, "file %s %d\n", need.Path, len(data))
 		res.key = append(res.key, data...)
+		fmt.Fprintf(memo, "%d:%s\n%d:%s\n", len(need.Path), need.Path, len(data), data)
 	}
 	return checkedRequirements{}, fmt.Errorf("requirements file %s: more than %d files chained with -r or -c", quoteName(top), maxRequirementsFiles)
 }
@@ -240,6 +253,37 @@ func (b *builder) parserCommand() []string {
 		}
 	}
 	return []string{DefaultPip[0], "-I"}
+}
+
+// parserMemo keeps, for this process, the parser's last reports by what it
+// read: the builds of a matrix share one requirements file, and each run
+// of the parser costs a Python start and pip's imports.
+var parserMemo struct {
+	sync.Mutex
+	reports map[string]parserOutput
+}
+
+const parserMemoSize = 64
+
+// parseRequirementsMemo is parseRequirements, remembered by key.
+func (b *builder) parseRequirementsMemo(ctx context.Context, ws *workspace, top string, key []byte) (parserOutput, error) {
+	parserMemo.Lock()
+	out, ok := parserMemo.reports[string(key)]
+	parserMemo.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := b.parseRequirements(ctx, ws, top)
+	if err != nil {
+		return out, err
+	}
+	parserMemo.Lock()
+	if len(parserMemo.reports) >= parserMemoSize || parserMemo.reports == nil {
+		parserMemo.reports = map[string]parserOutput{}
+	}
+	parserMemo.reports[string(key)] = out
+	parserMemo.Unlock()
+	return out, nil
 }
 
 // parseRequirements runs the parser script in the workspace.
@@ -286,13 +330,9 @@ func (b *builder) parseRequirements(ctx context.Context, ws *workspace, top stri
 // judge turns the parsed lines into errors, one per line at most, and
 // copies the wheels the lines name into the workspace.
 func (b *builder) judge(ws *workspace, lines []parsedLine) error {
-	root, err := filepath.EvalSymlinks(ws.src)
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for _, l := range lines {
-		if err := b.judgeLine(ws, root, l); err != nil {
+		if err := b.judgeLine(ws, l); err != nil {
 			if len(errs) == maxRequirementsErrors {
 				errs = append(errs, fmt.Errorf("and more lines of the requirements that are refused"))
 				break
@@ -303,7 +343,7 @@ func (b *builder) judge(ws *workspace, lines []parsedLine) error {
 	return errors.Join(errs...)
 }
 
-func (b *builder) judgeLine(ws *workspace, root string, l parsedLine) error {
+func (b *builder) judgeLine(ws *workspace, l parsedLine) error {
 	bad := func(text, why, fix string) error {
 		return &RequirementsError{File: l.File, Line: l.Line, Text: text, Why: why, Fix: fix}
 	}
@@ -355,7 +395,7 @@ func (b *builder) judgeLine(ws *workspace, root string, l parsedLine) error {
 		}
 	}
 	if l.Requirement && l.Link != "" {
-		return b.judgeLink(ws, root, l)
+		return b.judgeLink(ws, l)
 	}
 	return nil
 }
@@ -418,7 +458,7 @@ func (b *builder) judgeFindLinks(ws *workspace, l parsedLine, value string) erro
 
 // judgeLink accepts a requirement that is a wheel: an http(s) URL of one,
 // or one inside the project, which it copies into the workspace.
-func (b *builder) judgeLink(ws *workspace, root string, l parsedLine) error {
+func (b *builder) judgeLink(ws *workspace, l parsedLine) error {
 	bad := func(why, fix string) error {
 		return &RequirementsError{File: l.File, Line: l.Line, Why: why, Fix: fix}
 	}
@@ -440,11 +480,11 @@ func (b *builder) judgeLink(ws *workspace, root string, l parsedLine) error {
 	case scheme != "file" || l.LinkPath == "":
 		return bad("names a wheel by a link that is neither an http(s) URL nor a path in the project", "")
 	}
-	rel, err := filepath.Rel(root, l.LinkPath)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+	rel := path.Clean(l.LinkPath)
+	if path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
 		return bad("names a wheel outside the project", "copy it into the project and name it relative to the project directory")
 	}
-	switch err := ws.stageWheel(b.projectDir, filepath.ToSlash(rel)); {
+	switch err := ws.stageWheel(b.projectDir, rel); {
 	case errors.Is(err, fs.ErrNotExist):
 		return bad("names a wheel that does not exist in the project", "fix the path: pip takes it relative to the project directory")
 	case errors.Is(err, errOutsideProject):

