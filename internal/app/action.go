@@ -366,8 +366,8 @@ func isInputError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// isRequirementsError tells a requirements file that asks for a source
-// build, which no fail_on setting should let pass: nothing was tested.
+// isRequirementsError tells a requirements file with a line k8s-testrun
+// refuses, which no fail_on setting should let pass: nothing was tested.
 func isRequirementsError(err error) bool {
 	var re *build.RequirementsError
 	return errors.As(err, &re)

@@ -246,14 +246,18 @@ func TestBuildCachesBaseInspection(t *testing.T) {
 	assert.Equal(t, runs[0], pipArgs(pip.runs(t))[3])
 }
 
-// pipArgs leaves the temporary --target directory out of pip's arguments.
+// pipArgs leaves the temporary --target directory out of pip's arguments,
+// and shows the requirements file relative to the temporary workspace.
 func pipArgs(runs []string) []string {
 	out := make([]string, len(runs))
 	for i, r := range runs {
 		out[i] = regexp.MustCompile(`--target \S+ `).ReplaceAllString(r, "")
+		out[i] = workspaceRe.ReplaceAllString(out[i], "-r ")
 	}
 	return out
 }
+
+var workspaceRe = regexp.MustCompile(`-r /\S+/k8s-testrun-pip-[0-9]+/src/`)
 
 func TestDefaultCacheDir(t *testing.T) {
 	tests := []struct {

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -59,25 +59,23 @@ func depsTag(repo name.Repository, requirements []byte, hasRequirements bool, ba
 }
 
 // deps returns the dependencies layer, from the cache in the target
-// repository when it has one for this key, otherwise by running pip and
-// filling the cache.
+// repository when it has the one this machine recorded for this key,
+// otherwise by running pip and filling the cache.
 func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
-	var requirements []byte
+	ws, err := newWorkspace(b.pipCred)
+	if err != nil {
+		return deps{}, err
+	}
+	defer ws.remove()
+	var checked checkedRequirements
 	if b.requirements != "" {
-		var err error
-		if requirements, err = os.ReadFile(b.requirementsPath()); err != nil {
-			return deps{}, fmt.Errorf("requirements file: %w", err)
-		}
 		// Before anything else: pip must never see a line that would let it
-		// run a package's build code.
-		nested, err := checkRequirements(b.requirementsPath(), b.projectDir)
-		if err != nil {
+		// run a package's build code or read a file outside the project.
+		if checked, err = b.checkRequirements(ctx, ws); err != nil {
 			return deps{}, err
 		}
-		// The files -r and -c chain in are part of what pip installs.
-		requirements = append(requirements, nested...)
 	}
-	tag := depsTag(b.repo, requirements, b.requirements != "", base.digest, b.platform)
+	tag := depsTag(b.repo, checked.key, b.requirements != "", base.digest, b.platform)
 	if d, ok, err := b.cachedDeps(ctx, tag); err != nil || ok {
 		return d, err
 	}
@@ -90,14 +88,14 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 	switch {
 	case info.pytest:
 		pytestFrom = "base"
-	case b.requirements != "" && requiresPytest(requirements):
+	case b.requirements != "" && requiresPytest(checked.key):
 		pytestFrom = "requirements"
 	}
 	b.log.Debug("inspected base image", "python", info.python, "pytest", info.pytest, "musl", info.musl, "glibc", info.glibc, "faketime", info.faketime)
 
 	d := deps{python: info.python}
 	if b.requirements != "" || pytestFrom == "added" {
-		if d.layer, err = b.installDeps(ctx, info, pytestFrom == "added"); err != nil {
+		if d.layer, err = b.installDeps(ctx, ws, info, checked.top, pytestFrom == "added"); err != nil {
 			return deps{}, err
 		}
 		d.pipRan = true
@@ -105,12 +103,65 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 	if err := b.pushDepsCache(ctx, tag, d, pytestFrom, base.oci); err != nil {
 		return deps{}, err
 	}
+	b.recordDeps(tag, d, pytestFrom)
 	return d, nil
 }
 
-// cachedDeps looks the tag up; a tag that is missing, or that this package
-// did not write, is a miss.
+// The dependencies cache tag lives in a repository that test pods may be
+// able to push to, so a tag alone proves nothing: this machine keeps, in
+// its build cache, the layer each key's run of ours pushed, and a tag is
+// only reused when its layer is that one. A machine without the record (a
+// fresh CI runner whose cache directory is not kept) rebuilds once.
+const (
+	depsRecordKind  = "deps"
+	depsRecordsKept = 256
+)
+
+// depsRecord is what a run of ours pushed under a dependencies cache tag.
+type depsRecord struct {
+	// Layer and DiffID are the layer's digests; "" when the base needed
+	// nothing added.
+	Layer  string `json:"layer"`
+	DiffID string `json:"diff_id"`
+	Python string `json:"python"`
+	Pytest string `json:"pytest"`
+}
+
+func depsRecordKey(tag name.Tag) string { return cacheKey(depsRecordKind, tag.String()) }
+
+// recordDeps keeps what was pushed under tag; a record that cannot be
+// written costs a rebuild next time, never this build.
+func (b *builder) recordDeps(tag name.Tag, d deps, pytestFrom string) {
+	if b.cache == nil {
+		return
+	}
+	rec := depsRecord{Python: d.python, Pytest: pytestFrom}
+	if d.layer != nil {
+		digest, err := d.layer.Digest()
+		if err != nil {
+			return
+		}
+		diffID, err := d.layer.DiffID()
+		if err != nil {
+			return
+		}
+		rec.Layer, rec.DiffID = digest.String(), diffID.String()
+	}
+	if err := b.cache.writeJSON(depsRecordKind, depsRecordKey(tag), rec); err != nil {
+		b.log.Warn("could not record the dependencies layer in the build cache", "error", err)
+		return
+	}
+	b.cache.prune(depsRecordKind, ".json", depsRecordsKept)
+}
+
+// cachedDeps looks the tag up; a tag that is missing, that this machine
+// has no record of, or whose layer is not the recorded one, is a miss.
 func (b *builder) cachedDeps(ctx context.Context, tag name.Tag) (deps, bool, error) {
+	var rec depsRecord
+	if b.cache == nil || !b.cache.readJSON(depsRecordKind, depsRecordKey(tag), &rec) {
+		b.log.Debug("dependencies cache miss: no record of this key on this machine", "tag", tag.TagStr())
+		return deps{}, false, nil
+	}
 	img, err := remote.Image(tag, b.remote(ctx)...)
 	var terr *transport.Error
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound ||
@@ -123,47 +174,60 @@ func (b *builder) cachedDeps(ctx context.Context, tag name.Tag) (deps, bool, err
 	if err != nil {
 		return deps{}, false, fmt.Errorf("repository %q: %w", b.repo, classifyRegistryError(b.repo.RegistryStr(), err))
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return deps{}, false, fmt.Errorf("reading %s: %w", tag, err)
-	}
 	layers, err := img.Layers()
 	if err != nil {
 		return deps{}, false, fmt.Errorf("reading %s: %w", tag, err)
 	}
-	python := cfg.Config.Labels[labelPython]
-	if python == "" || len(layers) > 1 {
-		b.log.Warn("ignoring a dependencies cache tag that k8s-testrun did not write", "tag", tag.String())
+	if !recordedLayers(layers, rec) {
+		b.log.Warn("ignoring a dependencies cache tag whose layer is not the one this machine recorded for it", "tag", tag.String())
 		return deps{}, false, nil
 	}
-	d := deps{python: python}
+	d := deps{python: rec.Python}
 	if len(layers) == 1 {
 		d.layer = layers[0]
 	}
+	b.cache.touch(depsRecordKind, depsRecordKey(tag), ".json")
 	b.log.Debug("dependencies cache hit", "tag", tag.TagStr(), "layers", len(layers))
 	return d, true, nil
 }
 
+// recordedLayers tells whether layers are exactly the recorded layer (or
+// none when none was recorded).
+func recordedLayers(layers []v1.Layer, rec depsRecord) bool {
+	if rec.Python == "" {
+		return false
+	}
+	if rec.Layer == "" {
+		return len(layers) == 0
+	}
+	if len(layers) != 1 {
+		return false
+	}
+	digest, err := layers[0].Digest()
+	if err != nil || digest.String() != rec.Layer {
+		return false
+	}
+	diffID, err := layers[0].DiffID()
+	return err == nil && diffID.String() == rec.DiffID
+}
+
 // installDeps runs pip on the build side for the base's interpreter and
 // platform and archives what it installed at layout.DepsDir.
-func (b *builder) installDeps(ctx context.Context, info baseInfo, addPytest bool) (v1.Layer, error) {
+func (b *builder) installDeps(ctx context.Context, ws *workspace, info baseInfo, requirements string, addPytest bool) (v1.Layer, error) {
 	platforms, err := wheelPlatforms(b.platform, info)
 	if err != nil {
 		return nil, err
 	}
-	target, err := os.MkdirTemp(b.tmpDir, "deps-")
-	if err != nil {
-		return nil, err
-	}
 	p := pipInstall{
-		pip:          b.pip,
-		dir:          b.projectDir,
-		target:       target,
-		python:       info.python,
-		platforms:    platforms,
-		requirements: b.requirements,
-		addPytest:    addPytest,
-		env:          b.pipEnv,
+		pip:       b.pip,
+		ws:        ws,
+		python:    info.python,
+		platforms: platforms,
+		addPytest: addPytest,
+		env:       b.pythonEnv(ws),
+	}
+	if requirements != "" {
+		p.requirements = filepath.Join(ws.src, filepath.FromSlash(requirements))
 	}
 	b.log.Info("installing dependencies", "requirements", b.requirements, "pytest", addPytest,
 		"python", info.python, "platform", platformString(b.platform))
@@ -195,7 +259,7 @@ func (b *builder) installDeps(ctx context.Context, info baseInfo, addPytest bool
 		keep := rel != "bin"
 		return walkDecision{include: keep, descend: keep}, nil
 	}
-	if err := w.tree(layout.DepsDir, target, skipScripts); err != nil {
+	if err := w.tree(layout.DepsDir, ws.target, skipScripts); err != nil {
 		w.abort()
 		return nil, fmt.Errorf("archiving dependencies: %w", err)
 	}
@@ -203,7 +267,6 @@ func (b *builder) installDeps(ctx context.Context, info baseInfo, addPytest bool
 	if err != nil {
 		return nil, fmt.Errorf("archiving dependencies: %w", err)
 	}
-	os.RemoveAll(target)
 	return layer, nil
 }
 

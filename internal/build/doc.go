@@ -17,8 +17,20 @@
 // the same digest and the registry already has the blob. The dependencies
 // layer is also cached in the target repository under a tag derived from the
 // requirements file, the base image digest and the platform, so an unchanged
-// requirements file costs neither a pip run nor an upload. Only blobs the
-// registry lacks travel; [Result] reports how many and how large.
+// requirements file costs neither a pip run nor an upload. Test pods may be
+// able to push to that repository, so a tag is only reused when its layer is
+// the one this machine recorded for the key in [Options.CacheDir]. Only
+// blobs the registry lacks travel; [Result] reports how many and how large.
+//
+// Nothing of the project runs on the build side. The requirements are read
+// by pip's own parser (reqparse.py), and pip then installs them; both run
+// as isolated Python (-I) with the environment of [PipEnv], from a
+// workspace outside the project that holds checked copies of the
+// requirements files and of the wheels they name, and, when this process is
+// root, as the unprivileged user 65534. Lines that would let pip build from
+// source, read outside the project or take an option outside a short
+// allowlist are refused as [RequirementsError]s that name the file and line,
+// never the content.
 //
 // A cache on the build machine ([Options.CacheDir]) keeps the compressed
 // binary layer, by the digest of its uncompressed tar, and what was learnt

@@ -257,7 +257,9 @@ exit 1
 
 func newFakePip(t *testing.T, script string) *fakePip {
 	t.Helper()
-	dir := t.TempDir()
+	// As root, pip runs as the unprivileged user, which must be able to
+	// run the script and write its log.
+	dir := worldWritableDir(t)
 	p := &fakePip{log: filepath.Join(dir, "pip.log")}
 	s := strings.ReplaceAll(script, "$FAKE_PIP_LOG", p.log)
 	path := filepath.Join(dir, "pip")
@@ -372,3 +374,14 @@ func depsCacheConfigSize(t *testing.T, reg *testRegistry, opts Options, baseDige
 
 func itoa(n int) string     { return strconv.Itoa(n) }
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// worldWritableDir is a directory that every user can write, for what a
+// process running as the unprivileged user must leave behind.
+func worldWritableDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "k8s-testrun-test-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	return dir
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,8 +27,10 @@ const (
 // DefaultPlatform is the platform built for when Options.Platform is empty.
 var DefaultPlatform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
-// DefaultPip is the pip command used when Options.Pip is empty.
-var DefaultPip = []string{"python3", "-m", "pip"}
+// DefaultPip is the pip command used when Options.Pip is empty: isolated
+// (-I), so that neither the working directory nor PYTHON* variables can
+// put a module of the project's in pip's place.
+var DefaultPip = []string{"python3", "-I", "-m", "pip"}
 
 // Options describe one build. ProjectDir, Repository and Binary are
 // required; every other field has a documented default.
@@ -50,7 +53,12 @@ type Options struct {
 	IgnoreFile string
 	// Platform is the cluster nodes' platform; default DefaultPlatform.
 	Platform v1.Platform
-	// Pip is the pip command on the build side; default DefaultPip.
+	// Pip is the pip command on the build side; default DefaultPip. It
+	// runs, like pip's requirements parser (the interpreter of a
+	// "python -m pip" command, or python3, always with -I), in a workspace
+	// outside the project that holds copies of the checked requirements
+	// files and wheels; as the unprivileged user 65534 when this process
+	// is root.
 	Pip []string
 	// Environ is the environment pip is started from, as KEY=VALUE
 	// strings. Only PATH, HOME, the proxy variables and pip's own PIP_* settings
@@ -91,12 +99,14 @@ type builder struct {
 	platform     v1.Platform
 	pip          []string
 	pipEnv       []string
-	transport    http.RoundTripper
-	keychain     authn.Keychain
-	log          *slog.Logger
-	uploads      *uploadCounter
-	tmpDir       string
-	cache        *diskCache // nil when off
+	// pipCred is who host-side Python runs as; nil for this process's user.
+	pipCred   *syscall.Credential
+	transport http.RoundTripper
+	keychain  authn.Keychain
+	log       *slog.Logger
+	uploads   *uploadCounter
+	tmpDir    string
+	cache     *diskCache // nil when off
 	// baseInspected records that this build read the base's layers.
 	baseInspected bool
 	// baseInfo is what this build learnt of the base, once it asked.
@@ -111,6 +121,7 @@ func newBuilder(o Options) (*builder, error) {
 		platform:   o.Platform,
 		pip:        o.Pip,
 		pipEnv:     PipEnv(o.Environ),
+		pipCred:    hostCredential(),
 		transport:  o.Transport,
 		keychain:   o.Keychain,
 		log:        o.Logger,

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -64,22 +63,22 @@ func wheelPlatforms(p v1.Platform, info baseInfo) ([]string, error) {
 	return tags, nil
 }
 
-// pipInstall is one pip run that fills target with wheels for the base.
+// pipInstall is one pip run that fills the workspace's target with wheels
+// for the base.
 type pipInstall struct {
 	pip          []string
-	dir          string // pip's working directory, so relative paths in the requirements work
-	target       string
+	ws           *workspace
 	python       string
 	platforms    []string
-	requirements string // relative to dir, or ""
+	requirements string // absolute, in the workspace, or ""
 	addPytest    bool
-	env          []string // see PipEnv
+	env          []string // see builder.pythonEnv
 }
 
 func (p pipInstall) args() []string {
 	args := []string{
 		"install",
-		"--target", p.target,
+		"--target", p.ws.target,
 		"--only-binary=:all:",
 		"--python-version", p.python,
 		"--implementation", "cp",
@@ -105,19 +104,39 @@ func (p pipInstall) args() []string {
 	return args
 }
 
-// run runs pip and returns its combined output.
+// run runs pip in the workspace and returns its combined output, at most
+// maxPipOutput bytes of it.
 func (p pipInstall) run(ctx context.Context) ([]byte, error) {
-	argv := append(append([]string{}, p.pip[1:]...), p.args()...)
-	cmd := exec.CommandContext(ctx, p.pip[0], argv...)
-	cmd.Dir = p.dir
-	// An environment variable, unlike --root-user-action, is harmless to
-	// pips too old to know it; CI runners often build as root.
-	cmd.Env = append(append([]string{}, p.env...), "PIP_ROOT_USER_ACTION=ignore")
-	var out bytes.Buffer
+	cmd, err := p.ws.hostCommand(ctx, append(append([]string{}, p.pip...), p.args()...), p.env)
+	if err != nil {
+		return nil, err
+	}
+	out := limitedBuffer{limit: maxPipOutput}
 	cmd.Stdout = &out
 	cmd.Stderr = &out
-	err := cmd.Run()
+	err = cmd.Run()
 	return out.Bytes(), err
+}
+
+// maxPipOutput bounds what is kept of pip's output.
+const maxPipOutput = 4 << 20
+
+// pythonEnv is the environment of host-side Python: PipEnv's, and, when it
+// runs as the unprivileged user, a home of its own in the workspace.
+func (b *builder) pythonEnv(ws *workspace) []string {
+	env := make([]string, 0, len(b.pipEnv)+2)
+	for _, kv := range b.pipEnv {
+		if ws.cred != nil && strings.HasPrefix(kv, "HOME=") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	if ws.cred != nil {
+		env = append(env, "HOME="+ws.home)
+	}
+	// An environment variable, unlike --root-user-action, is harmless to
+	// pips too old to know it; CI runners often build as root.
+	return append(env, "PIP_ROOT_USER_ACTION=ignore")
 }
 
 // pipEnvNames are the variables pip may see besides PIP_* ones: enough to

@@ -71,7 +71,7 @@ func TestWheelPlatforms(t *testing.T) {
 
 func TestPipArgs(t *testing.T) {
 	p := pipInstall{
-		target:       "/tmp/t",
+		ws:           &workspace{target: "/tmp/t"},
 		python:       "3.12",
 		platforms:    []string{"manylinux_2_17_x86_64", "manylinux2014_x86_64"},
 		requirements: "requirements.txt",
