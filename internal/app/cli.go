@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
@@ -94,6 +98,7 @@ func execute(ctx context.Context, args []string, env Env) int {
 		var flush func()
 		env, flush = guardStreams(env)
 		defer flush()
+		defer routeKlog(env.Stderr)()
 	}
 	root := newRootCommand(env)
 	if len(args) == 0 {
@@ -152,6 +157,15 @@ func guardStreams(env Env) (Env, func()) {
 		_ = out.Flush()
 		_ = errw.Flush()
 	}
+}
+
+// routeKlog sends what client-go logs through klog (API warnings, watch
+// errors) to w, as the logger's lines, instead of straight to the
+// process's stderr; the returned func puts klog back. At klog's default
+// verbosity: V(1) and above are left out.
+func routeKlog(w io.Writer) func() {
+	klog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(w, nil)))
+	return klog.ClearLogger
 }
 
 // exitError ends a command with an exit code of its own; err, when set, is

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/klog/v2"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
@@ -148,4 +149,21 @@ func TestInPodRolesAreNotGuarded(t *testing.T) {
 	env, _ := guardStreams(Env{Stdout: &buf, Stderr: &buf})
 	again, _ := guardStreams(env)
 	assert.Same(t, env.Stdout, again.Stdout, "guarded once")
+}
+
+// TestKlogGoesThroughTheWriter: what client-go logs through klog (an API
+// server's warning, say) reaches the log through the same writer.
+func TestKlogGoesThroughTheWriter(t *testing.T) {
+	env, _, stderr := testEnv(nil)
+	env, flush := guardStreams(env)
+	restore := routeKlog(env.Stderr)
+	klog.Warningf("the server says ##[warning]%s", marker)
+	klog.ErrorS(errors.New("watch of ##[error]"+marker), "reflector")
+	klog.V(1).Info("hidden at the default verbosity")
+	restore()
+	flush()
+	require.Contains(t, stderr.String(), marker)
+	assert.NotContains(t, stderr.String(), "hidden")
+	assertNoUntrustedCommand(t, stderr.String())
+	assert.Empty(t, runnertest.Commands(stderr.String()))
 }
