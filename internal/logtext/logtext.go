@@ -5,8 +5,11 @@
 // as a workflow command, and it ends a line at "\n" and at a lone "\r".
 //
 // Line and Lines break every such line start with a backslash ("\::"), and
-// likewise the legacy "##[" command prefix, so that the text reads the same
-// to a person and is never a command.
+// likewise the legacy "##[" command prefix (a command anywhere in a line),
+// so that the text reads the same to a person and is never a command.
+// Writer does the same to a stream, however it is cut into writes: the
+// command wraps stdout and stderr in one, and only the action's own
+// commands pass it, through its Commands path.
 package logtext
 
 import (
