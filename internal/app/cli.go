@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
 // Command groups of the top-level help.
@@ -88,6 +95,12 @@ GitHub Action, also a check run, annotations and a job summary.`,
 // error ends up as one line on stderr; a bad flag also names the help to
 // read.
 func execute(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 || !inPod[args[0]] {
+		var flush func()
+		env, flush = guardStreams(env)
+		defer flush()
+		defer routeKlog(env.Stderr)()
+	}
 	root := newRootCommand(env)
 	if len(args) == 0 {
 		root.SetOut(env.Stderr)
@@ -116,6 +129,44 @@ func execute(ctx context.Context, args []string, env Env) int {
 		printError(env.Stderr, err)
 		return ExitInfra
 	}
+}
+
+// inPod are the roles that run inside a test or discovery pod. Their
+// output is the pod's log, which no workflow runner reads, and carries the
+// results block, which must pass unchanged.
+var inPod = map[string]bool{"shim": true, "sidecar": true, discover.Role: true}
+
+// guardStreams puts each of env's output streams behind a logtext.Writer,
+// the one writer every line a person or a workflow runner reads goes
+// through, so that no untrusted text (a test ID, a file name, pip's
+// output, an error quoting them, a log attribute) issues a workflow
+// command, whatever the mode or verbosity: a CLI run in a workflow step is
+// read by the runner too. The action's own commands take the stdout
+// writer's Commands path (ghaction.NewWorkflow). The returned func prints
+// what the writers hold back.
+func guardStreams(env Env) (Env, func()) {
+	out, ok := env.Stdout.(*logtext.Writer)
+	if !ok {
+		out = logtext.NewWriter(env.Stdout)
+	}
+	errw, ok := env.Stderr.(*logtext.Writer)
+	if !ok {
+		errw = logtext.NewWriter(env.Stderr)
+	}
+	env.Stdout, env.Stderr = out, errw
+	return env, func() {
+		_ = out.Flush()
+		_ = errw.Flush()
+	}
+}
+
+// routeKlog sends what client-go logs through klog (API warnings, watch
+// errors) to w, as the logger's lines, instead of straight to the
+// process's stderr; the returned func puts klog back. At klog's default
+// verbosity: V(1) and above are left out.
+func routeKlog(w io.Writer) func() {
+	klog.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(w, nil)))
+	return klog.ClearLogger
 }
 
 // exitError ends a command with an exit code of its own; err, when set, is

@@ -10,6 +10,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/progress"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // liveRefresh is how often the live status line is redrawn between
@@ -114,7 +115,11 @@ func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
 		r.Duration = a.Finished.Sub(a.Started)
 	}
 	if tc != nil {
-		r.File, r.Line = tc.File, tc.Line
+		if tc.File == "" || tc.File == testid.File(c.TestID) {
+			// The pod wrote it; another file than the test's own is
+			// dropped, as in the report.
+			r.File, r.Line = tc.File, tc.Line
+		}
 		if d := tc.Duration(); d > 0 {
 			// pytest's own time of the test, without the interpreter's start.
 			r.Duration = d

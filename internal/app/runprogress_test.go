@@ -46,6 +46,12 @@ func TestAttemptResult(t *testing.T) {
 	assert.Equal(t, 4, r.Line)
 	assert.Contains(t, r.Message, ">   assert 1 == 2", "the full traceback")
 
+	forged := a
+	forged.Results.Testcase = &junit.Testcase{File: "tests/t.py)\n## x", Line: 4, Failure: &junit.Result{Message: "m"}}
+	r = attemptResult(c, forged)
+	assert.Empty(t, r.File, "not the test's own file")
+	assert.Zero(t, r.Line)
+
 	infra := runner.Attempt{Number: 1, Pod: "p", Outcome: plan.Outcome{Status: plan.Error, ExitCode: 137, Reason: "OOMKilled", Message: "the test container exceeded its memory limit"},
 		Started: t0, Finished: t0.Add(3 * time.Second)}
 	r = attemptResult(c, infra)

@@ -2,6 +2,7 @@ package ghaction
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -59,12 +60,18 @@ func fullName(ref map[string]any) string {
 	return name
 }
 
-// BlobURL links to a line of a file at the commit under test, or "".
+// BlobURL links to a line of a file at the commit under test, or "". The
+// file's name comes from a test ID, so each of its path segments is
+// percent-encoded: no character of it ends the URL or a markdown link.
 func (c Context) BlobURL(file string, line int) string {
 	if c.Repository == "" || c.HeadSHA == "" || file == "" {
 		return ""
 	}
-	u := fmt.Sprintf("%s/%s/blob/%s/%s", c.ServerURL, c.Repository, c.HeadSHA, file)
+	segs := strings.Split(file, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	u := fmt.Sprintf("%s/%s/blob/%s/%s", c.ServerURL, c.Repository, url.PathEscape(c.HeadSHA), strings.Join(segs, "/"))
 	if line > 0 {
 		u += fmt.Sprintf("#L%d", line)
 	}

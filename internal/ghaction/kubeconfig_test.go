@@ -92,10 +92,10 @@ users:
     exec:
       apiVersion: client.authentication.k8s.io/v1
       command: get-token
-      args: ["--token=arg-secret-1", "arg-secret-2"]
+      args: ["--token=arg-secret-1", "Zq8r3KP0vX2mN7aT5"]
 `)
 	got := KubeconfigSecrets(data, dir)
-	assert.ElementsMatch(t, []string{"file-token-7890\n", "KEYFILEDATA", "--token=arg-secret-1", "arg-secret-1", "arg-secret-2"}, got)
+	assert.ElementsMatch(t, []string{"file-token-7890\n", "KEYFILEDATA", "--token=arg-secret-1", "arg-secret-1", "Zq8r3KP0vX2mN7aT5"}, got)
 
 	path := filepath.Join(dir, "config")
 	require.NoError(t, os.WriteFile(path, data, 0o600))
@@ -119,5 +119,44 @@ func TestKubeconfigSecretsUnparsable(t *testing.T) {
 			}
 		}
 		assert.True(t, masked, "%q", data)
+	}
+}
+
+// TestExecSecretsAreNotWords: of an exec plugin's arguments and
+// environment, only secrets are masked: values named as secrets or shaped
+// like tokens, never a plugin's words, regions, names or anything shorter
+// than minSecret.
+func TestExecSecretsAreNotWords(t *testing.T) {
+	data := []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://10.0.0.1:6443"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: aws
+      args: ["--region", "us-east-1", "eks", "get-token", "--cluster-name", "prod-cluster-2024-east", "--output", "json",
+        "-v", "1", "--client-secret", "kubelogin-client-s3cret", "--password=hunter2-long", "--api-key", "short",
+        "AbCdEf0123456789XyZ", "/home/Runner2/.kube/tokenFileName1"]
+      env:
+      - {name: AWS_PROFILE, value: default}
+      - {name: AWS_REGION, value: eu-west-1}
+      - {name: AWS_SECRET_ACCESS_KEY, value: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY}
+      - {name: SOME_VAR, value: 0123456789abcdef0123456789abcdef}
+`)
+	got := KubeconfigSecrets(data, "")
+	for _, secret := range []string{"kubelogin-client-s3cret", "hunter2-long", "AbCdEf0123456789XyZ",
+		"wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY", "0123456789abcdef0123456789abcdef"} {
+		assert.Contains(t, got, secret)
+	}
+	for _, word := range []string{"--region", "us-east-1", "eks", "get-token", "--cluster-name", "prod-cluster-2024-east", "--output",
+		"json", "-v", "1", "--client-secret", "--api-key", "short", "/home/Runner2/.kube/tokenFileName1", "default", "eu-west-1", "aws"} {
+		assert.NotContains(t, got, word)
+	}
+	for _, s := range got {
+		assert.GreaterOrEqual(t, len(s), minSecret, "%q", s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 
@@ -23,7 +24,8 @@ const minMaskedWord = 12
 // KubeconfigSecrets lists what must never show in a log from a kubeconfig:
 // tokens, passwords, client keys (decoded and as the file holds them), the
 // contents of the files it names for a token or key, auth-provider tokens
-// and secrets, and the arguments and environment values of exec plugins.
+// and secrets, and the arguments and environment values of exec plugins
+// that are secrets (execSecrets).
 // Contents that do not parse are a secret whole: there is no telling what
 // in them is one. dir is where relative file names in the kubeconfig are
 // resolved from; "" for the working directory.
@@ -46,6 +48,80 @@ func KubeconfigSecrets(data []byte, dir string) []string {
 		return out
 	}
 	return authSecrets(cfg, dir)
+}
+
+// minSecret is the shortest exec plugin value masked. The runner hides a mask
+// wherever it shows, so a short one ("eks", "1", "json") would blot out
+// unrelated words all over the log; no real token or key is that short.
+const minSecret = 8
+
+// secretName matches the name of a flag or variable whose value is a
+// secret: --token, --client-secret, --password, AWS_SECRET_ACCESS_KEY, ...
+var secretName = regexp.MustCompile(`(?i)token|secret|passw|pwd|key|credential`)
+
+// looksSecret tells a value that has the shape of a token or key whatever
+// names it: long, one word, and either mixed-case letters with digits (as
+// base64 and most API tokens) or 32 hex digits and more. Words, cluster
+// names, regions, versions, flags, paths and URLs do not.
+func looksSecret(v string) bool {
+	if len(v) < 16 || strings.HasPrefix(v, "-") || strings.HasPrefix(v, "/") || strings.HasPrefix(v, ".") ||
+		strings.HasPrefix(v, "~") || strings.Contains(v, "://") || strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+		return false
+	}
+	var lower, upper, digit bool
+	hex := 0
+	for _, r := range v {
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		}
+		if strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			hex++
+		}
+	}
+	return lower && upper && digit || hex >= 32
+}
+
+// execSecrets are the secrets among an exec plugin's arguments and
+// environment: a value named as one (--token=V, --client-secret V,
+// X_SECRET=V) or shaped like one. The plugin's other words (its
+// subcommand, a cluster's name, a region, an output format) are not
+// masked.
+func execSecrets(ex *clientcmdapi.ExecConfig) []string {
+	var out []string
+	add := func(v ...string) {
+		for _, s := range v {
+			if len(strings.TrimSpace(s)) >= minSecret {
+				out = append(out, s)
+			}
+		}
+	}
+	for _, e := range ex.Env {
+		if secretName.MatchString(e.Name) || looksSecret(e.Value) {
+			add(e.Value)
+		}
+	}
+	for i, a := range ex.Args {
+		if name, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(name, "-") {
+			if secretName.MatchString(name) || looksSecret(v) {
+				add(a, v)
+			}
+			continue
+		}
+		prev := ""
+		if i > 0 {
+			prev = ex.Args[i-1]
+		}
+		named := strings.HasPrefix(prev, "-") && !strings.Contains(prev, "=") && secretName.MatchString(prev)
+		if (named && !strings.HasPrefix(a, "-")) || looksSecret(a) {
+			add(a)
+		}
+	}
+	return out
 }
 
 func authSecrets(cfg *clientcmdapi.Config, dir string) []string {
@@ -89,17 +165,7 @@ func authSecrets(cfg *clientcmdapi.Config, dir string) []string {
 			}
 		}
 		if ex := ai.Exec; ex != nil {
-			for _, e := range ex.Env {
-				add(e.Value)
-			}
-			// Plugins take tokens and keys as arguments too, as
-			// --token=VALUE or as a word of their own.
-			for _, a := range ex.Args {
-				add(a)
-				if _, v, ok := strings.Cut(a, "="); ok {
-					add(v)
-				}
-			}
+			out = append(out, execSecrets(ex)...)
 		}
 	}
 	return out

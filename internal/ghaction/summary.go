@@ -126,14 +126,14 @@ func (s Summary) Markdown(limit int) string {
 	if len(s.Lanes) > 0 {
 		lanes := make([]string, len(s.Lanes))
 		for i, l := range s.Lanes {
-			lanes[i] = escapeText(l)
+			lanes[i] = escapeInline(l)
 		}
 		head.WriteString("**By lane:** " + strings.Join(lanes, " · ") + "\n\n")
 	}
 
 	var links []string
-	if s.CheckURL != "" {
-		links = append(links, fmt.Sprintf("**Check run:** [%s](%s)", escapeText(s.CheckName), s.CheckURL))
+	if u := linkTarget(s.CheckURL); u != "" {
+		links = append(links, fmt.Sprintf("**Check run:** [%s](%s)", escapeInline(s.CheckName), u))
 	}
 	if s.Wall > 0 {
 		links = append(links, "**Wall time:** "+s.Wall.Round(100*time.Millisecond).String())
@@ -186,7 +186,9 @@ func (s Summary) Markdown(limit int) string {
 	if len(flaky) > 0 {
 		b.section(fmt.Sprintf("#### Flaky (%d)\n\n| Test | Attempts | Where |\n| :-- | --: | :-- |\n", len(flaky)))
 		for _, t := range flaky {
-			b.item(fmt.Sprintf("| %s | %d | %s |\n", cell(t.Name()), t.Attempts, s.where(t, t.Line)), "flaky tests")
+			// In a table a pipe ends the cell, even in a code span; the
+			// link's target has none (linkTarget).
+			b.item(fmt.Sprintf("| %s | %d | %s |\n", cell(t.Name()), t.Attempts, strings.ReplaceAll(s.where(t, t.Line), "|", `\|`)), "flaky tests")
 		}
 		b.add("\n")
 	}
@@ -231,7 +233,7 @@ func (s Summary) problem(t Test) string {
 	}
 	var extra []string
 	if t.Base != "" {
-		extra = append(extra, escapeText(t.Base))
+		extra = append(extra, escapeInline(t.Base))
 	}
 	if t.Reason != "" {
 		extra = append(extra, code(t.Reason))
@@ -259,7 +261,7 @@ func (s Summary) where(t Test, line int) string {
 	if line > 0 {
 		label = fmt.Sprintf("%s:%d", t.Path, line)
 	}
-	if u := s.Context.BlobURL(t.Path, line); u != "" {
+	if u := linkTarget(s.Context.BlobURL(t.Path, line)); u != "" {
 		return fmt.Sprintf("[%s](%s)", code(label), u)
 	}
 	return code(label)
@@ -372,9 +374,86 @@ func longestRun(s string, r byte) int {
 	return best
 }
 
-// escapeText escapes the characters markdown would read as formatting.
+// escapeText makes text from outside (a test's base, a problem quoting
+// pip or an API, a check's name) read as itself in markdown: no heading,
+// list, quote, table, emphasis, link, image, autolink or HTML of its own.
+// It backslash-escapes what starts an inline construct anywhere, and what
+// starts a block construct at a line's start (after its indentation); it
+// breaks GFM's autolinks ("://", "www.", "@"), and writes "<" and ">" as
+// entities. Every line break becomes "\n".
 func escapeText(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "[", `\[`, "]", `\]`, "*", `\*`, "_", `\_`, "`", "\\`", "<", "&lt;", ">", "&gt;", "|", `\|`).Replace(s)
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(s)
+	var b strings.Builder
+	start := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n':
+			b.WriteByte(c)
+			start = true
+			continue
+		case start && (c == ' ' || c == '\t'):
+			b.WriteByte(c)
+			continue
+		case c == '<':
+			b.WriteString("&lt;")
+		case c == '>':
+			b.WriteString("&gt;")
+		case strings.IndexByte("\\[]*_`|~#@", c) >= 0,
+			start && strings.IndexByte("-+=", c) >= 0,
+			c == ':' && strings.HasPrefix(s[i+1:], "//"):
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case start && c >= '0' && c <= '9':
+			// An ordered list item: "1." or "1)".
+			j := i
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			b.WriteString(s[i:j])
+			if j < len(s) && (s[j] == '.' || s[j] == ')') {
+				b.WriteByte('\\')
+				b.WriteByte(s[j])
+				j++
+			}
+			i = j - 1
+		case (c == 'w' || c == 'W') && len(s) >= i+4 && strings.EqualFold(s[i:i+4], "www."):
+			b.WriteString(s[i:i+3] + `\.`)
+			i += 3
+		default:
+			b.WriteByte(c)
+		}
+		start = false
+	}
+	return b.String()
+}
+
+// escapeInline is escapeText on one line: a line break in a link's text,
+// or in the middle of a line the summary writes, would end it.
+func escapeInline(s string) string {
+	return escapeText(strings.Join(strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s)), " "))
+}
+
+// linkTarget is u fit for a markdown link's destination, or "" when it is
+// no http(s) URL: every byte that could end the destination or the link
+// (space, parentheses, angle brackets, quotes, backslash, a line break) or
+// is not ASCII is percent-encoded.
+func linkTarget(u string) string {
+	lower := strings.ToLower(u)
+	if !strings.HasPrefix(lower, "https://") && !strings.HasPrefix(lower, "http://") {
+		return ""
+	}
+	const safe = "-._~:/?#@!$&*+,;=%"
+	var b strings.Builder
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(safe, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
 }
 
 // quoteLines continues a blockquote over every line of s.

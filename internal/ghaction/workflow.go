@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
 // Workflow writes one step's workflow commands to the runner: groups,
@@ -20,10 +22,13 @@ import (
 // Every write to the step's output stream goes through one lock, and test
 // output only inside a stop-commands fence written whole under it, so none
 // of the action's own commands can land inside a fence (where the runner
-// would ignore it) and no test output can land outside one.
+// would ignore it) and no test output can land outside one. Everything but
+// the action's own commands, fenced or not, goes through a logtext.Writer,
+// so no line of it is a command even outside a fence; the commands take
+// that writer's Commands path.
 type Workflow struct {
 	mu     sync.Mutex
-	w      io.Writer
+	w      *logtext.Writer
 	a      *githubactions.Action
 	getenv func(string) string
 	// token makes the fence tokens; default crypto/rand.
@@ -32,10 +37,16 @@ type Workflow struct {
 }
 
 // NewWorkflow writes commands to w and finds the runner's files
-// (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) through getenv.
+// (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY) through getenv. When w is a
+// *logtext.Writer, the commands take its Commands path; else w is wrapped
+// in one.
 func NewWorkflow(w io.Writer, getenv func(string) string) *Workflow {
-	wf := &Workflow{w: w, getenv: getenv, token: randomToken}
-	wf.a = githubactions.New(githubactions.WithWriter(lockedWriter{wf}), githubactions.WithGetenv(getenv))
+	lw, ok := w.(*logtext.Writer)
+	if !ok {
+		lw = logtext.NewWriter(w)
+	}
+	wf := &Workflow{w: lw, getenv: getenv, token: randomToken}
+	wf.a = githubactions.New(githubactions.WithWriter(lockedWriter{lw.Commands()}), githubactions.WithGetenv(getenv))
 	return wf
 }
 
@@ -45,13 +56,14 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// lockedWriter is how go-githubactions writes: the caller holds mu.
-type lockedWriter struct{ wf *Workflow }
+// lockedWriter is how go-githubactions writes its commands: the caller
+// holds mu.
+type lockedWriter struct{ w io.Writer }
 
-func (l lockedWriter) Write(p []byte) (int, error) { return l.wf.w.Write(p) }
+func (l lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
 
-// Log is a writer for log lines: each Write is one or more whole lines,
-// kept apart from the commands and fences.
+// Log is a writer for log lines, defused like all but the action's own
+// commands, and kept apart from the commands and fences.
 func (wf *Workflow) Log() io.Writer { return logWriter{wf} }
 
 type logWriter struct{ wf *Workflow }
@@ -114,7 +126,7 @@ func (wf *Workflow) Group(title string) {
 		if wf.group {
 			wf.a.EndGroup()
 		}
-		wf.a.Group(title)
+		wf.a.Group(commandText(title))
 		wf.group = true
 	})
 }
@@ -139,7 +151,7 @@ func (wf *Workflow) Fenced(title, output string) {
 			wf.a.EndGroup()
 			wf.group = false
 		}
-		wf.a.Group(title)
+		wf.a.Group(commandText(title))
 		wf.a.IssueCommand(&githubactions.Command{Name: "stop-commands", Message: token})
 		if output != "" {
 			_, _ = io.WriteString(wf.w, output)
@@ -151,6 +163,13 @@ func (wf *Workflow) Fenced(title, output string) {
 		wf.a.EndGroup()
 	})
 }
+
+// commandText is text from a test (a test ID in a group's title, a failure
+// in an annotation) made fit for one of the action's own commands. The
+// runner reads such a line as the command it starts with, but the legacy
+// "##[" prefix is broken all the same, so that no line of the log holds
+// one that k8s-testrun did not write.
+func commandText(s string) string { return strings.ReplaceAll(s, "##[", `##\[`) }
 
 // Annotate writes an annotation as a workflow command (::error file=...),
 // for when the Checks API cannot be used. go-githubactions escapes the
@@ -167,12 +186,13 @@ func (wf *Workflow) Annotate(an github.Annotation) {
 		}
 	}
 	if an.Title != "" {
-		fields["title"] = an.Title
+		fields["title"] = commandText(an.Title)
 	}
 	msg := an.Message
 	if strings.TrimSpace(msg) == "" {
 		msg = an.Title
 	}
+	msg = commandText(msg)
 	_ = wf.do(func() {
 		a := wf.a.WithFieldsMap(fields)
 		switch an.Level {
@@ -202,15 +222,51 @@ type Output struct {
 }
 
 // SetOutputs writes the step's outputs to GITHUB_OUTPUT.
+//
+// go-githubactions (v1.3.0, and its latest release v1.4.0 alike) ends
+// every value with the same fixed delimiter, which a value could carry to
+// end its entry early and add outputs of its own; so each entry here has a
+// fresh random delimiter, as @actions/core writes them, and a name or
+// value that holds it is refused.
 func (wf *Workflow) SetOutputs(outs []Output) error {
-	if wf.getenv("GITHUB_OUTPUT") == "" {
+	file := wf.getenv("GITHUB_OUTPUT")
+	if file == "" {
 		return fmt.Errorf("GITHUB_OUTPUT is not set: the step's outputs cannot be written")
 	}
-	return wf.do(func() {
-		for _, o := range outs {
-			wf.a.SetOutput(o.Name, o.Value)
+	var b strings.Builder
+	for _, o := range outs {
+		e, err := outputEntry(o, "ghadelimiter_"+wf.token())
+		if err != nil {
+			return err
 		}
-	})
+		b.WriteString(e)
+	}
+	wf.mu.Lock()
+	defer wf.mu.Unlock()
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing the step's outputs: %w", err)
+	}
+	if _, err := io.WriteString(f, b.String()); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the step's outputs: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing the step's outputs: %w", err)
+	}
+	return nil
+}
+
+// outputEntry is o in the runner's multi-line form:
+// "name<<DELIMITER\nvalue\nDELIMITER\n".
+func outputEntry(o Output, delimiter string) (string, error) {
+	switch {
+	case o.Name == "" || strings.ContainsAny(o.Name, "\r\n=<"):
+		return "", fmt.Errorf("step output name %q cannot be written", o.Name)
+	case strings.Contains(o.Value, delimiter):
+		return "", fmt.Errorf("step output %s holds its delimiter", o.Name)
+	}
+	return o.Name + "<<" + delimiter + "\n" + o.Value + "\n" + delimiter + "\n", nil
 }
 
 // AddSummary appends markdown to the job summary (GITHUB_STEP_SUMMARY).

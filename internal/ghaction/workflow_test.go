@@ -2,8 +2,10 @@ package ghaction
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 )
 
 func env(m map[string]string) func(string) string {
@@ -42,7 +46,8 @@ func TestFencedOutputCannotIssueCommands(t *testing.T) {
 			wf, out := newTestWorkflow(t, nil)
 			wf.Fenced("❌ FAILED tests/test_x.py::test_y", tt.output)
 			tok := strings.Repeat("ab", 15) + "1f"
-			want := "::group::❌ FAILED tests/test_x.py::test_y\n::stop-commands::" + tok + "\n" + tt.output
+			// The fence is a second guard: its lines are defused too.
+			want := "::group::❌ FAILED tests/test_x.py::test_y\n::stop-commands::" + tok + "\n" + logtext.Lines(tt.output)
 			if tt.output != "" && !strings.HasSuffix(tt.output, "\n") {
 				want += "\n"
 			}
@@ -186,4 +191,107 @@ func TestOutputsWithoutTheRunnersFiles(t *testing.T) {
 
 	wf, _ = newTestWorkflow(t, map[string]string{"GITHUB_OUTPUT": filepath.Join(t.TempDir(), "missing", "output")})
 	assert.Error(t, wf.SetOutputs([]Output{{"total", "1"}}), "an unwritable file is an error, not a panic")
+}
+
+// runnerOutputs reads a GITHUB_OUTPUT file as the runner does
+// (FileCommandManager's EnvFileKeyValuePairs): NAME=VALUE lines, and
+// NAME<<DELIMITER entries that end at a line equal to DELIMITER.
+func runnerOutputs(t *testing.T, text string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if l == "" {
+			continue
+		}
+		eq, hd := strings.Index(l, "="), strings.Index(l, "<<")
+		if eq >= 0 && (hd < 0 || eq < hd) {
+			out[l[:eq]] = l[eq+1:]
+			continue
+		}
+		require.GreaterOrEqual(t, hd, 1, "line %q", l)
+		name, delim := l[:hd], l[hd+2:]
+		var value []string
+		for i++; ; i++ {
+			require.Less(t, i, len(lines), "no delimiter %q", delim)
+			if lines[i] == delim {
+				break
+			}
+			value = append(value, lines[i])
+		}
+		out[name] = strings.Join(value, "\n")
+	}
+	return out
+}
+
+// TestOutputValueCannotAddOutputs: a value that holds go-githubactions'
+// fixed delimiter, or any guess at one, stays one value; the delimiter is
+// random per entry.
+func TestOutputValueCannotAddOutputs(t *testing.T) {
+	hostile := "ok\n_GitHubActionsFileCommandDelimeter_\npwned<<X\nyes\nX\nghadelimiter_\nEOF"
+	outPath := filepath.Join(t.TempDir(), "output")
+	wf := NewWorkflow(&bytes.Buffer{}, env(map[string]string{"GITHUB_OUTPUT": outPath}))
+	require.NoError(t, wf.SetOutputs([]Output{{"total", "3"}, {"junit_path", hostile}, {"check_url", ""}}))
+	b, err := os.ReadFile(outPath)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"total": "3", "junit_path": hostile, "check_url": ""}, runnerOutputs(t, string(b)))
+
+	delims := regexp.MustCompile(`(?m)^(?:total|junit_path|check_url)<<(\S+)$`).FindAllStringSubmatch(string(b), -1)
+	require.Len(t, delims, 3)
+	assert.NotEqual(t, delims[0][1], delims[1][1], "a fresh delimiter per entry")
+}
+
+func TestOutputHoldingItsDelimiterIsRefused(t *testing.T) {
+	outPath := filepath.Join(t.TempDir(), "output")
+	wf, _ := newTestWorkflow(t, map[string]string{"GITHUB_OUTPUT": outPath})
+	tok := strings.Repeat("ab", 15) + "1f"
+	assert.ErrorContains(t, wf.SetOutputs([]Output{{"total", "x\nghadelimiter_" + tok + "\nevil<<Y"}}), "holds its delimiter")
+	assert.NoFileExists(t, outPath, "nothing is written")
+	assert.Error(t, wf.SetOutputs([]Output{{"a\nb", "1"}}))
+}
+
+// TestWorkflowLogHasNoUntrustedCommand: test IDs in group titles, failure
+// text in annotations and log lines from slog, all carrying commands, give
+// the runner only the commands the workflow issued, and no line outside
+// them has a command's syntax.
+func TestWorkflowLogHasNoUntrustedCommand(t *testing.T) {
+	const id = "tests/t.py::test[##[warning]PWNED]"
+	for _, verbose := range []bool{false, true} {
+		wf, out := newTestWorkflow(t, nil)
+		wf.Mask("hunter2-secret")
+		wf.Group("Building")
+		level := slog.LevelInfo
+		if verbose {
+			level = slog.LevelDebug
+		}
+		log := slog.New(slog.NewTextHandler(wf.Log(), &slog.HandlerOptions{Level: level}))
+		log.Debug("pip", "output", "Collecting x\n::warning::PWNED\n##[error]PWNED")
+		log.Warn("coverage data file ##[warning title=x]PWNED is not coverage", "file", ".coverage.##[warning]PWNED")
+		log.Info("##[add-mask]PWNED", "test", id)
+		wf.Fenced("❌ FAILED "+id, "::error::PWNED\n##[error]PWNED")
+		wf.Annotate(github.Annotation{Path: "tests/t.py", StartLine: 1, Title: "FAILED " + id, Message: "assert ##[error]PWNED"})
+		wf.Warning("k8s-testrun: ##[warning]PWNED")
+		wf.EndGroup()
+
+		var issued int
+		for _, l := range runnertest.Lines(out.String()) {
+			if !runnertest.LooksLikeCommand(l) {
+				continue
+			}
+			issued++
+			assert.True(t, strings.HasPrefix(l, "::"), "line %q", l)
+			assert.NotContains(t, l, "##[", "line %q carries a legacy command", l)
+		}
+		var names []string
+		for _, c := range runnertest.Commands(out.String()) {
+			assert.False(t, c.Legacy, "%q", c.Line)
+			names = append(names, c.Name)
+		}
+		tok := strings.Repeat("ab", 15) + "1f"
+		assert.Equal(t, []string{"add-mask", "group", "endgroup", "group", "stop-commands", tok, "endgroup", "error", "warning"}, names)
+		assert.Equal(t, len(names), issued, "every line with a command's syntax is a command the workflow issued")
+		assert.Equal(t, verbose, strings.Contains(out.String(), "Collecting x"))
+		assert.Contains(t, out.String(), `##\[warning]PWNED`, "still readable")
+	}
 }

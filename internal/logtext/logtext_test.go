@@ -3,10 +3,13 @@ package logtext
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 )
 
 // payload is what a hostile test or package prints: commands after a lone
@@ -44,6 +47,69 @@ func TestWriter(t *testing.T) {
 	assert.Equal(t, len("output:\n")+len(payload)+1, n)
 	assertNoCommand(t, buf.String())
 	assert.Contains(t, buf.String(), `\::warning::pwned`)
+}
+
+// hostile are texts an untrusted test, package or file name carries.
+var hostile = []string{
+	payload,
+	"::warning::x",
+	"  ::error file=a::x\n",
+	"\u3000\u00a0::notice::wide space",
+	"a##[warning]b##[error]c",
+	"###[warning]x",
+	"#\n#[x] and ##\n[y]",
+	".coverage.##[warning title=x]y",
+	"pip: Successfully installed ##[add-mask]z\r::set-output name=a::b",
+	"::",
+	":",
+	"\u00a0",
+}
+
+// TestWriterAcrossWrites: however the text is cut into writes, even a byte
+// at a time, no line of it reaches the runner as a command, and the text
+// reads as Lines defuses it whole.
+func TestWriterAcrossWrites(t *testing.T) {
+	for _, h := range hostile {
+		for _, size := range []int{1, 2, 3, 5, len(h)} {
+			var buf bytes.Buffer
+			w := NewWriter(&buf)
+			for i := 0; i < len(h); i += size {
+				_, err := w.Write([]byte(h[i:min(i+size, len(h))]))
+				require.NoError(t, err)
+			}
+			require.NoError(t, w.Flush())
+			for _, l := range runnertest.Lines(buf.String()) {
+				assert.False(t, runnertest.LooksLikeCommand(l), "%q in writes of %d: line %q", h, size, l)
+			}
+			assert.Empty(t, runnertest.Commands(buf.String()))
+			// Line ends stay as written (a terminal's status line redraws
+			// itself after a "\r"); the lines are those Lines gives.
+			assert.Equal(t, runnertest.Lines(Lines(h)), runnertest.Lines(buf.String()), "%q in writes of %d", h, size)
+		}
+	}
+}
+
+// TestWriterCommands: the action's own commands pass as they are, each on
+// a line of its own, and no defused text rides on them.
+func TestWriterCommands(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	cmds := w.Commands()
+	_, _ = io.WriteString(cmds, "::group::Tests\n")
+	_, _ = io.WriteString(w, "partial line ::warning::x ##[error]y")
+	_, _ = io.WriteString(cmds, "::stop-commands::tok")
+	_, _ = io.WriteString(w, "::warning::inside\n")
+	_, _ = io.WriteString(cmds, "::tok::\n")
+	_, _ = io.WriteString(w, ":")
+	_, _ = io.WriteString(cmds, "::endgroup::\n")
+	_, _ = io.WriteString(w, ":error::after")
+	require.NoError(t, w.Flush())
+	assert.Equal(t, "::group::Tests\npartial line ::warning::x ##\\[error]y\n::stop-commands::tok\n\\::warning::inside\n::tok::\n:\n::endgroup::\n:error::after", buf.String())
+	var names []string
+	for _, c := range runnertest.Commands(buf.String()) {
+		names = append(names, c.Name)
+	}
+	assert.Equal(t, []string{"group", "stop-commands", "tok", "endgroup"}, names)
 }
 
 func TestIsCommand(t *testing.T) {

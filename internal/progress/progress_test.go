@@ -264,6 +264,21 @@ func TestJSONMessageIsCapped(t *testing.T) {
 	assert.Regexp(t, regexp.MustCompile(`\.\.\. \(\d+ more bytes\)$`), e.Message)
 }
 
+// TestJSONEventsHoldNoLegacyCommand: a "##[" from a test is written as
+// "##\u005b", the same value to a JSON reader and no command to a runner.
+func TestJSONEventsHoldNoLegacyCommand(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(&buf, Options{Format: FormatJSON})
+	r := Result{TestID: "t.py::test[##[warning]x]", Verdict: Failed, Message: "a ##[error]b", File: ".##[x]/t.py"}
+	p.Result(r)
+	assert.NotContains(t, buf.String(), "##[")
+	var e Event
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &e))
+	assert.Equal(t, r.TestID, e.Test)
+	assert.Equal(t, r.Message, e.Message)
+	assert.Equal(t, r.File, e.File)
+}
+
 func TestClockAndSeconds(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "0:00", 59*time.Second + 600*time.Millisecond: "1:00", 62 * time.Minute: "1:02:00",

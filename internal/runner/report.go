@@ -15,6 +15,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // Report is a finished (or interrupted) run, ready to be written out.
@@ -154,6 +155,12 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	if own := last.Results.Testcase; own != nil {
 		tc = *own
 		tc.Properties = nil
+		if tc.File != "" && tc.File != testid.File(cr.Case.TestID) {
+			// The pod wrote it: a file that is not the test's own (a
+			// forged one, or a base class's) leads the summary's links and
+			// annotations astray, and its line with it.
+			tc.File, tc.Line = "", 0
+		}
 	}
 	tc.SystemOut, tc.SystemErr = nil, nil
 	if last.Results.Output != "" {

@@ -241,3 +241,33 @@ func TestWriteArtifactsNoSymlinks(t *testing.T) {
 		unchanged(t)
 	})
 }
+
+// TestReportDropsAForeignFile: the file of a testcase comes from the pod;
+// one that is not the file part of the test's ID is dropped, with its
+// line, from the JUnit report and the summaries.
+func TestReportDropsAForeignFile(t *testing.T) {
+	const id = "tests/t.py::test_x"
+	tests := []struct {
+		file     string
+		wantFile string
+		wantLine int
+	}{
+		{"tests/t.py", "tests/t.py", 7},
+		{"tests/t.py)\n\n## Injected\n![p](https://example.com/p.png)", "", 0},
+		{"tests/other.py", "", 0},
+		{"", "", 7},
+	}
+	for _, tt := range tests {
+		own := junit.Testcase{Classname: "tests.t", Name: "test_x", File: tt.file, Line: 7}
+		rep := NewReport("r", "i", "", time.Unix(0, 0), time.Second, []CaseResult{{
+			Case: plan.Case{ID: "a", TestID: id}, Status: plan.Passed, Final: true,
+			Attempts: []Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Passed}, Results: Results{Testcase: &own}}},
+		}})
+		tcs := rep.JUnit().Suites[0].Testcases
+		require.Len(t, tcs, 1)
+		assert.Equal(t, tt.wantFile, tcs[0].File, "%q", tt.file)
+		assert.Equal(t, tt.wantLine, tcs[0].Line, "%q", tt.file)
+		sc := rep.SummaryCases()
+		assert.Equal(t, tt.wantFile, sc[0].File, "%q", tt.file)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 )
 
 // caseIDLen is 12 hex digits (48 bits): a collision among 10,000 test ids has
@@ -32,4 +33,11 @@ func BaseCaseID(testID string, base int) string {
 		return CaseID(testID)
 	}
 	return CaseID(fmt.Sprintf("%s\x00base %d", testID, base))
+}
+
+// File is the file part of a node id: "tests/test_a.py" of
+// "tests/test_a.py::TestX::test_y[1]".
+func File(testID string) string {
+	file, _, _ := strings.Cut(testID, "::")
+	return file
 }

@@ -49,3 +49,9 @@ func TestCaseIDDistinguishesIDs(t *testing.T) {
 	}
 	assert.Len(t, seen, 4)
 }
+
+func TestFile(t *testing.T) {
+	assert.Equal(t, "tests/test_a.py", File("tests/test_a.py::TestX::test_y[a::b]"))
+	assert.Equal(t, "tests/test_a.py", File("tests/test_a.py"))
+	assert.Empty(t, File(""))
+}
