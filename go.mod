@@ -29,8 +29,6 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require github.com/yuin/goldmark v1.8.7
-
 require (
 	cel.dev/expr v0.24.0 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.0 // indirect
