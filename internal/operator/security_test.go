@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
@@ -55,4 +57,18 @@ func TestOperatorPodsAreSecureByDefault(t *testing.T) {
 			requireSecure(t, &p)
 		}
 	})
+}
+
+func TestRunDiscoveryLogOverTheCapEndsTheRun(t *testing.T) {
+	e := newEnv(t, testRun("r1"))
+	e.runs.Logs = func(_ context.Context, _, pod, container string) ([]byte, error) {
+		return nil, &k8s.LogTooLargeError{Pod: pod, Container: container, Limit: 16 << 20}
+	}
+	e.reconcileRun("r1")
+	e.finish(DiscoveryPodName("r1"), 0, false)
+	e.reconcileRun("r1")
+	run := e.run("r1")
+	assert.Equal(t, v1alpha1.RunError, run.Status.Phase)
+	assert.Contains(t, run.Status.Message, "larger than the 16 MiB")
+	assert.Empty(t, e.testCases("r1"))
 }
