@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,12 +24,24 @@ import (
 // from the API's own view of every pod the run created (discovery and
 // tests) that each carried k8s-testrun's default security settings.
 func TestBaselinePodSecurity(t *testing.T) {
+	runUnderPodSecurity(t, "baseline", "")
+}
+
+// TestRestrictedPodSecurity does the same under the restricted standard,
+// with the README's template that adds a non-root user.
+func TestRestrictedPodSecurity(t *testing.T) {
+	tmpl := filepath.Join(t.TempDir(), "pod.yaml")
+	require.NoError(t, os.WriteFile(tmpl, []byte("spec:\n  securityContext: {runAsNonRoot: true, runAsUser: 1000}\n"), 0o644))
+	runUnderPodSecurity(t, "restricted", tmpl)
+}
+
+func runUnderPodSecurity(t *testing.T, level, template string) {
 	c := Connect(t)
-	ns := c.NewNamespace(t, "e2e-baseline")
+	ns := c.NewNamespace(t, "e2e-"+level)
 	ctx := Context(t, 10*time.Minute)
 	nsObj, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	require.NoError(t, err)
-	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+	nsObj.Labels["pod-security.kubernetes.io/enforce"] = level
 	nsObj.Labels["pod-security.kubernetes.io/enforce-version"] = "latest"
 	_, err = c.Client.CoreV1().Namespaces().Update(ctx, nsObj, metav1.UpdateOptions{})
 	require.NoError(t, err, "labelling namespace %s", ns)
@@ -50,7 +63,11 @@ func TestBaselinePodSecurity(t *testing.T) {
 	}()
 
 	report := filepath.Join(t.TempDir(), "junit.xml")
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report), Testdata("sample"))...)
+	var extra []string
+	if template != "" {
+		extra = []string{"--pod-template", template}
+	}
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, extra...), Testdata("sample"))...)
 	w.Stop()
 	<-done
 	assert.Equal(t, 1, res.Exit, "the sample has failing tests: exit code 1, not an infrastructure error")
