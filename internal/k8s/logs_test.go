@@ -109,4 +109,5 @@ func TestRunOnceCapsTheLog(t *testing.T) {
 	var tooLarge *LogTooLargeError
 	require.ErrorAs(t, err, &tooLarge)
 	assert.EqualValues(t, 4, tooLarge.Limit)
+	assert.Contains(t, err.Error(), "is larger than the 4 bytes k8s-testrun reads")
 }

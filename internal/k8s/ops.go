@@ -106,7 +106,11 @@ type LogTooLargeError struct {
 }
 
 func (e *LogTooLargeError) Error() string {
-	return fmt.Sprintf("the log of %s/%s is larger than the %d MiB k8s-testrun reads", e.Pod, e.Container, e.Limit>>20)
+	size := fmt.Sprintf("%d bytes", e.Limit)
+	if e.Limit >= 1<<20 && e.Limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB", e.Limit>>20)
+	}
+	return fmt.Sprintf("the log of %s/%s is larger than the %s k8s-testrun reads", e.Pod, e.Container, size)
 }
 
 // LogsWithin reads a container's whole log, which must be at most limit
