@@ -100,3 +100,27 @@ func TestDecodeArtifactBytes(t *testing.T) {
 	assert.LessOrEqual(t, size, MaxArtifactBytes)
 	assert.Contains(t, truncated(got), fmt.Sprintf("decoder dropped artifacts/%02d (%d bytes): the artifacts exceed %d bytes", n, each, MaxArtifactBytes))
 }
+
+// TestDecodeArtifactNotesAreBounded: artifacts dropped one by one (here:
+// past MaxArtifactBytes) count towards MaxArtifactFiles, so their notes
+// stay as few.
+func TestDecodeArtifactNotesAreBounded(t *testing.T) {
+	files := results([]byte("out\n"))
+	const big = 8 << 20
+	for i := range MaxArtifactBytes / big {
+		files = append(files, File{Name: fmt.Sprintf("artifacts/0-%d", i), Data: make([]byte, big)})
+	}
+	for i := range 5000 {
+		files = append(files, File{Name: fmt.Sprintf("artifacts/1-%05d", i), Data: []byte("x")})
+	}
+	payload, err := pack(files, -1)
+	require.NoError(t, err)
+	got, err := DecodeLimits(bytes.NewReader(frame(payload)), Limits{Block: 128 << 20})
+	require.NoError(t, err)
+	n, size := countArtifacts(got)
+	assert.Equal(t, MaxArtifactBytes/big, n)
+	assert.Equal(t, MaxArtifactBytes, size)
+	notes := strings.Count(truncated(got), "\n")
+	assert.LessOrEqual(t, notes, MaxArtifactFiles+1, "notes")
+	assert.Contains(t, truncated(got), fmt.Sprintf("decoder dropped %d artifact files over the limit of 1000 files per test", 5000+MaxArtifactBytes/big-MaxArtifactFiles))
+}

@@ -187,10 +187,15 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 			return nil, fmt.Errorf("entry %q is not a regular file", hdr.Name)
 		}
 		artifact := strings.HasPrefix(hdr.Name, ArtifactsPrefix)
-		if artifact && artifacts >= MaxArtifactFiles {
-			// Counted, never held: tar skips its data.
-			overCount++
-			continue
+		if artifact {
+			// The first MaxArtifactFiles are looked at, kept or dropped
+			// with a note; the rest are counted, never held: tar skips
+			// their data.
+			if artifacts >= MaxArtifactFiles {
+				overCount++
+				continue
+			}
+			artifacts++
 		}
 		if !validName(hdr.Name) || seen[hdr.Name] {
 			return nil, fmt.Errorf("invalid or repeated entry name %q", hdr.Name)
@@ -214,7 +219,6 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 			continue // dropped
 		}
 		if artifact {
-			artifacts++
 			artifactBytes += int64(len(data))
 		}
 		keep -= int64(len(data))
