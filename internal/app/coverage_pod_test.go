@@ -227,7 +227,8 @@ func TestCombineCoverageInAPod(t *testing.T) {
 
 	require.Len(t, logs.opts, 1)
 	require.NotNil(t, logs.opts[0].LimitBytes, "the log is read bounded")
-	assert.Equal(t, int64(maxCoverageLog), *logs.opts[0].LimitBytes)
+	// One byte past the limit tells a log that is longer from one that fits.
+	assert.Equal(t, int64(maxCoverageLog)+1, *logs.opts[0].LimitBytes)
 
 	// coverage.xml is the pod's report, its source the project here.
 	require.NotNil(t, rep.Coverage)

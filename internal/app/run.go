@@ -453,7 +453,9 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 		return nil
 	}
 	n, err := rep.WriteArtifacts(p.cfg.ArtifactsDir)
-	if err != nil {
+	if skipped := (*runner.ArtifactsSkippedError)(nil); errors.As(err, &skipped) {
+		p.log.Warn("some artifacts were not written", "skipped", skipped.Error())
+	} else if err != nil {
 		return err
 	}
 	if n > 0 {

@@ -33,6 +33,8 @@ func TestRerunFailedAndMaxFailuresBadValues(t *testing.T) {
 	html := filepath.Join(dir, "index.html")
 	require.NoError(t, os.WriteFile(html, []byte("<html></html>"), 0o644))
 	missing := filepath.Join(dir, "nope.xml")
+	deep := filepath.Join(dir, "deep.xml")
+	require.NoError(t, os.WriteFile(deep, []byte("<testsuites>"+strings.Repeat("<a>", 1000)), 0o644))
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -41,6 +43,7 @@ func TestRerunFailedAndMaxFailuresBadValues(t *testing.T) {
 		{"negative max failures", []string{"--max-failures", "-1"}, `max failures "-1": must be 0 (no limit) or more`},
 		{"missing report", []string{"--rerun-failed", missing}, `rerun failed "` + missing + `": does not exist; give the JUnit XML report of an earlier run`},
 		{"not junit", []string{"--rerun-failed", html}, `rerun failed "` + html + `": is not a JUnit XML report: its root element is <html>`},
+		{"nested too deep", []string{"--rerun-failed", deep}, `rerun failed "` + deep + `": is not a JUnit XML report: its elements are nested deeper than 100 levels`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseRun(append([]string{"--repository", "r.io/x", dir}, tt.args...), env(nil), &bytes.Buffer{})

@@ -33,7 +33,8 @@ type ObserveOptions struct {
 	// while the collector still runs: a collector that lingers keeps the pod
 	// running after it has shipped the results.
 	TestExitEnds bool
-	// LogLimit, when set, is the most RunOnce reads of the pod's log.
+	// LogLimit, when set below MaxOneOffLog, is the most RunOnce reads of
+	// the pod's log; a longer log is a *LogTooLargeError.
 	LogLimit int64
 }
 

@@ -62,8 +62,17 @@ func OneOffPod(o OneOffOptions) (*corev1.Pod, error) {
 	return withoutServices(pod), nil
 }
 
+// MaxOneOffLog bounds the log RunOnce reads: pytest --collect-only prints
+// one line per test, and 64 MiB holds hundreds of thousands of test ids. A
+// longer log is an error rather than a list of tests cut short.
+const MaxOneOffLog = 64 << 20
+
+// maxOneOffLog is MaxOneOffLog, lowered by tests.
+var maxOneOffLog int64 = MaxOneOffLog
+
 // RunOnce creates pod, waits until it has an outcome, reads the log of its
-// test container, and deletes it, also when ctx is cancelled.
+// test container (at most MaxOneOffLog bytes, else a *LogTooLargeError),
+// and deletes it, also when ctx is cancelled.
 func RunOnce(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, opts ObserveOptions) (plan.Outcome, []byte, error) {
 	selector := fmt.Sprintf("%s=%s,%s=%s", LabelRun, pod.Labels[LabelRun], LabelRole, pod.Labels[LabelRole])
 	w, err := NewWatcher(client, pod.Namespace, selector)
@@ -95,7 +104,11 @@ func RunOnce(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, 
 				continue
 			}
 			if obs := Observe(p, time.Now(), opts); obs.Done {
-				log, err := Logs(ctx, client, pod.Namespace, pod.Name, TestContainer, opts.LogLimit)
+				limit := maxOneOffLog
+				if opts.LogLimit > 0 && opts.LogLimit < limit {
+					limit = opts.LogLimit
+				}
+				log, err := LogsWithin(ctx, client, pod.Namespace, pod.Name, TestContainer, limit)
 				return obs.Outcome, log, err
 			}
 		}

@@ -92,24 +92,75 @@ func DeletePod(ctx context.Context, client kubernetes.Interface, namespace, name
 	return Explain("deleting pod "+name, namespace, err)
 }
 
-// Logs reads a container's whole log, capped at limit bytes.
+// Logs reads a container's whole log, capped at limit bytes (zero: no cap).
+// The cap holds on this side too, whatever the server sends.
 func Logs(ctx context.Context, client kubernetes.Interface, namespace, pod, container string, limit int64) ([]byte, error) {
+	b, _, err := readLog(ctx, client, namespace, pod, container, limit)
+	return b, err
+}
+
+// LogTooLargeError is a log longer than a reader would hold.
+type LogTooLargeError struct {
+	Pod, Container string
+	Limit          int64
+}
+
+func (e *LogTooLargeError) Error() string {
+	size := fmt.Sprintf("%d bytes", e.Limit)
+	if e.Limit >= 1<<20 && e.Limit%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB", e.Limit>>20)
+	}
+	return fmt.Sprintf("the log of %s/%s is larger than the %s k8s-testrun reads", e.Pod, e.Container, size)
+}
+
+// LogsWithin reads a container's whole log, which must be at most limit
+// bytes: a longer one is a *LogTooLargeError, not a log silently cut short,
+// for a reader such as discovery that would lose what was cut.
+func LogsWithin(ctx context.Context, client kubernetes.Interface, namespace, pod, container string, limit int64) ([]byte, error) {
+	b, more, err := readLog(ctx, client, namespace, pod, container, limit)
+	if err != nil {
+		return nil, err
+	}
+	if more {
+		return nil, &LogTooLargeError{Pod: pod, Container: container, Limit: limit}
+	}
+	return b, nil
+}
+
+// readLog reads at most limit bytes of a log (limit <= 0: all of it) and
+// says whether there was more.
+func readLog(ctx context.Context, client kubernetes.Interface, namespace, pod, container string, limit int64) ([]byte, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
 	defer cancel()
 	opts := &corev1.PodLogOptions{Container: container}
 	if limit > 0 {
-		opts.LimitBytes = ptr.To(limit)
+		// One byte more tells a log of exactly limit bytes from a longer one.
+		opts.LimitBytes = ptr.To(limit + 1)
 	}
 	rc, err := client.CoreV1().Pods(namespace).GetLogs(pod, opts).Stream(ctx)
 	if err != nil {
-		return nil, Explain(fmt.Sprintf("reading log of %s/%s", pod, container), namespace, err)
+		return nil, false, Explain(fmt.Sprintf("reading log of %s/%s", pod, container), namespace, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, more, err := readAtMost(rc, limit)
 	if err != nil {
-		return nil, fmt.Errorf("reading log of %s/%s: %w", pod, container, err)
+		return nil, false, fmt.Errorf("reading log of %s/%s: %w", pod, container, err)
 	}
-	return b, nil
+	return b, more, nil
+}
+
+// readAtMost reads r to its end or to limit bytes (limit <= 0: no limit),
+// and says whether r held more.
+func readAtMost(r io.Reader, limit int64) ([]byte, bool, error) {
+	if limit <= 0 {
+		b, err := io.ReadAll(r)
+		return b, false, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(b)) > limit {
+		return b[:limit], true, err
+	}
+	return b, false, err
 }
 
 // DeleteSelected deletes every pod matching selector, one by one (a Role

@@ -176,7 +176,7 @@ func pytest(o TestPodOptions) []string {
 // basePod is what every test pod has: the test container running argv, the
 // collector, the results volume and the run's labels.
 func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
-	results := corev1.VolumeMount{Name: "results", MountPath: layout.ResultsDir}
+	results := corev1.VolumeMount{Name: resultsVolume, MountPath: layout.ResultsDir}
 	test := corev1.Container{
 		Name:                     TestContainer,
 		Image:                    o.Image,
@@ -214,7 +214,7 @@ func basePod(o TestPodOptions, argv []string, limit int) *corev1.Pod {
 			EnableServiceLinks:            ptr.To(false),
 			Containers:                    []corev1.Container{test},
 			Volumes: []corev1.Volume{{
-				Name:         "results",
+				Name:         resultsVolume,
 				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
 			}},
 		},
@@ -256,13 +256,15 @@ func addFaketime(pod *corev1.Pod, spec, library string) {
 
 // mergeTemplate applies pod as a strategic merge patch onto the template:
 // containers merge by name, maps merge by key, and what k8s-testrun sets wins.
+// The security defaults (see secure) are the exception: they fill in only
+// what the template left unset, so a template can relax each.
 //
 // The pod mounts no ServiceAccount token unless the template names a
 // ServiceAccount or sets automountServiceAccountToken: a test has no use
 // for the namespace's default token, and an untrusted one must not get it.
 func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, error) {
 	if tmpl == nil {
-		return withoutToken(pod), nil
+		return secure(withoutToken(pod)), nil
 	}
 	base, err := json.Marshal(corev1.Pod{ObjectMeta: tmpl.ObjectMeta, Spec: tmpl.Spec})
 	if err != nil {
@@ -280,7 +282,7 @@ func mergeTemplate(pod *corev1.Pod, tmpl *corev1.PodTemplateSpec) (*corev1.Pod, 
 	if err := json.Unmarshal(merged, out); err != nil {
 		return nil, fmt.Errorf("decoding merged pod: %w", err)
 	}
-	return withoutToken(out), nil
+	return secure(withoutToken(out)), nil
 }
 
 // withoutToken turns the ServiceAccount token mount off when neither a

@@ -175,6 +175,10 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 		return discover.Collection{}, ctrl.Result{}, nil
 	}
 	log, err := r.Logs(ctx, run.Namespace, pod.Name, k8s.TestContainer)
+	if tooLarge := (*k8s.LogTooLargeError)(nil); errors.As(err, &tooLarge) {
+		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
+		return discover.Collection{}, ctrl.Result{}, nil
+	}
 	if err != nil {
 		return discover.Collection{}, ctrl.Result{}, fmt.Errorf("reading discovery log: %w", err)
 	}

@@ -198,7 +198,7 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 	runs := &TestRunReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native,
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
-			return k8s.Logs(ctx, clientset, namespace, pod, container, 16<<20)
+			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
 		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
 			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)

@@ -97,28 +97,31 @@ func Load(path string) (*Report, error) {
 	return rep, nil
 }
 
-// testcase is the part of a testcase element Read needs; the rest
-// (captured output, tracebacks) is skipped as it is read.
-type testcase struct {
-	Classname  string           `xml:"classname,attr"`
-	Name       string           `xml:"name,attr"`
-	Properties []junit.Property `xml:"properties>property"`
-	Failure    *struct{}        `xml:"failure"`
-	Error      *struct{}        `xml:"error"`
-}
+// MaxDepth bounds how deeply a report's elements nest. JUnit reports nest
+// a handful of levels (testsuites, testsuite, testcase, properties,
+// property); the XML decoder keeps every open element, so a report nested
+// millions deep would hold gigabytes.
+const MaxDepth = 100
 
 // Read reads a JUnit XML report whose root is <testsuites> or <testsuite>,
 // with testcases in any suite at any depth. It reads at most MaxReportSize
-// bytes and keeps only the names of the failed tests.
+// bytes, nested at most MaxDepth elements deep, as a stream of tokens, and
+// keeps only the names of the failed tests.
 func Read(r io.Reader) (*Report, error) {
 	lr := &io.LimitedReader{R: r, N: maxReportSize + 1}
-	tooLarge := func() error {
-		return &FileError{Problem: fmt.Sprintf("is larger than %d MiB", maxReportSize>>20)}
-	}
 	d := xml.NewDecoder(lr)
 	rep := &Report{}
 	seen := map[Test]bool{}
 	root := ""
+	depth := 0
+	// The testcase being read: its depth (0: none), whether it failed, and
+	// whether its <properties> is open.
+	var (
+		tc      Test
+		tcDepth int
+		failed  bool
+		inProps bool
+	)
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -126,53 +129,67 @@ func Read(r io.Reader) (*Report, error) {
 		}
 		if err != nil {
 			if lr.N <= 0 {
-				return nil, tooLarge()
+				return nil, &FileError{Problem: fmt.Sprintf("is larger than %d MiB", maxReportSize>>20)}
 			}
 			return nil, &FileError{Problem: "is not a JUnit XML report: " + err.Error(), Err: err}
 		}
-		start, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if root == "" {
-			root = start.Name.Local
-			if root != "testsuites" && root != "testsuite" {
-				return nil, &FileError{Problem: fmt.Sprintf("is not a JUnit XML report: its root element is <%s>, not <testsuites> or <testsuite>", root)}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > MaxDepth {
+				return nil, &FileError{Problem: fmt.Sprintf("is not a JUnit XML report: its elements are nested deeper than %d levels", MaxDepth)}
 			}
-			continue
-		}
-		if start.Name.Local != "testcase" {
-			continue
-		}
-		var tc testcase
-		if err := d.DecodeElement(&tc, &start); err != nil {
-			if lr.N <= 0 {
-				return nil, tooLarge()
+			if root == "" {
+				root = el.Name.Local
+				if root != "testsuites" && root != "testsuite" {
+					return nil, &FileError{Problem: fmt.Sprintf("is not a JUnit XML report: its root element is <%s>, not <testsuites> or <testsuite>", root)}
+				}
+				continue
 			}
-			return nil, &FileError{Problem: "is not a JUnit XML report: " + err.Error(), Err: err}
-		}
-		rep.Tests++
-		if tc.Failure == nil && tc.Error == nil {
-			continue
-		}
-		t := Test{Classname: tc.Classname, Name: tc.Name}
-		for _, p := range tc.Properties {
-			if p.Name == junit.PropertyTestID && p.Value != "" {
-				t.TestID = p.Value
-				break
+			switch {
+			case tcDepth == 0 && el.Name.Local == "testcase":
+				tc, tcDepth, failed, inProps = Test{Classname: attr(el, "classname"), Name: attr(el, "name")}, depth, false, false
+			case tcDepth == 0:
+			case depth == tcDepth+1 && (el.Name.Local == "failure" || el.Name.Local == "error"):
+				failed = true
+			case depth == tcDepth+1 && el.Name.Local == "properties":
+				inProps = true
+			case depth == tcDepth+2 && inProps && el.Name.Local == "property":
+				if attr(el, "name") == junit.PropertyTestID && tc.TestID == "" {
+					tc.TestID = attr(el, "value")
+				}
 			}
-		}
-		// pytest writes a test that fails and then errors in teardown as
-		// two testcases of the same names.
-		if !seen[t] {
-			seen[t] = true
-			rep.Failed = append(rep.Failed, t)
+		case xml.EndElement:
+			switch {
+			case depth == tcDepth:
+				rep.Tests++
+				// pytest writes a test that fails and then errors in
+				// teardown as two testcases of the same names.
+				if failed && !seen[tc] {
+					seen[tc] = true
+					rep.Failed = append(rep.Failed, tc)
+				}
+				tcDepth = 0
+			case depth == tcDepth+1:
+				inProps = false
+			}
+			depth--
 		}
 	}
 	if root == "" {
 		return nil, &FileError{Problem: "is not a JUnit XML report: it has no root element"}
 	}
 	return rep, nil
+}
+
+// attr is the value of el's attribute name (in no namespace), or "".
+func attr(el xml.StartElement, name string) string {
+	for _, a := range el.Attr {
+		if a.Name.Local == name && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
 }
 
 // Selection is what a report's failed tests come to among the tests

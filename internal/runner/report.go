@@ -16,6 +16,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
+	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
 // Report is a finished (or interrupted) run, ready to be written out.
@@ -280,6 +281,10 @@ func (r *Report) SummaryCases() []report.Case {
 // no symbolic link found on the way (one in a checkout, say) leads outside
 // dir; a symbolic link where a file goes is replaced, never written
 // through. dir itself must not be a symbolic link.
+//
+// A file that cannot be written (a name that leaves its directory, a link
+// on its way) is skipped, and the others still are written: the error is
+// then an *ArtifactsSkippedError naming what was skipped and why.
 func (r *Report) WriteArtifacts(dir string) (int, error) {
 	n := 0
 	var root *os.Root
@@ -288,6 +293,7 @@ func (r *Report) WriteArtifacts(dir string) (int, error) {
 			root.Close()
 		}
 	}()
+	skipped := &ArtifactsSkippedError{}
 	for _, cr := range r.Cases {
 		files := cr.Last().Results.Artifacts
 		if len(files) == 0 {
@@ -301,21 +307,58 @@ func (r *Report) WriteArtifacts(dir string) (int, error) {
 		}
 		caseDir := ArtifactDir(cr.Case)
 		for _, f := range files {
-			name := filepath.Join(caseDir, filepath.FromSlash(f.Name))
-			if !filepath.IsLocal(name) || !strings.HasPrefix(name, caseDir+string(filepath.Separator)) {
-				return n, fmt.Errorf("artifact %q of %s leaves its directory", f.Name, cr.Case.TestID)
-			}
-			data, err := artifactData(f)
-			if err != nil {
-				return n, fmt.Errorf("reading artifact %q of %s: %w", f.Name, cr.Case.TestID, err)
-			}
-			if err := writeInRoot(root, name, data); err != nil {
-				return n, fmt.Errorf("writing artifact %q of %s: %w", f.Name, cr.Case.TestID, err)
+			if err := writeArtifact(root, caseDir, f); err != nil {
+				skipped.add(fmt.Sprintf("artifact %q of %s: %v", f.Name, cr.Case.TestID, err))
+				continue
 			}
 			n++
 		}
 	}
+	if skipped.N > 0 {
+		return n, skipped
+	}
 	return n, nil
+}
+
+func writeArtifact(root *os.Root, caseDir string, f transport.File) error {
+	name := filepath.Join(caseDir, filepath.FromSlash(f.Name))
+	if !fs.ValidPath(f.Name) || f.Name == "." || strings.ContainsRune(f.Name, 0) ||
+		!filepath.IsLocal(name) || !strings.HasPrefix(name, caseDir+string(filepath.Separator)) {
+		return errors.New("not a relative path inside the test's directory")
+	}
+	data, err := artifactData(f)
+	if err != nil {
+		return fmt.Errorf("reading: %w", err)
+	}
+	if err := writeInRoot(root, name, data); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
+}
+
+// maxSkippedNotes bounds the notes an ArtifactsSkippedError keeps.
+const maxSkippedNotes = 10
+
+// ArtifactsSkippedError lists artifacts WriteArtifacts skipped: the first
+// few with the reason, and how many in all.
+type ArtifactsSkippedError struct {
+	N     int
+	Notes []string
+}
+
+func (e *ArtifactsSkippedError) add(note string) {
+	e.N++
+	if len(e.Notes) < maxSkippedNotes {
+		e.Notes = append(e.Notes, note)
+	}
+}
+
+func (e *ArtifactsSkippedError) Error() string {
+	msg := fmt.Sprintf("skipped %d artifacts: %s", e.N, strings.Join(e.Notes, "; "))
+	if more := e.N - len(e.Notes); more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	return msg
 }
 
 func openArtifactsRoot(dir string) (*os.Root, error) {

@@ -163,19 +163,30 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 		files = append(files, transport.File{Name: layout.OutputFile, Data: data})
 	}
 
+	// At most transport.MaxArtifactFiles files are looked at, and kept while
+	// they stay under transport.MaxArtifactBytes in all; the rest are
+	// counted, never read.
 	artifactsName := strings.TrimPrefix(layout.ArtifactsDir, layout.ResultsDir+"/")
 	root := filepath.Join(resultsDir, artifactsName)
+	var seen, overCount int
+	var kept int64
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == root {
 			return fs.SkipAll
 		}
 		rel, _ := filepath.Rel(root, p)
 		name := path.Join(artifactsName, filepath.ToSlash(rel))
+		if err == nil && d.IsDir() {
+			return nil
+		}
+		if seen >= transport.MaxArtifactFiles {
+			overCount++
+			return nil
+		}
+		seen++
 		switch {
 		case err != nil:
 			note("skipped %s: %v", name, err)
-			return nil
-		case d.IsDir():
 			return nil
 		case !d.Type().IsRegular():
 			note("skipped %s: not a regular file", name)
@@ -190,16 +201,24 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 			note("skipped %s (%d bytes): larger than the %d bytes read from any file", name, info.Size(), maxRead)
 			return nil
 		}
-		data, err := readHead(p, maxRead)
+		if kept+info.Size() > transport.MaxArtifactBytes {
+			note("skipped %s (%d bytes): the artifacts exceed %d bytes per test", name, info.Size(), transport.MaxArtifactBytes)
+			return nil
+		}
+		data, err := readHead(p, int(min(int64(maxRead), transport.MaxArtifactBytes-kept)))
 		if err != nil {
 			note("skipped %s: %v", name, err)
 			return nil
 		}
+		kept += int64(len(data))
 		files = append(files, transport.File{Name: name, Data: data, Mode: info.Mode().Perm()})
 		return nil
 	})
 	if err != nil {
 		note("listing %s: %v", artifactsName, err)
+	}
+	if overCount > 0 {
+		note("skipped %d artifact files over the limit of %d files per test", overCount, transport.MaxArtifactFiles)
 	}
 
 	if len(notes) > 0 {

@@ -170,6 +170,11 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 	seen := map[string]bool{}
 	var notes []string
 	truncated := -1
+	// One copy buffer for every entry: a block of many small files would
+	// otherwise cost one of io.Copy's 32 KiB buffers each.
+	buf := make([]byte, 32<<10)
+	var artifacts, overCount int
+	var artifactBytes int64
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -181,6 +186,17 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 		if hdr.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("entry %q is not a regular file", hdr.Name)
 		}
+		artifact := strings.HasPrefix(hdr.Name, ArtifactsPrefix)
+		if artifact {
+			// The first MaxArtifactFiles are looked at, kept or dropped
+			// with a note; the rest are counted, never held: tar skips
+			// their data.
+			if artifacts >= MaxArtifactFiles {
+				overCount++
+				continue
+			}
+			artifacts++
+		}
 		if !validName(hdr.Name) || seen[hdr.Name] {
 			return nil, fmt.Errorf("invalid or repeated entry name %q", hdr.Name)
 		}
@@ -188,7 +204,11 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 		if hdr.Size < 0 {
 			return nil, fmt.Errorf("entry %q has a negative size", hdr.Name)
 		}
-		data, note, err := readEntry(tr, hdr.Name, limits, keep)
+		if artifact && artifactBytes+hdr.Size > MaxArtifactBytes {
+			notes = append(notes, fmt.Sprintf("decoder dropped %s (%d bytes): the artifacts exceed %d bytes", hdr.Name, hdr.Size, MaxArtifactBytes))
+			continue
+		}
+		data, note, err := readEntry(tr, hdr.Name, limits, keep, buf)
 		if err != nil {
 			return nil, streamErr(streamed, err)
 		}
@@ -198,11 +218,17 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 		if data == nil {
 			continue // dropped
 		}
+		if artifact {
+			artifactBytes += int64(len(data))
+		}
 		keep -= int64(len(data))
 		if hdr.Name == TruncatedFile {
 			truncated = len(files)
 		}
 		files = append(files, File{Name: hdr.Name, Data: data, Mode: hdr.FileInfo().Mode().Perm()})
+	}
+	if overCount > 0 {
+		notes = append(notes, fmt.Sprintf("decoder dropped %d artifact files over the limit of %d files per test", overCount, MaxArtifactFiles))
 	}
 	if len(notes) > 0 {
 		add := []byte(strings.Join(notes, "\n") + "\n")
@@ -219,13 +245,13 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 	return files, nil
 }
 
-// readEntry reads one file within limits and what is left of keep, and
-// returns it (nil when dropped) with a note of any cut.
-func readEntry(r io.Reader, name string, limits Limits, keep int64) ([]byte, string, error) {
+// readEntry reads one file within limits and what is left of keep, through
+// buf, and returns it (nil when dropped) with a note of any cut.
+func readEntry(r io.Reader, name string, limits Limits, keep int64, buf []byte) ([]byte, string, error) {
 	switch fileKind(name) {
 	case "output":
 		t := &tailBuffer{max: int(min(limits.Output, max(keep, 0)))}
-		if _, err := io.Copy(t, r); err != nil {
+		if _, err := io.CopyBuffer(t, r, buf); err != nil {
 			return nil, "", err
 		}
 		data := nonNil(t.bytes())
@@ -236,7 +262,7 @@ func readEntry(r io.Reader, name string, limits Limits, keep int64) ([]byte, str
 	case "junit":
 		b := &boundedBuffer{max: min(limits.JUnit, max(keep, 0))}
 		x := newXMLCapper(b, limits.XMLValue)
-		if _, err := io.Copy(x, r); err != nil {
+		if _, err := io.CopyBuffer(x, r, buf); err != nil {
 			return nil, "", err
 		}
 		if err := x.flush(); err != nil {
@@ -252,7 +278,7 @@ func readEntry(r io.Reader, name string, limits Limits, keep int64) ([]byte, str
 		return nonNil(b.buf), "", nil
 	default:
 		b := &boundedBuffer{max: min(limits.File, max(keep, 0))}
-		if _, err := io.Copy(b, r); err != nil {
+		if _, err := io.CopyBuffer(b, r, buf); err != nil {
 			return nil, "", err
 		}
 		if b.dropped > 0 {

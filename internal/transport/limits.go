@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
@@ -24,6 +25,18 @@ const (
 	// that a hostile block costs bounded time as well as memory.
 	maxStreamed = 1 << 30
 )
+
+// Bounds on the artifacts of one test (one block): the collector ships at
+// most these, and Decode keeps at most these, whatever a block holds. Empty
+// files compress to almost nothing, so without a count a 1 MiB block
+// carries tens of thousands of them: as many inodes on the runner's disk.
+const (
+	MaxArtifactFiles = 1000
+	MaxArtifactBytes = 64 << 20
+)
+
+// ArtifactsPrefix starts the names of artifact files in a block.
+var ArtifactsPrefix = strings.TrimPrefix(layout.ArtifactsDir, layout.ResultsDir+"/") + "/"
 
 // Limits bound what Decode keeps of a block once it is decompressed. They
 // apply while the block streams through, so nothing larger is ever held.
