@@ -33,13 +33,15 @@ type checksAPI struct {
 type checksRequest struct {
 	Method, Path, Auth string
 	Body               map[string]any
+	// Raw is the body as sent.
+	Raw string
 }
 
 func newChecksAPI(t *testing.T, refuse bool) (*checksAPI, *httptest.Server) {
 	api := &checksAPI{refuse: refuse}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		req := checksRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization")}
+		req := checksRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Raw: string(b)}
 		_ = json.Unmarshal(b, &req.Body)
 		api.mu.Lock()
 		api.requests = append(api.requests, req)

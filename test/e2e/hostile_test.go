@@ -15,16 +15,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -352,45 +348,14 @@ func requireOnlyOurMarkup(t *testing.T, what, md string) {
 	require.NoError(t, err)
 }
 
-// recordingAPI is a GitHub API that records every request body as sent and
-// answers as the Checks API does.
-type recordingAPI struct {
-	mu     sync.Mutex
-	bodies []string
-}
-
-func newRecordingAPI(t *testing.T) (*recordingAPI, *httptest.Server) {
-	api := &recordingAPI{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		api.mu.Lock()
-		api.bodies = append(api.bodies, r.Method+" "+r.URL.String()+"\n"+string(b))
-		api.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method == http.MethodPost {
-			w.WriteHeader(http.StatusCreated)
-		}
-		_, _ = io.WriteString(w, `{"id": 7, "html_url": "https://github.example/o/r/runs/7"}`)
-	}))
-	t.Cleanup(srv.Close)
-	return api, srv
-}
-
-func (a *recordingAPI) got() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]string(nil), a.bodies...)
-}
-
 // summaries are the check run's Markdown texts the requests carried.
-func (a *recordingAPI) summaries(t *testing.T) []string {
+func checkRunSummaries(api *checksAPI) []string {
 	var out []string
-	for _, b := range a.got() {
-		_, body, _ := strings.Cut(b, "\n")
+	for _, r := range api.got() {
 		var req struct {
 			Output struct{ Summary, Text string } `json:"output"`
 		}
-		if json.Unmarshal([]byte(body), &req) == nil {
+		if json.Unmarshal([]byte(r.Raw), &req) == nil {
 			out = append(out, req.Output.Summary, req.Output.Text)
 		}
 	}
@@ -399,7 +364,7 @@ func (a *recordingAPI) summaries(t *testing.T) []string {
 
 // requireNothingLeaked checks everything an action run left for a reader:
 // its log, its outputs, its summary and what it sent to GitHub.
-func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api *recordingAPI) {
+func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api *checksAPI) {
 	t.Helper()
 	h.requireNoMarker(t)
 	h.requireNoSecret(t, "stdout", res.Stdout)
@@ -417,17 +382,16 @@ func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api
 	md, err := os.ReadFile(s.summary)
 	require.NoError(t, err)
 	requireOnlyOurMarkup(t, "the step summary", string(md))
-	for i, b := range api.got() {
-		h.requireNoSecret(t, fmt.Sprintf("request %d to the GitHub API", i+1), b)
+	for i, r := range api.got() {
+		h.requireNoSecret(t, fmt.Sprintf("request %d to the GitHub API", i+1), r.Method+" "+r.Path+"\n"+r.Raw)
 		// JSON escapes some characters; the decoded strings are what GitHub
 		// shows.
-		_, body, _ := strings.Cut(b, "\n")
 		var v any
-		if json.Unmarshal([]byte(body), &v) == nil {
+		if json.Unmarshal([]byte(r.Raw), &v) == nil {
 			h.requireNoSecret(t, fmt.Sprintf("request %d to the GitHub API, decoded", i+1), strings.Join(jsonStrings(v), "\n"))
 		}
 	}
-	for _, md := range api.summaries(t) {
+	for _, md := range checkRunSummaries(api) {
 		requireOnlyOurMarkup(t, "the check run's output", md)
 	}
 }
@@ -495,7 +459,7 @@ func TestHostileProject(t *testing.T) {
 			{"environ.txt", []string{"/proc/self/environ"}},
 		} {
 			t.Run(v.file, func(t *testing.T) {
-				api, srv := newRecordingAPI(t)
+				api, srv := newChecksAPI(t, false)
 				s := c.actionStep(t, srv.URL, ns, ".", map[string]string{"requirements": "requirements/" + v.file, "token": h.token})
 				res := h.run(ctx, t, append(s.env, "GITHUB_WORKSPACE="+h.workspace, "RUNNER_DEBUG=1"))
 				assert.Equal(t, 2, res.Exit, "a refused requirements file is a bad input")
@@ -517,7 +481,7 @@ func TestHostileProject(t *testing.T) {
 	base := c.debBase(t, "python3-coverage", "python-coverage")
 
 	t.Run("action", func(t *testing.T) {
-		api, srv := newRecordingAPI(t)
+		api, srv := newChecksAPI(t, false)
 		s := c.actionStep(t, srv.URL, ns, ".", map[string]string{"base_image": base, "coverage": "true", "token": h.token, "timeout": "3m"})
 		res := h.run(ctx, t, append(s.env, "GITHUB_WORKSPACE="+h.workspace, "RUNNER_DEBUG=1"))
 		assert.Equal(t, 1, res.Exit, "two tests fail")
