@@ -83,7 +83,7 @@ type Summary struct {
 	// Quarantined counts the failures and errors a quarantine excused.
 	Quarantined int
 	Total       int
-	Wall   time.Duration
+	Wall        time.Duration
 	// Phases is the time all the run's pods spent in each phase of their
 	// lives; zero when unknown.
 	Phases Phases
