@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 )
@@ -117,4 +118,20 @@ func TestQuarantineInJUnitAndSummary(t *testing.T) {
 	quar := strings.Index(text, "quarantined (their")
 	require.Greater(t, quar, fails)
 	assert.NotContains(t, text[fails:quar], "tests/test_q.py::test_fails")
+}
+
+// The quarantine file is the project's: its words reach the terminal, a CI
+// log, defused (no workflow command, no line break, no escape sequence).
+func TestQuarantineTextIsDefused(t *testing.T) {
+	l, err := quarantine.Parse([]byte("quarantine:\n- test: 't.py::*'\n  until: 2026-12-31\n  reason: \"x\\n::error::pwned ##[group]g \\e[31mred\"\n"), "q.yaml")
+	require.NoError(t, err)
+	rep := NewReport("r", "img", "", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Second, []CaseResult{ended("t.py::a", plan.Failed, "")})
+	rep.Quarantine = l
+	var out strings.Builder
+	rep.PrintSummary(&out)
+	for _, line := range strings.Split(out.String(), "\n") {
+		assert.False(t, logtext.IsCommand(line), "%q", line)
+		assert.NotContains(t, line, "\x1b")
+	}
+	assert.Contains(t, out.String(), "    quarantined: x; \\::error::pwned ##\\[group]g ?[31mred (until 2026-12-31)\n")
 }
