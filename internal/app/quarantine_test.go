@@ -66,6 +66,14 @@ func TestQuarantineFileIsFound(t *testing.T) {
 	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): until "2026-13-01" is not a date; write it as YYYY-MM-DD`, errs[1].Error())
 	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): no reason; add reason: why the test is quarantined`, errs[2].Error())
 
+	// The operator does not apply it: refused rather than ignored.
+	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
+	c = cfg()
+	c.Mode = config.ModeOperator
+	err = c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `quarantine "`+file+`": is not applied in operator mode yet; use --mode direct, or move the file away`)
+
 	// --quarantine names another file, which must exist.
 	c = cfg()
 	c.Quarantine = filepath.Join(project, "none.yaml")
