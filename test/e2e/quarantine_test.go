@@ -101,6 +101,9 @@ func TestQuarantine(t *testing.T) {
 			assert.Contains(t, string(summary), want)
 		}
 		assert.NotContains(t, string(summary), "#### Failures and errors")
+		// The timeline's bars start at or after the first pod.
+		assert.Contains(t, string(summary), "```mermaid\ngantt\n")
+		assert.NotRegexp(t, `(?m)^    \w+ :(\w+, )?-\d`, string(summary))
 
 		reqs := api.got()
 		require.GreaterOrEqual(t, len(reqs), 3)
