@@ -67,6 +67,9 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	out.progress.Finish(summaryOf(rep, code))
 	if rep != nil {
 		printSummary(out.summary, rep)
+		for _, l := range rep.ExpiredQuarantine() {
+			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
+		}
 	}
 	if rss, err := runner.PeakRSS(); err == nil {
 		out.log.Debug("peak memory", "vmhwm_bytes", rss)
@@ -154,6 +157,9 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
+	if err := checkQuarantine(p.cfg.QuarantineList, bases); err != nil {
+		return nil, err
+	}
 	var cases []plan.Case
 	var skipped []runner.CaseResult
 	for i, b := range bases {
@@ -224,6 +230,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	reported := append(skipped, results...)
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	rep.Bases = reportBases(bases)
+	rep.Quarantine = p.cfg.QuarantineList
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
