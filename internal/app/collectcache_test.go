@@ -16,6 +16,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/shim"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
@@ -92,4 +93,31 @@ func TestFailedDiscoveryIsNotCached(t *testing.T) {
 		require.Error(t, err)
 	}
 	assert.Len(t, *created, 2)
+}
+
+// The key holds what the collection depends on besides the image: a
+// change to the selection, the command (--coverage adds a flag), the base,
+// the pod template or the injected plugins changes it.
+func TestCollectionKey(t *testing.T) {
+	p := &pipeline{cfg: config.Config{Selection: []string{"-k", "a"}}}
+	b := &base{ref: "python:3"}
+	argv := discover.Command("/ktr", p.cfg.Selection)
+	k := p.collectionKey(b, argv)
+	assert.Equal(t, shim.PluginsDigest(), k.Plugins)
+	assert.Equal(t, "python:3", k.Base)
+	assert.Equal(t, []string{"-k", "a"}, k.Selection)
+	assert.Empty(t, k.Template)
+
+	digests := map[string]string{"plain": k.Digest()}
+	digests["coverage"] = p.collectionKey(b, discover.WithCoverageCheck(argv)).Digest()
+	digests["base"] = p.collectionKey(&base{ref: "python:3.13"}, argv).Digest()
+	p.cfg.PodTemplate = []byte("env: [{name: A, value: b}]\n")
+	digests["template"] = p.collectionKey(b, argv).Digest()
+	p.cfg.PodTemplate, p.cfg.Selection = nil, []string{"-k", "b"}
+	digests["selection"] = p.collectionKey(b, argv).Digest()
+	seen := map[string]string{}
+	for what, d := range digests {
+		assert.Empty(t, seen[d], "%s has the key of %s", what, seen[d])
+		seen[d] = what
+	}
 }
