@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -44,7 +45,10 @@ func (p *pipeline) cachedCollection(ctx context.Context, b *base, key collectcac
 		p.log.Debug("collection cache: naming the test image", "error", err)
 		return discover.Collection{}, false
 	}
-	return p.collections.Find(ctx, image, key)
+	start := time.Now()
+	found, ok := p.collections.Find(ctx, image, key)
+	p.log.Debug("looked in the collection cache", "found", ok, "took", time.Since(start))
+	return found, ok
 }
 
 // storeCollection attaches the log of a discovery that parsed to b's
@@ -53,6 +57,7 @@ func (p *pipeline) storeCollection(ctx context.Context, b *base, key collectcach
 	if p.collections == nil {
 		return
 	}
+	start := time.Now()
 	image, err := p.collectionImage(b)
 	if err == nil {
 		err = p.collections.Store(ctx, image, key, log)
@@ -61,5 +66,5 @@ func (p *pipeline) storeCollection(ctx context.Context, b *base, key collectcach
 		p.log.Warn("keeping the collection for the next run", "error", err)
 		return
 	}
-	p.log.Debug("kept the collection beside the test image", "image", image.String())
+	p.log.Debug("kept the collection beside the test image", "image", image.String(), "took", time.Since(start))
 }
