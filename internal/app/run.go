@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
+	"github.com/k8s-testrun/k8s-testrun/internal/collectcache"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
@@ -110,6 +111,9 @@ type pipeline struct {
 	// (reachKind); insecureRegistry, that the repository is a local
 	// registry the cluster advertised, which speaks plain HTTP.
 	onKindNetwork, insecureRegistry bool
+	// collections keeps what discovery found beside the test image; nil
+	// runs discovery every time.
+	collections *collectcache.Cache
 }
 
 func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
@@ -124,7 +128,8 @@ func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; give a valid --kubeconfig or set KUBECONFIG", err)
 	}
-	return &pipeline{cfg: cfg, log: log, cluster: cluster, template: tmpl, runID: newRunID(), stderr: io.Discard}, nil
+	return &pipeline{cfg: cfg, log: log, cluster: cluster, template: tmpl, runID: newRunID(), stderr: io.Discard,
+		collections: collectcache.New(collectcache.Options{MaxLog: k8s.MaxOneOffLog, Logger: log})}, nil
 }
 
 func newRunID() string {
@@ -380,10 +385,19 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 	return max(perTest, minDiscoveryTimeout)
 }
 
-func (p *pipeline) discover(ctx context.Context, image, role string) (discover.Collection, error) {
+// discover finds the tests in b's image: from the collection cache when
+// the image carries the collection of the same key, else in a discovery
+// pod, whose collection the cache then keeps.
+func (p *pipeline) discover(ctx context.Context, b *base, role string) (discover.Collection, error) {
+	image := b.image.Image
 	argv := discover.Command(layout.BinaryPath, p.cfg.Selection)
 	if p.cfg.Coverage {
 		argv = discover.WithCoverageCheck(argv)
+	}
+	key := p.collectionKey(b, argv)
+	if found, ok := p.cachedCollection(ctx, b, key); ok {
+		p.log.Info("tests from the collection cache, no discovery pod", "image", image, "tests", len(found.IDs))
+		return found, nil
 	}
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: role,
@@ -415,6 +429,7 @@ func (p *pipeline) discover(ctx context.Context, image, role string) (discover.C
 	if err != nil {
 		return discover.Collection{}, fmt.Errorf("discovering tests: %w", err)
 	}
+	p.storeCollection(ctx, b, key, log)
 	return found, nil
 }
 
