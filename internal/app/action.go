@@ -300,6 +300,14 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	if a.noCheck != "" {
 		s.Notes = append(s.Notes, a.noCheck)
 	}
+	if rep != nil {
+		// An expired entry excuses nothing any more: said where the
+		// workflow shows warnings, and in the summary.
+		for _, l := range rep.ExpiredQuarantine() {
+			a.wf.Warning("k8s-testrun: " + l)
+			s.Notes = append(s.Notes, l)
+		}
+	}
 	if rep != nil && rep.Counts().Stopped > 0 {
 		s.Notes = append(s.Notes, stoppedNote(rep.Counts().Stopped, a.cfg.MaxFailures))
 	}

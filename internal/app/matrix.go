@@ -46,14 +46,14 @@ func (p *pipeline) buildBases(ctx context.Context) ([]*base, error) {
 // the ids can differ by Python or pytest version.
 func (p *pipeline) discoverBases(ctx context.Context, bases []*base) error {
 	if len(bases) == 1 {
-		found, err := p.discover(ctx, bases[0].image.Image, "discover")
+		found, err := p.discover(ctx, bases[0], "discover")
 		bases[0].found = found
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, b := range bases {
 		g.Go(func() error {
-			found, err := p.discover(gctx, b.image.Image, fmt.Sprintf("discover-b%d", i))
+			found, err := p.discover(gctx, b, fmt.Sprintf("discover-b%d", i))
 			if err != nil {
 				return fmt.Errorf("base image %s: %w", b.ref, err)
 			}

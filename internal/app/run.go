@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
+	"github.com/k8s-testrun/k8s-testrun/internal/collectcache"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
@@ -67,6 +68,9 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	out.progress.Finish(summaryOf(rep, code))
 	if rep != nil {
 		printSummary(out.summary, rep)
+		for _, l := range rep.ExpiredQuarantine() {
+			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
+		}
 	}
 	if rss, err := runner.PeakRSS(); err == nil {
 		out.log.Debug("peak memory", "vmhwm_bytes", rss)
@@ -107,6 +111,9 @@ type pipeline struct {
 	// (reachKind); insecureRegistry, that the repository is a local
 	// registry the cluster advertised, which speaks plain HTTP.
 	onKindNetwork, insecureRegistry bool
+	// collections keeps what discovery found beside the test image; nil
+	// runs discovery every time.
+	collections *collectcache.Cache
 }
 
 func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
@@ -121,7 +128,8 @@ func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; give a valid --kubeconfig or set KUBECONFIG", err)
 	}
-	return &pipeline{cfg: cfg, log: log, cluster: cluster, template: tmpl, runID: newRunID(), stderr: io.Discard}, nil
+	return &pipeline{cfg: cfg, log: log, cluster: cluster, template: tmpl, runID: newRunID(), stderr: io.Discard,
+		collections: collectcache.New(collectcache.Options{MaxLog: k8s.MaxOneOffLog, Logger: log})}, nil
 }
 
 func newRunID() string {
@@ -154,6 +162,9 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
+	if err := checkQuarantine(p.cfg.QuarantineList, bases); err != nil {
+		return nil, err
+	}
 	var cases []plan.Case
 	var skipped []runner.CaseResult
 	for i, b := range bases {
@@ -224,6 +235,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	reported := append(skipped, results...)
 	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	rep.Bases = reportBases(bases)
+	rep.Quarantine = p.cfg.QuarantineList
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
@@ -373,10 +385,19 @@ func discoveryTimeout(perTest time.Duration) time.Duration {
 	return max(perTest, minDiscoveryTimeout)
 }
 
-func (p *pipeline) discover(ctx context.Context, image, role string) (discover.Collection, error) {
+// discover finds the tests in b's image: from the collection cache when
+// the image carries the collection of the same key, else in a discovery
+// pod, whose collection the cache then keeps.
+func (p *pipeline) discover(ctx context.Context, b *base, role string) (discover.Collection, error) {
+	image := b.image.Image
 	argv := discover.Command(layout.BinaryPath, p.cfg.Selection)
 	if p.cfg.Coverage {
 		argv = discover.WithCoverageCheck(argv)
+	}
+	key := p.collectionKey(b, argv)
+	if found, ok := p.cachedCollection(ctx, b, key); ok {
+		p.log.Info("tests from the collection cache, no discovery pod", "image", image, "tests", len(found.IDs))
+		return found, nil
 	}
 	pod, err := k8s.OneOffPod(k8s.OneOffOptions{
 		Namespace: p.cluster.Namespace, RunID: p.runID, Role: role,
@@ -408,6 +429,7 @@ func (p *pipeline) discover(ctx context.Context, image, role string) (discover.C
 	if err != nil {
 		return discover.Collection{}, fmt.Errorf("discovering tests: %w", err)
 	}
+	p.storeCollection(ctx, b, key, log)
 	return found, nil
 }
 

@@ -145,6 +145,12 @@ func summaryOf(rep *runner.Report, code int) progress.Summary {
 	}
 	c := rep.Counts()
 	s.Total, s.Passed, s.Failed, s.Errors, s.Skipped, s.Flaky, s.NotRun = c.Total, c.Passed, c.Failed, c.Errors, c.Skipped, c.Flaky, c.NotRun
+	s.Quarantined = c.Quarantined
+	for _, cr := range rep.Cases {
+		if _, ok := rep.Quarantined(cr); ok {
+			s.QuarantinedTests = append(s.QuarantinedTests, cr.Case.TestID)
+		}
+	}
 	s.Wall = rep.Wall
 	return s
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
@@ -107,6 +108,12 @@ type Config struct {
 	// DurationsFile holds per-test durations from earlier runs (read when
 	// present) and receives this run's (written at the end).
 	DurationsFile string
+	// Quarantine is the quarantine file given (--quarantine); empty means
+	// quarantine.DefaultPath in the project, when present.
+	Quarantine string
+	// QuarantineList is the quarantine file read by Validate; nil when
+	// there is none.
+	QuarantineList *quarantine.List
 	// Faketime, when set, is the FAKETIME every test runs under, with
 	// libfaketime preloaded into its container; a test's
 	// @pytest.mark.faketime overrides it.
@@ -250,6 +257,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("shards")
 	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
 	in("durations-file")
+	fs.StringVar(&c.Quarantine, "quarantine", "", "YAML file of quarantined tests (test id or pattern, until, reason): their failures are reported apart and do not fail the run until the date (default "+quarantine.DefaultPath+" in the project when present)")
+	in("quarantine")
 	fs.StringVar(&c.RerunFailed, "rerun-failed", "", "JUnit XML report of an earlier run (k8s-testrun's or pytest's): run only its failed and errored tests")
 	in("rerun-failed")
 	fs.IntVar(&c.MaxFailures, "max-failures", 0, "stop after N failed or errored tests: no more pods, the running ones deleted, the rest reported not run; 0 for no limit")
@@ -448,6 +457,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.loadQuarantine()...)
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
 	}

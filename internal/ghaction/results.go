@@ -29,8 +29,18 @@ type Test struct {
 	Ran bool
 }
 
-// Problem reports a failed or errored test that ran.
+// Problem reports a failed or errored test that ran, and that no
+// quarantine excused.
 func (t Test) Problem() bool {
+	return t.failedOrErrored() && t.Quarantined == ""
+}
+
+// Excused reports a failed or errored test that a quarantine excused.
+func (t Test) Excused() bool {
+	return t.failedOrErrored() && t.Quarantined != ""
+}
+
+func (t Test) failedOrErrored() bool {
 	return t.Ran && (t.Status == junit.StatusFailed || t.Status == junit.StatusError)
 }
 
@@ -84,12 +94,16 @@ func failingLine(text, file string) int {
 }
 
 // Annotations gives one annotation per failed or errored test, at the line
-// that failed.
+// that failed: a failure, or a warning for a quarantined test's.
 func Annotations(tests []Test) []github.Annotation {
 	var out []github.Annotation
 	for _, t := range tests {
-		if !t.Problem() {
+		if !t.Problem() && !t.Excused() {
 			continue
+		}
+		level, title := github.LevelFailure, headline(t)
+		if t.Excused() {
+			level, title = github.LevelWarning, "QUARANTINED "+title
 		}
 		line := t.FailLine
 		if line < 1 {
@@ -99,11 +113,14 @@ func Annotations(tests []Test) []github.Annotation {
 		if strings.TrimSpace(msg) == "" {
 			msg = string(t.Status)
 		}
+		if t.Excused() {
+			msg = "Quarantined: " + t.Quarantined + "\n" + msg
+		}
 		// GitHub keeps 64 KB of an annotation; a workflow command carries
 		// it escaped, so the cut leaves room for that.
 		out = append(out, github.Annotation{
-			Path: t.Path, StartLine: line, Level: github.LevelFailure,
-			Title: headline(t), Message: junit.CutHead(msg, maxAnnotationMessage), Details: junit.CutHead(t.Details, maxAnnotationMessage),
+			Path: t.Path, StartLine: line, Level: level,
+			Title: title, Message: junit.CutHead(msg, maxAnnotationMessage), Details: junit.CutHead(t.Details, maxAnnotationMessage),
 		})
 	}
 	return out

@@ -57,6 +57,7 @@ func (s Summary) Title() string {
 	}{
 		{c.Failed, "failed"}, {c.Passed, "passed"}, {c.Skipped, "skipped"},
 		{c.Errors, plural(c.Errors, "error", "errors")}, {c.Flaky, "flaky"}, {c.NotRun, "not run"},
+		{c.Quarantined, "quarantined"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
@@ -117,6 +118,7 @@ func (s Summary) Markdown(limit int) string {
 		{"⏭️", "Skipped", c.Skipped, true},
 		{"🔁", "Flaky", c.Flaky, true},
 		{"⏹️", "Not run", c.NotRun, false},
+		{"🔒", "Quarantined", c.Quarantined, false},
 	} {
 		if row.always || row.n > 0 {
 			fmt.Fprintf(&head, "| %s %s | %d |\n", row.icon, row.what, row.n)
@@ -168,11 +170,13 @@ func (s Summary) Markdown(limit int) string {
 	tests := slices.SortedFunc(slices.Values(s.Tests), func(a, b Test) int {
 		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(s.Bases, a.Base), slices.Index(s.Bases, b.Base)))
 	})
-	var problems, flaky []Test
+	var problems, flaky, quarantined []Test
 	for _, t := range tests {
 		switch {
 		case t.Problem():
 			problems = append(problems, t)
+		case t.Excused():
+			quarantined = append(quarantined, t)
 		case t.Flaky:
 			flaky = append(flaky, t)
 		}
@@ -182,6 +186,15 @@ func (s Summary) Markdown(limit int) string {
 		for _, t := range problems {
 			b.item(s.problem(t), "failures and errors")
 		}
+	}
+	if len(quarantined) > 0 {
+		// Their failures do not fail the run; the entry's words are the
+		// project's, escaped like a test's.
+		b.section(fmt.Sprintf("#### Quarantined (%d)\n\n| Test | Result | Quarantine |\n| :-- | :-- | :-- |\n", len(quarantined)))
+		for _, t := range quarantined {
+			b.item(fmt.Sprintf("| %s | %s | %s |\n", cell(t.Name()), t.Status, cell(t.Quarantined)), "quarantined tests")
+		}
+		b.add("\n")
 	}
 	if len(flaky) > 0 {
 		b.section(fmt.Sprintf("#### Flaky (%d)\n\n| Test | Attempts | Where |\n| :-- | --: | :-- |\n", len(flaky)))

@@ -56,6 +56,10 @@ func markupSummary(hostile bool) Summary {
 	tests[1].Base = bases[0]
 	tests[1].Disruptions = []report.Disruption{{Attempt: 1, Reason: v("Evicted"), Start: v("start"), End: v("end"), Pod: v("pod")}}
 	tests = append(tests, other)
+	// A quarantined failure: the entry's words are the project's.
+	excused := tests[0]
+	excused.Base, excused.Quarantined = bases[1], v("known bug")+" (until 2026-12-31, owner "+v("@a")+", "+v("https://evil.example/x")+")"
+	tests = append(tests, excused)
 	return Summary{
 		Counts: rep.Counts(), Wall: rep.Wall, Tests: tests,
 		CheckName: v("tests"), CheckURL: "https://github.example/o/r/runs/7" + v(""), Image: v("img"), JUnitPath: v("junit.xml"),

@@ -35,15 +35,18 @@ type Event struct {
 	Line            int     `json:"line,omitempty"`
 
 	// run_finished
-	Total       *int    `json:"total,omitempty"`
-	Passed      *int    `json:"passed,omitempty"`
-	Failed      *int    `json:"failed,omitempty"`
-	Errors      *int    `json:"errors,omitempty"`
-	Skipped     *int    `json:"skipped,omitempty"`
-	Flaky       *int    `json:"flaky,omitempty"`
-	NotRun      *int    `json:"not_run,omitempty"`
-	WallSeconds float64 `json:"wall_seconds,omitempty"`
-	ExitCode    *int    `json:"exit_code,omitempty"`
+	Total       *int `json:"total,omitempty"`
+	Passed      *int `json:"passed,omitempty"`
+	Failed      *int `json:"failed,omitempty"`
+	Errors      *int `json:"errors,omitempty"`
+	Skipped     *int `json:"skipped,omitempty"`
+	Flaky       *int `json:"flaky,omitempty"`
+	NotRun      *int `json:"not_run,omitempty"`
+	Quarantined *int `json:"quarantined,omitempty"`
+	// QuarantinedTests are the tests whose failure a quarantine excused.
+	QuarantinedTests []string `json:"quarantined_tests,omitempty"`
+	WallSeconds      float64  `json:"wall_seconds,omitempty"`
+	ExitCode         *int     `json:"exit_code,omitempty"`
 }
 
 // jsonPrinter writes one Event per line.
@@ -94,7 +97,7 @@ func (j *jsonPrinter) Finish(s Summary) {
 	defer j.mu.Unlock()
 	j.emit(Event{
 		Event: "run_finished", Total: &s.Total, Passed: &s.Passed, Failed: &s.Failed, Errors: &s.Errors,
-		Skipped: &s.Skipped, Flaky: &s.Flaky, NotRun: &s.NotRun, WallSeconds: s.Wall.Seconds(), ExitCode: &s.ExitCode,
+		Skipped: &s.Skipped, Flaky: &s.Flaky, NotRun: &s.NotRun, Quarantined: &s.Quarantined, QuarantinedTests: s.QuarantinedTests, WallSeconds: s.Wall.Seconds(), ExitCode: &s.ExitCode,
 	})
 }
 

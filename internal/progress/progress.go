@@ -107,8 +107,12 @@ type Result struct {
 // Summary closes the run.
 type Summary struct {
 	Total, Passed, Failed, Errors, Skipped, Flaky, NotRun int
-	Wall                                                  time.Duration
-	ExitCode                                              int
+	// Quarantined counts the failures a quarantine excused, which count
+	// in neither Failed nor Errors; QuarantinedTests names them.
+	Quarantined      int
+	QuarantinedTests []string
+	Wall             time.Duration
+	ExitCode         int
 }
 
 // Printer hears of the run's steps. Its methods may be called from more

@@ -352,3 +352,14 @@ func TestLiveShowsRunningPodsAndTheSlowest(t *testing.T) {
 		"[0/5] 0 passed, 0 failed, 2 running | 0:35 elapsed | slowest: t.py::slow 0:35, t.py::c 0:00",
 	}, got)
 }
+
+func TestJSONQuarantined(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(&buf, Options{Format: FormatJSON})
+	p.Finish(Summary{Total: 3, Passed: 1, Failed: 1, Quarantined: 1, QuarantinedTests: []string{"t.py::q"}, ExitCode: 1})
+	var e map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &e))
+	assert.EqualValues(t, 1, e["quarantined"])
+	assert.Equal(t, []any{"t.py::q"}, e["quarantined_tests"])
+	assert.EqualValues(t, 1, e["failed"], "counted apart from failures")
+}

@@ -52,6 +52,10 @@ type Case struct {
 	// preempted, deleted), each run again or, the last, reported as an
 	// infrastructure error.
 	Disruptions []Disruption
+	// Quarantined describes the quarantine entry that excused the test's
+	// failure or error (reason, until, owner); empty when none did. Such
+	// a test counts apart from failures and errors.
+	Quarantined string
 	// Lane is the test's marker lane (serial, slow, flaky, disruptive);
 	// empty for the default one.
 	Lane string
@@ -76,8 +80,10 @@ type Summary struct {
 	Flaky int
 	// NotRun counts the tests that never ran.
 	NotRun int
-	Total  int
-	Wall   time.Duration
+	// Quarantined counts the failures and errors a quarantine excused.
+	Quarantined int
+	Total       int
+	Wall        time.Duration
 	// Phases is the time all the run's pods spent in each phase of their
 	// lives; zero when unknown.
 	Phases Phases
@@ -100,6 +106,10 @@ func Count(cases []Case) Summary {
 		s.Total++
 		if c.NotRun {
 			s.NotRun++
+			continue
+		}
+		if c.Quarantined != "" {
+			s.Quarantined++
 			continue
 		}
 		switch c.Status {
@@ -146,10 +156,12 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	})
 	p := &printer{w: w}
 
-	var problems, flaky []Case
+	var problems, flaky, quarantined []Case
 	for _, c := range cases {
 		switch {
 		case c.NotRun:
+		case c.Quarantined != "":
+			quarantined = append(quarantined, c)
 		case c.Status == junit.StatusFailed || c.Status == junit.StatusError:
 			problems = append(problems, c)
 		case c.Flaky:
@@ -159,6 +171,12 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	if len(problems) > 0 {
 		p.section("failures and errors")
 		for _, c := range problems {
+			p.problem(c, opts.MessageLines)
+		}
+	}
+	if len(quarantined) > 0 {
+		p.section("quarantined (their failures do not fail the run)")
+		for _, c := range quarantined {
 			p.problem(c, opts.MessageLines)
 		}
 	}
@@ -279,6 +297,10 @@ func (p *printer) problem(c Case, maxLines int) {
 		suffix = "  [" + strings.Join(extra, ", ") + "]"
 	}
 	p.printf("%s %s%s%s\n", label, sanitize(c.TestID), location(c), sanitize(suffix))
+	if c.Quarantined != "" {
+		// The quarantine file is the project's: its words are defused too.
+		p.printf("    quarantined: %s\n", clipLine(sanitize(logtext.Line(c.Quarantined)), maxLineBytes))
+	}
 
 	// The message is the test's own text; it may print where a CI runner
 	// reads commands, so every line of it is defused.
@@ -373,6 +395,7 @@ func countParts(s Summary) []string {
 		{s.Errors, "error"},
 		{s.Flaky, "flaky"},
 		{s.NotRun, "not run"},
+		{s.Quarantined, "quarantined"},
 	} {
 		if c.n == 0 {
 			continue

@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
@@ -32,6 +33,9 @@ type Report struct {
 	// Bases are the base images of a runtime matrix, indexed by each
 	// case's Base; nil (or one) for a run of one base.
 	Bases []Base
+	// Quarantine excuses the failures of the tests it names, until each
+	// entry's date, judged at Started; nil for none.
+	Quarantine *quarantine.List
 }
 
 // NewReport gathers a run's results.
@@ -49,6 +53,9 @@ type Counts struct {
 	Stopped int
 	// Infra counts the errors with an infrastructure reason.
 	Infra int
+	// Quarantined counts the failed or errored tests a quarantine entry
+	// excused; they count in neither Failed nor Errors.
+	Quarantined int
 }
 
 // Counts totals the cases.
@@ -60,6 +67,10 @@ func (r *Report) Counts() Counts {
 			if cr.Stopped {
 				c.Stopped++
 			}
+			continue
+		}
+		if _, ok := r.Quarantined(cr); ok {
+			c.Quarantined++
 			continue
 		}
 		switch cr.Status {
@@ -208,6 +219,9 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
 	}
+	if e, ok := r.Quarantined(cr); ok {
+		tc.AddProperty(PropertyQuarantined, e.Describe())
+	}
 	if lanes {
 		lane := cr.Case.Lane
 		if lane == "" {
@@ -255,6 +269,9 @@ func (r *Report) SummaryCases() []report.Case {
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
 			Lane: cr.Case.Lane,
+		}
+		if e, ok := r.Quarantined(cr); ok {
+			c.Quarantined = e.Describe()
 		}
 		if labels != nil {
 			c.Base = labels[cr.Case.Base]

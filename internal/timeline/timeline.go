@@ -53,18 +53,21 @@ const (
 	PhaseCollecting = "collecting"
 )
 
-// Phases splits the bar into the phases whose bounds were seen.
+// Phases splits the bar into the phases whose bounds were seen. The API
+// server's times have whole seconds while Created is this process's clock,
+// so a pod created at x.9 s is "scheduled" at x s: no phase starts before
+// the pod was created, or a chart would draw it before the first pod.
 func (b Bar) Phases() []Phase {
 	var out []Phase
 	add := func(name string, from, to time.Time) {
 		if !from.IsZero() && !to.IsZero() && to.After(from) {
+			from = latest(from, b.Created)
+		}
+		if !from.IsZero() && !to.IsZero() && to.After(from) {
 			out = append(out, Phase{Name: name, Start: from, End: to})
 		}
 	}
-	scheduled := b.Scheduled
-	if scheduled.IsZero() {
-		scheduled = b.Created
-	}
+	scheduled := latest(b.Created, b.Scheduled)
 	add(PhaseWaiting, b.Created, b.Scheduled)
 	add(PhaseStarting, scheduled, b.TestStarted)
 	add(PhaseTesting, b.TestStarted, b.TestExited)

@@ -201,3 +201,32 @@ func TestMermaid(t *testing.T) {
 	}
 	assert.Less(t, len(many.Mermaid(10)), 4<<10, "a few kilobytes whatever the run's size")
 }
+
+// The API server's times have whole seconds while a pod's creation is
+// this process's clock: the first pod, created at 0.923 s, is scheduled
+// "at 0" and its container started "at 1". No bar of the gantt may start
+// before the first pod (a per-file run once drew `starting :-923, 1036`).
+func TestMermaidNoBarBeforeTheFirstPod(t *testing.T) {
+	c := Chart{Bars: []Bar{
+		{Pod: "p1", Verdict: Passed, Tests: []string{"t.py::a"}, Created: at(0.923), Scheduled: at(0), TestStarted: at(1.959), TestExited: at(5), End: at(6)},
+		// Its container's start truncated to before its creation too.
+		{Pod: "p2", Verdict: Failed, Tests: []string{"t.py::b"}, Created: at(2.5), Scheduled: at(2), TestStarted: at(2), TestExited: at(4), End: at(4.5)},
+		bar("p3", Passed, 3, 3.2, 3.5, 4, 4.2, "t.py::c"),
+	}}
+	m := c.Mermaid(10)
+	bars := regexp.MustCompile(`(?m)^    (\w+) :(?:\w+, )?(-?\d+), (-?\d+)$`).FindAllStringSubmatch(m, -1)
+	require.NotEmpty(t, bars, m)
+	for _, b := range bars {
+		from, _ := strconv.Atoi(b[2])
+		to, _ := strconv.Atoi(b[3])
+		assert.GreaterOrEqual(t, from, 0, "%s starts before the first pod:\n%s", b[1], m)
+		assert.Greater(t, to, from, "%s ends after it starts:\n%s", b[1], m)
+	}
+	assert.Contains(t, m, "    starting :0, 1036\n", "the first pod starts at the origin")
+	// A phase never starts before its pod was created, in every drawing.
+	for _, b := range c.Bars {
+		for _, p := range b.Phases() {
+			assert.False(t, p.Start.Before(b.Created), "%s %s starts before its pod", b.Pod, p.Name)
+		}
+	}
+}

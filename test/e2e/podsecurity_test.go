@@ -67,7 +67,9 @@ func runUnderPodSecurity(t *testing.T, level, template string) {
 	if template != "" {
 		extra = []string{"--pod-template", template}
 	}
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, extra...), Testdata("sample"))...)
+	// A project of its own, so no collection cached by an earlier run
+	// spares the discovery pod this test inspects.
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, extra...), uniqueProject(t, Testdata("sample")))...)
 	w.Stop()
 	<-done
 	assert.Equal(t, 1, res.Exit, "the sample has failing tests: exit code 1, not an infrastructure error")

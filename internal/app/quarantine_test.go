@@ -1,0 +1,83 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
+)
+
+// TestCheckQuarantine: an entry that names no collected test, in any base,
+// is a bad input (exit 2), one line per entry.
+func TestCheckQuarantine(t *testing.T) {
+	l, err := quarantine.Parse([]byte("quarantine:\n"+
+		"- {test: 'tests/a.py::test_x', until: 2026-12-31, reason: r}\n"+
+		"- {test: 'tests/b.py::*', until: 2026-12-31, reason: r}\n"+
+		"- {test: 'tests/typo.py::test_x', until: 2026-12-31, reason: r}\n"+
+		"- {test: 'tests/c.py::test_y', until: 2026-12-31, reason: r}\n"), "q.yaml")
+	require.NoError(t, err)
+	bases := []*base{
+		{found: discover.Collection{IDs: []string{"tests/a.py::test_x", "tests/b.py::test_1"}}},
+		{found: discover.Collection{IDs: []string{"tests/c.py::test_y"}}},
+	}
+	err = checkQuarantine(l, bases)
+	require.Error(t, err)
+	assert.True(t, isInputError(err), "exit code 2")
+	assert.Equal(t, `quarantine: q.yaml: entry 3 (test "tests/typo.py::test_x"): matches no collected test; fix the test id or pattern, or remove the entry`, err.Error())
+
+	assert.NoError(t, checkQuarantine(l, append(bases, &base{found: discover.Collection{IDs: []string{"tests/typo.py::test_x"}}})))
+	assert.NoError(t, checkQuarantine(nil, bases))
+}
+
+// TestQuarantineFileIsFound: the project's default file is read when
+// present; bad entries are bad input, each its own error.
+func TestQuarantineFileIsFound(t *testing.T) {
+	project := t.TempDir()
+	cfg := func() config.Config {
+		return config.Config{ProjectDir: project, BaseImages: []string{"python:3.12-slim"}, Platform: "linux/amd64", Parallelism: 1,
+			PendingTimeout: 1, ResultLimit: 1 << 20, Sidecar: config.SidecarAuto, JUnitPath: "j.xml"}
+	}
+	c := cfg()
+	require.NoError(t, c.Validate())
+	assert.Nil(t, c.QuarantineList, "no file, no quarantine")
+
+	require.NoError(t, os.MkdirAll(filepath.Join(project, ".k8s-testrun"), 0o755))
+	file := filepath.Join(project, quarantine.DefaultPath)
+	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
+	c = cfg()
+	require.NoError(t, c.Validate())
+	require.NotNil(t, c.QuarantineList)
+	assert.Len(t, c.QuarantineList.Entries, 1)
+
+	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, reason: r}\n- {test: t.py::b, until: 2026-13-01}\n"), 0o644))
+	c = cfg()
+	err := c.Validate()
+	require.Error(t, err)
+	assert.True(t, isInputError(err))
+	errs := unjoin(err)
+	require.Len(t, errs, 3, "one error per problem: %v", err)
+	assert.Equal(t, `quarantine: `+file+`: entry 1 (test "t.py::a"): no until date; add until: YYYY-MM-DD, the last day the quarantine holds`, errs[0].Error())
+	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): until "2026-13-01" is not a date; write it as YYYY-MM-DD`, errs[1].Error())
+	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): no reason; add reason: why the test is quarantined`, errs[2].Error())
+
+	// The operator does not apply it: refused rather than ignored.
+	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
+	c = cfg()
+	c.Mode = config.ModeOperator
+	err = c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `quarantine "`+file+`": is not applied in operator mode yet; use --mode direct, or move the file away`)
+
+	// --quarantine names another file, which must exist.
+	c = cfg()
+	c.Quarantine = filepath.Join(project, "none.yaml")
+	err = c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `quarantine "`+c.Quarantine+`": cannot be read: no such file or directory`)
+}

@@ -1,0 +1,246 @@
+package collectcache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/transport"
+)
+
+// collectionLog is a discovery pod's log: pytest's output, the markers
+// plugin's lines, and the block with pytest's JUnit.
+func collectionLog(t *testing.T, ids ...string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for _, id := range ids {
+		b.WriteString(id + "\n")
+	}
+	b.WriteString(`k8s-testrun-marks {"nodeid": "` + ids[0] + `", "markers": ["slow"]}` + "\n")
+	b.WriteString(`k8s-testrun-versions {"python": "3.11.2", "pytest": "7.2.1"}` + "\n")
+	fmt.Fprintf(&b, "\n%d tests collected in 0.01s\n", len(ids))
+	xml := `<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="0" skipped="1" tests="1" time="0.01">` +
+		`<testcase classname="" name="tests.test_gone" file="tests/test_gone.py"><skipped type="pytest.skip" message="collection skipped">no module</skipped></testcase>` +
+		`</testsuite></testsuites>`
+	require.NoError(t, transport.Encode(&b, []transport.File{{Name: discover.JUnitFile, Data: []byte(xml)}}, transport.DefaultBlock))
+	return b.Bytes()
+}
+
+// tamper rewrites the bytes of one blob the registry serves.
+type tamper struct {
+	http.Handler
+	mu     sync.Mutex
+	digest string
+	body   []byte
+}
+
+func (t *tamper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t.mu.Lock()
+	digest, body := t.digest, t.body
+	t.mu.Unlock()
+	if digest != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+digest) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(body)
+		return
+	}
+	t.Handler.ServeHTTP(w, r)
+}
+
+// setup starts an in-memory registry, with or without the referrers API,
+// pushes a test image to it and returns the image's digest reference.
+func setup(t *testing.T, referrers bool) (name.Digest, *tamper) {
+	t.Helper()
+	h := &tamper{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrers))}
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	u, err := url.Parse(s.URL)
+	require.NoError(t, err)
+	img, err := random.Image(128, 1)
+	require.NoError(t, err)
+	d, err := img.Digest()
+	require.NoError(t, err)
+	ref, err := name.NewDigest(u.Host + "/proj@" + d.String())
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ref, img))
+	return ref, h
+}
+
+var key = Key{
+	Base: "python:3.12", Selection: []string{"-k", "fast"},
+	Command: []string{"/ktr", "shim", "--", "/ktr", "collect", "--", "-k", "fast"}, Plugins: "sha256:aa",
+}
+
+var ids = []string{"tests/test_a.py::test_one", "tests/test_a.py::test_two"}
+
+func TestStoreThenFind(t *testing.T) {
+	for _, referrers := range []bool{true, false} {
+		t.Run(map[bool]string{true: "referrers API", false: "tag scheme"}[referrers], func(t *testing.T) {
+			ctx := context.Background()
+			image, _ := setup(t, referrers)
+			c := New(Options{})
+
+			_, ok := c.Find(ctx, image, key)
+			assert.False(t, ok, "nothing stored yet")
+
+			require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+			found, ok := c.Find(ctx, image, key)
+			require.True(t, ok)
+			assert.Equal(t, ids, found.IDs)
+			assert.Equal(t, []string{"slow"}, found.Marks[ids[0]])
+			assert.Equal(t, discover.Versions{Python: "3.11.2", Pytest: "7.2.1"}, found.Versions)
+			require.Len(t, found.Skipped, 1)
+			assert.Equal(t, "tests/test_gone.py", found.Skipped[0].File)
+
+			// Where the registry lacks the API, the artifact is listed
+			// under the sha256-<hex> tag.
+			tag := image.Context().Tag(strings.Replace(image.DigestStr(), ":", "-", 1))
+			_, err := remote.Head(tag)
+			if referrers {
+				assert.Error(t, err, "no fallback tag with the API")
+			} else {
+				assert.NoError(t, err, "the fallback tag %s", tag)
+			}
+		})
+	}
+}
+
+func TestFindMissesOnAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, false)
+	c := New(Options{})
+	require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+
+	change := map[string]func(k *Key){
+		"selection": func(k *Key) { k.Selection = []string{"-k", "slow"} },
+		"command":   func(k *Key) { k.Command = append(append([]string{}, k.Command...), "--check-coverage") },
+		"base":      func(k *Key) { k.Base = "python:3.13" },
+		"plugins":   func(k *Key) { k.Plugins = "sha256:bb" },
+		"template":  func(k *Key) { k.Template = "sha256:cc" },
+	}
+	for what, f := range change {
+		t.Run(what, func(t *testing.T) {
+			k := key
+			f(&k)
+			_, ok := c.Find(ctx, image, k)
+			assert.False(t, ok)
+		})
+	}
+	// Another image, the same key.
+	other, _ := setup(t, false)
+	_, ok := c.Find(ctx, other, key)
+	assert.False(t, ok)
+}
+
+// debugLog is a logger whose debug lines land in a buffer.
+func debugLog() (*slog.Logger, *bytes.Buffer) {
+	var b bytes.Buffer
+	return slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
+}
+
+func TestFindIgnoresATamperedLog(t *testing.T) {
+	ctx := context.Background()
+	image, reg := setup(t, false)
+	logger, lines := debugLog()
+	c := New(Options{Logger: logger})
+	logText := collectionLog(t, ids...)
+	require.NoError(t, c.Store(ctx, image, key, logText))
+
+	// The same size, other bytes: a test id more, one less.
+	forged := bytes.Replace(logText, []byte("test_two"), []byte("test_evi"), 1)
+	layer := static.NewLayer(logText, LogMediaType)
+	d, err := layer.Digest()
+	require.NoError(t, err)
+	reg.mu.Lock()
+	reg.digest, reg.body = d.String(), forged
+	reg.mu.Unlock()
+
+	_, ok := c.Find(ctx, image, key)
+	assert.False(t, ok)
+	assert.Contains(t, lines.String(), "error verifying")
+}
+
+// push writes an artifact the way Store does, with its layer's bytes,
+// media type and annotation of a test's choosing.
+func push(t *testing.T, image name.Digest, layer []byte, layerType types.MediaType, keyDigest string) {
+	t.Helper()
+	subject, err := remote.Head(image)
+	require.NoError(t, err)
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(layer, layerType)})
+	require.NoError(t, err)
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), ArtifactType)
+	img = mutate.Annotations(img, map[string]string{KeyAnnotation: keyDigest}).(v1.Image)
+	img = mutate.Subject(img, *subject).(v1.Image)
+	d, err := img.Digest()
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(image.Context().Digest(d.String()), img))
+}
+
+func TestFindIgnoresWhatDoesNotParseOrIsTooLarge(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]struct {
+		layer     []byte
+		layerType types.MediaType
+		maxLog    int64
+		why       string
+	}{
+		"not pytest's output": {[]byte("hello\n"), LogMediaType, 0, "parsing the log"},
+		"count disagrees": {bytes.Replace(collectionLog(t, ids...), []byte("2 tests collected"), []byte("3 tests collected"), 1),
+			LogMediaType, 0, "parsing the log"},
+		"no block":       {[]byte(strings.Join(ids, "\n") + "\n\n2 tests collected in 0.01s\n"), LogMediaType, 0, "parsing the log"},
+		"over the bound": {collectionLog(t, ids...), LogMediaType, 100, "over the 100-byte bound"},
+		"another layer":  {collectionLog(t, ids...), types.OCILayer, 0, "not a collection artifact"},
+	}
+	for what, tc := range cases {
+		t.Run(what, func(t *testing.T) {
+			image, _ := setup(t, false)
+			push(t, image, tc.layer, tc.layerType, key.Digest())
+			logger, lines := debugLog()
+			_, ok := New(Options{Logger: logger, MaxLog: tc.maxLog}).Find(ctx, image, key)
+			assert.False(t, ok)
+			assert.Contains(t, lines.String(), tc.why)
+		})
+	}
+}
+
+// An artifact that does not verify or parse is a miss; a good one stored
+// after it is found.
+func TestFindSkipsABadArtifactForAGoodOne(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, false)
+	push(t, image, []byte("garbage"), LogMediaType, key.Digest())
+	c := New(Options{})
+	_, ok := c.Find(ctx, image, key)
+	require.False(t, ok)
+	require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+	found, ok := c.Find(ctx, image, key)
+	require.True(t, ok)
+	assert.Equal(t, ids, found.IDs)
+}
+
+func TestStoreRefusesALogOverTheBound(t *testing.T) {
+	image, _ := setup(t, false)
+	err := New(Options{MaxLog: 10}).Store(context.Background(), image, key, collectionLog(t, ids...))
+	assert.ErrorContains(t, err, "over the 10-byte bound")
+}

@@ -1,0 +1,62 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
+)
+
+// loadQuarantine reads the quarantine file, the one given or the
+// project's default when present: one error for each bad entry.
+func (c *Config) loadQuarantine() []error {
+	if c.QuarantineList != nil {
+		return nil
+	}
+	file, display := c.Quarantine, c.Quarantine
+	if file == "" {
+		if c.ProjectDir == "" {
+			return nil
+		}
+		file = filepath.Join(c.ProjectDir, quarantine.DefaultPath)
+		if _, err := os.Lstat(file); err != nil {
+			return nil
+		}
+		display = file
+	}
+	if c.Mode == ModeOperator {
+		return []error{&Error{Input: "quarantine", Value: display, Fix: "is not applied in operator mode yet; use --mode direct, or move the file away"}}
+	}
+	l, err := quarantine.Load(file, display)
+	if err == nil {
+		c.QuarantineList = l
+		return nil
+	}
+	var out []error
+	for _, e := range unjoin(err) {
+		var ee *quarantine.EntryError
+		if errors.As(e, &ee) {
+			out = append(out, &Error{Input: "quarantine", Fix: ee.Line})
+			continue
+		}
+		out = append(out, &Error{Input: "quarantine", Value: display, Fix: "cannot be read: " + oneLine(e) + "; give the path of a quarantine YAML file"})
+	}
+	return out
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func oneLine(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
