@@ -29,7 +29,7 @@ func (c *Config) loadQuarantine() []error {
 	if c.Mode == ModeOperator {
 		return []error{&Error{Input: "quarantine", Value: display, Fix: "is not applied in operator mode yet; use --mode direct, or move the file away"}}
 	}
-	l, err := quarantine.Load(file, display)
+	l, err := loadQuarantineFile(c.ProjectDir, file, display)
 	if err == nil {
 		c.QuarantineList = l
 		return nil
@@ -44,6 +44,32 @@ func (c *Config) loadQuarantine() []error {
 		out = append(out, &Error{Input: "quarantine", Value: display, Fix: "cannot be read: " + oneLine(e) + "; give the path of a quarantine YAML file"})
 	}
 	return out
+}
+
+// loadQuarantineFile reads file. One inside the project is opened through
+// an os.Root of the project, so a symbolic link of the project's cannot
+// lead to a file outside it; a path outside the project is the caller's
+// own choice.
+func loadQuarantineFile(projectDir, file, display string) (*quarantine.List, error) {
+	var f *os.File
+	var err error
+	if rel, rerr := filepath.Rel(projectDir, file); projectDir != "" && rerr == nil && filepath.IsLocal(rel) {
+		var root *os.Root
+		if root, err = os.OpenRoot(projectDir); err == nil {
+			defer root.Close()
+			f, err = root.Open(rel)
+		}
+	} else {
+		f, err = os.Open(file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	return quarantine.Load(f, display)
 }
 
 func unjoin(err error) []error {

@@ -13,11 +13,11 @@ package coverage
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -113,16 +113,27 @@ func Rcfile(workDir string, user []byte) string {
 var sectionHeader = regexp.MustCompile(`^\[([^\]]+)\]`)
 
 // ReadProjectRcfile reads the project's .coveragerc, if it has one, as
-// data: at most maxProjectRcfile bytes.
+// data: at most maxProjectRcfile bytes. It is opened through an os.Root of
+// the project, so a symbolic link cannot carry a file from outside the
+// project (a credentials file, the checkout's git config) into the
+// coverage pod's image.
 func ReadProjectRcfile(projectDir string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(projectDir, ProjectRcfile))
+	root, err := os.OpenRoot(projectDir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(ProjectRcfile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", ProjectRcfile, err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file of the project", ProjectRcfile)
+	}
 	return io.ReadAll(io.LimitReader(f, maxProjectRcfile))
 }
 

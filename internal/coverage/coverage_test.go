@@ -1,6 +1,8 @@
 package coverage
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,4 +90,28 @@ func filesByName(s Summary) map[string]File {
 		m[f.Name] = f
 	}
 	return m
+}
+
+// TestReadProjectRcfileStaysInTheProject: a .coveragerc that links to a
+// file outside the project (the checkout's git config, with its token) is
+// never read, so it never reaches the coverage pod's image.
+func TestReadProjectRcfileStaysInTheProject(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "config")
+	require.NoError(t, os.WriteFile(outside, []byte("[http]\nextraheader = AUTHORIZATION: basic c2VjcmV0\n"), 0o600))
+	project := t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(project, ProjectRcfile)))
+	got, err := ReadProjectRcfile(project)
+	require.Error(t, err)
+	assert.Empty(t, got)
+	assert.NotContains(t, err.Error(), "c2VjcmV0")
+
+	require.NoError(t, os.Remove(filepath.Join(project, ProjectRcfile)))
+	got, err = ReadProjectRcfile(project)
+	require.NoError(t, err, "no .coveragerc is no configuration")
+	assert.Empty(t, got)
+
+	require.NoError(t, os.WriteFile(filepath.Join(project, ProjectRcfile), []byte("[report]\nprecision = 2\n"), 0o644))
+	got, err = ReadProjectRcfile(project)
+	require.NoError(t, err)
+	assert.Equal(t, "[report]\nprecision = 2\n", string(got))
 }

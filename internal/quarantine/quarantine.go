@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -104,15 +103,10 @@ type EntryError struct {
 
 func (e *EntryError) Error() string { return e.Line }
 
-// Load reads and checks the quarantine file at file; display is how error
+// Load reads and checks a quarantine file from r; display is how error
 // lines name it. Every bad entry gets an *EntryError of its own, joined.
-func Load(file, display string) (*List, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", display, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+func Load(r io.Reader, display string) (*List, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", display, err)
 	}
