@@ -62,16 +62,30 @@ func depsTag(repo name.Repository, requirements []byte, hasRequirements bool, ba
 // repository when it has the one this machine recorded for this key,
 // otherwise by running pip and filling the cache.
 func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
-	ws, err := newWorkspace(b.pipCred)
-	if err != nil {
-		return deps{}, err
+	// The workspace is made only when host Python runs at all.
+	var ws *workspace
+	defer func() {
+		if ws != nil {
+			ws.remove()
+		}
+	}()
+	workspace := func() (*workspace, error) {
+		if ws != nil {
+			return ws, nil
+		}
+		w, err := newWorkspace(b.pipCred)
+		ws = w
+		return w, err
 	}
-	defer ws.remove()
 	var checked checkedRequirements
 	if b.requirements != "" {
 		// Before anything else: pip must never see a line that would let it
 		// run a package's build code or read a file outside the project.
-		if checked, err = b.checkRequirements(ctx, ws); err != nil {
+		w, err := workspace()
+		if err != nil {
+			return deps{}, err
+		}
+		if checked, err = b.checkRequirements(ctx, w); err != nil {
 			return deps{}, err
 		}
 	}
@@ -95,7 +109,11 @@ func (b *builder) deps(ctx context.Context, base *baseImage) (deps, error) {
 
 	d := deps{python: info.python}
 	if b.requirements != "" || pytestFrom == "added" {
-		if d.layer, err = b.installDeps(ctx, ws, info, checked.top, pytestFrom == "added"); err != nil {
+		w, err := workspace()
+		if err != nil {
+			return deps{}, err
+		}
+		if d.layer, err = b.installDeps(ctx, w, info, checked.top, pytestFrom == "added"); err != nil {
 			return deps{}, err
 		}
 		d.pipRan = true

@@ -118,3 +118,24 @@ func TestWorkspaceNeedsAnEnterableTempDir(t *testing.T) {
 	}
 	assert.False(t, permits(ws.src, hostCredential(), 0o2), "the unprivileged user cannot change the checked copies")
 }
+
+// TestNoWorkspaceWithoutPip: a build that runs no host Python (no
+// requirements, a base that has pytest) makes no pip workspace, so a
+// temporary directory the unprivileged user cannot enter does not stop it.
+func TestNoWorkspaceWithoutPip(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	reg := newTestRegistry(t)
+	base := reg.ref("library/python:3.11")
+	reg.push(t, base, pythonBase(true).image(t))
+	project := newProject(t, map[string]string{"tests/test_a.py": "def test_a():\n    pass\n"})
+	opts := reg.options(t, project, base, newFakePip(t, failingPipScript))
+	private := t.TempDir()
+	require.NoError(t, os.Chmod(private, 0o700))
+	t.Setenv("TMPDIR", private)
+
+	res, err := Build(context.Background(), opts)
+	require.NoError(t, err)
+	assert.False(t, res.PipRan)
+}

@@ -423,7 +423,8 @@ func (b *builder) judgeFindLinks(ws *workspace, l parsedLine, value string) erro
 	if isHTTPURL(value) {
 		return nil
 	}
-	if isURLLike(value) || filepath.IsAbs(value) {
+	// pip expands a leading "~" to the home directory of this machine.
+	if isURLLike(value) || filepath.IsAbs(value) || strings.HasPrefix(value, "~") {
 		bad.Why = "names a location that is neither an http(s) URL nor a directory of the project"
 		return bad
 	}

@@ -154,6 +154,8 @@ func TestCheckRequirements(t *testing.T) {
 			wantErr: `requirements.txt:1: "--find-links" names a location that is neither`},
 		{name: "find-links above the project", files: map[string]string{"requirements.txt": "--find-links ../../../../../../../../opt\n"},
 			wantErr: `requirements.txt:1: "--find-links" names a path that is not a directory of the project`},
+		{name: "find-links in the home directory", files: map[string]string{"requirements.txt": "--find-links ~/wheels\n"},
+			wantErr: `requirements.txt:1: "--find-links" names a location that is neither`},
 		{name: "find-links file URL", files: map[string]string{"requirements.txt": "-f file:///opt/wheels\n"},
 			wantErr: `requirements.txt:1: "--find-links" names a location`},
 		{name: "file index", files: map[string]string{"requirements.txt": "--extra-index-url file:///proc/1/\nenviron\n"},
