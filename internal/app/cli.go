@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
@@ -134,7 +135,7 @@ func execute(ctx context.Context, args []string, env Env) int {
 // inPod are the roles that run inside a test or discovery pod. Their
 // output is the pod's log, which no workflow runner reads, and carries the
 // results block, which must pass unchanged.
-var inPod = map[string]bool{"shim": true, "sidecar": true, discover.Role: true}
+var inPod = map[string]bool{"shim": true, "sidecar": true, discover.Role: true, coverage.Role: true}
 
 // guardStreams puts each of env's output streams behind a logtext.Writer,
 // the one writer every line a person or a workflow runner reads goes

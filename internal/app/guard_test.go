@@ -142,7 +142,7 @@ func TestCLIOutputIssuesNoCommand(t *testing.T) {
 // TestInPodRolesAreNotGuarded: the roles in a pod print to the pod's
 // log, unchanged (their results block must pass whole).
 func TestInPodRolesAreNotGuarded(t *testing.T) {
-	for _, role := range []string{"shim", "sidecar", "collect"} {
+	for _, role := range []string{"shim", "sidecar", "collect", "coverage-combine"} {
 		assert.True(t, inPod[role], role)
 	}
 	var buf bytes.Buffer
