@@ -166,7 +166,7 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newPipeline(cfg, a.log)
+	p, err := newPipeline(cfg, a.log, a.env.environ())
 	var kerr *k8s.ConfigError
 	if errors.As(err, &kerr) {
 		// Named as the action's user gave it, not as the CLI's flag.
@@ -183,7 +183,6 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 	}
 	p.onKindNetwork = onKind
 	p.stderr = fencedWriter{a.wf, "pytest output"}
-	p.environ = a.env.environ()
 	p.onPhase = func(phase string) {
 		switch phase {
 		case phaseBuild:

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/collectcache"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/shim"
 )
 
@@ -24,14 +28,29 @@ func (p *pipeline) collectionKey(b *base, argv []string) collectcache.Key {
 	return k
 }
 
-// collectionImage is b's test image as this process reaches it: in the
-// repository it was pushed to, not the pull registry the pods use.
-func (p *pipeline) collectionImage(b *base) (name.Digest, error) {
-	var opts []name.Option
-	if p.insecureRegistry {
-		opts = append(opts, name.Insecure)
+// newCollectionCache is the collection cache of a run whose environment is
+// environ: its records on this machine in the build cache directory the
+// build uses (build.Options.CacheDir's default); nil, discovering every
+// time, when there is no such directory.
+func newCollectionCache(environ []string, log *slog.Logger) *collectcache.Cache {
+	records := build.OpenRecords("", environ, collectcache.RecordKind, collectcache.RecordsKept, log)
+	if records == nil {
+		return nil
 	}
-	return name.NewDigest(p.cfg.Repository+"@"+b.image.Digest.String(), opts...)
+	return collectcache.New(collectcache.Options{Records: records, MaxLog: k8s.MaxOneOffLog, Logger: log})
+}
+
+// pushedImage is the image of digest d in the repository the build pushed
+// to, as this process reaches it (not the pull registry the pods use),
+// with the build's scheme: plain HTTP for a local registry.
+func (p *pipeline) pushedImage(d v1.Hash) (name.Digest, error) {
+	ref := p.cfg.Repository + "@" + d.String()
+	return name.NewDigest(ref, build.NameOptions(ref, p.insecureRegistry)...)
+}
+
+// collectionImage is b's test image as this process reaches it.
+func (p *pipeline) collectionImage(b *base) (name.Digest, error) {
+	return p.pushedImage(b.image.Digest)
 }
 
 // cachedCollection is b's collection from the cache, when the image

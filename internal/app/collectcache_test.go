@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,15 +36,20 @@ func sampleCollection(t *testing.T, ids ...string) []byte {
 	return b.Bytes()
 }
 
-// A run whose image already carries the collection of the same key starts
-// no discovery pod and finds the same tests; a run with another selection
-// starts one.
+// machine is the environment of a process on a machine of its own: a home
+// with its own cache directory.
+func machine(t *testing.T) []string { return []string{"HOME=" + t.TempDir()} }
+
+// A run whose image already carries the collection of the same key, stored
+// by a run on the same machine, starts no discovery pod and finds the same
+// tests; a run with another selection, or on a fresh machine, starts one.
 func TestDiscoverFromTheCollectionCache(t *testing.T) {
 	ctx := context.Background()
 	repo, digest, _ := testImage(t)
 	ids := []string{"tests/test_a.py::test_one", "tests/test_a.py::test_two"}
 	logs, _, created := coverageCluster(t, 0, sampleCollection(t, ids...))
-	newRun := func(runID string, selection ...string) (*pipeline, *base) {
+	here := machine(t)
+	newRunOn := func(environ []string, runID string, selection ...string) (*pipeline, *base) {
 		p := &pipeline{
 			cfg:     config.Config{Repository: repo, Selection: selection, ProjectDir: t.TempDir()},
 			log:     slog.New(slog.DiscardHandler),
@@ -49,9 +57,13 @@ func TestDiscoverFromTheCollectionCache(t *testing.T) {
 			runID:   runID,
 			stderr:  io.Discard,
 
-			collections: collectcache.New(collectcache.Options{}),
+			collections: newCollectionCache(environ, slog.New(slog.DiscardHandler)),
 		}
+		require.NotNil(t, p.collections)
 		return p, &base{ref: "python:3", image: build.Result{Image: "pull.example/proj@" + digest.String(), Digest: digest}}
+	}
+	newRun := func(runID string, selection ...string) (*pipeline, *base) {
+		return newRunOn(here, runID, selection...)
 	}
 
 	p, b := newRun("r1", "-k", "a")
@@ -72,6 +84,28 @@ func TestDiscoverFromTheCollectionCache(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, *created, 2, "another selection discovers again")
 	assert.Equal(t, "ktr-r3-discover", (*created)[1].Name)
+
+	// The record of what was stored is on the machine that stored it.
+	records, err := filepath.Glob(filepath.Join(strings.TrimPrefix(here[0], "HOME="), ".cache", "k8s-testrun", "build", collectcache.RecordKind, "*.json"))
+	require.NoError(t, err)
+	assert.Len(t, records, 2, "one record for each key")
+
+	p, b = newRunOn(machine(t), "r4", "-k", "a")
+	found, err = p.discover(ctx, b, "discover")
+	require.NoError(t, err)
+	assert.Equal(t, ids, found.IDs)
+	require.Len(t, *created, 3, "a fresh machine discovers once, though the artifact is in the registry")
+	p, b = newRun("r5", "-k", "a")
+	_, err = p.discover(ctx, b, "discover")
+	require.NoError(t, err)
+	assert.Len(t, *created, 3)
+}
+
+// Without a cache directory (neither HOME nor XDG_CACHE_HOME), there is
+// nowhere to record a collection: discovery runs every time.
+func TestNoCollectionCacheWithoutACacheDirectory(t *testing.T) {
+	assert.Nil(t, newCollectionCache(nil, slog.New(slog.DiscardHandler)))
+	assert.NotNil(t, newCollectionCache([]string{"XDG_CACHE_HOME=" + t.TempDir()}, slog.New(slog.DiscardHandler)))
 }
 
 // A collection that failed is not kept: the next run discovers again.
@@ -79,6 +113,7 @@ func TestFailedDiscoveryIsNotCached(t *testing.T) {
 	ctx := context.Background()
 	repo, digest, _ := testImage(t)
 	logs, _, created := coverageCluster(t, 2, []byte("ERROR tests/test_a.py\n"))
+	here := machine(t)
 	for i := range 2 {
 		p := &pipeline{
 			cfg:     config.Config{Repository: repo, ProjectDir: t.TempDir()},
@@ -87,7 +122,7 @@ func TestFailedDiscoveryIsNotCached(t *testing.T) {
 			runID:   fmt.Sprintf("r%d", i),
 			stderr:  io.Discard,
 
-			collections: collectcache.New(collectcache.Options{}),
+			collections: newCollectionCache(here, slog.New(slog.DiscardHandler)),
 		}
 		_, err := p.discover(ctx, &base{ref: "python:3", image: build.Result{Image: repo + "@" + digest.String(), Digest: digest}}, "discover")
 		require.Error(t, err)
@@ -119,5 +154,29 @@ func TestCollectionKey(t *testing.T) {
 	for what, d := range digests {
 		assert.Empty(t, seen[d], "%s has the key of %s", what, seen[d])
 		seen[d] = what
+	}
+}
+
+// The test image is reached as the build pushed it: plain HTTP for a local
+// registry (*.localhost, localhost) and for one the cluster advertised.
+func TestCollectionImageSchemeIsTheBuilds(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		repo     string
+		insecure bool
+		scheme   string
+	}{
+		{"kind-registry.localhost:5000/proj", false, "http"},
+		{"localhost/proj", false, "http"},
+		{"registry.example:5000/proj", true, "http"},
+		{"registry.example/proj", false, "https"},
+	} {
+		p := &pipeline{cfg: config.Config{Repository: tc.repo}, insecureRegistry: tc.insecure}
+		d, err := v1.NewHash(digest)
+		require.NoError(t, err)
+		ref, err := p.collectionImage(&base{image: build.Result{Digest: d}})
+		require.NoError(t, err)
+		assert.Equal(t, tc.repo+"@"+digest, ref.String())
+		assert.Equal(t, tc.scheme, ref.Context().Scheme(), "%s, insecure %v", tc.repo, tc.insecure)
 	}
 }

@@ -85,8 +85,12 @@ func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *runner.
 	}
 	files = append(files, build.OverlayFile{Path: coverage.RcfilePath, Src: rc})
 
+	pushed, err := p.pushedImage(p.image.Digest)
+	if err != nil {
+		return fmt.Errorf("combining coverage: %w", err)
+	}
 	img, err := build.Overlay(ctx, build.OverlayOptions{
-		Image:    p.cfg.Repository + "@" + p.image.Digest.String(),
+		Image:    pushed.String(),
 		Files:    files,
 		What:     "coverage data at " + layout.CoverageDir,
 		Insecure: p.insecureRegistry,

@@ -51,14 +51,13 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	}
 	out := newRunOutput(cfg, env)
 	defer out.progress.Close()
-	p, err := newPipeline(cfg, out.log)
+	p, err := newPipeline(cfg, out.log, env.environ())
 	if err != nil {
 		return ExitInfra, err
 	}
 	// pytest's collection output goes unfenced to the terminal, which may be
 	// a CI runner's log.
 	p.stderr = logtext.NewWriter(env.Stderr)
-	p.environ = env.environ()
 	out.attach(p)
 	rep, err := p.execute(ctx)
 	code := ExitInfra
@@ -111,12 +110,13 @@ type pipeline struct {
 	// (reachKind); insecureRegistry, that the repository is a local
 	// registry the cluster advertised, which speaks plain HTTP.
 	onKindNetwork, insecureRegistry bool
-	// collections keeps what discovery found beside the test image; nil
-	// runs discovery every time.
+	// collections keeps what discovery found beside the test image, and a
+	// record of it on this machine; nil runs discovery every time.
 	collections *collectcache.Cache
 }
 
-func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
+// newPipeline is the run of cfg by a process whose environment is environ.
+func newPipeline(cfg config.Config, log *slog.Logger, environ []string) (*pipeline, error) {
 	tmpl, err := k8s.ParseTemplate(cfg.PodTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("%w; fix %s", err, cfg.PodTemplatePath)
@@ -129,7 +129,7 @@ func newPipeline(cfg config.Config, log *slog.Logger) (*pipeline, error) {
 		return nil, fmt.Errorf("%w; give a valid --kubeconfig or set KUBECONFIG", err)
 	}
 	return &pipeline{cfg: cfg, log: log, cluster: cluster, template: tmpl, runID: newRunID(), stderr: io.Discard,
-		collections: collectcache.New(collectcache.Options{MaxLog: k8s.MaxOneOffLog, Logger: log})}, nil
+		environ: environ, collections: newCollectionCache(environ, log)}, nil
 }
 
 func newRunID() string {

@@ -182,3 +182,63 @@ func (c *diskCache) prune(kind, ext string, keep int) {
 		c.remove(kind, e.key)
 	}
 }
+
+// Records are small JSON records of one kind kept in the build cache on
+// this machine: what a run of ours pushed to a registry that others (test
+// pods among them) may push to as well, so that a later run trusts only
+// what this machine recorded, never what the registry lists. Each record
+// is written under a temporary name and renamed into place; the keep most
+// recently written or read are kept. A nil *Records is off: it has no
+// record and keeps none.
+type Records struct {
+	cache *diskCache
+	kind  string
+	keep  int
+}
+
+// OpenRecords returns the records of kind in the build cache directory
+// dir or, when dir is "", in the default one that environ names (as
+// Options.CacheDir); nil, with a line in log, when there is none or it
+// cannot be created.
+func OpenRecords(dir string, environ []string, kind string, keep int, log *slog.Logger) *Records {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		dir = defaultCacheDir(environ)
+	} else if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	c := openCache(dir, log)
+	if c == nil {
+		return nil
+	}
+	return &Records{cache: c, kind: kind, keep: max(keep, 1)}
+}
+
+// Read decodes the record of key into v and marks it as just used; false
+// when there is none, or it is damaged (and then removed).
+func (r *Records) Read(key string, v any) bool {
+	if r == nil {
+		return false
+	}
+	k := cacheKey(r.kind, key)
+	if !r.cache.readJSON(r.kind, k, v) {
+		return false
+	}
+	r.cache.touch(r.kind, k, ".json")
+	return true
+}
+
+// Write keeps v as the record of key, replacing any, and drops the oldest
+// records beyond the bound.
+func (r *Records) Write(key string, v any) error {
+	if r == nil {
+		return errors.New("no cache directory on this machine to keep records in")
+	}
+	if err := r.cache.writeJSON(r.kind, cacheKey(r.kind, key), v); err != nil {
+		return err
+	}
+	r.cache.prune(r.kind, ".json", r.keep)
+	return nil
+}

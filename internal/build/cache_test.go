@@ -330,3 +330,45 @@ func TestCachePrune(t *testing.T) {
 		"e.json", "e.tar.gz",
 	}, names)
 }
+
+// Records keep what is written under each key, in the default cache
+// directory when none is given, up to the bound, the least recently used
+// dropped first; a damaged one reads as none.
+func TestRecords(t *testing.T) {
+	home := t.TempDir()
+	r := OpenRecords("", []string{"HOME=" + home}, "things", 2, nil)
+	require.NotNil(t, r)
+	dir := filepath.Join(home, ".cache", "k8s-testrun", "build", "things")
+	type rec struct{ V string }
+	var got rec
+	assert.False(t, r.Read("a", &got), "nothing written yet")
+
+	require.NoError(t, r.Write("a", rec{"1"}))
+	require.NoError(t, r.Write("a", rec{"2"}))
+	require.True(t, r.Read("a", &got))
+	assert.Equal(t, "2", got.V, "the last write wins")
+
+	// b is written after a, then a is read: b is the least recently used.
+	require.NoError(t, r.Write("b", rec{"b"}))
+	at := time.Now().Add(-time.Minute)
+	for _, k := range []string{"a", "b"} {
+		require.NoError(t, os.Chtimes(filepath.Join(dir, cacheKey("things", k)+".json"), at, at))
+	}
+	require.True(t, r.Read("a", &got))
+	require.NoError(t, r.Write("c", rec{"c"}))
+	assert.True(t, r.Read("a", &got))
+	assert.True(t, r.Read("c", &got))
+	assert.False(t, r.Read("b", &got), "the least recently used is dropped")
+	files, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	assert.Len(t, files, 2)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, cacheKey("things", "c")+".json"), []byte("{"), 0o644))
+	assert.False(t, r.Read("c", &got), "a damaged record")
+	assert.NoFileExists(t, filepath.Join(dir, cacheKey("things", "c")+".json"))
+
+	assert.Nil(t, OpenRecords("", nil, "things", 2, nil), "no cache directory")
+	var off *Records
+	assert.False(t, off.Read("a", &got))
+	assert.Error(t, off.Write("a", rec{"1"}))
+}

@@ -147,14 +147,14 @@ func newBuilder(o Options) (*builder, error) {
 	if o.Repository == "" {
 		return nil, errors.New("repository is required")
 	}
-	if b.repo, err = name.NewRepository(o.Repository, nameOptions(o.Repository, o.Insecure)...); err != nil {
+	if b.repo, err = name.NewRepository(o.Repository, NameOptions(o.Repository, o.Insecure)...); err != nil {
 		return nil, fmt.Errorf("repository %q: %w", o.Repository, err)
 	}
 	base := o.BaseImage
 	if base == "" {
 		base = DefaultBaseImage
 	}
-	if b.baseRef, err = name.ParseReference(base, nameOptions(base, o.Insecure)...); err != nil {
+	if b.baseRef, err = name.ParseReference(base, NameOptions(base, o.Insecure)...); err != nil {
 		return nil, fmt.Errorf("base image %q: %w", base, err)
 	}
 
@@ -216,9 +216,11 @@ func (b *builder) requirementsPath() string {
 	return filepath.Join(b.projectDir, b.requirements)
 }
 
-// nameOptions allows plain HTTP when asked to, and always for loopback
-// registries, which serve HTTP in every local setup (kind, registry:2).
-func nameOptions(ref string, insecure bool) []name.Option {
+// NameOptions are the options to parse ref, an image or repository
+// reference, with: plain HTTP when insecure asks for it, and always for
+// loopback registries (localhost, *.localhost, loopback addresses), which
+// serve HTTP in every local setup (kind, registry:2).
+func NameOptions(ref string, insecure bool) []name.Option {
 	if insecure || isLoopbackRegistry(ref) {
 		return []name.Option{name.Insecure}
 	}

@@ -50,7 +50,7 @@ func Overlay(ctx context.Context, o OverlayOptions) (Result, error) {
 	if len(o.Files) == 0 {
 		return Result{}, errors.New("overlay: no files")
 	}
-	ref, err := name.NewDigest(o.Image, nameOptions(o.Image, o.Insecure)...)
+	ref, err := name.NewDigest(o.Image, NameOptions(o.Image, o.Insecure)...)
 	if err != nil {
 		return Result{}, fmt.Errorf("overlay: image %q is not a digest reference: %w", o.Image, err)
 	}

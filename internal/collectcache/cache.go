@@ -1,18 +1,23 @@
 // Package collectcache keeps what a discovery pod found beside the test
-// image it ran in: an OCI artifact whose subject is the image's manifest,
-// found again through the registry's referrers API, or, where the registry
-// lacks it, through the sha256-<hex> tag that signing tools use
-// (go-containerregistry writes and reads both).
+// image it ran in: an OCI artifact whose subject is the image's manifest
+// (so the registry's referrers API, or the sha256-<hex> tag that signing
+// tools use where it lacks it, lists it), and, on this machine, a record of
+// the artifact's manifest digest under the image and the key.
 //
 // The artifact holds the discovery pod's log as it was read, and a key: the
 // selection, the discovery command, the base image, the pod template and
 // the plugins injected into pytest. A run whose key and image match reads
-// the log from the artifact instead of starting a discovery pod. The log is
-// untrusted, as the discovery pod's own: whoever can push to the registry
-// (a test pod may) can write an artifact. So it is bounded as the pod's log
+// the log from the artifact instead of starting a discovery pod. Whoever
+// can push to the registry (a test pod may) can attach an artifact to the
+// image, with the right key and a log that lists only some of the tests; so
+// Find never takes the registry's list: it reads only the manifest this
+// machine recorded when it stored the collection, by its digest, which its
+// bytes are checked against. A machine without the record (a fresh CI
+// runner) discovers once, then stores and records. The log is untrusted
+// all the same, as the discovery pod's own: it is bounded as the pod's log
 // is, its layer's digest is checked against its bytes, and it goes through
-// the same parser (discover.ParseLog). An artifact that fails any of this is
-// a miss, never an error.
+// the same parser (discover.ParseLog). An artifact that fails any of this
+// is a miss, never an error.
 package collectcache
 
 import (
@@ -41,7 +46,7 @@ import (
 
 // ArtifactType names a k8s-testrun collection among an image's referrers:
 // the artifact's config media type, which both the referrers API and the
-// tag scheme report as its artifactType.
+// tag scheme report as its artifactType. Find checks it, never lists it.
 const ArtifactType = "application/vnd.k8s-testrun.collection.v1+json"
 
 // LogMediaType is the media type of the artifact's one layer: the
@@ -49,17 +54,20 @@ const ArtifactType = "application/vnd.k8s-testrun.collection.v1+json"
 const LogMediaType = "application/vnd.k8s-testrun.collection.log.v1"
 
 // KeyAnnotation holds the key's digest on the artifact's manifest, and so
-// on its descriptor among the referrers, where Find picks it without
-// reading other artifacts.
+// on its descriptor among the referrers.
 const KeyAnnotation = "dev.k8s-testrun.collection.key"
 
 // DefaultMaxLog bounds a stored log as the discovery pod's log is bounded
 // (k8s.MaxOneOffLog).
 const DefaultMaxLog = 64 << 20
 
-// maxCandidates bounds the artifacts Find reads for one key: the referrers
-// list is the registry's word, and anyone who can push can lengthen it.
-const maxCandidates = 4
+// RecordKind names the records of stored collections among this machine's
+// records (build.OpenRecords); RecordsKept bounds them, the least recently
+// used dropped first.
+const (
+	RecordKind  = "collection"
+	RecordsKept = 256
+)
 
 // Key is what a collection depends on besides the image: a change to any
 // part is a miss.
@@ -89,8 +97,31 @@ func (k Key) Digest() string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Options are a Cache's optional settings.
+// Records keep small JSON records on this machine, out of the registry's
+// and the test pods' reach (build.Records).
+type Records interface {
+	// Read decodes the record of key into v; false when there is none.
+	Read(key string, v any) bool
+	// Write keeps v as the record of key, replacing any.
+	Write(key string, v any) error
+}
+
+// record is what Store pushed for an image and a key.
+type record struct {
+	// Artifact is the digest of the artifact's manifest.
+	Artifact string `json:"artifact"`
+}
+
+// recordKey is the record's key for image and the key's digest.
+func recordKey(image name.Digest, key string) string {
+	return image.Context().Name() + "@" + image.DigestStr() + " " + key
+}
+
+// Options are a Cache's settings.
 type Options struct {
+	// Records is where Store records what it pushed and the only place
+	// Find trusts; nil finds nothing and stores nothing.
+	Records Records
 	// Transport carries every registry request; default
 	// remote.DefaultTransport.
 	Transport http.RoundTripper
@@ -105,6 +136,7 @@ type Options struct {
 
 // Cache stores and finds collections in a registry.
 type Cache struct {
+	records   Records
 	transport http.RoundTripper
 	keychain  authn.Keychain
 	maxLog    int64
@@ -113,7 +145,7 @@ type Cache struct {
 
 // New returns a Cache with opts.
 func New(opts Options) *Cache {
-	c := &Cache{transport: opts.Transport, keychain: opts.Keychain, maxLog: opts.MaxLog, log: opts.Logger}
+	c := &Cache{records: opts.Records, transport: opts.Transport, keychain: opts.Keychain, maxLog: opts.MaxLog, log: opts.Logger}
 	if c.transport == nil {
 		c.transport = remote.DefaultTransport
 	}
@@ -134,8 +166,12 @@ func (c *Cache) remote(ctx context.Context) []remote.Option {
 }
 
 // Store attaches log, the log of a discovery pod that ran in image and
-// whose collection parsed, to image under key.
+// whose collection parsed, to image under key, and records the artifact on
+// this machine.
 func (c *Cache) Store(ctx context.Context, image name.Digest, key Key, log []byte) error {
+	if c.records == nil {
+		return errors.New("storing the collection: no place on this machine to record it")
+	}
 	if int64(len(log)) > c.maxLog {
 		return fmt.Errorf("storing the collection: log of %d bytes is over the %d-byte bound", len(log), c.maxLog)
 	}
@@ -144,13 +180,14 @@ func (c *Cache) Store(ctx context.Context, image name.Digest, key Key, log []byt
 	if err != nil {
 		return fmt.Errorf("storing the collection: reading %s: %w", image, err)
 	}
+	want := key.Digest()
 	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(log, LogMediaType)})
 	if err != nil {
 		return fmt.Errorf("storing the collection: %w", err)
 	}
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, ArtifactType)
-	img = mutate.Annotations(img, map[string]string{KeyAnnotation: key.Digest()}).(v1.Image)
+	img = mutate.Annotations(img, map[string]string{KeyAnnotation: want}).(v1.Image)
 	img = mutate.Subject(img, v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}).(v1.Image)
 	d, err := img.Digest()
 	if err != nil {
@@ -159,52 +196,40 @@ func (c *Cache) Store(ctx context.Context, image name.Digest, key Key, log []byt
 	if err := remote.Write(image.Context().Digest(d.String()), img, ropts...); err != nil {
 		return fmt.Errorf("storing the collection beside %s: %w", image, err)
 	}
+	if err := c.records.Write(recordKey(image, want), record{Artifact: d.String()}); err != nil {
+		return fmt.Errorf("recording the collection on this machine: %w", err)
+	}
 	return nil
 }
 
-// Find returns the collection stored with image under key, parsed by
-// discover.ParseLog, and true; or false when there is none that verifies
-// and parses, with the reason logged at debug.
+// Find returns the collection this machine stored with image under key,
+// parsed by discover.ParseLog, and true; or false when there is no record
+// of one, or the recorded one does not verify and parse, with the reason
+// logged. Other artifacts attached to image are never read.
 func (c *Cache) Find(ctx context.Context, image name.Digest, key Key) (discover.Collection, bool) {
 	want := key.Digest()
-	ropts := c.remote(ctx)
-	idx, err := remote.Referrers(image, append(ropts, remote.WithFilter("artifactType", ArtifactType))...)
-	if err != nil {
-		c.log.Debug("collection cache: listing referrers", "image", image.String(), "error", err)
+	var rec record
+	if c.records == nil || !c.records.Read(recordKey(image, want), &rec) {
+		c.log.Debug("collection cache: no record of a collection for this image and key on this machine", "image", image.String(), "key", want)
 		return discover.Collection{}, false
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		c.log.Debug("collection cache: reading referrers", "image", image.String(), "error", err)
-		return discover.Collection{}, false
-	}
-	tried := 0
-	// The newest last, in the tag scheme; the API's order is the
-	// registry's.
-	for i := len(im.Manifests) - 1; i >= 0 && tried < maxCandidates; i-- {
-		desc := im.Manifests[i]
-		if desc.ArtifactType != ArtifactType || desc.Annotations[KeyAnnotation] != want {
-			continue
+	d, err := v1.NewHash(rec.Artifact)
+	if err == nil {
+		var found discover.Collection
+		if found, err = c.read(ctx, image, d, want); err == nil {
+			return found, true
 		}
-		tried++
-		found, err := c.read(ctx, image, desc.Digest, want)
-		if err != nil {
-			c.log.Debug("collection cache: ignoring an artifact", "image", image.String(), "artifact", desc.Digest.String(), "error", err)
-			continue
-		}
-		return found, true
 	}
-	if tried == 0 {
-		c.log.Debug("collection cache: no artifact for this key", "image", image.String(), "key", want)
-	}
+	c.log.Warn("collection cache: ignoring the collection this machine recorded", "image", image.String(), "artifact", rec.Artifact, "error", err)
 	return discover.Collection{}, false
 }
 
 // errArtifact is an artifact that is not one Store writes.
 var errArtifact = errors.New("not a collection artifact")
 
-// read reads and parses one artifact; go-containerregistry checks the
-// manifest's and the layer's digests against their bytes as it reads them.
+// read reads and parses the artifact whose manifest has digest d;
+// go-containerregistry checks the manifest's and the layer's digests
+// against their bytes as it reads them.
 func (c *Cache) read(ctx context.Context, image name.Digest, d v1.Hash, key string) (discover.Collection, error) {
 	img, err := remote.Image(image.Context().Digest(d.String()), c.remote(ctx)...)
 	if err != nil {

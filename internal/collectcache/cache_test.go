@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -48,17 +49,20 @@ func collectionLog(t *testing.T, ids ...string) []byte {
 	return b.Bytes()
 }
 
-// tamper rewrites the bytes of one blob the registry serves.
+// tamper rewrites the bytes of one blob the registry serves, and notes the
+// paths of the requests it gets.
 type tamper struct {
 	http.Handler
 	mu     sync.Mutex
 	digest string
 	body   []byte
+	paths  []string
 }
 
 func (t *tamper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	digest, body := t.digest, t.body
+	t.paths = append(t.paths, r.Method+" "+r.URL.Path)
 	t.mu.Unlock()
 	if digest != "" && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+digest) {
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -98,15 +102,28 @@ func TestStoreThenFind(t *testing.T) {
 	for _, referrers := range []bool{true, false} {
 		t.Run(map[bool]string{true: "referrers API", false: "tag scheme"}[referrers], func(t *testing.T) {
 			ctx := context.Background()
-			image, _ := setup(t, referrers)
-			c := New(Options{})
+			image, reg := setup(t, referrers)
+			c := newCache(t, Options{})
 
 			_, ok := c.Find(ctx, image, key)
 			assert.False(t, ok, "nothing stored yet")
 
 			require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+			reg.mu.Lock()
+			reg.paths = nil
+			reg.mu.Unlock()
 			found, ok := c.Find(ctx, image, key)
 			require.True(t, ok)
+			// Find reads the recorded manifest and its blobs, and lists
+			// nothing: neither referrers nor the fallback tag.
+			reg.mu.Lock()
+			paths := reg.paths
+			reg.mu.Unlock()
+			require.NotEmpty(t, paths)
+			for _, p := range paths {
+				assert.NotContains(t, p, "/referrers/")
+				assert.NotContains(t, p, "/manifests/sha256-")
+			}
 			assert.Equal(t, ids, found.IDs)
 			assert.Equal(t, []string{"slow"}, found.Marks[ids[0]])
 			assert.Equal(t, discover.Versions{Python: "3.11.2", Pytest: "7.2.1"}, found.Versions)
@@ -122,6 +139,14 @@ func TestStoreThenFind(t *testing.T) {
 			} else {
 				assert.NoError(t, err, "the fallback tag %s", tag)
 			}
+			// The artifact keeps its subject: the registry lists it.
+			idx, err := remote.Referrers(image)
+			require.NoError(t, err)
+			im, err := idx.IndexManifest()
+			require.NoError(t, err)
+			require.Len(t, im.Manifests, 1)
+			assert.Equal(t, ArtifactType, im.Manifests[0].ArtifactType)
+			assert.Equal(t, key.Digest(), im.Manifests[0].Annotations[KeyAnnotation])
 		})
 	}
 }
@@ -129,7 +154,7 @@ func TestStoreThenFind(t *testing.T) {
 func TestFindMissesOnAnotherKey(t *testing.T) {
 	ctx := context.Background()
 	image, _ := setup(t, false)
-	c := New(Options{})
+	c := newCache(t, Options{})
 	require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
 
 	change := map[string]func(k *Key){
@@ -163,7 +188,7 @@ func TestFindIgnoresATamperedLog(t *testing.T) {
 	ctx := context.Background()
 	image, reg := setup(t, false)
 	logger, lines := debugLog()
-	c := New(Options{Logger: logger})
+	c := newCache(t, Options{Logger: logger})
 	logText := collectionLog(t, ids...)
 	require.NoError(t, c.Store(ctx, image, key, logText))
 
@@ -183,7 +208,7 @@ func TestFindIgnoresATamperedLog(t *testing.T) {
 
 // push writes an artifact the way Store does, with its layer's bytes,
 // media type and annotation of a test's choosing.
-func push(t *testing.T, image name.Digest, layer []byte, layerType types.MediaType, keyDigest string) {
+func push(t *testing.T, image name.Digest, layer []byte, layerType types.MediaType, keyDigest string) v1.Hash {
 	t.Helper()
 	subject, err := remote.Head(image)
 	require.NoError(t, err)
@@ -195,6 +220,7 @@ func push(t *testing.T, image name.Digest, layer []byte, layerType types.MediaTy
 	d, err := img.Digest()
 	require.NoError(t, err)
 	require.NoError(t, remote.Write(image.Context().Digest(d.String()), img))
+	return d
 }
 
 func TestFindIgnoresWhatDoesNotParseOrIsTooLarge(t *testing.T) {
@@ -215,22 +241,24 @@ func TestFindIgnoresWhatDoesNotParseOrIsTooLarge(t *testing.T) {
 	for what, tc := range cases {
 		t.Run(what, func(t *testing.T) {
 			image, _ := setup(t, false)
-			push(t, image, tc.layer, tc.layerType, key.Digest())
 			logger, lines := debugLog()
-			_, ok := New(Options{Logger: logger, MaxLog: tc.maxLog}).Find(ctx, image, key)
+			c := newCache(t, Options{Logger: logger, MaxLog: tc.maxLog})
+			// As if this machine had stored it: the checks hold even then.
+			recordArtifact(t, c, image, push(t, image, tc.layer, tc.layerType, key.Digest()))
+			_, ok := c.Find(ctx, image, key)
 			assert.False(t, ok)
 			assert.Contains(t, lines.String(), tc.why)
 		})
 	}
 }
 
-// An artifact that does not verify or parse is a miss; a good one stored
-// after it is found.
+// A recorded artifact that does not verify or parse is a miss; a good one
+// stored after it replaces the record and is found.
 func TestFindSkipsABadArtifactForAGoodOne(t *testing.T) {
 	ctx := context.Background()
 	image, _ := setup(t, false)
-	push(t, image, []byte("garbage"), LogMediaType, key.Digest())
-	c := New(Options{})
+	c := newCache(t, Options{})
+	recordArtifact(t, c, image, push(t, image, []byte("garbage"), LogMediaType, key.Digest()))
 	_, ok := c.Find(ctx, image, key)
 	require.False(t, ok)
 	require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
@@ -239,8 +267,100 @@ func TestFindSkipsABadArtifactForAGoodOne(t *testing.T) {
 	assert.Equal(t, ids, found.IDs)
 }
 
+// Without a place for records, Store pushes nothing and Find finds
+// nothing.
+func TestNoRecordsNoCache(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, true)
+	c := New(Options{})
+	assert.ErrorContains(t, c.Store(ctx, image, key, collectionLog(t, ids...)), "no place on this machine to record it")
+	idx, err := remote.Referrers(image)
+	require.NoError(t, err)
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	assert.Empty(t, im.Manifests)
+	_, ok := c.Find(ctx, image, key)
+	assert.False(t, ok)
+}
+
 func TestStoreRefusesALogOverTheBound(t *testing.T) {
 	image, _ := setup(t, false)
-	err := New(Options{MaxLog: 10}).Store(context.Background(), image, key, collectionLog(t, ids...))
+	err := newCache(t, Options{MaxLog: 10}).Store(context.Background(), image, key, collectionLog(t, ids...))
 	assert.ErrorContains(t, err, "over the 10-byte bound")
+}
+
+// newCache is a Cache on a machine of its own: its records in a
+// directory of their own.
+func newCache(t *testing.T, opts Options) *Cache {
+	t.Helper()
+	opts.Records = build.OpenRecords(t.TempDir(), nil, RecordKind, RecordsKept, nil)
+	require.NotNil(t, opts.Records)
+	return New(opts)
+}
+
+// record writes, on c's machine, the record of the artifact with digest d
+// as the one stored for image under key.
+func recordArtifact(t *testing.T, c *Cache, image name.Digest, d v1.Hash) {
+	t.Helper()
+	require.NoError(t, c.records.Write(recordKey(image, key.Digest()), record{Artifact: d.String()}))
+}
+
+// pushForged attaches, as someone who can push to the registry (a test pod
+// may), an artifact in Store's format whose log lists only forgedIDs.
+func pushForged(t *testing.T, image name.Digest, forgedIDs ...string) {
+	t.Helper()
+	push(t, image, collectionLog(t, forgedIDs...), LogMediaType, key.Digest())
+}
+
+// Only what this machine stored is used: an artifact in Store's format,
+// with the right subject and key, that someone else attached is never
+// used, whether this machine has no record for the key or a record of the
+// genuine artifact.
+func TestFindUsesOnlyWhatThisMachineRecorded(t *testing.T) {
+	ctx := context.Background()
+	for _, referrers := range []bool{true, false} {
+		t.Run(map[bool]string{true: "referrers API", false: "tag scheme"}[referrers], func(t *testing.T) {
+			t.Run("no record", func(t *testing.T) {
+				image, _ := setup(t, referrers)
+				pushForged(t, image, ids[0])
+				found, ok := newCache(t, Options{}).Find(ctx, image, key)
+				assert.False(t, ok, "a forged collection was used: %v", found.IDs)
+			})
+			t.Run("a record of the genuine artifact", func(t *testing.T) {
+				image, _ := setup(t, referrers)
+				c := newCache(t, Options{})
+				require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+				// Attached after the genuine one: the newest.
+				pushForged(t, image, ids[0])
+				found, ok := c.Find(ctx, image, key)
+				require.True(t, ok)
+				assert.Equal(t, ids, found.IDs, "the forged collection was used")
+			})
+			t.Run("forged first, then stored", func(t *testing.T) {
+				image, _ := setup(t, referrers)
+				pushForged(t, image, ids[0])
+				c := newCache(t, Options{})
+				require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+				pushForged(t, image, ids[1])
+				found, ok := c.Find(ctx, image, key)
+				require.True(t, ok)
+				assert.Equal(t, ids, found.IDs, "a forged collection was used")
+			})
+		})
+	}
+}
+
+// A machine without the record (a fresh CI runner) discovers once: it does
+// not take another machine's artifact on the registry's word.
+func TestFindOnAFreshMachineMisses(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, false)
+	require.NoError(t, newCache(t, Options{}).Store(ctx, image, key, collectionLog(t, ids...)))
+	fresh := newCache(t, Options{})
+	_, ok := fresh.Find(ctx, image, key)
+	assert.False(t, ok)
+	require.NoError(t, fresh.Store(ctx, image, key, collectionLog(t, ids...)))
+	found, ok := fresh.Find(ctx, image, key)
+	require.True(t, ok)
+	assert.Equal(t, ids, found.IDs)
 }
