@@ -2,8 +2,10 @@ package app
 
 import (
 	"errors"
+	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 )
 
@@ -26,4 +28,22 @@ func checkQuarantine(l *quarantine.List, bases []*base) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// excusedCases are the IDs of the cases whose failure the quarantine
+// excuses at the run's start, judged as the report judges them, so that
+// their failures do not count towards --max-failures. In a runtime matrix
+// every base's case of an excused test is excused. Nil without a
+// quarantine.
+func excusedCases(l *quarantine.List, cases []plan.Case, started time.Time) map[string]bool {
+	if l == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, c := range cases {
+		if _, ok := l.Excuses(c.TestID, started); ok {
+			out[c.ID] = true
+		}
+	}
+	return out
 }

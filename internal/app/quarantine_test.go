@@ -4,13 +4,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // TestCheckQuarantine: an entry that names no collected test, in any base,
@@ -80,4 +83,29 @@ func TestQuarantineFileIsFound(t *testing.T) {
 	err = c.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `quarantine "`+c.Quarantine+`": cannot be read: no such file or directory`)
+}
+
+// TestExcusedCases: the cases whose failure the quarantine excuses at the
+// run's start, by case ID, every base's case in a matrix; an expired entry
+// excuses none.
+func TestExcusedCases(t *testing.T) {
+	l, err := quarantine.Parse([]byte("quarantine:\n"+
+		"- {test: 'tests/a.py::*', until: 2026-12-31, reason: r}\n"+
+		"- {test: 'tests/b.py::test_old', until: 2026-11-30, reason: r}\n"), "q.yaml")
+	require.NoError(t, err)
+	var cases []plan.Case
+	for base := range 2 {
+		for _, id := range []string{"tests/a.py::test_x", "tests/b.py::test_old", "tests/c.py::test_y"} {
+			cases = append(cases, plan.Case{ID: testid.BaseCaseID(id, base), TestID: id, Base: base})
+		}
+	}
+	dec1 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	assert.Equal(t, map[string]bool{
+		testid.BaseCaseID("tests/a.py::test_x", 0): true,
+		testid.BaseCaseID("tests/a.py::test_x", 1): true,
+	}, excusedCases(l, cases, dec1))
+	nov1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	assert.Len(t, excusedCases(l, cases, nov1), 4, "before its date, the second entry excuses too")
+	assert.Empty(t, excusedCases(l, cases, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)), "past every date")
+	assert.Nil(t, excusedCases(nil, cases, dec1))
 }

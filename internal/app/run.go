@@ -214,6 +214,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
 		MaxFailures:    p.cfg.MaxFailures,
+		Excused:        excusedCases(p.cfg.QuarantineList, cases, start),
 		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
 		SlowTimeout:    p.cfg.EffectiveSlowTimeout(),

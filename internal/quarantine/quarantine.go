@@ -191,6 +191,17 @@ func (l *List) Lookup(testID string, now time.Time) (e Entry, ok bool) {
 	return e, ok
 }
 
+// Excuses finds the entry that excuses the test's failure at now: the
+// first that names it and has not expired. The report and the run's
+// failure limit both judge by it, at the run's start.
+func (l *List) Excuses(testID string, now time.Time) (Entry, bool) {
+	e, ok := l.Lookup(testID, now)
+	if !ok || e.Expired(now) {
+		return Entry{}, false
+	}
+	return e, true
+}
+
 // Unmatched checks every entry against the collected tests: an entry that
 // names none of them gets an *EntryError, joined.
 func (l *List) Unmatched(testIDs []string) error {

@@ -182,6 +182,24 @@ func TestLoadIsBounded(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
+func TestExcuses(t *testing.T) {
+	both, err := Parse([]byte("quarantine:\n- {test: 't::x', until: '2026-06-30', reason: old}\n- {test: 't::*', until: '2026-12-31', reason: new}\n"), "q")
+	require.NoError(t, err)
+	e, ok := both.Excuses("t::x", day("2026-06-30", 12))
+	require.True(t, ok)
+	assert.Equal(t, "old", e.Reason, "the first live entry")
+	e, ok = both.Excuses("t::x", day("2026-07-01", 0))
+	require.True(t, ok)
+	assert.Equal(t, "new", e.Reason)
+	_, ok = both.Excuses("t::x", day("2027-01-01", 0))
+	assert.False(t, ok, "an expired entry excuses nothing")
+	_, ok = both.Excuses("u::x", day("2026-06-30", 12))
+	assert.False(t, ok)
+	var nilList *List
+	_, ok = nilList.Excuses("t::x", day("2026-06-30", 12))
+	assert.False(t, ok)
+}
+
 func TestUnmatched(t *testing.T) {
 	l, err := Parse([]byte(good), "q.yaml")
 	require.NoError(t, err)
