@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
@@ -12,14 +13,23 @@ import (
 // checkQuarantine refuses, before any test pod, a quarantine entry that
 // names none of the tests the bases' discovery collected: a typo there
 // would leave a failing test unexcused, or a test id long gone in the file.
-// Every such entry gets a line of its own.
-func checkQuarantine(l *quarantine.List, bases []*base) error {
+// Every such entry gets a line of its own. A run given a selection
+// (selected) collects only part of the project, and an entry may name a
+// test outside it: there the entries that match nothing get one warning
+// line instead.
+func checkQuarantine(l *quarantine.List, bases []*base, selected bool, log *slog.Logger) error {
 	if l == nil {
 		return nil
 	}
 	var ids []string
 	for _, b := range bases {
 		ids = append(ids, b.found.IDs...)
+	}
+	if selected {
+		if line := l.UnmatchedLine(ids); line != "" {
+			log.Warn("quarantine: " + line)
+		}
+		return nil
 	}
 	var errs []error
 	for _, e := range unjoin(l.Unmatched(ids)) {

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -29,13 +33,45 @@ func TestCheckQuarantine(t *testing.T) {
 		{found: discover.Collection{IDs: []string{"tests/a.py::test_x", "tests/b.py::test_1"}}},
 		{found: discover.Collection{IDs: []string{"tests/c.py::test_y"}}},
 	}
-	err = checkQuarantine(l, bases)
+	err = checkQuarantine(l, bases, false, slog.New(slog.DiscardHandler))
 	require.Error(t, err)
 	assert.True(t, isInputError(err), "exit code 2")
 	assert.Equal(t, `quarantine: q.yaml: entry 3 (test "tests/typo.py::test_x"): matches no collected test; fix the test id or pattern, or remove the entry`, err.Error())
 
-	assert.NoError(t, checkQuarantine(l, append(bases, &base{found: discover.Collection{IDs: []string{"tests/typo.py::test_x"}}})))
-	assert.NoError(t, checkQuarantine(nil, bases))
+	assert.NoError(t, checkQuarantine(l, append(bases, &base{found: discover.Collection{IDs: []string{"tests/typo.py::test_x"}}}), false, slog.New(slog.DiscardHandler)))
+	assert.NoError(t, checkQuarantine(nil, bases, false, slog.New(slog.DiscardHandler)))
+}
+
+// TestCheckQuarantineUnderASelection: a run given a selection (paths, -k,
+// -m after --) collects only part of the project, so an entry naming a
+// test outside it is no error: one warning line names the entries that
+// match nothing, defused like every log line, and the run goes on.
+func TestCheckQuarantineUnderASelection(t *testing.T) {
+	l, err := quarantine.Parse([]byte("quarantine:\n"+
+		"- {test: 'tests/a.py::test_x', until: 2026-12-31, reason: r}\n"+
+		"- {test: 'tests/b.py::*', until: 2026-12-31, reason: r}\n"+
+		"- {test: '::set-output name=x::y', until: 2026-12-31, reason: r}\n"), "q.yaml")
+	require.NoError(t, err)
+	bases := []*base{{found: discover.Collection{IDs: []string{"tests/a.py::test_x"}}}}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(logtext.NewWriter(&buf), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	require.NoError(t, checkQuarantine(l, bases, true, log))
+	out := buf.String()
+	assert.Equal(t, 1, strings.Count(out, "\n"), "one line: %s", out)
+	assert.Contains(t, out, "level=WARN")
+	assert.Contains(t, out, `q.yaml: 2 of 3 entries match no test of this selection (entry 2 (test \"tests/b.py::*\"), entry 3 (test \"::set-output name=x::y\")); they apply to runs that collect their tests`)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		assert.False(t, logtext.IsCommand(line), line)
+	}
+
+	buf.Reset()
+	require.NoError(t, checkQuarantine(l, append(bases, &base{found: discover.Collection{IDs: []string{"tests/b.py::test_1", "::set-output name=x::y"}}}), true, log))
+	assert.Empty(t, buf.String(), "every entry matches: nothing to say")
+
+	// Without a selection the whole project was collected: still an error.
+	err = checkQuarantine(l, bases, false, log)
+	require.Error(t, err)
+	assert.True(t, isInputError(err))
 }
 
 // TestQuarantineFileIsFound: the project's default file is read when

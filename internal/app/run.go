@@ -162,7 +162,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
-	if err := checkQuarantine(p.cfg.QuarantineList, bases); err != nil {
+	if err := checkQuarantine(p.cfg.QuarantineList, bases, len(p.cfg.Selection) > 0, p.log); err != nil {
 		return nil, err
 	}
 	var cases []plan.Case
