@@ -162,7 +162,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		return nil, err
 	}
 	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
-	if err := checkQuarantine(p.cfg.QuarantineList, bases); err != nil {
+	if err := checkQuarantine(p.cfg.QuarantineList, bases, len(p.cfg.Selection) > 0, p.log); err != nil {
 		return nil, err
 	}
 	var cases []plan.Case
@@ -214,6 +214,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
 		MaxFailures:    p.cfg.MaxFailures,
+		Excused:        excusedCases(p.cfg.QuarantineList, cases, start),
 		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
 		SlowTimeout:    p.cfg.EffectiveSlowTimeout(),

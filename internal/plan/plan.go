@@ -77,6 +77,10 @@ type Spec struct {
 	// limit. With a limit, a finished pod holds its parallelism slot until
 	// it is collected, so that no pod starts that its verdict would stop.
 	MaxFailures int
+	// Excused are the IDs of the cases whose failure a quarantine excuses:
+	// they still run and retry, but their final failures do not count
+	// towards MaxFailures, as they do not fail the run.
+	Excused map[string]bool
 	// Stop is a stop decided over a wider view than this spec's (the
 	// operator evaluates each test alone once its run has stopped): it
 	// acts as a reached MaxFailures.

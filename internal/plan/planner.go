@@ -71,6 +71,12 @@ func (st *caseState) failing() bool {
 	return !st.wants && len(st.attempts) > 0 && needsRetry(st.attempts[len(st.attempts)-1].Status)
 }
 
+// counts says whether the case's standing counts towards MaxFailures: a
+// final failure that no quarantine excuses.
+func (pl *Planner) counts(st *caseState) bool {
+	return st.failing() && !pl.spec.Excused[st.c.ID]
+}
+
 // NewPlanner prepares the evaluations of spec. The spec's cases and units
 // must not change afterwards.
 func NewPlanner(spec Spec) *Planner {
@@ -148,7 +154,7 @@ func (pl *Planner) count(st *caseState, sign int) {
 		if st.unit >= 0 {
 			pl.wanting[st.unit] += sign * st.n
 		}
-	case st.failing():
+	case pl.counts(st):
 		pl.failed += sign * st.n
 	}
 }
@@ -247,7 +253,7 @@ func (pl *Planner) Next(pods []Pod) Decision {
 		st := &pl.states[i]
 		if !st.wants {
 			nonFinal[st.phase] += st.n
-			if st.failing() {
+			if pl.counts(st) {
 				failures -= st.n
 			}
 		}

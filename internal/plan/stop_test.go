@@ -140,3 +140,50 @@ func TestStopFromOutside(t *testing.T) {
 	assert.Empty(t, d.Actions, "nothing starts")
 	assert.Equal(t, []string{"a"}, stoppedCases(d))
 }
+
+// TestMaxFailuresSkipsExcused: a case whose failure a quarantine excuses
+// does not count towards MaxFailures, so with a limit of one, an excused
+// failure and then an unexcused one still run every test; the unexcused
+// failure is the one that reaches the limit.
+func TestMaxFailuresSkipsExcused(t *testing.T) {
+	failed := Outcome{Status: Failed, ExitCode: 1}
+	errored := Outcome{Status: Error, ExitCode: -1, Reason: "OOMKilled"}
+	outcome := map[string]Outcome{"a": failed, "b": {Status: Passed}, "c": failed, "d": errored}
+	d4 := Case{ID: "d", TestID: "t.py::d"}
+	spec := Spec{Cases: []Case{a, d4, b, c}, Parallelism: 1, MaxAttempts: 2, MaxFailures: 1,
+		Excused: map[string]bool{"a": true, "d": true}}
+
+	pl := NewPlanner(spec)
+	var pods []Pod
+	var dec Decision
+	for range 20 {
+		dec = pl.Next(pods)
+		if dec.Done {
+			break
+		}
+		for _, x := range dec.Actions {
+			require.Equal(t, Create, x.Kind, "%v", kinds(dec.Actions))
+			pods = append(pods, Pod{Name: x.Unit + "-" + string(rune('0'+x.Attempt)), CaseID: x.Unit, Attempt: x.Attempt,
+				Done: true, Collected: true, Deleting: true, Outcome: outcome[x.Case.ID]})
+		}
+	}
+	require.True(t, dec.Done)
+	attempts := map[string]int{}
+	for _, st := range pl.Cases() {
+		assert.False(t, st.Stopped, "%s ran", st.Case.ID)
+		attempts[st.Case.ID] = len(st.Attempts)
+	}
+	assert.Equal(t, map[string]int{"a": 2, "d": 2, "b": 1, "c": 2}, attempts, "every test ran, the failing ones twice")
+	assert.True(t, dec.Stopped, "c's failure reached the limit")
+
+	// Next, from the same pods, agrees.
+	d := Next(spec, pods)
+	assert.True(t, d.Done)
+	assert.Empty(t, stoppedCases(d))
+
+	// Without the excuse, a's failure stops the run before the rest.
+	spec.Excused = nil
+	d = Next(spec, pods[:2])
+	assert.True(t, d.Stopped)
+	assert.Equal(t, []string{"d", "b", "c"}, stoppedCases(d))
+}

@@ -89,10 +89,15 @@ func (e Entry) Describe() string {
 
 // name is the entry as an error line names it.
 func (l *List) name(e Entry) string {
+	return l.Path + ": " + entryName(e)
+}
+
+// entryName is the entry by its place in the file and its test.
+func entryName(e Entry) string {
 	if e.Test == "" {
-		return fmt.Sprintf("%s: entry %d", l.Path, e.index)
+		return fmt.Sprintf("entry %d", e.index)
 	}
-	return fmt.Sprintf("%s: entry %d (test %s)", l.Path, e.index, strconv.Quote(e.Test))
+	return fmt.Sprintf("entry %d (test %s)", e.index, strconv.Quote(e.Test))
 }
 
 // EntryError is one bad entry of a quarantine file: what is wrong and how
@@ -185,13 +190,55 @@ func (l *List) Lookup(testID string, now time.Time) (e Entry, ok bool) {
 	return e, ok
 }
 
+// Excuses finds the entry that excuses the test's failure at now: the
+// first that names it and has not expired. The report and the run's
+// failure limit both judge by it, at the run's start.
+func (l *List) Excuses(testID string, now time.Time) (Entry, bool) {
+	e, ok := l.Lookup(testID, now)
+	if !ok || e.Expired(now) {
+		return Entry{}, false
+	}
+	return e, true
+}
+
 // Unmatched checks every entry against the collected tests: an entry that
 // names none of them gets an *EntryError, joined.
 func (l *List) Unmatched(testIDs []string) error {
+	var errs []error
+	for _, e := range l.unmatched(testIDs) {
+		errs = append(errs, &EntryError{l.name(e) + ": matches no collected test; fix the test id or pattern, or remove the entry"})
+	}
+	return errors.Join(errs...)
+}
+
+// unmatchedExamples is how many entries UnmatchedLine names.
+const unmatchedExamples = 3
+
+// UnmatchedLine is the warning, in one line, for the entries that name
+// none of the tests a selection collected: they may name tests outside
+// it, so they are no error there. "" when every entry names one.
+func (l *List) UnmatchedLine(testIDs []string) string {
+	un := l.unmatched(testIDs)
+	if len(un) == 0 {
+		return ""
+	}
+	names := make([]string, 0, unmatchedExamples+1)
+	for _, e := range un[:min(len(un), unmatchedExamples)] {
+		names = append(names, entryName(e))
+	}
+	if len(un) > unmatchedExamples {
+		names = append(names, "…")
+	}
+	return fmt.Sprintf("%s: %d of %d entries match no test of this selection (%s); they apply to runs that collect their tests",
+		l.Path, len(un), len(l.Entries), strings.Join(names, ", "))
+}
+
+// unmatched are the entries that name none of testIDs.
+func (l *List) unmatched(testIDs []string) []Entry {
 	if l == nil {
 		return nil
 	}
-	var errs []error
+	var out []Entry
 	for _, e := range l.Entries {
 		found := false
 		for _, id := range testIDs {
@@ -201,10 +248,10 @@ func (l *List) Unmatched(testIDs []string) error {
 			}
 		}
 		if !found {
-			errs = append(errs, &EntryError{l.name(e) + ": matches no collected test; fix the test id or pattern, or remove the entry"})
+			out = append(out, e)
 		}
 	}
-	return errors.Join(errs...)
+	return out
 }
 
 // Expired are the entries past their date at now.

@@ -2,6 +2,7 @@ package quarantine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,24 @@ func TestLoadIsBounded(t *testing.T) {
 	assert.Contains(t, err.Error(), "larger than 1048576 bytes")
 }
 
+func TestExcuses(t *testing.T) {
+	both, err := Parse([]byte("quarantine:\n- {test: 't::x', until: '2026-06-30', reason: old}\n- {test: 't::*', until: '2026-12-31', reason: new}\n"), "q")
+	require.NoError(t, err)
+	e, ok := both.Excuses("t::x", day("2026-06-30", 12))
+	require.True(t, ok)
+	assert.Equal(t, "old", e.Reason, "the first live entry")
+	e, ok = both.Excuses("t::x", day("2026-07-01", 0))
+	require.True(t, ok)
+	assert.Equal(t, "new", e.Reason)
+	_, ok = both.Excuses("t::x", day("2027-01-01", 0))
+	assert.False(t, ok, "an expired entry excuses nothing")
+	_, ok = both.Excuses("u::x", day("2026-06-30", 12))
+	assert.False(t, ok)
+	var nilList *List
+	_, ok = nilList.Excuses("t::x", day("2026-06-30", 12))
+	assert.False(t, ok)
+}
+
 func TestUnmatched(t *testing.T) {
 	l, err := Parse([]byte(good), "q.yaml")
 	require.NoError(t, err)
@@ -182,4 +201,24 @@ func TestUnmatched(t *testing.T) {
 	assert.NoError(t, l.Unmatched([]string{"tests/test_a.py::test_fails", "tests/test_b.py::test_param[1-2]", "tests/test_c.py::t"}))
 	var nilList *List
 	assert.NoError(t, nilList.Unmatched(nil))
+}
+
+func TestUnmatchedLine(t *testing.T) {
+	l, err := Parse([]byte(good), "q.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, `q.yaml: 1 of 3 entries match no test of this selection (entry 2 (test "tests/test_b.py::test_param[1-2]")); they apply to runs that collect their tests`,
+		l.UnmatchedLine([]string{"tests/test_a.py::test_fails", "tests/test_c.py::test_x"}))
+	assert.Empty(t, l.UnmatchedLine([]string{"tests/test_a.py::test_fails", "tests/test_b.py::test_param[1-2]", "tests/test_c.py::t"}))
+
+	var many strings.Builder
+	many.WriteString("quarantine:\n")
+	for i := range 5 {
+		fmt.Fprintf(&many, "- {test: 't.py::x%d', until: 2026-12-31, reason: r}\n", i)
+	}
+	l, err = Parse([]byte(many.String()), "q.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, `q.yaml: 4 of 5 entries match no test of this selection (entry 2 (test "t.py::x1"), entry 3 (test "t.py::x2"), entry 4 (test "t.py::x3"), …); they apply to runs that collect their tests`,
+		l.UnmatchedLine([]string{"t.py::x0"}), "a few named, the rest elided")
+	var nilList *List
+	assert.Empty(t, nilList.UnmatchedLine(nil))
 }

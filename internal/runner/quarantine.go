@@ -17,11 +17,7 @@ func (r *Report) Quarantined(cr CaseResult) (quarantine.Entry, bool) {
 	if r.Quarantine == nil || len(cr.Attempts) == 0 || (cr.Status != plan.Failed && cr.Status != plan.Error) {
 		return quarantine.Entry{}, false
 	}
-	e, ok := r.Quarantine.Lookup(cr.Case.TestID, r.Started)
-	if !ok || e.Expired(r.Started) {
-		return quarantine.Entry{}, false
-	}
-	return e, true
+	return r.Quarantine.Excuses(cr.Case.TestID, r.Started)
 }
 
 // ExpiredQuarantine are the quarantine entries past their date when the

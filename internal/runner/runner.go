@@ -50,6 +50,9 @@ type Options struct {
 	// MaxFailures stops the run after this many tests failed or errored
 	// (see plan.Spec); zero means no limit.
 	MaxFailures int
+	// Excused are the IDs of the cases whose failure a quarantine
+	// excuses: they do not count towards MaxFailures (see plan.Spec).
+	Excused map[string]bool
 	// InfraRetries is how often a test whose pod the infrastructure took
 	// away (evicted, preempted, deleted by someone else, lost with its
 	// node) runs again, apart from MaxAttempts; default 0.
@@ -254,7 +257,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 		}
 		return r.results(), err
 	}
-	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, InfraRetries: r.o.InfraRetries, FlakyAttempts: r.o.FlakyAttempts}
+	spec := plan.Spec{Cases: r.o.Cases, Units: r.o.Units, Parallelism: r.o.Parallelism, MaxAttempts: r.o.MaxAttempts, MaxFailures: r.o.MaxFailures, Excused: r.o.Excused, InfraRetries: r.o.InfraRetries, FlakyAttempts: r.o.FlakyAttempts}
 	planner := plan.NewPlanner(spec)
 	r.planner = planner
 	tick := time.NewTicker(r.o.Resync)

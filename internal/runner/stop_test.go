@@ -106,3 +106,40 @@ func TestStoppedAndCancelled(t *testing.T) {
 	assert.Equal(t, StoppedMessage, tcs[1].Error.Message)
 	assert.Equal(t, "the run ended before this test ran", tcs[2].Error.Message)
 }
+
+// TestRunGoesOnPastExcusedFailures: a failure the quarantine excuses
+// does not count towards MaxFailures, so with a limit of one the run goes
+// on past it and runs every test; the unexcused failure, last, reaches
+// the limit with nothing left to stop.
+func TestRunGoesOnPastExcusedFailures(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client := fake.NewClientset()
+	k := &kubelet{t: t, client: client, run: 10 * time.Millisecond, exit: func(id string, _ int) int32 {
+		if strings.HasSuffix(id, "_fails") {
+			return 1
+		}
+		return 0
+	}}
+	k.start(ctx)
+
+	ids := []string{"t.py::q_fails", "t.py::ok", "t.py::bad_fails"}
+	results, err := Run(ctx, Options{
+		Client: client, Namespace: "ns", RunID: "rq", Image: "img",
+		Cases:       cases(ids...),
+		Excused:     map[string]bool{testid.CaseID("t.py::q_fails"): true},
+		Parallelism: 1, MaxFailures: 1, Resync: 10 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	require.Len(t, results, 3)
+	k.mu.Lock()
+	created := len(k.createdPods)
+	k.mu.Unlock()
+	assert.Equal(t, 3, created, "a pod for every test")
+	status := map[string]plan.Status{}
+	for _, r := range results {
+		assert.False(t, r.Stopped, r.Case.TestID)
+		status[r.Case.TestID] = r.Status
+	}
+	assert.Equal(t, map[string]plan.Status{"t.py::q_fails": plan.Failed, "t.py::ok": plan.Passed, "t.py::bad_fails": plan.Failed}, status)
+}
