@@ -99,7 +99,7 @@ func Combine(ctx context.Context, o CombineOptions, stdout, stderr io.Writer) (i
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir, cmd.Env = o.Dir, env
 		cmd.WaitDelay = 5 * time.Second
-		out := &tail{max: maxChildOutput}
+		out := transport.NewTail(maxChildOutput)
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Run(); err != nil {
 			if text := strings.TrimSpace(out.String()); text != "" {
@@ -147,22 +147,6 @@ func copyDataFiles(dir, to string) (int, error) {
 	}
 	return len(matches), nil
 }
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string { return string(t.buf) }
 
 func xmlEscape(w io.Writer, s string) error { return xml.EscapeText(w, []byte(s)) }
 

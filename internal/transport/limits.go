@@ -103,6 +103,19 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Tail keeps the last bytes written to it, up to a bound, in a ring
+// allocated once: for a child process's output, where only its end is
+// shown.
+type Tail struct{ b tailBuffer }
+
+// NewTail keeps the last max bytes.
+func NewTail(max int) *Tail { return &Tail{b: tailBuffer{max: max}} }
+
+func (t *Tail) Write(p []byte) (int, error) { return t.b.Write(p) }
+
+// String is what is kept, oldest first.
+func (t *Tail) String() string { return string(t.b.tail()) }
+
 // tailBuffer keeps the last max bytes written, in a ring of max bytes
 // allocated once.
 type tailBuffer struct {

@@ -157,3 +157,17 @@ func TestTailBuffer(t *testing.T) {
 	_, _ = tb.Write([]byte("aé日本"))
 	assert.Equal(t, "[k8s-testrun cut the first 6 bytes of the output]\n本", string(tb.bytes()), "starts at a whole character")
 }
+
+func TestTailKeepsTheEnd(t *testing.T) {
+	tl := NewTail(8)
+	for _, s := range []string{"abc", "defgh", "ijklmnopq", "rs"} {
+		n, err := tl.Write([]byte(s))
+		require.NoError(t, err)
+		require.Equal(t, len(s), n)
+	}
+	assert.Equal(t, "lmnopqrs", tl.String())
+
+	short := NewTail(8)
+	_, _ = short.Write([]byte("ab"))
+	assert.Equal(t, "ab", short.String())
+}
