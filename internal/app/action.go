@@ -60,7 +60,7 @@ func actionCommand(ctx context.Context, args []string, env Env) (int, error) {
 	a := &action{env: env, wf: wf, cfg: cfg, set: set, start: time.Now()}
 	a.log = logger(wf.Log(), cfg.Verbose)
 	if inErr != nil {
-		for _, e := range unjoin(inErr) {
+		for _, e := range config.Unjoin(inErr) {
 			wf.Error("k8s-testrun: input " + e.Error())
 		}
 		a.finish(context.Background(), nil, inErr, false)
@@ -391,13 +391,6 @@ func reportContext(ctx context.Context, cancelledAt func() *time.Time) (context.
 		}
 	}
 	return context.WithDeadline(context.WithoutCancel(ctx), deadline)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 var _ io.Writer = fencedWriter{}

@@ -32,7 +32,7 @@ func checkQuarantine(l *quarantine.List, bases []*base, selected bool, log *slog
 		return nil
 	}
 	var errs []error
-	for _, e := range unjoin(l.Unmatched(ids)) {
+	for _, e := range config.Unjoin(l.Unmatched(ids)) {
 		if e != nil {
 			errs = append(errs, &config.Error{Input: "quarantine", Fix: e.Error()})
 		}

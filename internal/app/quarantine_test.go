@@ -99,7 +99,7 @@ func TestQuarantineFileIsFound(t *testing.T) {
 	err := c.Validate()
 	require.Error(t, err)
 	assert.True(t, isInputError(err))
-	errs := unjoin(err)
+	errs := config.Unjoin(err)
 	require.Len(t, errs, 3, "one error per problem: %v", err)
 	assert.Equal(t, `quarantine: `+file+`: entry 1 (test "t.py::a"): no until date; add until: YYYY-MM-DD, the last day the quarantine holds`, errs[0].Error())
 	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): until "2026-13-01" is not a date; write it as YYYY-MM-DD`, errs[1].Error())

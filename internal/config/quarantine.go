@@ -35,7 +35,7 @@ func (c *Config) loadQuarantine() []error {
 		return nil
 	}
 	var out []error
-	for _, e := range unjoin(err) {
+	for _, e := range Unjoin(err) {
 		var ee *quarantine.EntryError
 		if errors.As(e, &ee) {
 			out = append(out, &Error{Input: "quarantine", Fix: ee.Line})
@@ -72,7 +72,8 @@ func loadQuarantineFile(projectDir, file, display string) (*quarantine.List, err
 	return quarantine.Load(f, display)
 }
 
-func unjoin(err error) []error {
+// Unjoin returns the errors an errors.Join holds, or err alone.
+func Unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
 	}
