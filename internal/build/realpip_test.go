@@ -18,9 +18,7 @@ import (
 // wheel in the project's wheels directory, which its requirements reach
 // with --no-index and a relative --find-links.
 func TestBuildWithRealPip(t *testing.T) {
-	if err := exec.Command(DefaultPip[0], append(DefaultPip[1:], "--version")...).Run(); err != nil {
-		t.Skipf("%s is not available: %v", strings.Join(DefaultPip, " "), err)
-	}
+	requireRealPip(t)
 	project, err := filepath.Abs("testdata/wheelproject")
 	require.NoError(t, err)
 	reg := newTestRegistry(t)
@@ -62,9 +60,7 @@ func TestBuildWithRealPip(t *testing.T) {
 // sitecustomize.py at its root, both writing a marker when imported, with
 // the build side's own pip: neither may ever run.
 func TestBuildNeverImportsProjectPip(t *testing.T) {
-	if err := exec.Command(DefaultPip[0], append(DefaultPip[1:], "--version")...).Run(); err != nil {
-		t.Skipf("%s is not available: %v", strings.Join(DefaultPip, " "), err)
-	}
+	requireRealPip(t)
 	// Anyone may write the marker, so that an impostor running as the
 	// unprivileged user would leave it too.
 	markers := worldWritableDir(t)
@@ -101,4 +97,12 @@ func TestBuildNeverImportsProjectPip(t *testing.T) {
 	layers, err := reg.image(t, res.Image).Layers()
 	require.NoError(t, err)
 	assert.Contains(t, entryNames(layerEntries(t, layers[len(layers)-3])), "opt/k8s-testrun/deps/tinydep/__init__.py")
+}
+
+// requireRealPip skips a test when this machine has no pip to run.
+func requireRealPip(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(DefaultPip[0], append(DefaultPip[1:], "--version")...).Run(); err != nil {
+		t.Skipf("%s is not available: %v", strings.Join(DefaultPip, " "), err)
+	}
 }
