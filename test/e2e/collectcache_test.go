@@ -3,25 +3,18 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
-	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
 // uniqueProject copies the project src to a temporary directory with a
@@ -36,38 +29,6 @@ func uniqueProject(t *testing.T, src string) string {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "nonce.txt"), []byte(hex.EncodeToString(b)+"\n"), 0o644))
 	return dir
-}
-
-// discoveryPods counts the discovery pods created in a namespace, as a
-// watch of the API server sees them.
-type discoveryPods struct {
-	mu    sync.Mutex
-	names map[string]bool
-}
-
-func (c *Cluster) recordDiscoveryPods(ctx context.Context, t *testing.T, ns string) *discoveryPods {
-	t.Helper()
-	d := &discoveryPods{names: map[string]bool{}}
-	f := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = k8s.LabelRole + "=discover" }))
-	inf := f.Core().V1().Pods().Informer()
-	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		d.names[obj.(*corev1.Pod).Name] = true
-	}})
-	require.NoError(t, err)
-	wctx, stop := context.WithCancel(ctx)
-	f.Start(wctx.Done())
-	t.Cleanup(func() { stop(); f.Shutdown() })
-	require.True(t, cache.WaitForCacheSync(wctx.Done(), inf.HasSynced))
-	return d
-}
-
-func (d *discoveryPods) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.names)
 }
 
 func verdicts(ts junit.Testsuites) map[string]string {
@@ -112,7 +73,7 @@ func TestCollectionCache(t *testing.T) {
 	ns := c.NewNamespace(t, "e2e-ccache")
 	ctx := Context(t, 15*time.Minute)
 	project := uniqueProject(t, Testdata("sample"))
-	pods := c.recordDiscoveryPods(ctx, t, ns)
+	pods := c.recordPods(ctx, t, ns, "discover")
 
 	run := func(name string) (CLIResult, map[string]string) {
 		report := filepath.Join(t.TempDir(), name+".xml")
@@ -125,7 +86,10 @@ func TestCollectionCache(t *testing.T) {
 	first, firstVerdicts := run("first")
 	assert.Contains(t, first.Stdout, "2 failed, 7 passed, 2 skipped, 1 error")
 	require.Len(t, firstVerdicts, 12)
-	require.Eventually(t, func() bool { return pods.count() == 1 }, 10*time.Second, 100*time.Millisecond, "the first run discovers in a pod")
+	require.Eventually(t, func() bool {
+		n, _ := pods.ran()
+		return n == 1
+	}, 10*time.Second, 100*time.Millisecond, "the first run discovers in a pod")
 
 	repeat, repeatVerdicts := run("repeat")
 	assert.Contains(t, repeat.Stderr, "tests from the collection cache")
@@ -134,7 +98,8 @@ func TestCollectionCache(t *testing.T) {
 	// A pod created during the run would be in the informer's cache by
 	// now: the run watched it to its end before deleting it.
 	time.Sleep(2 * time.Second)
-	assert.Equal(t, 1, pods.count(), "a repeat run with an unchanged image creates no discovery pod")
+	n, _ := pods.ran()
+	assert.Equal(t, 1, n, "a repeat run with an unchanged image creates no discovery pod")
 
 	path := filepath.Join(project, "tests", "test_basic.py")
 	src, err := os.ReadFile(path)
@@ -142,7 +107,10 @@ func TestCollectionCache(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, append(src, []byte("\n\ndef test_added_since():\n    assert True\n")...), 0o644))
 	changed, changedVerdicts := run("changed")
 	assert.NotContains(t, changed.Stderr, "tests from the collection cache")
-	require.Eventually(t, func() bool { return pods.count() == 2 }, 10*time.Second, 100*time.Millisecond, "a changed test file discovers again")
+	require.Eventually(t, func() bool {
+		n, _ := pods.ran()
+		return n == 2
+	}, 10*time.Second, 100*time.Millisecond, "a changed test file discovers again")
 	assert.Len(t, changedVerdicts, 13)
 	assert.Equal(t, "passed", changedVerdicts["tests.test_basic::test_added_since"])
 

@@ -30,8 +30,9 @@ var sampleFailed = []string{
 	"tests/test_fixtures.py::test_uses_broken_fixture",
 }
 
-// testPods records the test pods created in a namespace, by name, with
-// the test ids each ran, as the API server shows them to a watch.
+// testPods records the pods of one role (test pods, discovery pods)
+// created in a namespace, by name, with the test ids each ran, as the API
+// server shows them to a watch.
 type testPods struct {
 	mu    sync.Mutex
 	tests map[string][]string
@@ -39,9 +40,14 @@ type testPods struct {
 
 func (c *Cluster) recordTestPods(ctx context.Context, t *testing.T, ns string) *testPods {
 	t.Helper()
+	return c.recordPods(ctx, t, ns, "test")
+}
+
+func (c *Cluster) recordPods(ctx context.Context, t *testing.T, ns, role string) *testPods {
+	t.Helper()
 	l := &testPods{tests: map[string][]string{}}
 	f := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = k8s.LabelRole + "=test" }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = k8s.LabelRole + "=" + role }))
 	inf := f.Core().V1().Pods().Informer()
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
 		p := obj.(*corev1.Pod)
