@@ -38,6 +38,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -220,8 +221,32 @@ func (c *Cache) Find(ctx context.Context, image name.Digest, key Key) (discover.
 			return found, true
 		}
 	}
+	if gone(err) {
+		// A registry that was reset or pruned is an ordinary miss, not
+		// a sign of tampering: discovery runs and Store records anew.
+		c.log.Debug("collection cache: the registry no longer holds the collection this machine recorded", "image", image.String(), "artifact", rec.Artifact)
+		return discover.Collection{}, false
+	}
 	c.log.Warn("collection cache: ignoring the collection this machine recorded", "image", image.String(), "artifact", rec.Artifact, "error", err)
 	return discover.Collection{}, false
+}
+
+// gone reports whether err is the registry's answer that it holds no
+// manifest of that digest.
+func gone(err error) bool {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return false
+	}
+	if terr.StatusCode == http.StatusNotFound {
+		return true
+	}
+	for _, d := range terr.Errors {
+		if d.Code == transport.ManifestUnknownErrorCode {
+			return true
+		}
+	}
+	return false
 }
 
 // errArtifact is an artifact that is not one Store writes.

@@ -364,3 +364,29 @@ func TestFindOnAFreshMachineMisses(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, ids, found.IDs)
 }
+
+// A registry that lost what this machine recorded (reset, pruned) is a
+// quiet miss: no warning, and the next Store records anew. A record whose
+// artifact is there but does not verify stays a warning.
+func TestFindMissesQuietlyWhenTheRegistryLostTheArtifact(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, false)
+	logger, lines := debugLog()
+	c := newCache(t, Options{Logger: logger})
+	recordArtifact(t, c, image, v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)})
+
+	_, ok := c.Find(ctx, image, key)
+	assert.False(t, ok)
+	assert.Contains(t, lines.String(), "level=DEBUG msg=\"collection cache: the registry no longer holds")
+	assert.NotContains(t, lines.String(), "level=WARN")
+
+	require.NoError(t, c.Store(ctx, image, key, collectionLog(t, ids...)))
+	found, ok := c.Find(ctx, image, key)
+	require.True(t, ok)
+	assert.Equal(t, ids, found.IDs)
+
+	recordArtifact(t, c, image, push(t, image, []byte("garbage"), LogMediaType, key.Digest()))
+	_, ok = c.Find(ctx, image, key)
+	assert.False(t, ok)
+	assert.Contains(t, lines.String(), "level=WARN")
+}
