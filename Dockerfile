@@ -1,6 +1,7 @@
-# The action's image: k8s-testrun as a static binary, plus Python 3 and pip,
-# because the test image's dependency layer is built here, by pip, for the
-# cluster's platform (wheels only), and never inside the cluster. The pods'
+# The action's image: k8s-testrun and k8s-testrun-pod, the binary the test
+# images carry, as static binaries, plus Python 3 and pip, because the test
+# image's dependency layer is built here, by pip, for the cluster's platform
+# (wheels only), and never inside the cluster. The pods'
 # coverage data is combined in the cluster, with the test image's own
 # coverage.py, so the image needs none.
 #
@@ -23,13 +24,15 @@ COPY cmd ./cmd
 COPY config ./config
 COPY internal ./internal
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/k8s-testrun-pod ./cmd/k8s-testrun-pod
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/k8s-testrun /usr/local/bin/k8s-testrun
+# k8s-testrun-pod, beside the CLI, is the binary the test images carry.
+COPY --from=build /out/k8s-testrun /out/k8s-testrun-pod /usr/local/bin/
 # The runner starts the container with the workspace as its working
 # directory and GITHUB_ACTIONS=true, which selects the action command.
 ENTRYPOINT ["/usr/local/bin/k8s-testrun"]

@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/k8s-testrun
+# The pod binary, beside the CLI, is what test images carry (cmd/k8s-testrun-pod).
+POD_BIN := bin/k8s-testrun-pod
 CLUSTER_NAME ?= ktr
 CLUSTER_DIR ?= /var/lib/k8s-testrun/cluster/$(CLUSTER_NAME)
 CLUSTER_ENV := $(CLUSTER_DIR)/env
@@ -13,6 +15,7 @@ E2E_TIMEOUT ?= 30m
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/action
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(POD_BIN) ./cmd/k8s-testrun-pod
 
 vet:
 	$(GO) vet ./...

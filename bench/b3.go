@@ -59,7 +59,7 @@ func b3(ctx context.Context, s *Session, o Options) (Figure, error) {
 		if err := os.WriteFile(filepath.Join(dir, "app", "_nonce.py"), []byte("NONCE = "+strconv.Quote(nonce)+"\n"), 0o644); err != nil {
 			return f, err
 		}
-		binary, err := nonceBinary(s.Binary, filepath.Join(s.Dir, "b3-k8s-testrun"), nonce)
+		binary, err := nonceBinary(s.PodBinary, filepath.Join(s.Dir, "b3-k8s-testrun-pod"), nonce)
 		if err != nil {
 			return f, err
 		}

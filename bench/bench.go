@@ -217,7 +217,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&o.Binary, "binary", "", "linux k8s-testrun binary for the test image (default: built from ./cmd/action)")
+	fs.StringVar(&o.Binary, "binary", "", "linux k8s-testrun binary, with k8s-testrun-pod beside it for the test image (default: both built from ./cmd)")
 	fs.StringVar(&o.Sidecar, "sidecar", "auto", "collector of the runner's pods: auto (native where the server supports it), native or container")
 	fs.StringVar(&o.ResultsDir, "results", "", "directory for the dated results file of a run of several benchmarks")
 	fs.BoolVar(&o.Verbose, "v", false, "log progress in detail")

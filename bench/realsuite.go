@@ -153,7 +153,7 @@ func (s *Session) buildOn(ctx context.Context, dir, repo, base string) (build.Re
 		ProjectDir: dir,
 		Repository: s.Registry + "/ktr-bench/" + repo,
 		BaseImage:  base,
-		Binary:     s.Binary,
+		Binary:     s.PodBinary,
 		Platform:   platform(),
 		Logger:     s.Log.With("component", "build"),
 	})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 )
 
 // The environment variables that name the cluster, as for the e2e tests.
@@ -41,13 +42,15 @@ const cleanupTimeout = 2 * time.Minute
 // Session is the cluster, a namespace of its own and what the benchmarks
 // share: the binary and the images built from it.
 type Session struct {
-	ID            string
-	Cluster       *k8s.Cluster
-	Kubeconfig    string
-	Namespace     string
-	Registry      string
-	BaseImage     string
+	ID         string
+	Cluster    *k8s.Cluster
+	Kubeconfig string
+	Namespace  string
+	Registry   string
+	BaseImage  string
+	// Binary is the CLI; PodBinary, beside it, is what test images carry.
 	Binary        string
+	PodBinary     string
 	ServerVersion string
 	// Native says whether test pods get a native sidecar, as the CLI
 	// decides by default.
@@ -108,7 +111,7 @@ func NewSession(ctx context.Context, getenv func(string) string, binary string, 
 		ServerVersion: info.GitVersion, Native: native, Dir: dir, Out: out, Log: log,
 		images: map[int]trivialImage{},
 	}
-	if s.Binary, err = s.binary(ctx, binary); err != nil {
+	if s.Binary, s.PodBinary, err = s.binaries(ctx, binary); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -167,24 +170,35 @@ func (s *Session) createNamespace(ctx context.Context) error {
 	}
 }
 
-// binary returns the k8s-testrun binary to put into test images, building
-// it for the node's architecture when none is given.
-func (s *Session) binary(ctx context.Context, given string) (string, error) {
+// binaries returns the k8s-testrun CLI and, beside it, the pod binary that
+// test images carry, building both for the node's architecture when none
+// is given.
+func (s *Session) binaries(ctx context.Context, given string) (string, string, error) {
 	if given != "" {
 		if _, err := os.Stat(given); err != nil {
-			return "", fmt.Errorf("-binary: %w (run make build)", err)
+			return "", "", fmt.Errorf("-binary: %w (run make build)", err)
 		}
-		return filepath.Abs(given)
+		cli, err := filepath.Abs(given)
+		if err != nil {
+			return "", "", err
+		}
+		pod := filepath.Join(filepath.Dir(cli), layout.PodBinaryName)
+		if _, err := os.Stat(pod); err != nil {
+			return "", "", fmt.Errorf("-binary: no %s beside it: %w (run make build, which builds both)", layout.PodBinaryName, err)
+		}
+		return cli, pod, nil
 	}
-	out := filepath.Join(s.Dir, "k8s-testrun")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "github.com/k8s-testrun/k8s-testrun/cmd/action")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	cmd.Stderr = os.Stderr
-	s.Log.Info("building the k8s-testrun binary")
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("building the k8s-testrun binary: %w (or give -binary)", err)
+	cli, pod := filepath.Join(s.Dir, "k8s-testrun"), filepath.Join(s.Dir, layout.PodBinaryName)
+	for out, pkg := range map[string]string{cli: "cmd/action", pod: "cmd/" + layout.PodBinaryName} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "github.com/k8s-testrun/k8s-testrun/"+pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+		cmd.Stderr = os.Stderr
+		s.Log.Info("building the k8s-testrun binaries", "package", pkg)
+		if err := cmd.Run(); err != nil {
+			return "", "", fmt.Errorf("building %s: %w (or give -binary)", pkg, err)
+		}
 	}
-	return out, nil
+	return cli, pod, nil
 }
 
 // TrivialImage builds, once per n, the test image of a project with n
@@ -207,7 +221,7 @@ func (s *Session) TrivialImage(ctx context.Context, n int) (string, []string, er
 }
 
 func (s *Session) build(ctx context.Context, dir, repo string) (build.Result, error) {
-	return s.buildWith(ctx, dir, repo, s.Binary)
+	return s.buildWith(ctx, dir, repo, s.PodBinary)
 }
 
 func (s *Session) buildWith(ctx context.Context, dir, repo, binary string) (build.Result, error) {

@@ -69,13 +69,11 @@ func actionCommand(ctx context.Context, args []string, env Env) (int, error) {
 	if a.gh, inErr = ghaction.ReadContext(env.Getenv); inErr != nil {
 		wf.Warning("k8s-testrun: " + inErr.Error())
 	}
-	if cfg.Binary == "" {
-		var err error
-		if cfg.Binary, err = env.Executable(); err != nil {
-			return ExitInfra, fmt.Errorf("locating the k8s-testrun binary: %w", err)
-		}
-		a.cfg.Binary = cfg.Binary
+	bin, err := podBinary(cfg.Binary, env)
+	if err != nil {
+		return ExitInfra, err
 	}
+	cfg.Binary, a.cfg.Binary = bin, bin
 
 	wf.Group("Creating the check run")
 	a.startCheck(ctx)

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
 func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
@@ -21,7 +17,7 @@ func testEnv(vars map[string]string) (Env, *bytes.Buffer, *bytes.Buffer) {
 		Stdout: &stdout, Stderr: &stderr,
 		Getenv:     func(k string) string { return vars[k] },
 		Environ:    func() []string { return []string{"PATH=" + os.Getenv("PATH")} },
-		Executable: func() (string, error) { return "/bin/k8s-testrun", nil },
+		Executable: func() (string, error) { return testExecutable, nil },
 	}, &stdout, &stderr
 }
 
@@ -63,35 +59,6 @@ func TestRunBadInputIsOneLine(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestShimAndSidecarCommands(t *testing.T) {
-	results := t.TempDir()
-	env, stdout, _ := testEnv(nil)
-	code := Run(context.Background(), []string{"shim", "--results", results, "--", "sh", "-c", "echo hello from the test; exit 3"}, env)
-	assert.Equal(t, 3, code, "the shim exits with the test's exit code")
-	assert.Contains(t, stdout.String(), "hello from the test")
-	b, err := os.ReadFile(filepath.Join(results, "exitcode"))
-	require.NoError(t, err)
-	assert.Equal(t, "3", strings.TrimSpace(string(b)))
-	assert.FileExists(t, filepath.Join(results, "done"))
-
-	env, stdout, _ = testEnv(nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.Equal(t, ExitOK, Run(ctx, []string{"sidecar", "--results", results}, env))
-	files, err := transport.Decode(strings.NewReader(stdout.String()))
-	require.NoError(t, err)
-	names := map[string]string{}
-	for _, f := range files {
-		names[f.Name] = string(f.Data)
-	}
-	assert.Equal(t, "3", strings.TrimSpace(names["exitcode"]))
-	assert.Contains(t, names["output.txt"], "hello from the test")
-
-	env, _, stderr := testEnv(nil)
-	assert.Equal(t, ExitInfra, Run(context.Background(), []string{"shim", "--results", results}, env))
-	assert.Contains(t, stderr.String(), "no command given")
 }
 
 func TestDiscoveryTimeout(t *testing.T) {

@@ -14,8 +14,6 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
-	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
-	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
@@ -81,13 +79,9 @@ GitHub Action, also a check run, annotations and a job summary.`,
 		newGCCommand(env),
 		newInstallCommand(env),
 		newVersionCommand(env),
-		// The roles k8s-testrun plays inside the pods it creates, and the
-		// operator's Deployment: not for people to type.
+		// The operator's Deployment runs this role: not for people to type.
+		// The roles inside test pods are k8s-testrun-pod's (internal/podcmd).
 		newOperatorCommand(env),
-		newShimCommand(env),
-		newSidecarCommand(env),
-		newCollectCommand(env),
-		newCoverageCommand(env),
 	)
 	return root
 }
@@ -96,12 +90,9 @@ GitHub Action, also a check run, annotations and a job summary.`,
 // error ends up as one line on stderr; a bad flag also names the help to
 // read.
 func execute(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || !inPod[args[0]] {
-		var flush func()
-		env, flush = guardStreams(env)
-		defer flush()
-		defer routeKlog(env.Stderr)()
-	}
+	env, flush := guardStreams(env)
+	defer flush()
+	defer routeKlog(env.Stderr)()
 	root := newRootCommand(env)
 	if len(args) == 0 {
 		root.SetOut(env.Stderr)
@@ -131,11 +122,6 @@ func execute(ctx context.Context, args []string, env Env) int {
 		return ExitInfra
 	}
 }
-
-// inPod are the roles that run inside a test or discovery pod. Their
-// output is the pod's log, which no workflow runner reads, and carries the
-// results block, which must pass unchanged.
-var inPod = map[string]bool{"shim": true, "sidecar": true, discover.Role: true, coverage.Role: true}
 
 // guardStreams puts each of env's output streams behind a logtext.Writer,
 // the one writer every line a person or a workflow runner reads goes

@@ -11,8 +11,6 @@ import (
 
 	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
-	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
-	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 )
 
 // newRunCommand is `k8s-testrun run`: its flags are config.Config's.
@@ -195,43 +193,15 @@ func newVersionCommand(env Env) *cobra.Command {
 	}
 }
 
-// The roles k8s-testrun plays in the cluster keep the flag parsing they
-// had: their command lines are written by k8s-testrun itself into pod specs
-// and the operator's Deployment, possibly by another version of it, and
-// Go's flag package reads both -flag and --flag.
+// The operator's role keeps the flag parsing it had: its command line is
+// written into the operator's Deployment, possibly by another version of
+// k8s-testrun, and Go's flag package reads both -flag and --flag. The roles
+// of the test pods are k8s-testrun-pod's (internal/podcmd).
 
 func newOperatorCommand(env Env) *cobra.Command {
 	return hiddenRole("operator", "Reconcile TestRun and TestCase resources (the operator's Deployment runs it)",
 		func(cmd *cobra.Command, args []string) error {
 			return roleExit(ExitOK, operatorCommand(cmd.Context(), args, env))
-		})
-}
-
-func newShimCommand(env Env) *cobra.Command {
-	return hiddenRole("shim", "Run pytest as a child, forward signals, record its exit code (the test container's entrypoint)",
-		func(cmd *cobra.Command, args []string) error {
-			return roleExit(shimCommand(cmd.Context(), args, env))
-		})
-}
-
-func newCollectCommand(env Env) *cobra.Command {
-	return hiddenRole(discover.Role, "Run pytest's collection and print its JUnit after its output (the discovery pod's entrypoint)",
-		func(cmd *cobra.Command, args []string) error {
-			return roleExit(collectCommand(cmd.Context(), args, env))
-		})
-}
-
-func newCoverageCommand(env Env) *cobra.Command {
-	return hiddenRole(coverage.Role, "Combine the run's coverage data and print the Cobertura report (the coverage pod's entrypoint)",
-		func(cmd *cobra.Command, args []string) error {
-			return roleExit(coverageCommand(cmd.Context(), args, env))
-		})
-}
-
-func newSidecarCommand(env Env) *cobra.Command {
-	return hiddenRole("sidecar", "Wait for the test to finish and ship its results through the log (the collector's entrypoint)",
-		func(cmd *cobra.Command, args []string) error {
-			return roleExit(ExitOK, sidecarCommand(cmd.Context(), args, env))
 		})
 }
 

@@ -325,30 +325,3 @@ func keys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
-
-// TestCoverageRole: the coverage pod's entrypoint runs coverage.py with
-// the rcfile and data it is given and prints the report as a block.
-func TestCoverageRole(t *testing.T) {
-	dir := t.TempDir()
-	python := filepath.Join(dir, "python")
-	script := "#!/bin/sh\necho \"$*\" >> '" + dir + "/calls'\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = -o ]; then echo '<coverage/>' > \"$2\"; fi\n  shift\ndone\n"
-	require.NoError(t, os.WriteFile(python, []byte(script), 0o755))
-	data := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(data, ".coverage.x"), nil, 0o644))
-
-	env, stdout, stderr := testEnv(nil)
-	code := Run(context.Background(), []string{coverage.Role, "--python", python, "--data", data, "--rcfile", "/rc", "--dir", dir}, env)
-	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
-	xml, err := coverage.ReadReport(stdout.Bytes())
-	require.NoError(t, err)
-	assert.Equal(t, "<coverage/>\n", string(xml))
-	calls, err := os.ReadFile(filepath.Join(dir, "calls"))
-	require.NoError(t, err)
-	assert.Contains(t, string(calls), "-m coverage combine --rcfile=/rc ")
-	assert.Contains(t, string(calls), "-m coverage xml --rcfile=/rc -o ")
-
-	env, _, stderr = testEnv(nil)
-	code = Run(context.Background(), []string{coverage.Role, "--python", python, "--data", t.TempDir(), "--rcfile", "/rc", "--dir", dir}, env)
-	assert.NotEqual(t, ExitOK, code)
-	assert.Contains(t, stderr.String(), "k8s-testrun coverage-combine: no coverage data file")
-}

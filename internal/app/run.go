@@ -44,10 +44,8 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 		return ExitOK, nil
 	}
 	var err error
-	if cfg.Binary == "" {
-		if cfg.Binary, err = env.Executable(); err != nil {
-			return ExitInfra, fmt.Errorf("locating the k8s-testrun binary: %w (give --binary)", err)
-		}
+	if cfg.Binary, err = podBinary(cfg.Binary, env); err != nil {
+		return ExitInfra, err
 	}
 	out := newRunOutput(cfg, env)
 	defer out.progress.Close()

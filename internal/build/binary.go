@@ -35,8 +35,9 @@ type cachedLayer struct {
 	Size   int64   `json:"size"`
 }
 
-// writeBinary puts the k8s-testrun binary at layout.BinaryPath, executable
-// by everyone, so the test pods' shim and collector come with the image.
+// writeBinary puts the pod binary (k8s-testrun-pod) at layout.BinaryPath,
+// executable by everyone, so the test pods' shim and collector come with
+// the image.
 func writeBinary(w *layerWriter, binary string) error {
 	return w.file(layout.BinaryPath, binary, true)
 }

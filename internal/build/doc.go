@@ -7,8 +7,10 @@
 //   - the Python dependencies, installed by pip on the build side as wheels
 //     for the base image's Python version and platform, under
 //     [layout.DepsDir];
-//   - the k8s-testrun binary at [layout.BinaryPath], so the shim and the
-//     collector run from the test image itself;
+//   - the pod binary, k8s-testrun-pod (cmd/k8s-testrun-pod), at
+//     [layout.BinaryPath], so the shim and the collector run from the test
+//     image itself; it links no Kubernetes or GitHub client, so the layer
+//     weighs a few megabytes;
 //   - the project's sources under [layout.WorkDir], filtered by a
 //     .dockerignore-style file.
 //

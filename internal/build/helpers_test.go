@@ -312,8 +312,8 @@ var sampleProject = map[string]string{
 
 func fakeBinary(t *testing.T) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "k8s-testrun")
-	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho k8s-testrun\n"), 0o755))
+	p := filepath.Join(t.TempDir(), "k8s-testrun-pod")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\necho k8s-testrun-pod\n"), 0o755))
 	return p
 }
 

@@ -40,7 +40,8 @@ type Options struct {
 	// Repository receives the image, pushed by digest, and the cached
 	// dependency layers, under "deps-*" tags. Example: localhost:5001/tests.
 	Repository string
-	// Binary is the linux k8s-testrun binary for the image's platform.
+	// Binary is the linux pod binary (k8s-testrun-pod) for the image's
+	// platform.
 	Binary string
 
 	// BaseImage is any image with Python 3; default DefaultBaseImage.

@@ -91,7 +91,7 @@ type Config struct {
 	PodTemplate     []byte
 	Sidecar         string
 	ResultLimit     int
-	// Binary is the linux k8s-testrun binary to put in the image.
+	// Binary is the linux pod binary (k8s-testrun-pod) to put in the image.
 	Binary  string
 	Verbose bool
 	// Mode is ModeDirect or ModeOperator; empty means direct.
@@ -223,7 +223,7 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("requirements")
 	fs.StringVar(&c.Platform, "platform", DefaultPlatform, "platform of the cluster's nodes, os/arch")
 	in("platform")
-	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun binary to put in the image (default: this executable)")
+	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun-pod binary to put in the image (default: $K8S_TESTRUN_POD_BINARY, else k8s-testrun-pod beside this executable)")
 	in("binary")
 
 	group = GroupCluster

@@ -4,9 +4,16 @@
 package layout
 
 const (
-	// BinaryPath is where the build puts the k8s-testrun binary, so the shim
-	// and the collector sidecar run from the test image itself.
+	// BinaryPath is where the build puts the pod binary, k8s-testrun-pod,
+	// so the shim and the collector sidecar run from the test image itself.
+	// The path keeps the name it had when the image carried the whole CLI,
+	// so pod specs written by any version run on any image; the operator's
+	// image carries the CLI at the same path.
 	BinaryPath = "/opt/k8s-testrun/bin/k8s-testrun"
+
+	// PodBinaryName is the pod binary's file name where it is built, beside
+	// k8s-testrun.
+	PodBinaryName = "k8s-testrun-pod"
 
 	// WorkDir holds the project's sources and is the image's working directory.
 	WorkDir = "/workspace"

@@ -27,4 +27,7 @@ func TestImageBuilt(t *testing.T) {
 	out, err = docker(ctx, nil, "run", "--rm", actionImage, "--version")
 	require.NoError(t, err, "the binary starts")
 	assert.NotEmpty(t, strings.TrimSpace(string(out)))
+	out, err = docker(ctx, nil, "run", "--rm", "--entrypoint", "/usr/local/bin/k8s-testrun-pod", actionImage, "--help")
+	require.NoError(t, err, "the pod binary, beside the CLI, starts: %s", out)
+	assert.Contains(t, string(out), "shim")
 }

@@ -28,8 +28,8 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
-// EnvBinary names a prebuilt k8s-testrun binary; without it the tests build
-// one once.
+// EnvBinary names a prebuilt k8s-testrun binary, with k8s-testrun-pod beside
+// it (make build); without it the tests build both once.
 const EnvBinary = "K8S_TESTRUN_BINARY"
 
 var (
@@ -51,12 +51,14 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "k8s-testrun")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, "./cmd/action")
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
+		for out, pkg := range map[string]string{binPath: "./cmd/action", filepath.Join(dir, "k8s-testrun-pod"): "./cmd/k8s-testrun-pod"} {
+			cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+			cmd.Dir = repoRoot()
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				buildErr = errors.New(string(b))
+				return
+			}
 		}
 	})
 	require.NoError(t, buildErr, "building k8s-testrun")
