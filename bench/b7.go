@@ -51,7 +51,7 @@ func b7(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if err != nil {
 		return f, err
 	}
-	uninstall, err := s.installOperator(ctx, objs, rs.Image, overlay)
+	uninstall, err := s.installOperator(ctx, objs, overlay)
 	defer func() {
 		if uninstall != nil {
 			uninstall()
@@ -172,11 +172,11 @@ func countRounds(diffs []string) int {
 }
 
 // installOperator installs the operator, watching the session's namespace,
-// with `k8s-testrun install` from image (a test image carries the binary),
+// with `k8s-testrun install --repository`, which pushes the operator's image,
 // and waits for it to be available; objs are the manifests install applies
 // for that namespace. The returned func, non-nil once the install started,
 // deletes every one of them.
-func (s *Session) installOperator(ctx context.Context, objs []*unstructured.Unstructured, image, overlay string) (func(), error) {
+func (s *Session) installOperator(ctx context.Context, objs []*unstructured.Unstructured, overlay string) (func(), error) {
 	if err := notInstalled(ctx, s.Cluster.Client, objs); err != nil {
 		return nil, err
 	}
@@ -189,8 +189,8 @@ func (s *Session) installOperator(ctx context.Context, objs []*unstructured.Unst
 		}
 		s.Log.Info("uninstalled the operator")
 	}
-	args := []string{"install", "--kubeconfig", s.Kubeconfig, "--overlay", overlay, "--image", image, "--watch-namespace", s.Namespace}
-	s.Log.Info("installing the operator", "overlay", overlay, "image", image)
+	args := []string{"install", "--kubeconfig", s.Kubeconfig, "--overlay", overlay, "--repository", s.Registry + "/ktr-bench/operator", "--watch-namespace", s.Namespace}
+	s.Log.Info("installing the operator", "overlay", overlay)
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, s.Binary, args...).CombinedOutput()
 	if err != nil {

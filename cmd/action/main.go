@@ -1,6 +1,7 @@
 // Command k8s-testrun runs a pytest suite on Kubernetes, one pod per test
-// case. It is both a CLI and the entrypoint of the GitHub Action; inside test
-// pods it also plays the shim and the collector sidecar.
+// case. It is both a CLI and the entrypoint of the GitHub Action, and the
+// operator's in the cluster; inside test pods, k8s-testrun-pod
+// (cmd/k8s-testrun-pod) plays the shim and the collector sidecar.
 package main
 
 import (

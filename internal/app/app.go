@@ -1,6 +1,7 @@
 // Package app is the k8s-testrun command: a cobra command tree (run,
-// action, gc, install, version, completion, and the hidden in-cluster roles
-// operator, shim and sidecar) whose errors it prints once, as one line, and
+// action, gc, install, version, completion, and the operator's hidden role;
+// the roles inside test pods are k8s-testrun-pod's, internal/podcmd) whose
+// errors it prints once, as one line, and
 // maps to exit codes. The process environment and IO streams are injected, so tests
 // never touch the real ones.
 package app

@@ -141,6 +141,7 @@ cleanup.`,
 // installOptions are the flags of install.
 type installOptions struct {
 	image, overlay, kubeconfig, context string
+	repository, pullRegistry            string
 	wait                                time.Duration
 	print                               bool
 	watchNamespaces                     []string
@@ -155,12 +156,15 @@ func newInstallCommand(env Env) *cobra.Command {
 		Short:   "Install the operator (CRDs, RBAC, Deployment) for run --mode operator",
 		Long: `Applies the operator's manifests, the same kustomizations as
 kubectl apply -k config/default, built into the binary. The operator runs
-from any test image k8s-testrun pushed: it carries the binary.
+from an image that carries k8s-testrun at /opt/k8s-testrun/bin/k8s-testrun:
+--repository pushes one there, made of this k8s-testrun alone, and installs
+it (test images carry only k8s-testrun-pod, which has no operator).
 
 The operator watches, and may create pods in, its own namespace
 (k8s-testrun-system) and the namespaces of --watch-namespace, each granted
 by a RoleBinding; --cluster-wide binds it in every namespace instead.`,
-		Example: `  k8s-testrun install --image localhost:5001/k8s-testrun/project@sha256:...
+		Example: `  k8s-testrun install --repository localhost:5001/k8s-testrun/operator
+  k8s-testrun install --image localhost:5001/k8s-testrun/operator@sha256:...
   k8s-testrun install --image IMAGE --watch-namespace ci --watch-namespace nightly
   k8s-testrun install --image IMAGE --cluster-wide
   k8s-testrun install --image IMAGE --print | kubectl apply -f -`,
@@ -169,7 +173,9 @@ by a RoleBinding; --cluster-wide binds it in every namespace instead.`,
 			return installCommand(cmd.Context(), o, env)
 		},
 	}
-	cmd.Flags().StringVar(&o.image, "image", "", "image of the operator: any test image k8s-testrun pushed, e.g. localhost:5001/k8s-testrun/project@sha256:... (required)")
+	cmd.Flags().StringVar(&o.image, "image", "", "image of the operator, one that carries k8s-testrun at /opt/k8s-testrun/bin/k8s-testrun, as --repository pushes it (this or --repository is required)")
+	cmd.Flags().StringVar(&o.repository, "repository", "", "push the operator's image, this k8s-testrun alone, to this registry repository and install it, e.g. localhost:5001/k8s-testrun/operator")
+	cmd.Flags().StringVar(&o.pullRegistry, "pull-registry", "", "with --repository: registry host the nodes pull from, when they reach the registry under another name")
 	cmd.Flags().StringVar(&o.overlay, "overlay", manifests.Default, "default, or local for the local cluster of hack/cluster (host network, API server on 127.0.0.1)")
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
 	cmd.Flags().StringVar(&o.context, "context", "", "kubeconfig context (default: the current context)")

@@ -32,8 +32,8 @@ const installFieldManager = "k8s-testrun-install"
 //
 //	install --image IMAGE [--overlay default|local] [flags]
 func installCommand(ctx context.Context, o installOptions, env Env) error {
-	if o.image == "" {
-		return errors.New("install: --image is required: give a test image k8s-testrun pushed (run `k8s-testrun run` once); it carries the operator")
+	if err := operatorImage(ctx, &o, env); err != nil {
+		return err
 	}
 	objs, err := manifests.BuildScoped(o.overlay, manifests.Scope{Namespaces: o.watchNamespaces, ClusterWide: o.clusterWide})
 	if err != nil {

@@ -12,14 +12,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testExecutable is the CLI's path in testEnv: a directory that holds a
-// k8s-testrun-pod, as `make build` leaves it.
+// testExecutable is the CLI's path in testEnv, a stand-in in a directory
+// that holds a k8s-testrun-pod, as `make build` leaves it.
 var testExecutable string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "k8s-testrun-app-test-")
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "k8s-testrun-pod"), []byte("not a binary"), 0o755)
+	for _, name := range []string{"k8s-testrun", "k8s-testrun-pod"} {
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), []byte("not a binary"), 0o755)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -98,14 +98,14 @@ func (e *opEnv) testClusterWide(t *testing.T) {
 		return d.Spec.Template.Spec.Containers[0].Args
 	}
 
-	res := e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--cluster-wide")
+	res := e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.opImage, "--cluster-wide")
 	require.Equal(t, 0, res.Exit, "install --cluster-wide: %s", res.Stderr)
 	assert.Contains(t, res.Stderr, "the operator watches every namespace (--cluster-wide)\n")
 	assert.True(t, can(other, "create", "pods", ""), "--cluster-wide: create pods in %s", other)
 	assert.True(t, can("", "create", "pods", ""), "--cluster-wide: create pods in every namespace")
 	assert.Contains(t, args(), "--all-namespaces")
 
-	res = e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--watch-namespace", e.ns)
+	res = e.c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.opImage, "--watch-namespace", e.ns)
 	require.Equal(t, 0, res.Exit, "install --watch-namespace: %s", res.Stderr)
 	assert.Contains(t, res.Stderr, "revoked")
 	assert.False(t, can(other, "create", "pods", ""), "narrowed again: create pods in %s", other)

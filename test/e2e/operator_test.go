@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -60,14 +61,16 @@ func overlayDir(overlay string) string {
 	return filepath.Join(repoRoot(), "config", overlay)
 }
 
-// opEnv is the operator installed in the cluster from the sample's test
-// image, which carries the k8s-testrun binary.
+// opEnv is the operator installed in the cluster from its own image, which
+// `k8s-testrun install --repository` pushes, and the sample's test image.
 type opEnv struct {
 	c       *Cluster
 	cr      client.Client
 	kubectl string
 	ns      string
 	image   string
+	// opImage is the operator's image: the k8s-testrun binary alone.
+	opImage string
 	// direct is the sample's JUnit report from direct mode.
 	direct junit.Testsuites
 	// directReport is its path.
@@ -96,6 +99,9 @@ func TestOperator(t *testing.T) {
 	e.directReport = report
 	e.image = suiteProperty(e.direct, "k8s-testrun.image")
 	require.Contains(t, e.image, "@sha256:")
+	// The test image carries only the pod binary; the operator runs from an
+	// image of the k8s-testrun binary, which install pushes.
+	e.opImage = pushOperatorImage(ctx, t, c)
 
 	// Installed once with kubectl apply -k, through an overlay that only
 	// sets the image, then again with `k8s-testrun install`, which must
@@ -108,13 +114,13 @@ func TestOperator(t *testing.T) {
 	out, err = e.run(ctx, "rollout", "status", "-n", operatorNamespace, "deployment/k8s-testrun-operator", "--timeout=2m")
 	require.NoError(t, err, "operator rollout: %s", out)
 	t.Logf("operator installed with kubectl apply -k and available in %s", time.Since(start).Round(time.Millisecond))
-	res = c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.image, "--watch-namespace", e.ns)
+	res = c.RunCLI(ctx, t, nil, "install", "--overlay", operatorOverlay(), "--image", e.opImage, "--watch-namespace", e.ns)
 	require.Equal(t, 0, res.Exit, "install: %s", res.Stderr)
 	assert.Contains(t, res.Stderr, "the operator watches namespaces "+operatorNamespace+", "+e.ns+"\n")
 	pods, err := c.Client.CoreV1().Pods(operatorNamespace).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	require.Len(t, pods.Items, 1, "the operator runs in the cluster as a pod")
-	assert.Equal(t, e.image, pods.Items[0].Spec.Containers[0].Image)
+	assert.Equal(t, e.opImage, pods.Items[0].Spec.Containers[0].Image)
 
 	t.Run("least privilege", e.testLeastPrivilege)
 	t.Run("metrics need authentication", e.testMetricsNeedAuth)
@@ -159,8 +165,8 @@ func (e *opEnv) run(ctx context.Context, args ...string) (string, error) {
 // its image, as a user would with `kustomize edit set image`.
 func (e *opEnv) imageOverlay(t *testing.T) string {
 	t.Helper()
-	name, digest, ok := strings.Cut(e.image, "@")
-	require.True(t, ok, "image %s is not pinned by digest", e.image)
+	name, digest, ok := strings.Cut(e.opImage, "@")
+	require.True(t, ok, "image %s is not pinned by digest", e.opImage)
 	dir := t.TempDir()
 	// kustomize takes a base outside the kustomization's root by a relative
 	// path only.
@@ -169,6 +175,18 @@ func (e *opEnv) imageOverlay(t *testing.T) string {
 	k := fmt.Sprintf("resources:\n- %s\nimages:\n- name: k8s-testrun-operator\n  newName: %s\n  digest: %s\n", base, name, digest)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644))
 	return dir
+}
+
+// pushOperatorImage pushes the operator's image with `k8s-testrun install
+// --repository --print` and returns it.
+func pushOperatorImage(ctx context.Context, t *testing.T, c *Cluster) string {
+	t.Helper()
+	res := c.RunCLI(ctx, t, nil, "install", "--print", "--overlay", operatorOverlay(), "--repository", c.Registry+"/e2e/operator")
+	require.Equal(t, 0, res.Exit, "install --repository --print: %s", res.Stderr)
+	m := regexp.MustCompile(`the operator's image: (\S+@sha256:[0-9a-f]{64}) `).FindStringSubmatch(res.Stderr)
+	require.NotNil(t, m, "install names the image it pushed: %s", res.Stderr)
+	assert.Contains(t, res.Stdout, "image: "+m[1]+"\n", "and installs it")
+	return m[1]
 }
 
 func (e *opEnv) uninstall(t *testing.T) {
