@@ -24,15 +24,16 @@ COPY cmd ./cmd
 COPY config ./config
 COPY internal ./internal
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action \
- && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/k8s-testrun-pod ./cmd/k8s-testrun-pod
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/k8s-testrun-pod ./cmd/k8s-testrun-pod
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-pip \
  && rm -rf /var/lib/apt/lists/*
-# k8s-testrun-pod, beside the CLI, is the binary the test images carry.
-COPY --from=build /out/k8s-testrun /out/k8s-testrun-pod /usr/local/bin/
+COPY --from=build /out/k8s-testrun /usr/local/bin/k8s-testrun
+# Beside the CLI, where it looks for it: the binary the test images carry.
+COPY --from=build /out/k8s-testrun-pod /usr/local/bin/k8s-testrun-pod
 # The runner starts the container with the workspace as its working
 # directory and GITHUB_ACTIONS=true, which selects the action command.
 ENTRYPOINT ["/usr/local/bin/k8s-testrun"]

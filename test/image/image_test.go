@@ -76,7 +76,11 @@ func find(stage []instruction, cmd string) []instruction {
 	return out
 }
 
-var goBuild = regexp.MustCompile(`CGO_ENABLED=0 go build (.*) -o (\S+) ./cmd/action$`)
+var (
+	goBuild    = regexp.MustCompile(`CGO_ENABLED=0 go build (.*) -o (\S+) ./cmd/action$`)
+	podBuild   = regexp.MustCompile(`CGO_ENABLED=0 go build (.*) -o (\S+) ./cmd/k8s-testrun-pod$`)
+	podBinName = "k8s-testrun-pod"
+)
 
 func TestDockerfile(t *testing.T) {
 	stages := parse(t)
@@ -84,14 +88,19 @@ func TestDockerfile(t *testing.T) {
 	builder, runtime := stages[0], stages[1]
 
 	assert.Equal(t, "golang:1.26 AS build", builder[0].Args, "the builder has the go.mod toolchain")
-	var out string
+	var out, podOut string
 	for _, r := range find(builder, "RUN") {
 		if m := goBuild.FindStringSubmatch(r.Args); m != nil {
 			out = m[2]
 			assert.Contains(t, m[1], "-trimpath")
 		}
+		if m := podBuild.FindStringSubmatch(r.Args); m != nil {
+			podOut = m[2]
+			assert.Contains(t, m[1], "-trimpath")
+		}
 	}
 	require.NotEmpty(t, out, "the builder builds ./cmd/action with CGO_ENABLED=0")
+	require.NotEmpty(t, podOut, "the builder builds ./cmd/k8s-testrun-pod with CGO_ENABLED=0")
 
 	assert.True(t, strings.HasPrefix(runtime[0].Args, "debian:"), "runtime base: %s", runtime[0].Args)
 	var installs string
@@ -103,13 +112,19 @@ func TestDockerfile(t *testing.T) {
 	}
 	assert.NotContains(t, installs, "coverage", "the runtime has no coverage.py: the pods' coverage data is combined in the cluster")
 
+	// The CLI, and beside it the pod binary, which test images carry.
 	copies := find(runtime, "COPY")
-	require.Len(t, copies, 1)
-	f := strings.Fields(copies[0].Args)
-	require.Len(t, f, 3)
-	assert.Equal(t, "--from=build", f[0])
-	assert.Equal(t, out, f[1], "the runtime copies what the builder built")
-	binary := f[2]
+	require.Len(t, copies, 2)
+	dest := map[string]string{}
+	for _, c := range copies {
+		f := strings.Fields(c.Args)
+		require.Len(t, f, 3)
+		assert.Equal(t, "--from=build", f[0])
+		dest[f[1]] = f[2]
+	}
+	binary := dest[out]
+	require.NotEmpty(t, binary, "the runtime copies what the builder built")
+	assert.Equal(t, filepath.Join(filepath.Dir(binary), podBinName), dest[podOut], "the pod binary beside the CLI")
 
 	eps := find(runtime, "ENTRYPOINT")
 	require.Len(t, eps, 1)
@@ -126,7 +141,7 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	assert.True(t, copied["go.mod"] && copied["go.sum"])
-	cmd := exec.Command("go", "list", "-deps", "./cmd/action")
+	cmd := exec.Command("go", "list", "-deps", "./cmd/action", "./cmd/k8s-testrun-pod")
 	cmd.Dir = root
 	list, err := cmd.Output()
 	require.NoError(t, err)
@@ -168,4 +183,25 @@ func TestDockerfileBuildCommand(t *testing.T) {
 	v, err := exec.Command(bin, "version").Output()
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(string(v), "k8s-testrun test-image\n"), "the version is stamped: %q", v)
+
+	// The pod binary too: static, and it runs.
+	for _, r := range find(parse(t)[0], "RUN") {
+		if podBuild.MatchString(r.Args) {
+			build = r.Args
+		}
+	}
+	pod := filepath.Join(filepath.Dir(bin), podBinName)
+	cmd = exec.Command("sh", "-c", podBuild.ReplaceAllString(build, "CGO_ENABLED=0 go build $1 -o "+pod+" ./cmd/k8s-testrun-pod"))
+	cmd.Dir = root
+	out, err = cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	pf, err := elf.Open(pod)
+	require.NoError(t, err)
+	defer pf.Close()
+	for _, p := range pf.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, p.Type, "the pod binary is statically linked")
+	}
+	help, err := exec.Command(pod, "--help").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(help), "shim")
 }
