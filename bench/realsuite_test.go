@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -146,8 +147,8 @@ func TestRunnerReportMatchesPlain(t *testing.T) {
 	for i, c := range Cases(plainIDs) {
 		own := ref[c.TestID]
 		status := own.Status()
-		results[i] = runner.CaseResult{Case: c, Status: status, Final: true, Attempts: []runner.Attempt{{
-			Number: 1, Outcome: plan.Outcome{Status: status}, Results: runner.Results{Testcase: &own},
+		results[i] = runner.CaseResult{Case: c, Status: status, Final: true, Attempts: []attempt.Attempt{{
+			Number: 1, Outcome: plan.Outcome{Status: status}, Results: attempt.Results{Testcase: &own},
 		}}}
 	}
 	rep := runner.NewReport("fidelity", "img", "", time.Time{}, 0, results).JUnit()

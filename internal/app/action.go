@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
@@ -196,7 +197,7 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 			a.wf.EndGroup()
 		}
 	}
-	p.onAttempt = func(c plan.Case, at runner.Attempt) {
+	p.onAttempt = func(c plan.Case, at attempt.Attempt) {
 		a.wf.Fenced(attemptTitle(c, at, a.cfg.Retries+1), at.Results.Output)
 	}
 	rep, err := p.execute(ctx)
@@ -210,7 +211,7 @@ var statusIcons = map[plan.Status]string{
 	plan.Passed: "✅", plan.Failed: "❌", plan.Error: "💥", plan.Skipped: "⏭️",
 }
 
-func attemptTitle(c plan.Case, at runner.Attempt, maxAttempts int) string {
+func attemptTitle(c plan.Case, at attempt.Attempt, maxAttempts int) string {
 	o := at.Outcome
 	t := fmt.Sprintf("%s %s %s", statusIcons[o.Status], strings.ToUpper(string(o.Status)), c.TestID)
 	var extra []string

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
@@ -35,8 +36,8 @@ func TestActionJobSummaryHasTheGantt(t *testing.T) {
 	for i, id := range []string{"a", "b", "c"} {
 		tl := podLife(t0.Add(time.Duration(i)*time.Second), time.Second, 2*time.Second, time.Duration(i+1)*time.Second, time.Second)
 		cases = append(cases, runner.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::test_" + id}, Status: plan.Passed, Final: true,
-			Attempts: []runner.Attempt{{Number: 1, Pod: "pod-" + id, Outcome: plan.Outcome{Status: plan.Passed}, Timeline: tl,
-				Results: runner.Results{Testcase: &junit.Testcase{Classname: "t", Name: "test_" + id, Time: "0.500"}}}}})
+			Attempts: []attempt.Attempt{{Number: 1, Pod: "pod-" + id, Outcome: plan.Outcome{Status: plan.Passed}, Timeline: tl,
+				Results: attempt.Results{Testcase: &junit.Testcase{Classname: "t", Name: "test_" + id, Time: "0.500"}}}}})
 	}
 	rep := runner.NewReport("r1", "img", "", t0, 10*time.Second, cases)
 	code := a.finish(context.Background(), rep, nil, false)

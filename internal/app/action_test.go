@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
@@ -34,7 +35,7 @@ func reportWith(statuses ...plan.Status) *runner.Report {
 		}
 		cases = append(cases, runner.CaseResult{
 			Case: plan.Case{ID: string(rune('a' + i))}, Status: st, Final: true,
-			Attempts: []runner.Attempt{{Number: 1, Outcome: o}},
+			Attempts: []attempt.Attempt{{Number: 1, Outcome: o}},
 		})
 	}
 	return runner.NewReport("r", "i", "", time.Now(), time.Second, cases)
@@ -76,13 +77,13 @@ func TestAttemptTitle(t *testing.T) {
 	c := plan.Case{TestID: "tests/test_a.py::test_b"}
 	tc := &junit.Testcase{Time: "0.123"}
 	assert.Equal(t, "❌ FAILED tests/test_a.py::test_b (123ms, attempt 1 of 2)",
-		attemptTitle(c, runner.Attempt{Number: 1, Outcome: plan.Outcome{Status: plan.Failed}, Results: runner.Results{Testcase: tc}}, 2))
+		attemptTitle(c, attempt.Attempt{Number: 1, Outcome: plan.Outcome{Status: plan.Failed}, Results: attempt.Results{Testcase: tc}}, 2))
 	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, OOMKilled)",
-		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: "OOMKilled"}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: "OOMKilled"}}, 1))
 	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, Evicted, pod taken away)",
-		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: plan.ReasonEvicted}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: plan.ReasonEvicted}}, 1))
 	assert.Equal(t, "✅ PASSED tests/test_a.py::test_b (attempt 2)",
-		attemptTitle(c, runner.Attempt{Number: 2, Outcome: plan.Outcome{Status: plan.Passed}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 2, Outcome: plan.Outcome{Status: plan.Passed}}, 1))
 }
 
 // githubAPI records requests and answers create with status.

@@ -15,11 +15,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/collectcache"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
@@ -84,7 +85,7 @@ type pipeline struct {
 	template *corev1.PodTemplateSpec
 	runID    string
 	// onAttempt, if set, hears of every collected attempt.
-	onAttempt func(plan.Case, runner.Attempt)
+	onAttempt func(plan.Case, attempt.Attempt)
 	// onPod, if set, hears of pods whose tests start running, and end.
 	onPod func(runner.PodEvent)
 	// onStart, if set, hears how many tests are about to run, and their

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/progress"
@@ -81,7 +82,7 @@ func (o runOutput) attach(p *pipeline) {
 	p.onPod = func(e runner.PodEvent) {
 		o.progress.Pod(progress.Pod{Name: e.Pod, Tests: e.Tests, Running: e.Running, Started: e.Started})
 	}
-	p.onAttempt = func(c plan.Case, a runner.Attempt) {
+	p.onAttempt = func(c plan.Case, a attempt.Attempt) {
 		if !started {
 			// Operator mode does not say how many tests it found.
 			p.onStart(0, nil)
@@ -95,7 +96,7 @@ func (o runOutput) attach(p *pipeline) {
 }
 
 // attemptResult is an attempt as the progress printer takes it.
-func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
+func attemptResult(c plan.Case, a attempt.Attempt) progress.Result {
 	tc := a.Results.Testcase
 	r := progress.Result{
 		TestID:  c.TestID,
@@ -171,7 +172,7 @@ func printSummary(w io.Writer, rep *runner.Report) {
 	printCoverage(w, rep)
 }
 
-func podTime(ph runner.Phases) time.Duration {
+func podTime(ph attempt.Phases) time.Duration {
 	return ph.Pending + ph.Starting + ph.Testing + ph.Collecting
 }
 

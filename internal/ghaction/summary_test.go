@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -19,9 +20,9 @@ func caseResult(id string, st plan.Status, tc junit.Testcase, attempts int) runn
 	cr := runner.CaseResult{Case: plan.Case{ID: id, TestID: id}, Status: st, Final: true}
 	for n := 1; n <= attempts; n++ {
 		tc := tc
-		cr.Attempts = append(cr.Attempts, runner.Attempt{
+		cr.Attempts = append(cr.Attempts, attempt.Attempt{
 			Number: n, Pod: fmt.Sprintf("pod-%d", n), Outcome: plan.Outcome{Status: st},
-			Results: runner.Results{Testcase: &tc},
+			Results: attempt.Results{Testcase: &tc},
 		})
 	}
 	return cr

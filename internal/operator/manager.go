@@ -25,8 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // The operator's permissions; `make generate` turns them into
@@ -200,8 +200,8 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
-		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
-			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)
+		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
+			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
 	err := ctrl.NewControllerManagedBy(mgr).
@@ -216,8 +216,8 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 	}
 	cases := &TestCaseReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native,
-		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
-			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)
+		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
+			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
 	err = ctrl.NewControllerManagedBy(mgr).

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
@@ -81,7 +82,7 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 			cr.Status = last.Outcome.Status
 			if cm := stored[ResultsName(tc.Name)]; cm != nil && controlledBy(cm, tc.UID) && cm.Annotations[AnnotationAttempt] == strconv.Itoa(last.Number) {
 				res, err := decodeResults(cm)
-				if one, ok := runner.CaseResults(res, tc.Spec.TestID); ok && err == nil {
+				if one, ok := attempt.CaseResults(res, tc.Spec.TestID); ok && err == nil {
 					// A test's share of a unit pod's block.
 					res = one
 				}
@@ -115,12 +116,12 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 	return rep, nil
 }
 
-func decodeResults(cm *corev1.ConfigMap) (runner.Results, error) {
+func decodeResults(cm *corev1.ConfigMap) (attempt.Results, error) {
 	log, err := gunzipBytes(cm.BinaryData[ResultsKey], maxLog)
 	if err != nil {
-		return runner.Results{ExitCode: -1}, fmt.Errorf("configmap %s: %w", cm.Name, err)
+		return attempt.Results{ExitCode: -1}, fmt.Errorf("configmap %s: %w", cm.Name, err)
 	}
-	return runner.ParseResults(log)
+	return attempt.ParseResults(log)
 }
 
 // imageDigest is the digest of a reference pinned by digest, else "".

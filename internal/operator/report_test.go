@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -39,10 +40,10 @@ func TestLoadReportMatchesDirectMode(t *testing.T) {
 	for _, id := range sampleIDs {
 		tc := e.testCase("r1", id)
 		at := AttemptOf(tc.Status.History[0])
-		at.Results, err = runner.ParseResults(block(t, id, codes[id]))
+		at.Results, err = attempt.ParseResults(block(t, id, codes[id]))
 		require.NoError(t, err)
 		direct = append(direct, runner.CaseResult{
-			Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Status: at.Outcome.Status, Final: true, Attempts: []runner.Attempt{at},
+			Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Status: at.Outcome.Status, Final: true, Attempts: []attempt.Attempt{at},
 		})
 	}
 	want := runner.NewReport("r1", run.Spec.Image, "sha256:0123", run.Status.StartTime.Time,
@@ -66,9 +67,9 @@ func TestReportConfigMapCompressesLargeReports(t *testing.T) {
 	var many []runner.CaseResult
 	for i := range 20 {
 		id := fmt.Sprintf("t.py::x%d", i)
-		many = append(many, runner.CaseResult{Case: plan.Case{ID: fmt.Sprint("x", i), TestID: id}, Status: plan.Failed, Final: true, Attempts: []runner.Attempt{{
+		many = append(many, runner.CaseResult{Case: plan.Case{ID: fmt.Sprint("x", i), TestID: id}, Status: plan.Failed, Final: true, Attempts: []attempt.Attempt{{
 			Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1},
-			Results: runner.Results{Output: string(bytes.Repeat([]byte("log line\n"), 25_000))},
+			Results: attempt.Results{Output: string(bytes.Repeat([]byte("log line\n"), 25_000))},
 		}}})
 	}
 	rep := runner.NewReport("r1", "img", "", time.Time{}, 0, many)

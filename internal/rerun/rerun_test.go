@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -114,7 +115,7 @@ func TestOwnReport(t *testing.T) {
 		o := []plan.Outcome{passed, failed, errored, passed}[min(i, 3)]
 		if i < 4 {
 			cr.Status = o.Status
-			cr.Attempts = []runner.Attempt{{Number: 1, Outcome: o}}
+			cr.Attempts = []attempt.Attempt{{Number: 1, Outcome: o}}
 		}
 		results = append(results, cr)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -32,7 +33,7 @@ func TestSkippedAtCollection(t *testing.T) {
 
 	ran := CaseResult{
 		Case: plan.Case{ID: "a", TestID: "tests/test_a.py::test_a"}, Status: plan.Passed, Final: true,
-		Attempts: []Attempt{{Number: 1, Pod: "p1", Outcome: plan.Outcome{Status: plan.Passed}}},
+		Attempts: []attempt.Attempt{{Number: 1, Pod: "p1", Outcome: plan.Outcome{Status: plan.Passed}}},
 	}
 	rep := NewReport("r1", "reg/img@sha256:1", "sha256:1", time.Unix(0, 0), time.Second, append(skipped, ran))
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -114,9 +115,9 @@ func (r *Report) ExitCode(ok, failed, infra int) int {
 const StoppedMessage = "not run: the run stopped on reaching its maximum of failed tests (max failures)"
 
 // Last is the case's last collected attempt.
-func (cr CaseResult) Last() Attempt {
+func (cr CaseResult) Last() attempt.Attempt {
 	if len(cr.Attempts) == 0 {
-		return Attempt{Outcome: plan.Outcome{ExitCode: -1}}
+		return attempt.Attempt{Outcome: plan.Outcome{ExitCode: -1}}
 	}
 	return cr.Attempts[len(cr.Attempts)-1]
 }

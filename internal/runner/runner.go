@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,18 +21,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
 // Defaults for Options.
 const (
 	DefaultPendingTimeout = 2 * time.Minute
 	DefaultResync         = time.Second
-	// logLimit bounds how much of a collector log is read: the block is
-	// capped by the collector, this only guards against a runaway log.
-	logLimit = 64 << 20
 )
 
 // Options configures a run. Client, Namespace, RunID, Image and Cases are
@@ -86,7 +84,7 @@ type Options struct {
 	Logger  *slog.Logger
 	// OnAttempt, if set, is called after each attempt is collected, on the
 	// run's goroutine.
-	OnAttempt func(plan.Case, Attempt)
+	OnAttempt func(plan.Case, attempt.Attempt)
 	// OnPod, if set, hears when a pod's test container is first seen
 	// running and when the pod is first seen done or gone, on the loop's
 	// goroutine.
@@ -102,29 +100,13 @@ type Options struct {
 	evaluated func([]plan.Pod)
 }
 
-// Attempt is one collected attempt of a case.
-type Attempt struct {
-	Number  int
-	Pod     string
-	Node    string
-	Outcome plan.Outcome
-	// Started and Finished are the test's run, when it ran: the test
-	// container's, or in a unit's pod, the test's own.
-	Started, Finished time.Time
-	Results           Results
-	// ResultErr says why no results could be read; the outcome stands.
-	ResultErr error
-	// Timeline is the pod's; in a unit's pod, every case shares it.
-	Timeline Timeline
-}
-
 // CaseResult is the standing of one case at the end of the run.
 type CaseResult struct {
 	Case     plan.Case
 	Status   plan.Status
 	Flaky    bool
 	Final    bool
-	Attempts []Attempt
+	Attempts []attempt.Attempt
 	// Stopped marks a case the run stopped (MaxFailures) before it had a
 	// verdict.
 	Stopped bool
@@ -160,7 +142,7 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 		collecting: map[string]bool{},
 		deleting:   map[string]bool{},
 		created:    map[string]createdPod{},
-		timelines:  map[string]*Timeline{},
+		timelines:  map[string]*attempt.Timeline{},
 		seen:       map[string]*corev1.Pod{},
 		vanished:   map[string]*corev1.Pod{},
 		outcomes:   map[string]int{},
@@ -186,7 +168,7 @@ type record struct {
 
 type caseAttempt struct {
 	id string
-	at Attempt
+	at attempt.Attempt
 }
 
 type run struct {
@@ -204,7 +186,7 @@ type run struct {
 	// created holds pods created but not yet seen through the watch, so a
 	// re-evaluation before the watch catches up does not create more.
 	created   map[string]createdPod
-	timelines map[string]*Timeline
+	timelines map[string]*attempt.Timeline
 	// seen holds the last state of each uncollected pod the watch showed;
 	// vanished, the last state of those that disappeared before they were
 	// collected (deleted by someone else, force-deleted with their node).
@@ -395,10 +377,10 @@ func (r *run) apply() error {
 	return errors.Join(errs...)
 }
 
-func (r *run) timeline(pod string) *Timeline {
+func (r *run) timeline(pod string) *attempt.Timeline {
 	tl := r.timelines[pod]
 	if tl == nil {
-		tl = &Timeline{}
+		tl = &attempt.Timeline{}
 		r.timelines[pod] = tl
 	}
 	return tl
@@ -562,16 +544,16 @@ func (r *run) observeOptions() k8s.ObserveOptions {
 
 // collected is what a worker read of one finished pod.
 type collectedPod struct {
-	at      Attempt
+	at      attempt.Attempt
 	unit    bool
-	results map[string]Attempt
+	results map[string]attempt.Attempt
 	at0     time.Time
 }
 
 // collect reads a finished pod's results, on a worker.
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
-	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	at, _ := attempt.Collect(ctx, r.o.Client, p, 0, opts)
 	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
@@ -599,7 +581,7 @@ func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 		if len(cases) > 0 {
 			timeout = r.timeout(cases[0])
 		}
-		c.results = SettleUnit(at, cases, timeout)
+		c.results = attempt.SettleUnit(at, cases, timeout)
 	}
 	return c
 }
@@ -610,7 +592,7 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 	obs.Collected = true
 	obs.Deleting = obs.Deleting || r.deleting[p.Name]
 	tl := r.timeline(p.Name)
-	tl.fromPod(p, c.at.Results)
+	tl.FromPod(p, c.at.Results)
 	tl.Collected = c.at0
 	if tl.Seen.IsZero() {
 		tl.Seen = c.at0
@@ -651,89 +633,11 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 	}
 }
 
-// CollectAttempt reads the results of a finished attempt from its
-// collector's log and settles its outcome. It also returns the log as read,
-// so a caller can keep the results (the operator stores them). A missing or
-// unreadable result is reported in Attempt.ResultErr; the outcome stands.
-func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
-	obs := k8s.Observe(p, time.Now(), opts)
-	at := Attempt{Number: number, Pod: p.Name, Node: p.Spec.NodeName, Outcome: obs.Outcome}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
-			at.Started = cs.State.Terminated.StartedAt.Time
-			at.Finished = cs.State.Terminated.FinishedAt.Time
-		}
-		if cs.Name == k8s.TestContainer && cs.State.Running != nil && obs.Outcome.Disrupted() {
-			// Taken away mid-test: it ran from its start until now.
-			at.Started = cs.State.Running.StartedAt.Time
-		}
-	}
-	if at.Finished.IsZero() && obs.Outcome.Disrupted() {
-		at.Finished = time.Now()
-	}
-	var log []byte
-	if collectorRan(p) {
-		var err error
-		// A collector still running may not have printed its block yet: it
-		// polls for the done marker. Give it a moment, bounded.
-		deadline := time.Now().Add(blockWait)
-		for {
-			log, err = k8s.Logs(ctx, client, p.Namespace, p.Name, k8s.CollectorContainer, logLimit)
-			if err == nil {
-				at.Results, err = ParseResults(log)
-			}
-			unfinished := errors.Is(err, transport.ErrNoBlock) || errors.Is(err, transport.ErrTruncated)
-			if !unfinished || !collectorRunning(p) || !time.Now().Before(deadline) || !sleep(ctx, 100*time.Millisecond) {
-				break
-			}
-		}
-		at.ResultErr = err
-	} else {
-		at.ResultErr = errors.New("the collector never started")
-	}
-	if !at.Results.TestStart.IsZero() {
-		at.Started, at.Finished = at.Results.TestStart, at.Results.TestExit
-	}
-	at.Outcome = Settle(at.Outcome, at.Results)
-	return at, log
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
-
-// blockWait bounds how long a running collector's log is read again for a
-// block it has not printed yet.
-const blockWait = 2 * time.Second
-
-func collectorRunning(p *corev1.Pod) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if cs.Name == k8s.CollectorContainer {
-			return cs.State.Running != nil
-		}
-	}
-	return false
-}
-
-func collectorRan(p *corev1.Pod) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if cs.Name == k8s.CollectorContainer {
-			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
-		}
-	}
-	return false
-}
-
 // results assembles the case results from the planner and the collected
 // attempts. It hands the records over: they go as the results are built,
 // so that a large run does not hold both at once; call it once.
 func (r *run) results() []CaseResult {
-	byCase := make(map[string][]Attempt, len(r.o.Cases))
+	byCase := make(map[string][]attempt.Attempt, len(r.o.Cases))
 	for name, rec := range r.collected {
 		for _, ca := range rec.attempts {
 			at := ca.at
@@ -753,7 +657,7 @@ func (r *run) results() []CaseResult {
 	out := make([]CaseResult, 0, len(r.o.Cases))
 	for i, c := range r.o.Cases {
 		atts := byCase[c.ID]
-		sortAttempts(atts)
+		slices.SortFunc(atts, func(a, b attempt.Attempt) int { return cmp.Compare(a.Number, b.Number) })
 		var st plan.CaseState
 		if i < len(states) {
 			st = states[i]

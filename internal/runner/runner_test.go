@@ -18,6 +18,7 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -145,7 +146,7 @@ func TestRunParallelismRetriesAndCleanup(t *testing.T) {
 	results, err := Run(ctx, Options{
 		Client: client, Namespace: "ns", RunID: "r1", Image: "img",
 		Cases: cases(ids...), Parallelism: 2, MaxAttempts: 2, Resync: 20 * time.Millisecond,
-		OnAttempt: func(c plan.Case, a Attempt) {
+		OnAttempt: func(c plan.Case, a attempt.Attempt) {
 			mu.Lock()
 			seen = append(seen, c.TestID)
 			mu.Unlock()
@@ -317,7 +318,7 @@ func TestRunUnits(t *testing.T) {
 	var seen []string
 	res, err := Run(ctx, Options{Client: client, Namespace: "ns", RunID: "r1", Image: "img",
 		Cases: cs, Units: units, Parallelism: 4, Resync: 20 * time.Millisecond,
-		OnAttempt: func(c plan.Case, a Attempt) {
+		OnAttempt: func(c plan.Case, a attempt.Attempt) {
 			mu.Lock()
 			seen = append(seen, c.TestID)
 			mu.Unlock()

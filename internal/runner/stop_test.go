@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -94,7 +95,7 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 // exit code an infrastructure one; one left out by a cancellation does.
 func TestStoppedAndCancelled(t *testing.T) {
 	c := cases("t.py::a", "t.py::b", "t.py::c")
-	failed := []Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
+	failed := []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
 	rep := NewReport("r", "", "", time.Now(), time.Second, []CaseResult{
 		{Case: c[0], Status: plan.Failed, Final: true, Attempts: failed},
 		{Case: c[1], Final: true, Stopped: true},
