@@ -23,22 +23,22 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
-func reportWith(statuses ...plan.Status) *runner.Report {
-	var cases []runner.CaseResult
+func reportWith(statuses ...plan.Status) *report.Report {
+	var cases []report.CaseResult
 	for i, st := range statuses {
 		o := plan.Outcome{Status: st}
 		if st == plan.Error {
 			o.Reason = "OOMKilled"
 		}
-		cases = append(cases, runner.CaseResult{
+		cases = append(cases, report.CaseResult{
 			Case: plan.Case{ID: string(rune('a' + i))}, Status: st, Final: true,
 			Attempts: []attempt.Attempt{{Number: 1, Outcome: o}},
 		})
 	}
-	return runner.NewReport("r", "i", "", time.Now(), time.Second, cases)
+	return report.NewReport("r", "i", "", time.Now(), time.Second, cases)
 }
 
 func TestVerdict(t *testing.T) {
@@ -46,7 +46,7 @@ func TestVerdict(t *testing.T) {
 	inputErr := errors.Join(&config.Error{Input: "parallelism", Fix: "x"})
 	tests := []struct {
 		name       string
-		rep        *runner.Report
+		rep        *report.Report
 		err        error
 		cancelled  bool
 		failOn     string

@@ -17,8 +17,8 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
@@ -92,7 +92,7 @@ func TestActionSummaryOfAStoppedRun(t *testing.T) {
 		start: time.Now(),
 	}
 	failed := []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
-	rep := runner.NewReport("r1", "img", "", time.Now(), time.Second, []runner.CaseResult{
+	rep := report.NewReport("r1", "img", "", time.Now(), time.Second, []report.CaseResult{
 		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Failed, Final: true, Attempts: failed},
 		{Case: plan.Case{ID: "b", TestID: "t.py::b"}, Final: true, Stopped: true},
 		{Case: plan.Case{ID: "c", TestID: "t.py::c"}, Final: true, Stopped: true},

@@ -139,7 +139,7 @@ func attemptResult(c plan.Case, a attempt.Attempt) progress.Result {
 }
 
 // summaryOf is the run's closing counts for the printer.
-func summaryOf(rep *runner.Report, code int) progress.Summary {
+func summaryOf(rep *report.Report, code int) progress.Summary {
 	s := progress.Summary{ExitCode: code}
 	if rep == nil {
 		return s
@@ -158,7 +158,7 @@ func summaryOf(rep *runner.Report, code int) progress.Summary {
 
 // printSummary writes the run's closing summary, with each test's pod
 // time and where all the pods' time went, from the pods' timelines.
-func printSummary(w io.Writer, rep *runner.Report) {
+func printSummary(w io.Writer, rep *report.Report) {
 	cases := rep.SummaryCases()
 	for i, cr := range rep.Cases {
 		if len(cr.Attempts) > 0 {
@@ -178,7 +178,7 @@ func podTime(ph attempt.Phases) time.Duration {
 
 // podPhases adds up the phases of every pod the run created, each pod
 // once however many tests or attempts it ran.
-func podPhases(rep *runner.Report) report.Phases {
+func podPhases(rep *report.Report) report.Phases {
 	var total report.Phases
 	seen := map[string]bool{}
 	for _, cr := range rep.Cases {

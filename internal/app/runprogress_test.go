@@ -13,7 +13,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/progress"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -63,14 +63,14 @@ func TestAttemptResult(t *testing.T) {
 }
 
 func TestPrintSummaryHasPodTimesAndPhaseTotals(t *testing.T) {
-	passed := func(id, pod string, tl attempt.Timeline) runner.CaseResult {
-		return runner.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::" + id}, Status: plan.Passed, Final: true, Attempts: []attempt.Attempt{{
+	passed := func(id, pod string, tl attempt.Timeline) report.CaseResult {
+		return report.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::" + id}, Status: plan.Passed, Final: true, Attempts: []attempt.Attempt{{
 			Number: 1, Pod: pod, Outcome: plan.Outcome{Status: plan.Passed}, Started: tl.TestStarted, Finished: tl.TestExited, Timeline: tl,
 			Results: attempt.Results{Testcase: &junit.Testcase{Classname: "t", Name: id, Time: "1.000"}},
 		}}}
 	}
 	shared := podLife(t0, time.Second, 2*time.Second, 6*time.Second, time.Second)
-	rep := runner.NewReport("r1", "img", "", t0, 20*time.Second, []runner.CaseResult{
+	rep := report.NewReport("r1", "img", "", t0, 20*time.Second, []report.CaseResult{
 		passed("slow", "pod-1", podLife(t0, time.Second, 3*time.Second, 15*time.Second, time.Second)),
 		// Two tests of one pod: its time counts once in the totals.
 		passed("a", "pod-2", shared),

@@ -12,7 +12,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/timeline"
 )
 
@@ -23,7 +23,7 @@ func TestChartOfOneBarPerPod(t *testing.T) {
 	mkAttempt := func(n int, pod string, st plan.Status, reason string, tl attempt.Timeline) attempt.Attempt {
 		return attempt.Attempt{Number: n, Pod: pod, Node: "node-1", Outcome: plan.Outcome{Status: st, Reason: reason}, Timeline: tl}
 	}
-	rep := runner.NewReport("r1", "img", "", t0, time.Minute, []runner.CaseResult{
+	rep := report.NewReport("r1", "img", "", t0, time.Minute, []report.CaseResult{
 		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Passed, Flaky: true, Attempts: []attempt.Attempt{
 			mkAttempt(1, "pod-a-1", plan.Failed, "", tl), mkAttempt(2, "pod-a-2", plan.Passed, "", deleted),
 		}},

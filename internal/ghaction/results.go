@@ -11,7 +11,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // Test is one test's final result as the summary and the annotations show
@@ -47,7 +46,7 @@ func (t Test) failedOrErrored() bool {
 // Tests lists the report's tests. projectPrefix is the project directory
 // relative to the repository root: pytest names files relative to the
 // project, GitHub wants them relative to the repository.
-func Tests(rep *runner.Report, projectPrefix string) []Test {
+func Tests(rep *report.Report, projectPrefix string) []Test {
 	if rep == nil {
 		return nil
 	}
@@ -172,8 +171,8 @@ var Outputs = []Input{
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
-func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output {
-	var c runner.Counts
+func StepOutputs(rep *report.Report, junitPath, image, checkURL string) []Output {
+	var c report.Counts
 	wall := "0"
 	if rep != nil {
 		c = rep.Counts()
@@ -198,7 +197,7 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 }
 
 // coveragePercent is the run's combined coverage, without the % sign.
-func coveragePercent(rep *runner.Report) string {
+func coveragePercent(rep *report.Report) string {
 	if rep == nil || rep.Coverage == nil {
 		return ""
 	}
@@ -207,7 +206,7 @@ func coveragePercent(rep *runner.Report) string {
 
 // coveragePath is where the run wrote coverage.xml: beside the JUnit
 // report, relative to the workspace.
-func coveragePath(rep *runner.Report, junitPath string) string {
+func coveragePath(rep *report.Report, junitPath string) string {
 	if rep == nil || rep.Coverage == nil || junitPath == "" {
 		return ""
 	}
@@ -215,13 +214,13 @@ func coveragePath(rep *runner.Report, junitPath string) string {
 }
 
 // attemptsPath is where the run wrote every attempt of every test (see
-// runner.Report.WriteAttempts): beside the JUnit report, relative to the
+// report.Report.WriteAttempts): beside the JUnit report, relative to the
 // workspace; empty without a report.
-func attemptsPath(rep *runner.Report, junitPath string) string {
+func attemptsPath(rep *report.Report, junitPath string) string {
 	if rep == nil || junitPath == "" {
 		return ""
 	}
-	return path.Join(path.Dir(junitPath), runner.AttemptsFile)
+	return path.Join(path.Dir(junitPath), report.AttemptsFile)
 }
 
 // baseCounts is one base's entry in the matrix output.
@@ -240,7 +239,7 @@ type baseCounts struct {
 
 // matrixCounts is the matrix output: each base's counts as JSON, in the
 // order of the bases; empty outside a runtime matrix.
-func matrixCounts(rep *runner.Report) string {
+func matrixCounts(rep *report.Report) string {
 	if rep == nil || !rep.Matrix() {
 		return ""
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // Defaults for Options.
@@ -100,24 +101,12 @@ type Options struct {
 	evaluated func([]plan.Pod)
 }
 
-// CaseResult is the standing of one case at the end of the run.
-type CaseResult struct {
-	Case     plan.Case
-	Status   plan.Status
-	Flaky    bool
-	Final    bool
-	Attempts []attempt.Attempt
-	// Stopped marks a case the run stopped (MaxFailures) before it had a
-	// verdict.
-	Stopped bool
-}
-
 // Run carries out the run. On cancellation it returns what was collected so
 // far together with ctx's error; it never deletes the run's pods itself: the
 // caller does, under a context of its own, whatever happened. Run returns
 // only once every API call it started has returned, so that a cleanup after
 // it finds every pod it created.
-func Run(ctx context.Context, o Options) ([]CaseResult, error) {
+func Run(ctx context.Context, o Options) ([]report.CaseResult, error) {
 	if o.Client == nil || o.Namespace == "" || o.RunID == "" || o.Image == "" {
 		return nil, errors.New("runner: client, namespace, run id and image are required")
 	}
@@ -220,7 +209,7 @@ type createdPod struct {
 // again (an existing pod of that name makes that a no-op).
 const createdGrace = time.Minute
 
-func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
+func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	w, err := k8s.NewWatcher(r.o.Client, r.o.Namespace, k8s.RunSelector(r.o.RunID)+","+k8s.LabelRole+"=test")
 	if err != nil {
 		return nil, err
@@ -232,7 +221,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 	}
 	// Whatever ends the loop, the calls in flight finish first and their
 	// results are kept.
-	finish := func(err error) ([]CaseResult, error) {
+	finish := func(err error) ([]report.CaseResult, error) {
 		r.workers.Wait()
 		if cerr := r.apply(); err == nil {
 			err = cerr
@@ -556,13 +545,13 @@ func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	at, _ := attempt.Collect(ctx, r.o.Client, p, 0, opts)
 	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
-		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
+		if err := report.SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
 			r.o.Logger.Warn("keeping the coverage data", "pod", p.Name, "error", err)
 		}
 	}
 	at.Results.Coverage = nil
 	if r.o.SpillDir != "" {
-		files, err := SpillArtifacts(r.o.SpillDir, p.Name, at.Results.Artifacts)
+		files, err := report.SpillArtifacts(r.o.SpillDir, p.Name, at.Results.Artifacts)
 		if err != nil {
 			r.o.Logger.Warn("keeping the artifacts in memory", "pod", p.Name, "error", err)
 		}
@@ -636,7 +625,7 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 // results assembles the case results from the planner and the collected
 // attempts. It hands the records over: they go as the results are built,
 // so that a large run does not hold both at once; call it once.
-func (r *run) results() []CaseResult {
+func (r *run) results() []report.CaseResult {
 	byCase := make(map[string][]attempt.Attempt, len(r.o.Cases))
 	for name, rec := range r.collected {
 		for _, ca := range rec.attempts {
@@ -654,7 +643,7 @@ func (r *run) results() []CaseResult {
 		// In the order of the spec's cases, which are r.o.Cases.
 		states = r.planner.Cases()
 	}
-	out := make([]CaseResult, 0, len(r.o.Cases))
+	out := make([]report.CaseResult, 0, len(r.o.Cases))
 	for i, c := range r.o.Cases {
 		atts := byCase[c.ID]
 		slices.SortFunc(atts, func(a, b attempt.Attempt) int { return cmp.Compare(a.Number, b.Number) })
@@ -662,7 +651,7 @@ func (r *run) results() []CaseResult {
 		if i < len(states) {
 			st = states[i]
 		}
-		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
+		cr := report.CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
 		if len(atts) > 0 {
 			cr.Status = atts[len(atts)-1].Outcome.Status
 		}

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -66,7 +65,7 @@ func TestSkippedAtCollection(t *testing.T) {
 	assert.Equal(t, "tests/test_importorskip.py", cases[0].TestID)
 	assert.Equal(t, junit.StatusSkipped, cases[0].Status)
 	assert.Equal(t, "collection skipped", cases[0].Message)
-	s := report.Count(cases)
+	s := Count(cases)
 	assert.Equal(t, 1, s.Skipped)
 	assert.Equal(t, 1, s.Passed)
 

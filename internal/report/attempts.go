@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 )
 
 // AttemptsFile is the name of the per-attempt record written beside the
-// JUnit report.
+// JUnit
 const AttemptsFile = "attempts.json"
 
 // TimeFormat is how attempt times are written: RFC 3339, in UTC, to the
@@ -108,13 +108,6 @@ func AttemptLine(at attempt.Attempt, last bool) string {
 	return b.String()
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // attemptRecord is one attempt in the attempts file.
 type attemptRecord struct {
 	N        int    `json:"n"`
@@ -138,7 +131,7 @@ type caseRecord struct {
 }
 
 // maxRecordMessage bounds an attempt's message in the attempts file; the
-// full text is in the JUnit report.
+// full text is in the JUnit
 const maxRecordMessage = 300
 
 // WriteAttempts writes every attempt of every test as one JSON document:
