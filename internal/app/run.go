@@ -40,7 +40,7 @@ const cleanupTimeout = 7 * time.Second
 
 // runCommand carries out `k8s-testrun run` with its flags parsed into cfg.
 func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
-	defer runner.LimitMemory(env.Getenv)()
+	defer LimitMemory(env.Getenv)()
 	if line := nothingToRerun(cfg); line != "" {
 		fmt.Fprintln(env.Stderr, line)
 		return ExitOK, nil
@@ -73,7 +73,7 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
 	}
-	if rss, err := runner.PeakRSS(); err == nil {
+	if rss, err := PeakRSS(); err == nil {
 		out.log.Debug("peak memory", "vmhwm_bytes", rss)
 	}
 	return code, err
