@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,5 +99,17 @@ func TestOnlyMainTouchesTheProcess(t *testing.T) {
 			}
 			file.Close()
 		}
+	}
+}
+
+// TestResultModelLeavesTheRunnerOut: the result model (attempt, report)
+// and the front doors other than direct mode (the operator, GitHub
+// reporting) stand without the direct-mode runner.
+func TestResultModelLeavesTheRunnerOut(t *testing.T) {
+	pkgs := listPackages(t)
+	for _, name := range []string{"internal/attempt", "internal/report", "internal/operator", "internal/ghaction"} {
+		p, ok := pkgs[module+"/"+name]
+		require.True(t, ok, "package %s", name)
+		assert.False(t, slices.Contains(p.Deps, module+"/internal/runner"), "%s must not import internal/runner", name)
 	}
 }
