@@ -144,9 +144,7 @@ func summaryOf(rep *report.Report, code int) progress.Summary {
 	if rep == nil {
 		return s
 	}
-	c := rep.Counts()
-	s.Total, s.Passed, s.Failed, s.Errors, s.Skipped, s.Flaky, s.NotRun = c.Total, c.Passed, c.Failed, c.Errors, c.Skipped, c.Flaky, c.NotRun
-	s.Quarantined = c.Quarantined
+	s.Counts = rep.Counts()
 	for _, cr := range rep.Cases {
 		if _, ok := rep.Quarantined(cr); ok {
 			s.QuarantinedTests = append(s.QuarantinedTests, cr.Case.TestID)

@@ -95,7 +95,7 @@ func TestRunOutputFollowsTheStreamsAndFlags(t *testing.T) {
 		o.progress.Start(progress.Start{RunID: "r", Tests: 1, Parallelism: 1, MaxAttempts: 1})
 		o.progress.Result(progress.Result{TestID: "t::a", Verdict: progress.Passed})
 		o.log.Info("building test image", "base", "python")
-		o.progress.Finish(progress.Summary{Total: 1, Passed: 1})
+		o.progress.Finish(progress.Summary{Counts: report.Counts{Total: 1, Passed: 1}})
 	}
 
 	env, stdout, stderr := testEnv(nil)

@@ -13,7 +13,7 @@ import (
 )
 
 // AttemptsFile is the name of the per-attempt record written beside the
-// JUnit
+// JUnit report.
 const AttemptsFile = "attempts.json"
 
 // TimeFormat is how attempt times are written: RFC 3339, in UTC, to the
@@ -131,7 +131,7 @@ type caseRecord struct {
 }
 
 // maxRecordMessage bounds an attempt's message in the attempts file; the
-// full text is in the JUnit
+// full text is in the JUnit report.
 const maxRecordMessage = 300
 
 // WriteAttempts writes every attempt of every test as one JSON document:

@@ -55,52 +55,15 @@ func NewReport(runID, image, digest string, started time.Time, wall time.Duratio
 	return &Report{RunID: runID, Image: image, ImageDigest: digest, Started: started, Wall: wall, Cases: cases}
 }
 
-// Counts are the per-status totals of a  A case that never finished
-// (the run was cancelled, or stopped at its maximum of failures) counts as
-// NotRun.
-type Counts struct {
-	Total, Passed, Failed, Errors, Skipped, Flaky, NotRun int
-	// Stopped counts the NotRun cases that the run left out on purpose,
-	// having reached its maximum of failures.
-	Stopped int
-	// Infra counts the errors with an infrastructure reason.
-	Infra int
-	// Quarantined counts the failed or errored tests a quarantine entry
-	// excused; they count in neither Failed nor Errors.
-	Quarantined int
-}
-
 // Counts totals the cases.
 func (r *Report) Counts() Counts {
-	c := Counts{Total: len(r.Cases)}
+	var c Counts
 	for _, cr := range r.Cases {
-		if len(cr.Attempts) == 0 {
-			c.NotRun++
-			if cr.Stopped {
-				c.Stopped++
-			}
-			continue
-		}
-		if _, ok := r.Quarantined(cr); ok {
-			c.Quarantined++
-			continue
-		}
-		switch cr.Status {
-		case plan.Passed:
-			c.Passed++
-		case plan.Failed:
-			c.Failed++
-		case plan.Error:
-			c.Errors++
-			if IsInfra(cr.Last().Outcome) {
-				c.Infra++
-			}
-		case plan.Skipped:
-			c.Skipped++
-		}
-		if cr.Flaky {
-			c.Flaky++
-		}
+		_, quarantined := r.Quarantined(cr)
+		c.Add(Tally{
+			Status: cr.Status, NotRun: len(cr.Attempts) == 0, Stopped: cr.Stopped,
+			Flaky: cr.Flaky, Infra: IsInfra(cr.Last().Outcome), Quarantined: quarantined,
+		})
 	}
 	return c
 }

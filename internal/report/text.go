@@ -76,15 +76,8 @@ type Disruption struct {
 
 // Summary holds the counts of a run and its wall time.
 type Summary struct {
-	Passed, Failed, Errors, Skipped int
-	// Flaky counts the passed tests that needed a retry.
-	Flaky int
-	// NotRun counts the tests that never ran.
-	NotRun int
-	// Quarantined counts the failures and errors a quarantine excused.
-	Quarantined int
-	Total       int
-	Wall        time.Duration
+	Counts
+	Wall time.Duration
 	// Phases is the time all the run's pods spent in each phase of their
 	// lives; zero when unknown.
 	Phases Phases
@@ -100,32 +93,12 @@ type Phases struct {
 // Total is the sum of the phases.
 func (p Phases) Total() time.Duration { return p.Waiting + p.Starting + p.Testing + p.Collecting }
 
-// Count tallies cases. Wall is left for the caller.
+// Count tallies cases. Wall is left for the caller, and so are Stopped and
+// Infra, which the exit code goes by and which Report.Counts gives.
 func Count(cases []Case) Summary {
 	var s Summary
 	for _, c := range cases {
-		s.Total++
-		if c.NotRun {
-			s.NotRun++
-			continue
-		}
-		if c.Quarantined != "" {
-			s.Quarantined++
-			continue
-		}
-		switch c.Status {
-		case junit.StatusPassed:
-			s.Passed++
-		case junit.StatusFailed:
-			s.Failed++
-		case junit.StatusError:
-			s.Errors++
-		case junit.StatusSkipped:
-			s.Skipped++
-		}
-		if c.Flaky {
-			s.Flaky++
-		}
+		s.Add(Tally{Status: c.Status, NotRun: c.NotRun, Flaky: c.Flaky, Quarantined: c.Quarantined != ""})
 	}
 	return s
 }
