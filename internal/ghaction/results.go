@@ -2,7 +2,6 @@ package ghaction
 
 import (
 	"encoding/json"
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -100,7 +99,7 @@ func Annotations(tests []Test) []github.Annotation {
 		if !t.Problem() && !t.Excused() {
 			continue
 		}
-		level, title := github.LevelFailure, headline(t)
+		level, title := github.LevelFailure, report.Headline(t.Case, report.Compact)
 		if t.Excused() {
 			level, title = github.LevelWarning, "QUARANTINED "+title
 		}
@@ -127,29 +126,6 @@ func Annotations(tests []Test) []github.Annotation {
 
 // maxAnnotationMessage bounds an annotation's message and details.
 const maxAnnotationMessage = 32 << 10
-
-// headline is "FAILED tests/x.py::test_y [OOMKilled, 2 attempts]".
-func headline(t Test) string {
-	label := "FAILED"
-	if t.Status == junit.StatusError {
-		label = "ERROR"
-	}
-	var extra []string
-	if t.Base != "" {
-		extra = append(extra, t.Base)
-	}
-	if t.Reason != "" {
-		extra = append(extra, t.Reason)
-	}
-	if t.Attempts > 1 {
-		extra = append(extra, fmt.Sprintf("%d attempts", t.Attempts))
-	}
-	s := label + " " + t.TestID
-	if len(extra) > 0 {
-		s += " [" + strings.Join(extra, ", ") + "]"
-	}
-	return s
-}
 
 // Outputs are the step outputs action.yml declares, in its order; a test
 // checks that they agree.

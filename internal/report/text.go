@@ -16,7 +16,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -252,25 +251,7 @@ func plural(n int, what string) string {
 }
 
 func (p *printer) problem(c Case, maxLines int) {
-	label := "FAILED"
-	if c.Status == junit.StatusError {
-		label = "ERROR "
-	}
-	var extra []string
-	if c.Base != "" {
-		extra = append(extra, c.Base)
-	}
-	if c.Reason != "" {
-		extra = append(extra, c.Reason)
-	}
-	if c.Attempts > 1 {
-		extra = append(extra, strconv.Itoa(c.Attempts)+" attempts")
-	}
-	suffix := ""
-	if len(extra) > 0 {
-		suffix = "  [" + strings.Join(extra, ", ") + "]"
-	}
-	p.printf("%s %s%s%s\n", label, sanitize(c.TestID), location(c), sanitize(suffix))
+	p.printf("%s\n", sanitize(Headline(c, Aligned)))
 	if c.Quarantined != "" {
 		// The quarantine file is the project's: its words are defused too.
 		p.printf("    quarantined: %s\n", clipLine(sanitize(logtext.Line(c.Quarantined)), maxLineBytes))
