@@ -9,10 +9,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
+	"github.com/k8s-testrun/k8s-testrun/manifests"
 )
 
 // newRunCommand is `k8s-testrun run`: its flags are config.Config's.
@@ -156,7 +156,7 @@ func newInstallCommand(env Env) *cobra.Command {
 		GroupID: groupCluster,
 		Short:   "Install the operator (CRDs, RBAC, Deployment) for run --mode operator",
 		Long: `Applies the operator's manifests, the same kustomizations as
-kubectl apply -k config/default, built into the binary. The operator runs
+kubectl apply -k manifests/default, built into the binary. The operator runs
 from any test image k8s-testrun pushed: it carries the binary.
 
 The operator watches, and may create pods in, its own namespace

@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
+	"github.com/k8s-testrun/k8s-testrun/manifests"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/kubernetes/fake"

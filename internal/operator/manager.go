@@ -30,7 +30,7 @@ import (
 )
 
 // The operator's permissions; `make generate` turns them into
-// config/rbac/role.yaml.
+// manifests/rbac/role.yaml.
 //
 // +kubebuilder:rbac:groups=k8s-testrun.io,resources=testruns,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=k8s-testrun.io,resources=testruns/status,verbs=get;update;patch
@@ -44,7 +44,7 @@ import (
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 //
 // The metrics' authentication and authorization, delegated to the API
-// server, take two cluster-scoped rights, bound by config/rbac/metrics_auth:
+// server, take two cluster-scoped rights, bound by manifests/rbac/metrics_auth:
 // tokenreviews create and subjectaccessreviews create.
 
 // EnvWatchNamespace names the operator's namespaces, comma-separated, when
