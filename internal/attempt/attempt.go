@@ -54,7 +54,7 @@ func Collect(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, nu
 		at.Finished = time.Now()
 	}
 	var log []byte
-	if CollectorRan(p) {
+	if collectorRan(p) {
 		var err error
 		// A collector still running may not have printed its block yet: it
 		// polls for the done marker. Give it a moment, bounded.
@@ -103,9 +103,9 @@ func CollectorRunning(p *corev1.Pod) bool {
 	return false
 }
 
-// CollectorRan reports a pod whose collector container started, whether or
+// collectorRan reports a pod whose collector container started, whether or
 // not it still runs.
-func CollectorRan(p *corev1.Pod) bool {
+func collectorRan(p *corev1.Pod) bool {
 	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
 		if cs.Name == k8s.CollectorContainer {
 			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
