@@ -79,16 +79,16 @@ e2e-env:
 
 # --- operator (api/v1alpha1, internal/operator, config) ---
 # `make generate` regenerates, from the kubebuilder markers in the code, the
-# deepcopy functions of api/v1alpha1, the CRDs under config/crd/bases and the
-# operator's ClusterRole in config/rbac/role.yaml.
+# deepcopy functions of api/v1alpha1, the CRDs under manifests/crd/bases and the
+# operator's ClusterRole in manifests/rbac/role.yaml.
 CONTROLLER_GEN ?= $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 
 .PHONY: generate
 
 generate:
 	$(CONTROLLER_GEN) object paths=./api/...
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=k8s-testrun-operator paths=./internal/operator/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=manifests/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=k8s-testrun-operator paths=./internal/operator/... output:rbac:artifacts:config=manifests/rbac
 # --- end of operator block ---
 
 # --- benchmarks (bench/) ---

@@ -10,6 +10,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
@@ -49,7 +50,7 @@ func b1(ctx context.Context, s *Session, o Options) (Figure, error) {
 				var wall time.Duration
 				var bd Breakdown
 				if arm == 0 {
-					var results []runner.CaseResult
+					var results []report.CaseResult
 					wall, bd, results, err = s.runnerArm(ctx, image, cases, p)
 					if err == nil {
 						err = checkResults(results)
@@ -88,7 +89,7 @@ func Cases(ids []string) []plan.Case {
 
 // runnerArm runs the cases with k8s-testrun's runner, as the CLI does after
 // discovery, and times runner.Run alone.
-func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case, p int) (time.Duration, Breakdown, []runner.CaseResult, error) {
+func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case, p int) (time.Duration, Breakdown, []report.CaseResult, error) {
 	runID := newRunID()
 	defer func() {
 		if err := s.cleanRun(ctx, runID); err != nil {
@@ -122,7 +123,7 @@ func (s *Session) runnerArm(ctx context.Context, image string, cases []plan.Case
 
 // checkResults makes sure a measured run did what it was meant to: every
 // trivial test passed, with its results read.
-func checkResults(results []runner.CaseResult) error {
+func checkResults(results []report.CaseResult) error {
 	for _, r := range results {
 		if r.Status != plan.Passed {
 			return fmt.Errorf("case %s ended %s, not passed: the measurement is void", r.Case.TestID, r.Status)

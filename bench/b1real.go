@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // B1RealTarget bounds runner wall time / bare pods' wall time on the real
@@ -46,7 +46,7 @@ func b1r(ctx context.Context, s *Session, o Options) (Figure, error) {
 				var bd Breakdown
 				var verdicts string
 				if arm == 0 {
-					var results []runner.CaseResult
+					var results []report.CaseResult
 					wall, bd, results, err = s.runnerArm(ctx, rs.Image, cases, p)
 					if err == nil {
 						verdicts, err = checkRealResults(results)
@@ -104,14 +104,14 @@ func SampleIDs(ids []string, n int) []string {
 // checkRealResults makes sure a measured run of the real suite did what it
 // was meant to: every case ran to a verdict of pytest's, its results read.
 // A failing test is a verdict; an infrastructure error voids the run.
-func checkRealResults(results []runner.CaseResult) (string, error) {
+func checkRealResults(results []report.CaseResult) (string, error) {
 	counts := map[plan.Status]int{}
 	for _, r := range results {
 		if len(r.Attempts) == 0 {
 			return "", fmt.Errorf("case %s did not run: the measurement is void", r.Case.TestID)
 		}
 		a := r.Last()
-		if runner.IsInfra(a.Outcome) {
+		if report.IsInfra(a.Outcome) {
 			return "", fmt.Errorf("case %s: %s: %s: the measurement is void", r.Case.TestID, a.Outcome.Reason, a.Outcome.Message)
 		}
 		if a.ResultErr != nil {
@@ -155,7 +155,7 @@ func countLine(counts map[plan.Status]int) string {
 // perTestAgreement compares the runner's verdict on each test with the
 // exit code of the bare pod that ran the same test alone: both isolate the
 // test in a pod of its own, so they must agree.
-func perTestAgreement(results []runner.CaseResult, exits map[string]int32) []string {
+func perTestAgreement(results []report.CaseResult, exits map[string]int32) []string {
 	var diffs []string
 	for _, r := range results {
 		want := int32(0)

@@ -19,6 +19,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/app"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
@@ -140,7 +141,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 		return ExitError
 	}
 	// The same soft memory limit as `k8s-testrun run`.
-	defer runner.LimitMemory(os.Getenv)()
+	defer app.LimitMemory(os.Getenv)()
 	err := func() error {
 		key, value, ok := strings.Cut(*nodeLabel, "=")
 		if !ok {
@@ -180,7 +181,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 				rep.ResultErrors++
 			}
 		}
-		if rep.VmHWM, err = runner.PeakRSS(); err != nil {
+		if rep.VmHWM, err = app.PeakRSS(); err != nil {
 			return err
 		}
 		// With the results still held, so that what the run keeps shows.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // suiteRuns keeps the verdicts of the real suite's runs in a session, so
@@ -18,7 +18,7 @@ type suiteRuns struct {
 	// plain is pytest's own JUnit file of each plain pytest run.
 	plain []junit.Testsuites
 	// perTest is runner.Run's results, one pod per test.
-	perTest []runner.CaseResult
+	perTest []report.CaseResult
 	// bare is the exit code of each test run alone in a bare pod.
 	bare map[string]int32
 	// cli is the CLI's JUnit report by mode.
@@ -97,7 +97,7 @@ func fidelity(ctx context.Context, s *Session, o Options) (Figure, error) {
 		}
 	}
 
-	perTest := runner.NewReport("fidelity", rs.Image, "", time.Time{}, 0, s.runs.perTest).JUnit()
+	perTest := report.NewReport("fidelity", rs.Image, "", time.Time{}, 0, s.runs.perTest).JUnit()
 	sources := []struct {
 		name   string
 		suites junit.Testsuites

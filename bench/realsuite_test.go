@@ -12,9 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 func writeTarGz(t *testing.T, files map[string]string, dirs ...string) string {
@@ -142,15 +143,15 @@ func TestRunnerReportMatchesPlain(t *testing.T) {
 	require.NoError(t, err)
 	ref, _, err := plainVerdicts(plain, plainIDs)
 	require.NoError(t, err)
-	results := make([]runner.CaseResult, len(plainIDs))
+	results := make([]report.CaseResult, len(plainIDs))
 	for i, c := range Cases(plainIDs) {
 		own := ref[c.TestID]
 		status := own.Status()
-		results[i] = runner.CaseResult{Case: c, Status: status, Final: true, Attempts: []runner.Attempt{{
-			Number: 1, Outcome: plan.Outcome{Status: status}, Results: runner.Results{Testcase: &own},
+		results[i] = report.CaseResult{Case: c, Status: status, Final: true, Attempts: []attempt.Attempt{{
+			Number: 1, Outcome: plan.Outcome{Status: status}, Results: attempt.Results{Testcase: &own},
 		}}}
 	}
-	rep := runner.NewReport("fidelity", "img", "", time.Time{}, 0, results).JUnit()
+	rep := report.NewReport("fidelity", "img", "", time.Time{}, 0, results).JUnit()
 	got := map[string]junit.Testcase{}
 	for _, id := range plainIDs {
 		tc, ok := junit.Find(rep, id)
@@ -177,7 +178,7 @@ func TestCheckExitCodesAndAgreement(t *testing.T) {
 	_, err = checkExitCodes(plainIDs[:1], map[string]int32{plainIDs[0]: 4})
 	require.ErrorContains(t, err, "pytest exited 4")
 
-	results := []runner.CaseResult{
+	results := []report.CaseResult{
 		{Case: Cases(plainIDs)[0], Status: plan.Failed},
 		{Case: Cases(plainIDs)[1], Status: plan.Passed},
 		{Case: Cases(plainIDs)[2], Status: plan.Failed},

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
@@ -18,7 +19,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // Budgets of the reporting that follows a run. GitHub sends SIGINT on
@@ -153,10 +153,10 @@ func (a *action) fallback(why string) {
 
 // run is the shared pipeline with the action's log groups: one per phase,
 // and one per test attempt with the test's output fenced.
-func (a *action) run(ctx context.Context) (*runner.Report, error) {
+func (a *action) run(ctx context.Context) (*report.Report, error) {
 	if line := nothingToRerun(a.cfg); line != "" {
 		fmt.Fprintln(a.wf.Log(), line)
-		return runner.NewReport("", "", "", a.start, time.Since(a.start), nil), nil
+		return report.NewReport("", "", "", a.start, time.Since(a.start), nil), nil
 	}
 	// A container action sits on another Docker network than kind's
 	// nodes and registry.
@@ -194,7 +194,7 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 			a.wf.EndGroup()
 		}
 	}
-	p.onAttempt = func(c plan.Case, at runner.Attempt) {
+	p.onAttempt = func(c plan.Case, at attempt.Attempt) {
 		a.wf.Fenced(attemptTitle(c, at, a.cfg.Retries+1), at.Results.Output)
 	}
 	rep, err := p.execute(ctx)
@@ -208,7 +208,7 @@ var statusIcons = map[plan.Status]string{
 	plan.Passed: "✅", plan.Failed: "❌", plan.Error: "💥", plan.Skipped: "⏭️",
 }
 
-func attemptTitle(c plan.Case, at runner.Attempt, maxAttempts int) string {
+func attemptTitle(c plan.Case, at attempt.Attempt, maxAttempts int) string {
 	o := at.Outcome
 	t := fmt.Sprintf("%s %s %s", statusIcons[o.Status], strings.ToUpper(string(o.Status)), c.TestID)
 	var extra []string
@@ -253,11 +253,11 @@ func (f fencedWriter) Write(p []byte) (int, error) {
 // finish reports the run every way the action does, and returns the exit
 // code fail_on asks for. Local files come first: under cancellation the
 // time left may not cover the check run's completion.
-func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, cancelled bool) int {
+func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, cancelled bool) int {
 	if rep == nil && runErr != nil && !isInputError(runErr) {
 		// The run ended before any test: an empty report still gives the
 		// upload step a file.
-		empty := runner.NewReport("", a.image, "", a.start, time.Since(a.start), nil)
+		empty := report.NewReport("", a.image, "", a.start, time.Since(a.start), nil)
 		if err := writeJUnit(a.cfg.JUnitPath, empty); err != nil {
 			a.log.Error("writing the JUnit report", "error", err)
 		}
@@ -338,7 +338,7 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 // verdict is the check run's conclusion and the step's exit code. fail_on
 // decides which results fail the step; a result it lets pass still shows
 // as a neutral check rather than a green one.
-func verdict(rep *runner.Report, runErr error, cancelled bool, failOn string) (string, int) {
+func verdict(rep *report.Report, runErr error, cancelled bool, failOn string) (string, int) {
 	if cancelled {
 		return github.ConclusionCancelled, ExitInfra
 	}

@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // TestActionJobSummaryHasTheGantt: the job summary ends with a Mermaid
@@ -31,14 +32,14 @@ func TestActionJobSummaryHasTheGantt(t *testing.T) {
 		cfg: config.Config{JUnitPath: filepath.Join(dir, "junit.xml")}, set: ghaction.Settings{FailOn: "failures", JUnitPath: "junit.xml"},
 		start: t0, noCheck: "No check run: test",
 	}
-	var cases []runner.CaseResult
+	var cases []report.CaseResult
 	for i, id := range []string{"a", "b", "c"} {
 		tl := podLife(t0.Add(time.Duration(i)*time.Second), time.Second, 2*time.Second, time.Duration(i+1)*time.Second, time.Second)
-		cases = append(cases, runner.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::test_" + id}, Status: plan.Passed, Final: true,
-			Attempts: []runner.Attempt{{Number: 1, Pod: "pod-" + id, Outcome: plan.Outcome{Status: plan.Passed}, Timeline: tl,
-				Results: runner.Results{Testcase: &junit.Testcase{Classname: "t", Name: "test_" + id, Time: "0.500"}}}}})
+		cases = append(cases, report.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::test_" + id}, Status: plan.Passed, Final: true,
+			Attempts: []attempt.Attempt{{Number: 1, Pod: "pod-" + id, Outcome: plan.Outcome{Status: plan.Passed}, Timeline: tl,
+				Results: attempt.Results{Testcase: &junit.Testcase{Classname: "t", Name: "test_" + id, Time: "0.500"}}}}})
 	}
-	rep := runner.NewReport("r1", "img", "", t0, 10*time.Second, cases)
+	rep := report.NewReport("r1", "img", "", t0, 10*time.Second, cases)
 	code := a.finish(context.Background(), rep, nil, false)
 	assert.Equal(t, ExitOK, code)
 

@@ -17,27 +17,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
-func reportWith(statuses ...plan.Status) *runner.Report {
-	var cases []runner.CaseResult
+func reportWith(statuses ...plan.Status) *report.Report {
+	var cases []report.CaseResult
 	for i, st := range statuses {
 		o := plan.Outcome{Status: st}
 		if st == plan.Error {
 			o.Reason = "OOMKilled"
 		}
-		cases = append(cases, runner.CaseResult{
+		cases = append(cases, report.CaseResult{
 			Case: plan.Case{ID: string(rune('a' + i))}, Status: st, Final: true,
-			Attempts: []runner.Attempt{{Number: 1, Outcome: o}},
+			Attempts: []attempt.Attempt{{Number: 1, Outcome: o}},
 		})
 	}
-	return runner.NewReport("r", "i", "", time.Now(), time.Second, cases)
+	return report.NewReport("r", "i", "", time.Now(), time.Second, cases)
 }
 
 func TestVerdict(t *testing.T) {
@@ -45,7 +46,7 @@ func TestVerdict(t *testing.T) {
 	inputErr := errors.Join(&config.Error{Input: "parallelism", Fix: "x"})
 	tests := []struct {
 		name       string
-		rep        *runner.Report
+		rep        *report.Report
 		err        error
 		cancelled  bool
 		failOn     string
@@ -76,13 +77,13 @@ func TestAttemptTitle(t *testing.T) {
 	c := plan.Case{TestID: "tests/test_a.py::test_b"}
 	tc := &junit.Testcase{Time: "0.123"}
 	assert.Equal(t, "❌ FAILED tests/test_a.py::test_b (123ms, attempt 1 of 2)",
-		attemptTitle(c, runner.Attempt{Number: 1, Outcome: plan.Outcome{Status: plan.Failed}, Results: runner.Results{Testcase: tc}}, 2))
+		attemptTitle(c, attempt.Attempt{Number: 1, Outcome: plan.Outcome{Status: plan.Failed}, Results: attempt.Results{Testcase: tc}}, 2))
 	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, OOMKilled)",
-		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: "OOMKilled"}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: "OOMKilled"}}, 1))
 	assert.Equal(t, "💥 ERROR tests/test_a.py::test_b (3s, Evicted, pod taken away)",
-		attemptTitle(c, runner.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: plan.ReasonEvicted}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 1, Started: start, Finished: start.Add(3 * time.Second), Outcome: plan.Outcome{Status: plan.Error, Reason: plan.ReasonEvicted}}, 1))
 	assert.Equal(t, "✅ PASSED tests/test_a.py::test_b (attempt 2)",
-		attemptTitle(c, runner.Attempt{Number: 2, Outcome: plan.Outcome{Status: plan.Passed}}, 1))
+		attemptTitle(c, attempt.Attempt{Number: 2, Outcome: plan.Outcome{Status: plan.Passed}}, 1))
 }
 
 // githubAPI records requests and answers create with status.

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/manifests"
 )
 
 // newRunCommand is `k8s-testrun run`: its flags are config.Config's.
@@ -155,7 +155,7 @@ func newInstallCommand(env Env) *cobra.Command {
 		GroupID: groupCluster,
 		Short:   "Install the operator (CRDs, RBAC, Deployment) for run --mode operator",
 		Long: `Applies the operator's manifests, the same kustomizations as
-kubectl apply -k config/default, built into the binary. The operator runs
+kubectl apply -k manifests/default, built into the binary. The operator runs
 from an image that carries k8s-testrun at /opt/k8s-testrun/bin/k8s-testrun:
 --repository pushes one there, made of this k8s-testrun alone, and installs
 it (test images carry only k8s-testrun-pod, which has no operator).

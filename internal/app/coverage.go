@@ -17,7 +17,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // noImageCoverage is the error of --coverage with a test image whose
@@ -57,7 +57,7 @@ const maxCoverageLog = coverage.BlockLimit + 64<<10
 // one more layer, on top of the test image, and one pod of that image
 // combines them with the coverage.py every test pod ran under, then prints
 // the Cobertura report through its log. Nothing of it runs here.
-func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *runner.Report) error {
+func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *report.Report) error {
 	start := time.Now()
 	data, err := filepath.Glob(filepath.Join(dir, coverage.DataPrefix+".*"))
 	if err != nil {
@@ -176,7 +176,7 @@ func lastLogLine(log []byte, fallback string) string {
 }
 
 // printCoverage is the terminal summary's coverage line.
-func printCoverage(w io.Writer, rep *runner.Report) {
+func printCoverage(w io.Writer, rep *report.Report) {
 	if rep == nil || rep.Coverage == nil {
 		return
 	}

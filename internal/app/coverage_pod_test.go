@@ -41,7 +41,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
@@ -187,7 +187,7 @@ func TestCombineCoverageInAPod(t *testing.T) {
 	logs, client, created := coverageCluster(t, 0, append([]byte("a line of its own\n"), reportBlock(t, transport.File{Name: coverage.ReportFile, Data: []byte(podReport)})...))
 	p, data := coveragePipeline(t, logs, repo, digest)
 
-	rep := &runner.Report{}
+	rep := &report.Report{}
 	require.NoError(t, p.combineCoverage(context.Background(), data, rep))
 
 	require.Len(t, *created, 1)
@@ -271,7 +271,7 @@ func TestCombineCoverageFailures(t *testing.T) {
 			repo, digest, _ := testImage(t)
 			logs, client, created := coverageCluster(t, tt.exit, log)
 			p, data := coveragePipeline(t, logs, repo, digest)
-			rep := &runner.Report{}
+			rep := &report.Report{}
 			err := p.combineCoverage(context.Background(), data, rep)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
@@ -288,7 +288,7 @@ func TestCombineCoverageFailures(t *testing.T) {
 		repo, digest, _ := testImage(t)
 		logs, _, created := coverageCluster(t, 0, nil)
 		p, _ := coveragePipeline(t, logs, repo, digest)
-		err := p.combineCoverage(context.Background(), t.TempDir(), &runner.Report{})
+		err := p.combineCoverage(context.Background(), t.TempDir(), &report.Report{})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "no pod shipped a coverage data file")
 		assert.Empty(t, *created)

@@ -11,11 +11,11 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 func TestPrintCoverage(t *testing.T) {
-	rep := &runner.Report{Coverage: &coverage.Summary{Lines: 12, Covered: 9, Report: "out/coverage.xml", Files: []coverage.File{
+	rep := &report.Report{Coverage: &coverage.Summary{Lines: 12, Covered: 9, Report: "out/coverage.xml", Files: []coverage.File{
 		{Name: "calc.py", Lines: 4, Covered: 4}, {Name: "io.py", Lines: 8, Covered: 5},
 	}}}
 	var b bytes.Buffer
@@ -24,7 +24,7 @@ func TestPrintCoverage(t *testing.T) {
 		"the total, then the least covered files that missed lines")
 
 	b.Reset()
-	printCoverage(&b, &runner.Report{})
+	printCoverage(&b, &report.Report{})
 	assert.Empty(t, b.String(), "nothing without --coverage")
 }
 

@@ -20,15 +20,15 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	manifests "github.com/k8s-testrun/k8s-testrun/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/manifests"
 )
 
 // installFieldManager owns, in server-side apply, what install applies.
 const installFieldManager = "k8s-testrun-install"
 
 // installCommand applies the operator's manifests, the same kustomizations
-// as `kubectl apply -k config/default`, built into the binary:
+// as `kubectl apply -k manifests/default`, built into the binary:
 //
 //	install --image IMAGE [--overlay default|local] [flags]
 func installCommand(ctx context.Context, o installOptions, env Env) error {

@@ -9,7 +9,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -110,13 +110,13 @@ func faketimeLibrary(bases []*base) (string, error) {
 }
 
 // reportBases describes a matrix's bases for the report; nil for one base.
-func reportBases(bases []*base) []runner.Base {
+func reportBases(bases []*base) []report.Base {
 	if len(bases) < 2 {
 		return nil
 	}
-	out := make([]runner.Base, len(bases))
+	out := make([]report.Base, len(bases))
 	for i, b := range bases {
-		out[i] = runner.Base{
+		out[i] = report.Base{
 			Ref: b.ref, Image: b.image.Image, Digest: b.image.Digest.String(),
 			Python: b.found.Versions.Python, Pytest: b.found.Versions.Pytest,
 		}

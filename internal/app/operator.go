@@ -29,7 +29,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // operatorCommand runs the operator, in the cluster or against a
@@ -123,7 +123,7 @@ const operatorPickup = 30 * time.Second
 // executeOperator is execute in operator mode: the image is built as in
 // direct mode, then a TestRun does the rest in the cluster; this process
 // follows its status and writes the same report from what the run kept.
-func (p *pipeline) executeOperator(ctx context.Context) (*runner.Report, error) {
+func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) {
 	start := time.Now()
 	scheme, err := operator.Scheme()
 	if err != nil {

@@ -21,8 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	manifests "github.com/k8s-testrun/k8s-testrun/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
+	"github.com/k8s-testrun/k8s-testrun/manifests"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -30,7 +31,6 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 func TestRunName(t *testing.T) {
@@ -146,7 +146,7 @@ func TestInstallScopes(t *testing.T) {
 
 func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	var got []int
-	p := &pipeline{onAttempt: func(c plan.Case, a runner.Attempt) {
+	p := &pipeline{onAttempt: func(c plan.Case, a attempt.Attempt) {
 		assert.Equal(t, "t.py::a", c.TestID)
 		got = append(got, a.Number)
 	}}

@@ -12,12 +12,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 func TestRerunAndMaxFailuresBadInputIsOneLine(t *testing.T) {
@@ -90,8 +91,8 @@ func TestActionSummaryOfAStoppedRun(t *testing.T) {
 		cfg: config.Config{JUnitPath: filepath.Join(dir, "junit.xml"), MaxFailures: 1}, set: ghaction.Settings{FailOn: "failures", JUnitPath: "junit.xml"},
 		start: time.Now(),
 	}
-	failed := []runner.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
-	rep := runner.NewReport("r1", "img", "", time.Now(), time.Second, []runner.CaseResult{
+	failed := []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
+	rep := report.NewReport("r1", "img", "", time.Now(), time.Second, []report.CaseResult{
 		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Failed, Final: true, Attempts: failed},
 		{Case: plan.Case{ID: "b", TestID: "t.py::b"}, Final: true, Stopped: true},
 		{Case: plan.Case{ID: "c", TestID: "t.py::c"}, Final: true, Stopped: true},

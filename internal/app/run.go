@@ -15,11 +15,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/build"
 	"github.com/k8s-testrun/k8s-testrun/internal/collectcache"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
@@ -29,6 +30,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
@@ -38,7 +40,7 @@ const cleanupTimeout = 7 * time.Second
 
 // runCommand carries out `k8s-testrun run` with its flags parsed into cfg.
 func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
-	defer runner.LimitMemory(env.Getenv)()
+	defer LimitMemory(env.Getenv)()
 	if line := nothingToRerun(cfg); line != "" {
 		fmt.Fprintln(env.Stderr, line)
 		return ExitOK, nil
@@ -69,7 +71,7 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
 	}
-	if rss, err := runner.PeakRSS(); err == nil {
+	if rss, err := PeakRSS(); err == nil {
 		out.log.Debug("peak memory", "vmhwm_bytes", rss)
 	}
 	return code, err
@@ -82,7 +84,7 @@ type pipeline struct {
 	template *corev1.PodTemplateSpec
 	runID    string
 	// onAttempt, if set, hears of every collected attempt.
-	onAttempt func(plan.Case, runner.Attempt)
+	onAttempt func(plan.Case, attempt.Attempt)
 	// onPod, if set, hears of pods whose tests start running, and end.
 	onPod func(runner.PodEvent)
 	// onStart, if set, hears how many tests are about to run, and their
@@ -97,7 +99,7 @@ type pipeline struct {
 	// first base's.
 	image build.Result
 	// baseLabels name the bases of a runtime matrix, once discovered
-	// (runner.Report.BaseLabels); nil for one base.
+	// (report.Report.BaseLabels); nil for one base.
 	baseLabels []string
 	// stderr receives text meant for a person, such as pytest's output.
 	stderr io.Writer
@@ -140,7 +142,7 @@ func newRunID() string {
 // report. The run's pods are deleted on every path out, under a context of
 // their own. The report is nil when no test ran; with a report, the error
 // says why the run ended early.
-func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
+func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if p.cfg.Mode == config.ModeOperator {
 		return p.executeOperator(ctx)
 	}
@@ -159,19 +161,19 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	if err := p.discoverBases(ctx, bases); err != nil {
 		return nil, err
 	}
-	p.baseLabels = (&runner.Report{Bases: reportBases(bases)}).BaseLabels()
+	p.baseLabels = (&report.Report{Bases: reportBases(bases)}).BaseLabels()
 	if err := checkQuarantine(p.cfg.QuarantineList, bases, len(p.cfg.Selection) > 0, p.log); err != nil {
 		return nil, err
 	}
 	var cases []plan.Case
-	var skipped []runner.CaseResult
+	var skipped []report.CaseResult
 	for i, b := range bases {
 		bc, err := p.casesOf(ctx, i, b)
 		if err != nil {
 			return nil, err
 		}
 		cases = append(cases, bc...)
-		skipped = append(skipped, runner.SkippedAtCollection(b.found.Skipped, i)...)
+		skipped = append(skipped, report.SkippedAtCollection(b.found.Skipped, i)...)
 	}
 	faketimeLib, err := faketimeLibrary(bases)
 	if err != nil {
@@ -232,7 +234,7 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.
 	reported := append(skipped, results...)
-	rep := runner.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
+	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	rep.Bases = reportBases(bases)
 	rep.Quarantine = p.cfg.QuarantineList
 	if err := p.writeReport(rep); err != nil {
@@ -457,7 +459,7 @@ func (p *pipeline) cleanup(ctx context.Context) {
 }
 
 // writeReport writes the merged JUnit report and the tests' artifacts.
-func (p *pipeline) writeReport(rep *runner.Report) error {
+func (p *pipeline) writeReport(rep *report.Report) error {
 	if err := writeJUnit(p.cfg.JUnitPath, rep); err != nil {
 		return err
 	}
@@ -474,7 +476,7 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 		return nil
 	}
 	n, err := rep.WriteArtifacts(p.cfg.ArtifactsDir)
-	if skipped := (*runner.ArtifactsSkippedError)(nil); errors.As(err, &skipped) {
+	if skipped := (*report.ArtifactsSkippedError)(nil); errors.As(err, &skipped) {
 		p.log.Warn("some artifacts were not written", "skipped", skipped.Error())
 	} else if err != nil {
 		return err
@@ -487,8 +489,8 @@ func (p *pipeline) writeReport(rep *runner.Report) error {
 
 // writeAttempts writes every attempt of every test, with its times and
 // reason, beside the JUnit report.
-func writeAttempts(junitPath string, rep *runner.Report) error {
-	path := filepath.Join(filepath.Dir(junitPath), runner.AttemptsFile)
+func writeAttempts(junitPath string, rep *report.Report) error {
+	path := filepath.Join(filepath.Dir(junitPath), report.AttemptsFile)
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("writing the attempts: %w", err)
@@ -500,7 +502,7 @@ func writeAttempts(junitPath string, rep *runner.Report) error {
 	return f.Close()
 }
 
-func writeJUnit(path string, rep *runner.Report) error {
+func writeJUnit(path string, rep *report.Report) error {
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("junit path %q: %w", path, err)
@@ -530,11 +532,11 @@ func (p *pipeline) loadDurations() (map[string]time.Duration, error) {
 }
 
 // saveDurations adds this run's test durations to the history.
-func (p *pipeline) saveDurations(past map[string]time.Duration, results []runner.CaseResult) error {
+func (p *pipeline) saveDurations(past map[string]time.Duration, results []report.CaseResult) error {
 	if p.cfg.DurationsFile == "" {
 		return nil
 	}
-	if err := history.Save(p.cfg.DurationsFile, past, runner.Durations(results)); err != nil {
+	if err := history.Save(p.cfg.DurationsFile, past, report.Durations(results)); err != nil {
 		return fmt.Errorf("%w (--durations-file)", err)
 	}
 	return nil

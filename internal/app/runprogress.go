@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/progress"
@@ -81,7 +82,7 @@ func (o runOutput) attach(p *pipeline) {
 	p.onPod = func(e runner.PodEvent) {
 		o.progress.Pod(progress.Pod{Name: e.Pod, Tests: e.Tests, Running: e.Running, Started: e.Started})
 	}
-	p.onAttempt = func(c plan.Case, a runner.Attempt) {
+	p.onAttempt = func(c plan.Case, a attempt.Attempt) {
 		if !started {
 			// Operator mode does not say how many tests it found.
 			p.onStart(0, nil)
@@ -95,7 +96,7 @@ func (o runOutput) attach(p *pipeline) {
 }
 
 // attemptResult is an attempt as the progress printer takes it.
-func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
+func attemptResult(c plan.Case, a attempt.Attempt) progress.Result {
 	tc := a.Results.Testcase
 	r := progress.Result{
 		TestID:  c.TestID,
@@ -138,14 +139,12 @@ func attemptResult(c plan.Case, a runner.Attempt) progress.Result {
 }
 
 // summaryOf is the run's closing counts for the printer.
-func summaryOf(rep *runner.Report, code int) progress.Summary {
+func summaryOf(rep *report.Report, code int) progress.Summary {
 	s := progress.Summary{ExitCode: code}
 	if rep == nil {
 		return s
 	}
-	c := rep.Counts()
-	s.Total, s.Passed, s.Failed, s.Errors, s.Skipped, s.Flaky, s.NotRun = c.Total, c.Passed, c.Failed, c.Errors, c.Skipped, c.Flaky, c.NotRun
-	s.Quarantined = c.Quarantined
+	s.Counts = rep.Counts()
 	for _, cr := range rep.Cases {
 		if _, ok := rep.Quarantined(cr); ok {
 			s.QuarantinedTests = append(s.QuarantinedTests, cr.Case.TestID)
@@ -157,7 +156,7 @@ func summaryOf(rep *runner.Report, code int) progress.Summary {
 
 // printSummary writes the run's closing summary, with each test's pod
 // time and where all the pods' time went, from the pods' timelines.
-func printSummary(w io.Writer, rep *runner.Report) {
+func printSummary(w io.Writer, rep *report.Report) {
 	cases := rep.SummaryCases()
 	for i, cr := range rep.Cases {
 		if len(cr.Attempts) > 0 {
@@ -171,13 +170,13 @@ func printSummary(w io.Writer, rep *runner.Report) {
 	printCoverage(w, rep)
 }
 
-func podTime(ph runner.Phases) time.Duration {
+func podTime(ph attempt.Phases) time.Duration {
 	return ph.Pending + ph.Starting + ph.Testing + ph.Collecting
 }
 
 // podPhases adds up the phases of every pod the run created, each pod
 // once however many tests or attempts it ran.
-func podPhases(rep *runner.Report) report.Phases {
+func podPhases(rep *report.Report) report.Phases {
 	var total report.Phases
 	seen := map[string]bool{}
 	for _, cr := range rep.Cases {

@@ -8,18 +8,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/progress"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 // podLife is a pod's life: waiting w, starting s, testing x, collecting c.
-func podLife(start time.Time, w, s, x, c time.Duration) runner.Timeline {
-	return runner.Timeline{
+func podLife(start time.Time, w, s, x, c time.Duration) attempt.Timeline {
+	return attempt.Timeline{
 		Created: start, Scheduled: start.Add(w),
 		TestStarted: start.Add(w + s), TestExited: start.Add(w + s + x),
 		Collected: start.Add(w + s + x + c),
@@ -28,11 +29,11 @@ func podLife(start time.Time, w, s, x, c time.Duration) runner.Timeline {
 
 func TestAttemptResult(t *testing.T) {
 	c := plan.Case{ID: "c1", TestID: "tests/test_a.py::test_fail"}
-	a := runner.Attempt{
+	a := attempt.Attempt{
 		Number: 2, Pod: "ktr-1-c1-2", Node: "n1",
 		Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1, Message: "assert 1 == 2"},
 		Started: t0, Finished: t0.Add(1500 * time.Millisecond),
-		Results: runner.Results{Output: "out", Testcase: &junit.Testcase{
+		Results: attempt.Results{Output: "out", Testcase: &junit.Testcase{
 			File: "tests/test_a.py", Line: 4, Time: "0.250",
 			Failure: &junit.Result{Message: "assert 1 == 2", Text: "def test_fail():\n>   assert 1 == 2\nE   assert 1 == 2"},
 		}},
@@ -52,7 +53,7 @@ func TestAttemptResult(t *testing.T) {
 	assert.Empty(t, r.File, "not the test's own file")
 	assert.Zero(t, r.Line)
 
-	infra := runner.Attempt{Number: 1, Pod: "p", Outcome: plan.Outcome{Status: plan.Error, ExitCode: 137, Reason: "OOMKilled", Message: "the test container exceeded its memory limit"},
+	infra := attempt.Attempt{Number: 1, Pod: "p", Outcome: plan.Outcome{Status: plan.Error, ExitCode: 137, Reason: "OOMKilled", Message: "the test container exceeded its memory limit"},
 		Started: t0, Finished: t0.Add(3 * time.Second)}
 	r = attemptResult(c, infra)
 	assert.Equal(t, progress.Error, r.Verdict)
@@ -62,14 +63,14 @@ func TestAttemptResult(t *testing.T) {
 }
 
 func TestPrintSummaryHasPodTimesAndPhaseTotals(t *testing.T) {
-	passed := func(id, pod string, tl runner.Timeline) runner.CaseResult {
-		return runner.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::" + id}, Status: plan.Passed, Final: true, Attempts: []runner.Attempt{{
+	passed := func(id, pod string, tl attempt.Timeline) report.CaseResult {
+		return report.CaseResult{Case: plan.Case{ID: id, TestID: "t.py::" + id}, Status: plan.Passed, Final: true, Attempts: []attempt.Attempt{{
 			Number: 1, Pod: pod, Outcome: plan.Outcome{Status: plan.Passed}, Started: tl.TestStarted, Finished: tl.TestExited, Timeline: tl,
-			Results: runner.Results{Testcase: &junit.Testcase{Classname: "t", Name: id, Time: "1.000"}},
+			Results: attempt.Results{Testcase: &junit.Testcase{Classname: "t", Name: id, Time: "1.000"}},
 		}}}
 	}
 	shared := podLife(t0, time.Second, 2*time.Second, 6*time.Second, time.Second)
-	rep := runner.NewReport("r1", "img", "", t0, 20*time.Second, []runner.CaseResult{
+	rep := report.NewReport("r1", "img", "", t0, 20*time.Second, []report.CaseResult{
 		passed("slow", "pod-1", podLife(t0, time.Second, 3*time.Second, 15*time.Second, time.Second)),
 		// Two tests of one pod: its time counts once in the totals.
 		passed("a", "pod-2", shared),
@@ -94,7 +95,7 @@ func TestRunOutputFollowsTheStreamsAndFlags(t *testing.T) {
 		o.progress.Start(progress.Start{RunID: "r", Tests: 1, Parallelism: 1, MaxAttempts: 1})
 		o.progress.Result(progress.Result{TestID: "t::a", Verdict: progress.Passed})
 		o.log.Info("building test image", "base", "python")
-		o.progress.Finish(progress.Summary{Total: 1, Passed: 1})
+		o.progress.Finish(progress.Summary{Counts: report.Counts{Total: 1, Passed: 1}})
 	}
 
 	env, stdout, stderr := testEnv(nil)

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/timeline"
 )
 
@@ -18,7 +18,7 @@ const (
 
 // writeTimeline writes the run's timeline as HTML and SVG in the JUnit
 // report's directory and returns their paths.
-func writeTimeline(junitPath string, rep *runner.Report) ([]string, error) {
+func writeTimeline(junitPath string, rep *report.Report) ([]string, error) {
 	chart := chartOf(rep)
 	dir := filepath.Dir(junitPath)
 	var paths []string
@@ -45,7 +45,7 @@ func writeTimeline(junitPath string, rep *runner.Report) ([]string, error) {
 
 // chartOf is the run's timeline: one bar per pod, with the tests it ran,
 // coloured by the worst verdict among them.
-func chartOf(rep *runner.Report) timeline.Chart {
+func chartOf(rep *report.Report) timeline.Chart {
 	c := timeline.Chart{RunID: rep.RunID}
 	index := map[string]int{}
 	for _, cr := range rep.Cases {

@@ -10,8 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/timeline"
 )
 
@@ -19,17 +20,17 @@ func TestChartOfOneBarPerPod(t *testing.T) {
 	tl := podLife(t0, time.Second, 2*time.Second, 3*time.Second, time.Second)
 	deleted := tl
 	deleted.Deleted = tl.Collected.Add(time.Second)
-	attempt := func(n int, pod string, st plan.Status, reason string, tl runner.Timeline) runner.Attempt {
-		return runner.Attempt{Number: n, Pod: pod, Node: "node-1", Outcome: plan.Outcome{Status: st, Reason: reason}, Timeline: tl}
+	mkAttempt := func(n int, pod string, st plan.Status, reason string, tl attempt.Timeline) attempt.Attempt {
+		return attempt.Attempt{Number: n, Pod: pod, Node: "node-1", Outcome: plan.Outcome{Status: st, Reason: reason}, Timeline: tl}
 	}
-	rep := runner.NewReport("r1", "img", "", t0, time.Minute, []runner.CaseResult{
-		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Passed, Flaky: true, Attempts: []runner.Attempt{
-			attempt(1, "pod-a-1", plan.Failed, "", tl), attempt(2, "pod-a-2", plan.Passed, "", deleted),
+	rep := report.NewReport("r1", "img", "", t0, time.Minute, []report.CaseResult{
+		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Passed, Flaky: true, Attempts: []attempt.Attempt{
+			mkAttempt(1, "pod-a-1", plan.Failed, "", tl), mkAttempt(2, "pod-a-2", plan.Passed, "", deleted),
 		}},
 		// Two tests of one pod, one of them failed: one bar, red.
-		{Case: plan.Case{ID: "b", TestID: "t.py::C::b"}, Status: plan.Passed, Attempts: []runner.Attempt{attempt(1, "pod-unit", plan.Passed, "", tl)}},
-		{Case: plan.Case{ID: "c", TestID: "t.py::C::c"}, Status: plan.Failed, Attempts: []runner.Attempt{attempt(1, "pod-unit", plan.Failed, "", tl)}},
-		{Case: plan.Case{ID: "d", TestID: "t.py::d"}, Status: plan.Error, Attempts: []runner.Attempt{attempt(1, "pod-d", plan.Error, "OOMKilled", tl)}},
+		{Case: plan.Case{ID: "b", TestID: "t.py::C::b"}, Status: plan.Passed, Attempts: []attempt.Attempt{mkAttempt(1, "pod-unit", plan.Passed, "", tl)}},
+		{Case: plan.Case{ID: "c", TestID: "t.py::C::c"}, Status: plan.Failed, Attempts: []attempt.Attempt{mkAttempt(1, "pod-unit", plan.Failed, "", tl)}},
+		{Case: plan.Case{ID: "d", TestID: "t.py::d"}, Status: plan.Error, Attempts: []attempt.Attempt{mkAttempt(1, "pod-d", plan.Error, "OOMKilled", tl)}},
 		{Case: plan.Case{ID: "e", TestID: "t.py::never"}},
 	})
 	c := chartOf(rep)

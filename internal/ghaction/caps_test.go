@@ -8,7 +8,6 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // hugeFailure is a test that failed with a 4 MiB message: one long line
@@ -20,7 +19,7 @@ func hugeFailure() Test {
 }
 
 func TestOneFailureIsCappedInTheSummary(t *testing.T) {
-	s := Summary{Tests: []Test{hugeFailure()}, Counts: runner.Counts{Total: 1, Failed: 1}}
+	s := Summary{Tests: []Test{hugeFailure()}, Counts: report.Counts{Total: 1, Failed: 1}}
 	md := s.Markdown(MaxJobSummary)
 	assert.Less(t, len(md), 16<<10, "one failure's part of the job summary")
 	assert.Contains(t, md, "A… (")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // A module pytest skipped at collection is a skipped test of the job
@@ -19,9 +19,9 @@ func TestSkippedModuleInSummaryAndOutputs(t *testing.T) {
 	module := junit.Testcase{Classname: "", Name: "tests.test_importorskip", File: "tests/test_importorskip.py", Time: "0.000",
 		Skipped: &junit.Result{Message: "collection skipped", Text: `('/workspace/tests/test_importorskip.py', 3, "Skipped: could not import 'no_such_module': No module named 'no_such_module'")`}}
 	passed := junit.Testcase{Classname: "tests.test_a", Name: "test_a", File: "tests/test_a.py", Line: 1, Time: "0.100"}
-	cases := append(runner.SkippedAtCollection([]junit.Testcase{module}, 0),
+	cases := append(report.SkippedAtCollection([]junit.Testcase{module}, 0),
 		caseResult("tests/test_a.py::test_a", plan.Passed, passed, 1))
-	rep := runner.NewReport("run1", "img", "", time.Unix(0, 0), 2*time.Second, cases)
+	rep := report.NewReport("run1", "img", "", time.Unix(0, 0), 2*time.Second, cases)
 
 	tests := Tests(rep, "pkg")
 	require.Len(t, tests, 2)

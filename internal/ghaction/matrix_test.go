@@ -11,14 +11,14 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // matrixReport is a run of three tests on two bases: test_old fails on
 // Python 3.13 only, test_fails fails on both, test_ok passes on both.
-func matrixReport() *runner.Report {
-	var cases []runner.CaseResult
+func matrixReport() *report.Report {
+	var cases []report.CaseResult
 	for b, failing := range [][]string{{"test_fails"}, {"test_fails", "test_old"}} {
 		for _, name := range []string{"test_ok", "test_old", "test_fails"} {
 			id := "tests/test_v.py::" + name
@@ -35,8 +35,8 @@ func matrixReport() *runner.Report {
 			cases = append(cases, cr)
 		}
 	}
-	rep := runner.NewReport("run1", "reg/t@sha256:a", "sha256:a", time.Unix(0, 0), 9*time.Second, cases)
-	rep.Bases = []runner.Base{
+	rep := report.NewReport("run1", "reg/t@sha256:a", "sha256:a", time.Unix(0, 0), 9*time.Second, cases)
+	rep.Bases = []report.Base{
 		{Ref: "python:3.11-slim", Image: "reg/t@sha256:a", Digest: "sha256:a", Python: "3.11.2", Pytest: "7.2.1"},
 		{Ref: "python:3.13-slim", Image: "reg/t@sha256:b", Digest: "sha256:b", Python: "3.13.5", Pytest: "8.3.5"},
 	}

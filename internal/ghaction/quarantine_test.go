@@ -12,7 +12,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // TestQuarantinedInSummaryAndAnnotations: an excused failure is a warning
@@ -25,7 +25,7 @@ func TestQuarantinedInSummaryAndAnnotations(t *testing.T) {
 		return junit.Testcase{Classname: "tests.t", Name: name, File: "tests/t.py", Line: 3, Time: "0.5",
 			Failure: &junit.Result{Message: "assert 1 == 2", Text: "tests/t.py:4: AssertionError"}}
 	}
-	rep := runner.NewReport("r", "img", "", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Minute, []runner.CaseResult{
+	rep := report.NewReport("r", "img", "", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), time.Minute, []report.CaseResult{
 		caseResult("tests/t.py::test_quarantined", plan.Failed, fail("test_quarantined"), 1),
 		caseResult("tests/t.py::test_real", plan.Failed, fail("test_real"), 1),
 	})

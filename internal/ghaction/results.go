@@ -2,7 +2,6 @@ package ghaction
 
 import (
 	"encoding/json"
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // Test is one test's final result as the summary and the annotations show
@@ -47,7 +45,7 @@ func (t Test) failedOrErrored() bool {
 // Tests lists the report's tests. projectPrefix is the project directory
 // relative to the repository root: pytest names files relative to the
 // project, GitHub wants them relative to the repository.
-func Tests(rep *runner.Report, projectPrefix string) []Test {
+func Tests(rep *report.Report, projectPrefix string) []Test {
 	if rep == nil {
 		return nil
 	}
@@ -101,7 +99,7 @@ func Annotations(tests []Test) []github.Annotation {
 		if !t.Problem() && !t.Excused() {
 			continue
 		}
-		level, title := github.LevelFailure, headline(t)
+		level, title := github.LevelFailure, report.Headline(t.Case, report.Compact)
 		if t.Excused() {
 			level, title = github.LevelWarning, "QUARANTINED "+title
 		}
@@ -129,29 +127,6 @@ func Annotations(tests []Test) []github.Annotation {
 // maxAnnotationMessage bounds an annotation's message and details.
 const maxAnnotationMessage = 32 << 10
 
-// headline is "FAILED tests/x.py::test_y [OOMKilled, 2 attempts]".
-func headline(t Test) string {
-	label := "FAILED"
-	if t.Status == junit.StatusError {
-		label = "ERROR"
-	}
-	var extra []string
-	if t.Base != "" {
-		extra = append(extra, t.Base)
-	}
-	if t.Reason != "" {
-		extra = append(extra, t.Reason)
-	}
-	if t.Attempts > 1 {
-		extra = append(extra, fmt.Sprintf("%d attempts", t.Attempts))
-	}
-	s := label + " " + t.TestID
-	if len(extra) > 0 {
-		s += " [" + strings.Join(extra, ", ") + "]"
-	}
-	return s
-}
-
 // Outputs are the step outputs action.yml declares, in its order; a test
 // checks that they agree.
 var Outputs = []Input{
@@ -172,8 +147,8 @@ var Outputs = []Input{
 }
 
 // StepOutputs gives the outputs' values. rep may be nil when no test ran.
-func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output {
-	var c runner.Counts
+func StepOutputs(rep *report.Report, junitPath, image, checkURL string) []Output {
+	var c report.Counts
 	wall := "0"
 	if rep != nil {
 		c = rep.Counts()
@@ -198,7 +173,7 @@ func StepOutputs(rep *runner.Report, junitPath, image, checkURL string) []Output
 }
 
 // coveragePercent is the run's combined coverage, without the % sign.
-func coveragePercent(rep *runner.Report) string {
+func coveragePercent(rep *report.Report) string {
 	if rep == nil || rep.Coverage == nil {
 		return ""
 	}
@@ -207,7 +182,7 @@ func coveragePercent(rep *runner.Report) string {
 
 // coveragePath is where the run wrote coverage.xml: beside the JUnit
 // report, relative to the workspace.
-func coveragePath(rep *runner.Report, junitPath string) string {
+func coveragePath(rep *report.Report, junitPath string) string {
 	if rep == nil || rep.Coverage == nil || junitPath == "" {
 		return ""
 	}
@@ -215,13 +190,13 @@ func coveragePath(rep *runner.Report, junitPath string) string {
 }
 
 // attemptsPath is where the run wrote every attempt of every test (see
-// runner.Report.WriteAttempts): beside the JUnit report, relative to the
+// report.Report.WriteAttempts): beside the JUnit report, relative to the
 // workspace; empty without a report.
-func attemptsPath(rep *runner.Report, junitPath string) string {
+func attemptsPath(rep *report.Report, junitPath string) string {
 	if rep == nil || junitPath == "" {
 		return ""
 	}
-	return path.Join(path.Dir(junitPath), runner.AttemptsFile)
+	return path.Join(path.Dir(junitPath), report.AttemptsFile)
 }
 
 // baseCounts is one base's entry in the matrix output.
@@ -240,7 +215,7 @@ type baseCounts struct {
 
 // matrixCounts is the matrix output: each base's counts as JSON, in the
 // order of the bases; empty outside a runtime matrix.
-func matrixCounts(rep *runner.Report) string {
+func matrixCounts(rep *report.Report) string {
 	if rep == nil || !rep.Matrix() {
 		return ""
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // MaxJobSummary is the largest job summary GitHub accepts from a step.
@@ -18,7 +17,7 @@ const MaxJobSummary = 1 << 20
 
 // Summary is what the job summary and the check run's summary say.
 type Summary struct {
-	Counts runner.Counts
+	Counts report.Counts
 	Wall   time.Duration
 	Tests  []Test
 	// CheckName and CheckURL link the check run, when there is one.
@@ -42,7 +41,7 @@ type Summary struct {
 	// counts; none in a run without marker lanes.
 	Lanes []string
 	// Bases name the base images of a runtime matrix
-	// (runner.Report.BaseLabels); with more than one, the summary shows
+	// (report.Report.BaseLabels); with more than one, the summary shows
 	// the counts per base and the tests whose verdict differs.
 	Bases []string
 }

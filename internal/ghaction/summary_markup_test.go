@@ -18,7 +18,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // injection is markup a hostile test, pod or API answer could send: a
@@ -41,13 +40,13 @@ func markupSummary(hostile bool) Summary {
 	failed := junit.Testcase{Classname: "tests.t", Name: "test_x", File: v("tests/t.py"), Line: 3, Time: "0.5",
 		Failure: &junit.Result{Message: v("assert 1 == 2"), Text: v("tests/t.py:4: AssertionError")}}
 	flaky := junit.Testcase{Classname: "tests.t", Name: "test_f", File: file, Line: 9, Time: "1.5"}
-	cases := []runner.CaseResult{
+	cases := []report.CaseResult{
 		caseResult(file+"::"+v("test_x"), plan.Failed, failed, 1),
 		caseResult(file+"::test_f", plan.Passed, flaky, 2),
 	}
 	cases[1].Flaky = true
 	cases[0].Attempts[0].Outcome.Reason = v("OOMKilled")
-	rep := runner.NewReport("r", "img", "", time.Unix(0, 0), time.Minute, cases)
+	rep := report.NewReport("r", "img", "", time.Unix(0, 0), time.Minute, cases)
 	tests := Tests(rep, v("pkg"))
 	bases := []string{v("python:3.12"), v("python:3.13")}
 	tests[0].Base = bases[0]

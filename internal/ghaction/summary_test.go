@@ -8,26 +8,27 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // caseResult is a case whose single attempt pytest reported as tc.
-func caseResult(id string, st plan.Status, tc junit.Testcase, attempts int) runner.CaseResult {
-	cr := runner.CaseResult{Case: plan.Case{ID: id, TestID: id}, Status: st, Final: true}
+func caseResult(id string, st plan.Status, tc junit.Testcase, attempts int) report.CaseResult {
+	cr := report.CaseResult{Case: plan.Case{ID: id, TestID: id}, Status: st, Final: true}
 	for n := 1; n <= attempts; n++ {
 		tc := tc
-		cr.Attempts = append(cr.Attempts, runner.Attempt{
+		cr.Attempts = append(cr.Attempts, attempt.Attempt{
 			Number: n, Pod: fmt.Sprintf("pod-%d", n), Outcome: plan.Outcome{Status: st},
-			Results: runner.Results{Testcase: &tc},
+			Results: attempt.Results{Testcase: &tc},
 		})
 	}
 	return cr
 }
 
-func sampleReport() *runner.Report {
+func sampleReport() *report.Report {
 	failed := junit.Testcase{Classname: "tests.test_basic", Name: "test_fails", File: "tests/test_basic.py", Line: 8, Time: "0.120",
 		Failure: &junit.Result{Message: "AssertionError: expected three apples\nassert 1 == 3", Text: "def test_fails():\n>  assert value == 3\nE  AssertionError\n\ntests/test_basic.py:10: AssertionError"}}
 	errored := junit.Testcase{Classname: "tests.test_fixtures", Name: "test_broken", File: "tests/test_fixtures.py", Line: 9, Time: "0.010",
@@ -37,7 +38,7 @@ func sampleReport() *runner.Report {
 		Skipped: &junit.Result{Message: "not on this platform"}}
 	flaky := caseResult("tests/test_flaky.py::test_sometimes", plan.Passed, junit.Testcase{Classname: "tests.test_flaky", Name: "test_sometimes", File: "tests/test_flaky.py", Line: 3, Time: "1.000"}, 2)
 	flaky.Flaky = true
-	return runner.NewReport("run1", "localhost:5001/x@sha256:abc", "sha256:abc", time.Unix(0, 0), 23*time.Second, []runner.CaseResult{
+	return report.NewReport("run1", "localhost:5001/x@sha256:abc", "sha256:abc", time.Unix(0, 0), 23*time.Second, []report.CaseResult{
 		caseResult("tests/test_basic.py::test_fails", plan.Failed, failed, 1),
 		caseResult("tests/test_fixtures.py::test_broken", plan.Error, errored, 1),
 		caseResult("tests/test_basic.py::test_passes", plan.Passed, passed, 1),
@@ -83,12 +84,12 @@ func TestSummaryStates(t *testing.T) {
 		title string
 		want  []string
 	}{
-		{"all passed", Summary{Counts: runner.Counts{Total: 3, Passed: 3}, Wall: time.Second}, "3 passed in 1s", []string{"### ✅ k8s-testrun: 3 passed in 1s"}},
+		{"all passed", Summary{Counts: report.Counts{Total: 3, Passed: 3}, Wall: time.Second}, "3 passed in 1s", []string{"### ✅ k8s-testrun: 3 passed in 1s"}},
 		{"could not run", Summary{Problem: "building the test image: registry r.example is unreachable"}, "could not run the tests",
 			[]string{"### ⚠️ k8s-testrun: could not run the tests", "> [!CAUTION]\n> building the test image: registry r.example is unreachable"}},
-		{"cancelled", Summary{Cancelled: true, Counts: runner.Counts{Total: 3, Passed: 1, NotRun: 2}, Wall: 5 * time.Second}, "cancelled: 1 passed, 2 not run in 5s",
+		{"cancelled", Summary{Cancelled: true, Counts: report.Counts{Total: 3, Passed: 1, NotRun: 2}, Wall: 5 * time.Second}, "cancelled: 1 passed, 2 not run in 5s",
 			[]string{"### ⏹️ k8s-testrun: cancelled", "> [!WARNING]\n> The workflow was cancelled"}},
-		{"fork", Summary{Counts: runner.Counts{Total: 1, Passed: 1}, Notes: []string{"No check run: this pull request comes from a fork"}}, "1 passed in 0s",
+		{"fork", Summary{Counts: report.Counts{Total: 1, Passed: 1}, Notes: []string{"No check run: this pull request comes from a fork"}}, "1 passed in 0s",
 			[]string{"> [!NOTE]\n> No check run: this pull request comes from a fork"}},
 	}
 	for _, tt := range tests {
@@ -105,13 +106,13 @@ func TestSummaryStates(t *testing.T) {
 // TestSummaryStaysWithinTheLimit: with thousands of failures, the summary
 // keeps within the limit, ends with a note, and leaves out whole entries.
 func TestSummaryStaysWithinTheLimit(t *testing.T) {
-	var cases []runner.CaseResult
+	var cases []report.CaseResult
 	for i := range 5000 {
 		id := fmt.Sprintf("tests/test_many.py::test_%04d", i)
 		cases = append(cases, caseResult(id, plan.Failed, junit.Testcase{Classname: "tests.test_many", Name: fmt.Sprintf("test_%04d", i), File: "tests/test_many.py", Line: i + 1,
 			Failure: &junit.Result{Message: strings.Repeat("x", 400) + "\n" + strings.Repeat("y", 400)}}, 1))
 	}
-	rep := runner.NewReport("r", "img", "", time.Now(), time.Minute, cases)
+	rep := report.NewReport("r", "img", "", time.Now(), time.Minute, cases)
 	s := Summary{Counts: rep.Counts(), Tests: Tests(rep, ""), JUnitPath: "junit.xml"}
 	for _, limit := range []int{MaxJobSummary, github.MaxSummary} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {

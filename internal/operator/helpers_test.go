@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -92,12 +92,12 @@ func (e *env) restart() {
 	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect}
 }
 
-// collect stands for runner.CollectAttempt: the outcome from the pod, the
+// collect stands for attempt.Collect: the outcome from the pod, the
 // results from the log the test set, or from a block built for the exit
 // code.
-func (e *env) collect(_ context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
+func (e *env) collect(_ context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
 	obs := k8s.Observe(pod, e.now, opts)
-	at := runner.Attempt{Number: attempt, Pod: pod.Name, Node: pod.Spec.NodeName, Outcome: obs.Outcome}
+	at := attempt.Attempt{Number: number, Pod: pod.Name, Node: pod.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
 			at.Started, at.Finished = cs.State.Terminated.StartedAt.Time, cs.State.Terminated.FinishedAt.Time
@@ -107,8 +107,8 @@ func (e *env) collect(_ context.Context, pod *corev1.Pod, attempt int, opts k8s.
 	if !ok {
 		log = block(e.t, pod.Annotations[k8s.AnnotationTestID], obs.Outcome.ExitCode)
 	}
-	at.Results, at.ResultErr = runner.ParseResults(log)
-	at.Outcome = runner.Settle(at.Outcome, at.Results)
+	at.Results, at.ResultErr = attempt.ParseResults(log)
+	at.Outcome = attempt.Settle(at.Outcome, at.Results)
 	return at, log
 }
 

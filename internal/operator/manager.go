@@ -25,12 +25,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // The operator's permissions; `make generate` turns them into
-// config/rbac/role.yaml.
+// manifests/rbac/role.yaml.
 //
 // +kubebuilder:rbac:groups=k8s-testrun.io,resources=testruns,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=k8s-testrun.io,resources=testruns/status,verbs=get;update;patch
@@ -44,7 +44,7 @@ import (
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 //
 // The metrics' authentication and authorization, delegated to the API
-// server, take two cluster-scoped rights, bound by config/rbac/metrics_auth:
+// server, take two cluster-scoped rights, bound by manifests/rbac/metrics_auth:
 // tokenreviews create and subjectaccessreviews create.
 
 // EnvWatchNamespace names the operator's namespaces, comma-separated, when
@@ -200,8 +200,8 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
-		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
-			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)
+		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
+			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
 	err := ctrl.NewControllerManagedBy(mgr).
@@ -216,8 +216,8 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 	}
 	cases := &TestCaseReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native,
-		Collect: func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte) {
-			return runner.CollectAttempt(ctx, clientset, pod, attempt, opts)
+		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
+			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
 	err = ctrl.NewControllerManagedBy(mgr).

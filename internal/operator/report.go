@@ -13,8 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // maxLog bounds a stored collector log once decompressed; the collector
@@ -41,7 +42,7 @@ func Cases(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) ([]*v1al
 // the attempts come from the TestCases' status, the last attempt's results
 // from the collector's log stored beside each TestCase, so both modes give
 // the same JUnit for the same tests.
-func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*runner.Report, error) {
+func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*report.Report, error) {
 	cases, err := Cases(ctx, r, run)
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 			stored[cms.Items[i].Name] = &cms.Items[i]
 		}
 	}
-	results := make([]runner.CaseResult, 0, len(cases))
+	results := make([]report.CaseResult, 0, len(cases))
 	bases := basesOf(run)
 	for b := range bases {
 		cm := stored[CollectionNameOf(run.Name, b)]
@@ -68,10 +69,10 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		if err != nil {
 			return nil, err
 		}
-		results = append(results, runner.SkippedAtCollection(skipped, b)...)
+		results = append(results, report.SkippedAtCollection(skipped, b)...)
 	}
 	for _, tc := range cases {
-		cr := runner.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}
+		cr := report.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}
 		for _, a := range tc.Status.History {
 			cr.Attempts = append(cr.Attempts, AttemptOf(a))
 		}
@@ -81,7 +82,7 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 			cr.Status = last.Outcome.Status
 			if cm := stored[ResultsName(tc.Name)]; cm != nil && controlledBy(cm, tc.UID) && cm.Annotations[AnnotationAttempt] == strconv.Itoa(last.Number) {
 				res, err := decodeResults(cm)
-				if one, ok := runner.CaseResults(res, tc.Spec.TestID); ok && err == nil {
+				if one, ok := attempt.CaseResults(res, tc.Spec.TestID); ok && err == nil {
 					// A test's share of a unit pod's block.
 					res = one
 				}
@@ -102,11 +103,11 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 			wall = ct.Sub(st.Time)
 		}
 	}
-	rep := runner.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results)
+	rep := report.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results)
 	if len(run.Spec.Bases) > 1 {
-		rep.Bases = make([]runner.Base, len(bases))
+		rep.Bases = make([]report.Base, len(bases))
 		for i, b := range bases {
-			rep.Bases[i] = runner.Base{Ref: b.Name, Image: b.Image, Digest: imageDigest(b.Image)}
+			rep.Bases[i] = report.Base{Ref: b.Name, Image: b.Image, Digest: imageDigest(b.Image)}
 			if i < len(run.Status.Bases) && run.Status.Bases[i].Name == b.Name {
 				rep.Bases[i].Python, rep.Bases[i].Pytest = run.Status.Bases[i].Python, run.Status.Bases[i].Pytest
 			}
@@ -115,12 +116,12 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 	return rep, nil
 }
 
-func decodeResults(cm *corev1.ConfigMap) (runner.Results, error) {
+func decodeResults(cm *corev1.ConfigMap) (attempt.Results, error) {
 	log, err := gunzipBytes(cm.BinaryData[ResultsKey], maxLog)
 	if err != nil {
-		return runner.Results{ExitCode: -1}, fmt.Errorf("configmap %s: %w", cm.Name, err)
+		return attempt.Results{ExitCode: -1}, fmt.Errorf("configmap %s: %w", cm.Name, err)
 	}
-	return runner.ParseResults(log)
+	return attempt.ParseResults(log)
 }
 
 // imageDigest is the digest of a reference pinned by digest, else "".
@@ -133,7 +134,7 @@ func imageDigest(ref string) string {
 
 // reportConfigMap holds the merged JUnit of a run: as text, where kubectl
 // shows it, when it fits, else gzipped.
-func reportConfigMap(run *v1alpha1.TestRun, rep *runner.Report) (*corev1.ConfigMap, *v1alpha1.ReportRef, error) {
+func reportConfigMap(run *v1alpha1.TestRun, rep *report.Report) (*corev1.ConfigMap, *v1alpha1.ReportRef, error) {
 	var buf bytes.Buffer
 	if err := rep.WriteJUnit(&buf); err != nil {
 		return nil, nil, fmt.Errorf("writing the report: %w", err)

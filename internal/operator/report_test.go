@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -35,22 +36,22 @@ func TestLoadReportMatchesDirectMode(t *testing.T) {
 	got, err := LoadReport(context.Background(), e.client, run)
 	require.NoError(t, err)
 
-	var direct []runner.CaseResult
+	var direct []report.CaseResult
 	for _, id := range sampleIDs {
 		tc := e.testCase("r1", id)
 		at := AttemptOf(tc.Status.History[0])
-		at.Results, err = runner.ParseResults(block(t, id, codes[id]))
+		at.Results, err = attempt.ParseResults(block(t, id, codes[id]))
 		require.NoError(t, err)
-		direct = append(direct, runner.CaseResult{
-			Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Status: at.Outcome.Status, Final: true, Attempts: []runner.Attempt{at},
+		direct = append(direct, report.CaseResult{
+			Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Status: at.Outcome.Status, Final: true, Attempts: []attempt.Attempt{at},
 		})
 	}
-	want := runner.NewReport("r1", run.Spec.Image, "sha256:0123", run.Status.StartTime.Time,
+	want := report.NewReport("r1", run.Spec.Image, "sha256:0123", run.Status.StartTime.Time,
 		run.Status.CompletionTime.Sub(run.Status.StartTime.Time), direct)
 
 	assert.Equal(t, want.JUnit(), got.JUnit())
 	assert.Equal(t, want.Counts(), got.Counts())
-	assert.Equal(t, runner.Counts{Total: 3, Passed: 2, Failed: 1}, got.Counts())
+	assert.Equal(t, report.Counts{Total: 3, Passed: 2, Failed: 1}, got.Counts())
 
 	stored, err := ReadReport(context.Background(), e.client, run)
 	require.NoError(t, err)
@@ -63,15 +64,15 @@ func TestReportConfigMapCompressesLargeReports(t *testing.T) {
 	run := testRun("r1")
 	// The merged report caps each test's output, so the report is large
 	// by the number of tests.
-	var many []runner.CaseResult
+	var many []report.CaseResult
 	for i := range 20 {
 		id := fmt.Sprintf("t.py::x%d", i)
-		many = append(many, runner.CaseResult{Case: plan.Case{ID: fmt.Sprint("x", i), TestID: id}, Status: plan.Failed, Final: true, Attempts: []runner.Attempt{{
+		many = append(many, report.CaseResult{Case: plan.Case{ID: fmt.Sprint("x", i), TestID: id}, Status: plan.Failed, Final: true, Attempts: []attempt.Attempt{{
 			Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1},
-			Results: runner.Results{Output: string(bytes.Repeat([]byte("log line\n"), 25_000))},
+			Results: attempt.Results{Output: string(bytes.Repeat([]byte("log line\n"), 25_000))},
 		}}})
 	}
-	rep := runner.NewReport("r1", "img", "", time.Time{}, 0, many)
+	rep := report.NewReport("r1", "img", "", time.Time{}, 0, many)
 	cm, ref, err := reportConfigMap(run, rep)
 	require.NoError(t, err)
 	assert.Equal(t, ReportKeyGzip, ref.Key)

@@ -13,9 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -103,7 +103,7 @@ func outcomeOf(a v1alpha1.Attempt) plan.Outcome {
 }
 
 // record turns a collected attempt into its status entry.
-func record(at runner.Attempt) v1alpha1.Attempt {
+func record(at attempt.Attempt) v1alpha1.Attempt {
 	a := v1alpha1.Attempt{
 		Number:   int32(at.Number),
 		Pod:      at.Pod,
@@ -130,8 +130,8 @@ func record(at runner.Attempt) v1alpha1.Attempt {
 
 // AttemptOf turns a status entry back into the runner's attempt, without
 // its results.
-func AttemptOf(a v1alpha1.Attempt) runner.Attempt {
-	at := runner.Attempt{Number: int(a.Number), Pod: a.Pod, Node: a.Node, Outcome: outcomeOf(a)}
+func AttemptOf(a v1alpha1.Attempt) attempt.Attempt {
+	at := attempt.Attempt{Number: int(a.Number), Pod: a.Pod, Node: a.Node, Outcome: outcomeOf(a)}
 	if a.StartTime != nil {
 		at.Started = a.StartTime.Time
 	}

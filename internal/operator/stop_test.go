@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // TestRunStopsAtMaxFailures: the first failure of a run with maxFailures 1
@@ -63,7 +63,7 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 
 	rep, err := LoadReport(context.Background(), e.client, run)
 	require.NoError(t, err)
-	assert.Equal(t, runner.Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
+	assert.Equal(t, report.Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
 	assert.Equal(t, 1, rep.ExitCode(0, 1, 2))
 }
 

@@ -17,15 +17,15 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
-// CollectFunc reads a finished attempt's results; runner.CollectAttempt
+// CollectFunc reads a finished attempt's results; attempt.Collect
 // over a clientset is the real one.
-type CollectFunc func(ctx context.Context, pod *corev1.Pod, attempt int, opts k8s.ObserveOptions) (runner.Attempt, []byte)
+type CollectFunc func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte)
 
 // TestCaseReconciler collects the finished pods of one test, records their
 // attempts, and deletes the pods, all as plan.Next decides for that test.
@@ -182,15 +182,15 @@ func (r *TestCaseReconciler) pods(ctx context.Context, tc *v1alpha1.TestCase) ([
 // collect reads a finished attempt, keeps its results beside the TestCase,
 // then records it in the TestCase's status. It returns how long to wait
 // when a lingering collector has not shipped yet.
-func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase, pod *corev1.Pod, attempt int, s settings) (time.Duration, error) {
+func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase, pod *corev1.Pod, number int, s settings) (time.Duration, error) {
 	log := logf.FromContext(ctx)
 	tc = tc.DeepCopy()
-	at, raw := r.Collect(ctx, pod, attempt, s.observeOptions())
-	if at.ResultErr != nil && collectorRunning(pod) && notYetShipped(at.ResultErr) && r.now().Sub(at.Finished) < shipGrace {
+	at, raw := r.Collect(ctx, pod, number, s.observeOptions())
+	if at.ResultErr != nil && attempt.CollectorRunning(pod) && notYetShipped(at.ResultErr) && r.now().Sub(at.Finished) < shipGrace {
 		return time.Second, nil
 	}
 	if at.ResultErr == nil {
-		cm, err := resultsConfigMap(tc, attempt, raw)
+		cm, err := resultsConfigMap(tc, number, raw)
 		if err == nil {
 			err = put(ctx, r.Client, r.APIReader, cm)
 		}
@@ -214,9 +214,9 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 			// A stale copy; the fresh one may already hold this attempt.
 			return 100 * time.Millisecond, nil
 		}
-		return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", attempt, tc.Name, err)
+		return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", number, tc.Name, err)
 	}
-	log.V(1).Info("recorded attempt", "testcase", tc.Name, "attempt", attempt, "status", rec.Status, "reason", rec.Reason)
+	log.V(1).Info("recorded attempt", "testcase", tc.Name, "attempt", number, "status", rec.Status, "reason", rec.Reason)
 	attemptRecorded(r.Recorder, tc, pod, st, rec, s)
 	return 0, nil
 }
@@ -248,7 +248,7 @@ func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *
 	if st.Flaky() {
 		casesFlaky.Inc()
 	}
-	if s.linger > 0 && kind == corev1.EventTypeWarning && collectorRunning(pod) {
+	if s.linger > 0 && kind == corev1.EventTypeWarning && attempt.CollectorRunning(pod) {
 		recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
 	}
 }
@@ -343,15 +343,6 @@ func endLinger(ctx context.Context, c client.Client, pods []corev1.Pod) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func collectorRunning(p *corev1.Pod) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if cs.Name == k8s.CollectorContainer {
-			return cs.State.Running != nil
-		}
-	}
-	return false
 }
 
 // notYetShipped says a log holds no complete block yet.

@@ -20,6 +20,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // LogsFunc reads a container's log.
@@ -232,33 +233,24 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	return res, nil
 }
 
-// count sets the summary from the decision.
+// count sets the summary from the decision: the tests that pytest's
+// collection skipped, and the cases with a verdict.
 func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod) {
-	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
-	st.Passed, st.Failed, st.Errors, st.Skipped, st.Flaky, st.Active, st.NotRun = 0, 0, 0, 0, 0, 0, 0
-	st.Skipped = st.CollectionSkipped
+	var c report.Counts
 	for _, cs := range d.Cases {
 		if !cs.Final {
 			continue
 		}
-		if cs.Stopped && len(cs.Attempts) == 0 {
-			st.NotRun++
-			continue
+		status := cs.Status()
+		if status != plan.Passed && status != plan.Failed && status != plan.Skipped {
+			status = plan.Error
 		}
-		switch cs.Status() {
-		case plan.Passed:
-			st.Passed++
-		case plan.Failed:
-			st.Failed++
-		case plan.Skipped:
-			st.Skipped++
-		default:
-			st.Errors++
-		}
-		if cs.Flaky() {
-			st.Flaky++
-		}
+		c.Add(report.Tally{Status: status, NotRun: cs.Stopped && len(cs.Attempts) == 0, Flaky: cs.Flaky()})
 	}
+	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
+	st.Passed, st.Failed, st.Errors, st.Flaky, st.NotRun = int32(c.Passed), int32(c.Failed), int32(c.Errors), int32(c.Flaky), int32(c.NotRun)
+	st.Skipped = st.CollectionSkipped + int32(c.Skipped)
+	st.Active = 0
 	for _, o := range obs {
 		if !o.Done {
 			st.Active++

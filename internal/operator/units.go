@@ -20,10 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
@@ -209,7 +209,7 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 	if len(cases) == 0 {
 		return 0, r.markCollected(ctx, pod)
 	}
-	settled := runner.SettleUnit(at, cases, s.caseTimeout(byID[cases[0].ID]))
+	settled := attempt.SettleUnit(at, cases, s.caseTimeout(byID[cases[0].ID]))
 	if len(settled) == 0 {
 		// Every pod settles at least one test, or a pod that always dies
 		// would be created forever; the plan reads it so too.
@@ -307,7 +307,7 @@ func (r *TestRunReconciler) storeCaseResults(ctx context.Context, tc *v1alpha1.T
 // own stream entry when it finished (the session's output is the other
 // tests' too), else the session's files; the pod's artifacts when
 // SettleUnit gave them to the test. Coverage data is direct mode's.
-func caseFiles(files []transport.File, testID string, a runner.Attempt) []transport.File {
+func caseFiles(files []transport.File, testID string, a attempt.Attempt) []transport.File {
 	finished := a.Results.Testcase != nil
 	entries := layout.CasesDir + "/"
 	artifacts := strings.TrimPrefix(layout.ArtifactsDir, layout.ResultsDir+"/") + "/"

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // The verdict words a finished attempt is printed with. RERUN marks a
@@ -106,10 +107,9 @@ type Result struct {
 
 // Summary closes the run.
 type Summary struct {
-	Total, Passed, Failed, Errors, Skipped, Flaky, NotRun int
-	// Quarantined counts the failures a quarantine excused, which count
-	// in neither Failed nor Errors; QuarantinedTests names them.
-	Quarantined      int
+	report.Counts
+	// QuarantinedTests names the failures a quarantine excused, which
+	// count in neither Failed nor Errors.
 	QuarantinedTests []string
 	Wall             time.Duration
 	ExitCode         int
@@ -207,11 +207,8 @@ type tally struct {
 	disrupted map[string]int
 	// finished holds the tests done, for the ETA.
 	finished map[string]bool
-	done     int
-	passed   int
-	failed   int
-	skipped  int
-	flaky    int
+	// counts are the tests done.
+	counts report.Counts
 }
 
 // add counts r and returns it with its final word and whether it is the
@@ -242,27 +239,33 @@ func (t *tally) add(r Result) (Result, bool) {
 	if !failing && t.failedBefore[r.TestID] {
 		r.Verdict = Flaky
 	}
-	t.done++
 	t.finished[r.TestID] = true
-	switch r.Verdict {
-	case Passed, Flaky:
-		t.passed++
-		if r.Verdict == Flaky {
-			t.flaky++
-		}
-	case Skipped, XFail:
-		t.skipped++
-	default:
-		t.failed++
-	}
+	t.counts.Add(report.Tally{Status: verdictStatus(r.Verdict), Flaky: r.Verdict == Flaky})
 	return r, true
 }
+
+// verdictStatus is the status a final verdict counts as.
+func verdictStatus(v string) junit.Status {
+	switch v {
+	case Passed, Flaky:
+		return junit.StatusPassed
+	case Skipped, XFail:
+		return junit.StatusSkipped
+	case Failed, XPass:
+		return junit.StatusFailed
+	default:
+		return junit.StatusError
+	}
+}
+
+// failed is the tests done that failed or errored.
+func (t *tally) failed() int { return t.counts.Failed + t.counts.Errors }
 
 // running is the pods that are likely running: as many as the cap allows
 // for the tests not yet done. The runner does not report pod starts, so
 // this is an upper bound rather than a count.
 func (t *tally) running() int {
-	left := t.start.Tests - t.done
+	left := t.start.Tests - t.counts.Total
 	return max(0, min(max(t.start.Parallelism, 1), left))
 }
 
@@ -276,8 +279,8 @@ func (t *tally) eta(now time.Time) (time.Duration, bool) {
 	if !t.started {
 		return 0, false
 	}
-	left := t.start.Tests - t.done
-	if left <= 0 && t.done > 0 {
+	left := t.start.Tests - t.counts.Total
+	if left <= 0 && t.counts.Total > 0 {
 		return 0, true
 	}
 	if exp := t.start.Expected; len(exp) > 0 && t.start.Tests > 0 {
@@ -296,17 +299,17 @@ func (t *tally) eta(now time.Time) (time.Duration, bool) {
 		}
 		leftExp := mean*time.Duration(t.start.Tests) + (known - mean*time.Duration(len(exp))) - doneExp
 		switch {
-		case t.done == 0:
+		case t.counts.Total == 0:
 			return leftExp / time.Duration(max(t.start.Parallelism, 1)), true
 		case doneExp > 0:
 			ratio := float64(now.Sub(t.startedAt)) / float64(doneExp)
 			return time.Duration(ratio * float64(max(leftExp, 0))), true
 		}
 	}
-	if t.done == 0 {
+	if t.counts.Total == 0 {
 		return 0, false
 	}
-	per := now.Sub(t.startedAt) / time.Duration(t.done)
+	per := now.Sub(t.startedAt) / time.Duration(t.counts.Total)
 	return per * time.Duration(left), true
 }
 
@@ -514,9 +517,9 @@ func (l *livePrinter) draw() {
 			running = len(l.pods)
 		}
 		line = fmt.Sprintf("[%d/%d] %s, %s, %d running | %s elapsed",
-			t.done, t.start.Tests,
-			l.color(fmt.Sprintf("%d passed", t.passed), green, t.passed > 0),
-			l.color(fmt.Sprintf("%d failed", t.failed), red, t.failed > 0),
+			t.counts.Total, t.start.Tests,
+			l.color(fmt.Sprintf("%d passed", t.counts.Passed), green, t.counts.Passed > 0),
+			l.color(fmt.Sprintf("%d failed", t.failed()), red, t.failed() > 0),
 			running, clock(now.Sub(t.startedAt)))
 		if eta, ok := t.eta(now); ok {
 			line += ", ETA " + clock(eta)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // fakeClock is a clock that moves only when told.
@@ -221,7 +222,7 @@ func TestJSONEvents(t *testing.T) {
 	p.Result(sample[1])
 	p.Result(Result{TestID: sample[1].TestID, Verdict: Passed, Attempt: 2, Duration: time.Second})
 	p.Result(sample[0])
-	p.Finish(Summary{Total: 2, Passed: 2, Flaky: 1, Wall: 3 * time.Second})
+	p.Finish(Summary{Counts: report.Counts{Total: 2, Passed: 2, Flaky: 1}, Wall: 3 * time.Second})
 	p.Close()
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -356,7 +357,7 @@ func TestLiveShowsRunningPodsAndTheSlowest(t *testing.T) {
 func TestJSONQuarantined(t *testing.T) {
 	var buf bytes.Buffer
 	p := New(&buf, Options{Format: FormatJSON})
-	p.Finish(Summary{Total: 3, Passed: 1, Failed: 1, Quarantined: 1, QuarantinedTests: []string{"t.py::q"}, ExitCode: 1})
+	p.Finish(Summary{Counts: report.Counts{Total: 3, Passed: 1, Failed: 1, Quarantined: 1}, QuarantinedTests: []string{"t.py::q"}, ExitCode: 1})
 	var e map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &e))
 	assert.EqualValues(t, 1, e["quarantined"])

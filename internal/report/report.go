@@ -1,479 +1,404 @@
-// Package report writes the terminal summary of a run: every failure and
-// error with its message and location, the flaky tests, then the numbers a
-// person reads first: the slowest tests with their pod time and test time,
-// the wall time and tests per second, where the pods' time went, and the
-// counts.
-//
-// It takes its own small Case type rather than the run's internal state, so
-// the text can be tested from plain values and the runner decides what goes
-// into a Case.
 package report
 
 import (
-	"cmp"
+	"errors"
 	"fmt"
 	"io"
-	"math"
-	"slices"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
-	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
+	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
-// Case is the final result of one test id.
-type Case struct {
-	TestID string
-	Status junit.Status
-	// Message is the failure or error message, or the skip reason.
-	Message string
-	// File and Line locate the test; Line is 1-based, 0 when unknown.
-	File     string
-	Line     int
-	Duration time.Duration
-	// PodTime is the life of the test's last pod, from its creation to its
-	// removal; zero when unknown. In a pod of several tests, they share it.
-	PodTime time.Duration
-	// Attempts is the number of pods run for the test.
-	Attempts int
-	// Flaky marks a test that failed and then passed on a retry.
-	Flaky bool
-	// Reason names the infrastructure cause of an error, such as OOMKilled,
-	// DeadlineExceeded or Unschedulable; empty for pytest's own errors.
-	Reason string
-	// NotRun marks a test that never ran: the run was cancelled, or it
-	// stopped at its maximum of failures. It counts apart from errors.
-	NotRun bool
-	// Disruptions are the attempts the infrastructure took away (evicted,
-	// preempted, deleted), each run again or, the last, reported as an
-	// infrastructure error.
-	Disruptions []Disruption
-	// Quarantined describes the quarantine entry that excused the test's
-	// failure or error (reason, until, owner); empty when none did. Such
-	// a test counts apart from failures and errors.
-	Quarantined string
-	// Lane is the test's marker lane (serial, slow, flaky, disruptive);
-	// empty for the default one.
-	Lane string
-	// Base names the base image the test ran on in a runtime matrix
-	// (Options.Bases); empty outside one.
-	Base string
+// CaseResult is the standing of one case at the end of the run.
+type CaseResult struct {
+	Case     plan.Case
+	Status   plan.Status
+	Flaky    bool
+	Final    bool
+	Attempts []attempt.Attempt
+	// Stopped marks a case the run stopped (MaxFailures) before it had a
+	// verdict.
+	Stopped bool
 }
 
-// Disruption is one attempt whose pod the infrastructure took away.
-type Disruption struct {
-	Attempt int
-	Reason  string
-	// Start and End are RFC 3339; empty when unknown.
-	Start, End string
-	Pod        string
-}
-
-// Summary holds the counts of a run and its wall time.
-type Summary struct {
-	Passed, Failed, Errors, Skipped int
-	// Flaky counts the passed tests that needed a retry.
-	Flaky int
-	// NotRun counts the tests that never ran.
-	NotRun int
-	// Quarantined counts the failures and errors a quarantine excused.
-	Quarantined int
-	Total       int
+// Report is a finished (or interrupted) run, ready to be written out.
+type Report struct {
+	RunID       string
+	Image       string
+	ImageDigest string
+	Started     time.Time
 	Wall        time.Duration
-	// Phases is the time all the run's pods spent in each phase of their
-	// lives; zero when unknown.
-	Phases Phases
+	Cases       []CaseResult
+	// Coverage is the combined coverage of a run with --coverage.
+	Coverage *coverage.Summary
+	// Bases are the base images of a runtime matrix, indexed by each
+	// case's Base; nil (or one) for a run of one base.
+	Bases []Base
+	// Quarantine excuses the failures of the tests it names, until each
+	// entry's date, judged at Started; nil for none.
+	Quarantine *quarantine.List
 }
 
-// Phases splits pod time into what a person asks of it: waiting to be
-// scheduled, starting (image pull, sandbox, containers), testing, and
-// collecting the results and removing the pod.
-type Phases struct {
-	Waiting, Starting, Testing, Collecting time.Duration
+// NewReport gathers a run's results.
+func NewReport(runID, image, digest string, started time.Time, wall time.Duration, cases []CaseResult) *Report {
+	return &Report{RunID: runID, Image: image, ImageDigest: digest, Started: started, Wall: wall, Cases: cases}
 }
 
-// Total is the sum of the phases.
-func (p Phases) Total() time.Duration { return p.Waiting + p.Starting + p.Testing + p.Collecting }
-
-// Count tallies cases. Wall is left for the caller.
-func Count(cases []Case) Summary {
-	var s Summary
-	for _, c := range cases {
-		s.Total++
-		if c.NotRun {
-			s.NotRun++
-			continue
-		}
-		if c.Quarantined != "" {
-			s.Quarantined++
-			continue
-		}
-		switch c.Status {
-		case junit.StatusPassed:
-			s.Passed++
-		case junit.StatusFailed:
-			s.Failed++
-		case junit.StatusError:
-			s.Errors++
-		case junit.StatusSkipped:
-			s.Skipped++
-		}
-		if c.Flaky {
-			s.Flaky++
-		}
+// Counts totals the cases.
+func (r *Report) Counts() Counts {
+	var c Counts
+	for _, cr := range r.Cases {
+		_, quarantined := r.Quarantined(cr)
+		c.Add(Tally{
+			Status: cr.Status, NotRun: len(cr.Attempts) == 0, Stopped: cr.Stopped,
+			Flaky: cr.Flaky, Infra: IsInfra(cr.Last().Outcome), Quarantined: quarantined,
+		})
 	}
-	return s
+	return c
 }
 
-// Options are Text's optional settings.
-type Options struct {
-	// Slowest is how many of the slowest tests to list; zero means 5, a
-	// negative number none.
-	Slowest int
-	// MessageLines is how many lines of each message to show; zero means 5.
-	MessageLines int
-	// Bases name the base images of a runtime matrix, in the run's
-	// order; with more than one, Text adds the matrix: counts per base and
-	// the tests whose verdict differs between bases.
-	Bases []string
-}
-
-// Text writes the summary to w. Cases are listed in test id order, whatever
-// order they finished in.
-func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
-	if opts.Slowest == 0 {
-		opts.Slowest = 5
-	}
-	if opts.MessageLines <= 0 {
-		opts.MessageLines = 5
-	}
-	cases = slices.SortedFunc(slices.Values(cases), func(a, b Case) int {
-		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(opts.Bases, a.Base), slices.Index(opts.Bases, b.Base)))
-	})
-	p := &printer{w: w}
-
-	var problems, flaky, quarantined []Case
-	for _, c := range cases {
-		switch {
-		case c.NotRun:
-		case c.Quarantined != "":
-			quarantined = append(quarantined, c)
-		case c.Status == junit.StatusFailed || c.Status == junit.StatusError:
-			problems = append(problems, c)
-		case c.Flaky:
-			flaky = append(flaky, c)
-		}
-	}
-	if len(problems) > 0 {
-		p.section("failures and errors")
-		for _, c := range problems {
-			p.problem(c, opts.MessageLines)
-		}
-	}
-	if len(quarantined) > 0 {
-		p.section("quarantined (their failures do not fail the run)")
-		for _, c := range quarantined {
-			p.problem(c, opts.MessageLines)
-		}
-	}
-	if len(flaky) > 0 {
-		p.section("flaky tests")
-		for _, c := range flaky {
-			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.Name()), c.Attempts, location(c))
-		}
-	}
-	var disrupted []Case
-	for _, c := range cases {
-		if len(c.Disruptions) > 0 {
-			disrupted = append(disrupted, c)
-		}
-	}
-	if len(disrupted) > 0 {
-		p.section("infrastructure retries")
-		for _, c := range disrupted {
-			for _, d := range c.Disruptions {
-				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.Name()), d.Attempt, sanitize(d.Reason),
-					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
-			}
-		}
-	}
-	if lines := LaneLines(cases); len(lines) > 0 {
-		p.section("lanes")
-		for _, l := range lines {
-			p.printf("%s\n", l)
-		}
-	}
-	if len(opts.Bases) > 1 {
-		p.section("runtime matrix")
-		for _, l := range MatrixLines(cases, opts.Bases) {
-			p.printf("%s\n", sanitize(l))
-		}
-	}
-	if slow := slowest(cases, opts.Slowest); len(slow) > 0 {
-		p.section(fmt.Sprintf("slowest %d tests", len(slow)))
-		p.printf("%9s %9s\n", "pod time", "test time")
-		for _, c := range slow {
-			p.printf("%9s %9s  %s\n", secondsOrDash(c.PodTime), secondsOrDash(c.Duration), sanitize(c.Name()))
-		}
-	}
-	if p.n > 0 {
-		p.printf("\n")
-	}
-	if s.Total > 0 {
-		p.printf("%s\n", rateLine(s))
-	}
-	if line := phaseLine(s.Phases); line != "" {
-		p.printf("%s\n", line)
-	}
-	p.printf("%s\n", closingLine(s))
-	return p.err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// rateLine is the wall time and the tests run per second; tests that
-// never ran do not count.
-func rateLine(s Summary) string {
-	ran := s.Total - s.NotRun
-	rate := "-"
-	if s.Wall > 0 {
-		rate = fmt.Sprintf("%.2f", float64(ran)/s.Wall.Seconds())
-	}
-	return fmt.Sprintf("wall time %s for %d %s: %s tests/s", s.Wall.Round(100*time.Millisecond), ran, plural(ran, "test"), rate)
-}
-
-// phaseLine says where the pods' time went, e.g. "time in pods: 12%
-// waiting, 31% starting, 52% testing, 5% collecting (4m10s in all)".
-func phaseLine(ph Phases) string {
-	total := ph.Total()
-	if total <= 0 {
-		return ""
-	}
-	pct := func(d time.Duration) int { return int(math.Round(100 * float64(d) / float64(total))) }
-	return fmt.Sprintf("time in pods: %d%% waiting, %d%% starting, %d%% testing, %d%% collecting (%s in all)",
-		pct(ph.Waiting), pct(ph.Starting), pct(ph.Testing), pct(ph.Collecting), total.Round(100*time.Millisecond))
-}
-
-func secondsOrDash(d time.Duration) string {
-	if d <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return what
-	}
-	return what + "s"
-}
-
-func (p *printer) problem(c Case, maxLines int) {
-	label := "FAILED"
-	if c.Status == junit.StatusError {
-		label = "ERROR "
-	}
-	var extra []string
-	if c.Base != "" {
-		extra = append(extra, c.Base)
-	}
-	if c.Reason != "" {
-		extra = append(extra, c.Reason)
-	}
-	if c.Attempts > 1 {
-		extra = append(extra, strconv.Itoa(c.Attempts)+" attempts")
-	}
-	suffix := ""
-	if len(extra) > 0 {
-		suffix = "  [" + strings.Join(extra, ", ") + "]"
-	}
-	p.printf("%s %s%s%s\n", label, sanitize(c.TestID), location(c), sanitize(suffix))
-	if c.Quarantined != "" {
-		// The quarantine file is the project's: its words are defused too.
-		p.printf("    quarantined: %s\n", clipLine(sanitize(logtext.Line(c.Quarantined)), maxLineBytes))
-	}
-
-	// The message is the test's own text; it may print where a CI runner
-	// reads commands, so every line of it is defused.
-	message := logtext.Lines(c.Message)
-	lines := strings.Split(strings.TrimRight(sanitize(message), "\n "), "\n")
-	if len(lines) == 1 && lines[0] == "" {
-		return
-	}
-	for _, l := range lines[:min(len(lines), maxLines)] {
-		p.printf("    %s\n", clipLine(strings.TrimRight(l, " "), maxLineBytes))
-	}
-	switch more := len(lines) - maxLines; {
-	case more == 1:
-		p.printf("    ... 1 more line\n")
-	case more > 1:
-		p.printf("    ... %d more lines\n", more)
-	}
-}
-
-// maxLineBytes bounds each printed line of a message, so that one failure
-// prints at most a few kilobytes whatever its message.
-const maxLineBytes = 500
-
-// clipLine cuts l to max bytes at a character boundary, noting the rest.
-func clipLine(l string, max int) string {
-	if len(l) <= max {
-		return l
-	}
-	n := max
-	for n > 0 && !utf8.RuneStart(l[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s… (%d more bytes)", l[:n], len(l)-n)
-}
-
-// location is "  at file:line", or less when less is known.
-func location(c Case) string {
+// ExitCode picks ok, failed or infra: infra when a case ended for an
+// infrastructure reason or never ran (other than by a stop at the maximum
+// of failures, which failures caused), failed when pytest reported a
+// failure or an error, ok otherwise.
+func (r *Report) ExitCode(ok, failed, infra int) int {
+	c := r.Counts()
 	switch {
-	case c.File == "":
-		return ""
-	case c.Line > 0:
-		return fmt.Sprintf("  at %s:%d", sanitize(c.File), c.Line)
+	case c.Infra > 0 || c.NotRun > c.Stopped:
+		return infra
+	case c.Failed > 0 || c.Errors > 0:
+		return failed
 	default:
-		return "  at " + sanitize(c.File)
+		return ok
 	}
 }
 
-func slowest(cases []Case, n int) []Case {
-	if n < 0 {
-		return nil
+// StoppedMessage is the message of a test left out by a run that stopped
+// at its maximum of failures.
+const StoppedMessage = "not run: the run stopped on reaching its maximum of failed tests (max failures)"
+
+// Last is the case's last collected attempt.
+func (cr CaseResult) Last() attempt.Attempt {
+	if len(cr.Attempts) == 0 {
+		return attempt.Attempt{Outcome: plan.Outcome{ExitCode: -1}}
 	}
-	// By pod time, what a test costs the run, where it is known.
-	cost := func(c Case) time.Duration { return max(c.PodTime, c.Duration) }
-	var timed []Case
-	for _, c := range cases {
-		if cost(c) > 0 {
-			timed = append(timed, c)
-		}
-	}
-	slices.SortStableFunc(timed, func(a, b Case) int { return cmp.Compare(cost(b), cost(a)) })
-	return timed[:min(n, len(timed))]
+	return cr.Attempts[len(cr.Attempts)-1]
 }
 
-// closingLine is pytest's closing line with k8s-testrun's counts, e.g.
-// "1 failed, 10 passed, 2 skipped, 1 error, 1 flaky in 1m13.4s (15 tests)".
-func closingLine(s Summary) string {
-	parts := countParts(s)
-	wall := s.Wall.Round(100 * time.Millisecond).String()
-	if len(parts) == 0 {
-		return "no tests ran in " + wall
-	}
-	return fmt.Sprintf("%s in %s (%s)", strings.Join(parts, ", "), wall, testsWord(s.Total))
+// IsInfra reports an outcome that has an infrastructure cause rather than a
+// verdict of pytest's.
+func IsInfra(o plan.Outcome) bool {
+	return o.Status == plan.Error && o.Reason != ""
 }
 
-func testsWord(n int) string {
-	if n == 1 {
-		return "1 test"
+// JUnit builds the merged report: one testsuite for the run, or one per
+// base image of a runtime matrix, and one testcase per test id (per base),
+// from pytest's own entry where there is one.
+func (r *Report) JUnit() junit.Testsuites {
+	tcs := r.Testcases()
+	if r.Matrix() {
+		return r.matrixJUnit(tcs)
 	}
-	return fmt.Sprintf("%d tests", n)
+	suite := junit.Testsuite{
+		Name:      "k8s-testrun " + r.RunID,
+		Time:      junit.Seconds(r.Wall),
+		Timestamp: r.Started.UTC().Format(time.RFC3339),
+		Properties: []junit.Property{
+			{Name: "k8s-testrun.run", Value: r.RunID},
+			{Name: "k8s-testrun.image", Value: r.Image},
+		},
+		Testcases: tcs,
+	}
+	return junit.Testsuites{Name: "k8s-testrun", Time: suite.Time, Suites: []junit.Testsuite{suite}}
 }
 
-// countParts are the closing line's counts, e.g. "1 failed", "10 passed".
-func countParts(s Summary) []string {
-	var parts []string
-	for _, c := range []struct {
-		n    int
-		what string
-	}{
-		{s.Failed, "failed"},
-		{s.Passed, "passed"},
-		{s.Skipped, "skipped"},
-		{s.Errors, "error"},
-		{s.Flaky, "flaky"},
-		{s.NotRun, "not run"},
-		{s.Quarantined, "quarantined"},
-	} {
-		if c.n == 0 {
-			continue
-		}
-		what := c.what
-		if what == "error" && c.n > 1 {
-			what = "errors"
-		}
-		parts = append(parts, fmt.Sprintf("%d %s", c.n, what))
-	}
-	return parts
-}
-
-// sanitize replaces control characters other than newline and tab, so test
-// output cannot drive the terminal (colours, cursor movement, bells).
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' || !unicode.IsControl(r) {
-			return r
-		}
-		return '?'
-	}, s)
-}
-
-// printer keeps the first write error.
-type printer struct {
-	w   io.Writer
-	err error
-	n   int
-}
-
-func (p *printer) printf(format string, args ...any) {
-	if p.err != nil {
-		return
-	}
-	n, err := fmt.Fprintf(p.w, format, args...)
-	p.n += n
-	p.err = err
-}
-
-// section writes a heading, preceded by a blank line unless it comes first.
-func (p *printer) section(title string) {
-	if p.n > 0 {
-		p.printf("\n")
-	}
-	p.printf("== %s ==\n", title)
-}
-
-// laneOrder orders the lanes as a run takes them.
-var laneOrder = []string{"slow", DefaultLane, "flaky", "serial", "disruptive"}
-
-// DefaultLane is how reports name the lane of tests with no lane marker.
-const DefaultLane = "default"
-
-// LaneLines are the per-lane counts, one line per lane that has tests, in
-// the order a run takes them, e.g. "serial: 3 passed (3 tests)"; none
-// when no test has a lane.
-func LaneLines(cases []Case) []string {
-	by := map[string][]Case{}
-	lanes := false
-	for _, c := range cases {
-		lane := c.Lane
-		if lane == "" {
-			lane = DefaultLane
-		} else {
-			lanes = true
-		}
-		by[lane] = append(by[lane], c)
-	}
-	if !lanes {
-		return nil
-	}
-	var out []string
-	for _, lane := range laneOrder {
-		if cs := by[lane]; len(cs) > 0 {
-			s := Count(cs)
-			out = append(out, fmt.Sprintf("%s: %s (%s)", sanitize(lane), strings.Join(countParts(s), ", "), testsWord(s.Total)))
-		}
+// Testcases are the report's JUnit testcases, one per case, in the order
+// of Cases.
+func (r *Report) Testcases() []junit.Testcase {
+	lanes := r.hasLanes()
+	out := make([]junit.Testcase, 0, len(r.Cases))
+	for _, cr := range r.Cases {
+		out = append(out, r.testcase(cr, lanes))
 	}
 	return out
+}
+
+// testcase is cr's JUnit testcase; lanes says the run has marker lanes,
+// so that it names its lane.
+func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
+	last := cr.Last()
+	tc := junit.NewTestcase(cr.Case.TestID)
+	if own := last.Results.Testcase; own != nil {
+		tc = *own
+		tc.Properties = nil
+		if tc.File != "" && tc.File != testid.File(cr.Case.TestID) {
+			// The pod wrote it: a file that is not the test's own (a
+			// forged one, or a base class's) leads the summary's links and
+			// annotations astray, and its line with it.
+			tc.File, tc.Line = "", 0
+		}
+	}
+	tc.SystemOut, tc.SystemErr = nil, nil
+	if last.Results.Output != "" {
+		tc.SystemOut = &junit.Output{Text: last.Results.Output}
+	}
+	o := last.Outcome
+	switch {
+	case len(cr.Attempts) == 0:
+		tc.Failure, tc.Skipped = nil, nil
+		tc.Error = &junit.Result{Type: "NotRun", Message: "the run ended before this test ran"}
+		if cr.Stopped {
+			tc.Error.Message = StoppedMessage
+		}
+	case IsInfra(o) || (o.Status == plan.Error && tc.Error == nil) || (o.Status == plan.Failed && tc.Failure == nil):
+		// The verdict is the API server's; pytest's entry, if any, is
+		// incomplete.
+		tc.Failure, tc.Error, tc.Skipped = nil, nil, nil
+		res := &junit.Result{Type: o.Reason, Message: o.Message}
+		if o.Status == plan.Failed {
+			tc.Failure = res
+		} else {
+			if o.Reason != "" {
+				res.Message = o.Reason + ": " + o.Message
+			}
+			tc.Error = res
+		}
+		if tc.Time == "" && !last.Finished.IsZero() {
+			tc.Time = junit.Seconds(last.Finished.Sub(last.Started))
+		}
+	}
+	tc.AddProperty(junit.PropertyTestID, cr.Case.TestID)
+	if last.Pod != "" {
+		tc.AddProperty(junit.PropertyPod, last.Pod)
+	}
+	if last.Node != "" {
+		tc.AddProperty(junit.PropertyNode, last.Node)
+	}
+	if last.Number > 0 {
+		tc.AddProperty(junit.PropertyAttempt, strconv.Itoa(last.Number))
+	}
+	if d := r.imageDigest(cr.Case); d != "" {
+		tc.AddProperty(junit.PropertyImageDigest, d)
+	}
+	if cr.Flaky {
+		tc.AddProperty(junit.PropertyFlaky, "true")
+	}
+	if e, ok := r.Quarantined(cr); ok {
+		tc.AddProperty(PropertyQuarantined, e.Describe())
+	}
+	if lanes {
+		lane := cr.Case.Lane
+		if lane == "" {
+			lane = DefaultLane
+		}
+		tc.AddProperty(junit.PropertyLane, lane)
+	}
+	addAttempts(&tc, cr)
+	return tc
+}
+
+// hasLanes reports a run with a test in a marker lane.
+func (r *Report) hasLanes() bool {
+	for _, cr := range r.Cases {
+		if cr.Case.Lane != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// WriteJUnit writes the merged JUnit XML.
+func (r *Report) WriteJUnit(w io.Writer) error {
+	return junit.Write(w, r.JUnit())
+}
+
+// PrintSummary writes the terminal summary: counts, failures with their
+// messages and locations, flaky and slowest tests, wall time.
+func (r *Report) PrintSummary(w io.Writer) {
+	cases := r.SummaryCases()
+	s := Count(cases)
+	s.Wall = r.Wall
+	_ = Text(w, s, cases, Options{Bases: r.BaseLabels()})
+}
+
+// SummaryCases converts the results into the summary's view of them.
+func (r *Report) SummaryCases() []Case {
+	out := make([]Case, 0, len(r.Cases))
+	tcs := r.Testcases()
+	labels := r.BaseLabels()
+	for i, cr := range r.Cases {
+		tc := tcs[i]
+		c := Case{
+			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
+			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
+			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
+			Lane: cr.Case.Lane,
+		}
+		if e, ok := r.Quarantined(cr); ok {
+			c.Quarantined = e.Describe()
+		}
+		if labels != nil {
+			c.Base = labels[cr.Case.Base]
+		}
+		for _, at := range cr.Attempts {
+			if at.Outcome.Disrupted() {
+				c.Disruptions = append(c.Disruptions, Disruption{Attempt: at.Number, Reason: at.Outcome.Reason,
+					Start: formatTime(at.Started), End: formatTime(at.Finished), Pod: at.Pod})
+			}
+		}
+		if d := tc.Detail(); d != nil {
+			c.Message = d.Message
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// WriteArtifacts writes the files each case's last attempt shipped under
+// dir/<case>/, where <case> is the test id made safe for a path plus its
+// case id, and returns how many it wrote.
+//
+// Every file is opened relative to dir through an os.Root, so no name and
+// no symbolic link found on the way (one in a checkout, say) leads outside
+// dir; a symbolic link where a file goes is replaced, never written
+// through. dir itself must not be a symbolic link.
+//
+// A file that cannot be written (a name that leaves its directory, a link
+// on its way) is skipped, and the others still are written: the error is
+// then an *ArtifactsSkippedError naming what was skipped and why.
+func (r *Report) WriteArtifacts(dir string) (int, error) {
+	n := 0
+	var root *os.Root
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
+	skipped := &ArtifactsSkippedError{}
+	for _, cr := range r.Cases {
+		files := cr.Last().Results.Artifacts
+		if len(files) == 0 {
+			continue
+		}
+		if root == nil {
+			var err error
+			if root, err = openArtifactsRoot(dir); err != nil {
+				return n, err
+			}
+		}
+		caseDir := ArtifactDir(cr.Case)
+		for _, f := range files {
+			if err := writeArtifact(root, caseDir, f); err != nil {
+				skipped.add(fmt.Sprintf("artifact %q of %s: %v", f.Name, cr.Case.TestID, err))
+				continue
+			}
+			n++
+		}
+	}
+	if skipped.N > 0 {
+		return n, skipped
+	}
+	return n, nil
+}
+
+func writeArtifact(root *os.Root, caseDir string, f transport.File) error {
+	name := filepath.Join(caseDir, filepath.FromSlash(f.Name))
+	if !fs.ValidPath(f.Name) || f.Name == "." || strings.ContainsRune(f.Name, 0) ||
+		!filepath.IsLocal(name) || !strings.HasPrefix(name, caseDir+string(filepath.Separator)) {
+		return errors.New("not a relative path inside the test's directory")
+	}
+	data, err := artifactData(f)
+	if err != nil {
+		return fmt.Errorf("reading: %w", err)
+	}
+	if err := writeInRoot(root, name, data); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
+}
+
+// maxSkippedNotes bounds the notes an ArtifactsSkippedError keeps.
+const maxSkippedNotes = 10
+
+// ArtifactsSkippedError lists artifacts WriteArtifacts skipped: the first
+// few with the reason, and how many in all.
+type ArtifactsSkippedError struct {
+	N     int
+	Notes []string
+}
+
+func (e *ArtifactsSkippedError) add(note string) {
+	e.N++
+	if len(e.Notes) < maxSkippedNotes {
+		e.Notes = append(e.Notes, note)
+	}
+}
+
+func (e *ArtifactsSkippedError) Error() string {
+	msg := fmt.Sprintf("skipped %d artifacts: %s", e.N, strings.Join(e.Notes, "; "))
+	if more := e.N - len(e.Notes); more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	return msg
+}
+
+func openArtifactsRoot(dir string) (*os.Root, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("writing artifacts: %w", err)
+	}
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("artifacts directory %q is a symbolic link; give a real directory", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("writing artifacts: %w", err)
+	}
+	return root, nil
+}
+
+// writeInRoot creates name under root afresh: whatever was there, a
+// symbolic link included, is removed first, and O_EXCL makes the create
+// fail rather than follow a link that appeared since.
+func writeInRoot(root *os.Root, name string, data []byte) error {
+	if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	if err := root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ArtifactDir is the directory name of a case's artifacts.
+func ArtifactDir(c plan.Case) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, c.TestID)
+	if len(safe) > 100 {
+		safe = safe[:100]
+	}
+	return safe + "-" + c.ID
 }

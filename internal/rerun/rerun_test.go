@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -108,18 +109,18 @@ func TestOwnReport(t *testing.T) {
 	failed := plan.Outcome{Status: plan.Failed, ExitCode: 1}
 	errored := plan.Outcome{Status: plan.Error, ExitCode: -1, Reason: "OOMKilled", Message: "out of memory"}
 	passed := plan.Outcome{Status: plan.Passed}
-	var results []runner.CaseResult
+	var results []report.CaseResult
 	for i, id := range ids {
-		cr := runner.CaseResult{Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Final: true}
+		cr := report.CaseResult{Case: plan.Case{ID: testid.CaseID(id), TestID: id}, Final: true}
 		o := []plan.Outcome{passed, failed, errored, passed}[min(i, 3)]
 		if i < 4 {
 			cr.Status = o.Status
-			cr.Attempts = []runner.Attempt{{Number: 1, Outcome: o}}
+			cr.Attempts = []attempt.Attempt{{Number: 1, Outcome: o}}
 		}
 		results = append(results, cr)
 	}
 	var buf bytes.Buffer
-	require.NoError(t, runner.NewReport("r1", "img", "", time.Now(), time.Second, results).WriteJUnit(&buf))
+	require.NoError(t, report.NewReport("r1", "img", "", time.Now(), time.Second, results).WriteJUnit(&buf))
 
 	rep, err := Read(&buf)
 	require.NoError(t, err)

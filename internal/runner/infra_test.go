@@ -15,6 +15,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // disrupt plays the cluster taking a running test pod away, the way the API
@@ -133,7 +134,7 @@ func TestRunInfraRetries(t *testing.T) {
 			assert.Len(t, cr.Attempts, 1, id)
 		}
 	}
-	rep := NewReport("r1", "img", "", time.Now(), time.Second, res)
+	rep := report.NewReport("r1", "img", "", time.Now(), time.Second, res)
 	c := rep.Counts()
 	assert.Equal(t, 5, c.Passed)
 	assert.Equal(t, 0, c.Flaky)
@@ -159,7 +160,7 @@ func TestRunInfraRetriesExhausted(t *testing.T) {
 		assert.Equal(t, plan.ReasonPodDeleted, at.Outcome.Reason)
 	}
 	assert.Len(t, *created, 2)
-	rep := NewReport("r1", "img", "", time.Now(), time.Second, res)
+	rep := report.NewReport("r1", "img", "", time.Now(), time.Second, res)
 	assert.Equal(t, 1, rep.Counts().Infra)
 	assert.Equal(t, 2, rep.ExitCode(0, 1, 2), "an infrastructure error")
 }

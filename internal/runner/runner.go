@@ -11,131 +11,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/transport"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
-
-// Defaults for Options.
-const (
-	DefaultPendingTimeout = 2 * time.Minute
-	DefaultResync         = time.Second
-	// logLimit bounds how much of a collector log is read: the block is
-	// capped by the collector, this only guards against a runaway log.
-	logLimit = 64 << 20
-)
-
-// Options configures a run. Client, Namespace, RunID, Image and Cases are
-// required.
-type Options struct {
-	Client    kubernetes.Interface
-	Namespace string
-	RunID     string
-	Image     string
-	Cases     []plan.Case
-
-	// Parallelism caps concurrent pods; default 1.
-	Parallelism int
-	// MaxAttempts is 1 + retries; default 1.
-	MaxAttempts int
-	// MaxFailures stops the run after this many tests failed or errored
-	// (see plan.Spec); zero means no limit.
-	MaxFailures int
-	// Excused are the IDs of the cases whose failure a quarantine
-	// excuses: they do not count towards MaxFailures (see plan.Spec).
-	Excused map[string]bool
-	// InfraRetries is how often a test whose pod the infrastructure took
-	// away (evicted, preempted, deleted by someone else, lost with its
-	// node) runs again, apart from MaxAttempts; default 0.
-	InfraRetries int
-	// Timeout is each attempt's activeDeadlineSeconds; zero means none.
-	Timeout time.Duration
-	// PendingTimeout ends an attempt stuck unschedulable or unable to pull.
-	PendingTimeout time.Duration
-	NativeSidecar  bool
-	Template       *corev1.PodTemplateSpec
-	PytestArgs     []string
-	ResultLimit    int
-	// SlowTimeout replaces Timeout for the cases of the slow lane; zero
-	// means Timeout.
-	SlowTimeout time.Duration
-	// FlakyAttempts is how often a case of the flaky lane runs at most,
-	// when above MaxAttempts.
-	FlakyAttempts int
-	// FaketimeLibrary is the libfaketime of the image, preloaded in the
-	// pods of cases with a Faketime; empty means faketime.DebianLibrary.
-	FaketimeLibrary string
-	// Resync re-evaluates the cache this often, for decisions that depend
-	// on time alone; it reads the cache, not the API server.
-	Resync time.Duration
-	// Units group the cases into pods (see plan.Spec); nil runs one pod
-	// per case.
-	Units []plan.Unit
-	// Workers bounds the API calls in flight (pod creates, log reads,
-	// deletes); zero means the parallelism, at least 4 and at most 32.
-	Workers int
-	Logger  *slog.Logger
-	// OnAttempt, if set, is called after each attempt is collected, on the
-	// run's goroutine.
-	OnAttempt func(plan.Case, Attempt)
-	// OnPod, if set, hears when a pod's test container is first seen
-	// running and when the pod is first seen done or gone, on the loop's
-	// goroutine.
-	OnPod func(PodEvent)
-	// SpillDir, when set, receives the artifacts of every attempt as it is
-	// collected, so that they wait for the report on disk, not in memory.
-	SpillDir string
-	// CoverageDir, when set, runs pytest under coverage.py and receives
-	// every attempt's data files, kept on disk rather than in memory.
-	CoverageDir string
-
-	// evaluated, if set, hears the pods of each evaluation (tests).
-	evaluated func([]plan.Pod)
-}
-
-// Attempt is one collected attempt of a case.
-type Attempt struct {
-	Number  int
-	Pod     string
-	Node    string
-	Outcome plan.Outcome
-	// Started and Finished are the test's run, when it ran: the test
-	// container's, or in a unit's pod, the test's own.
-	Started, Finished time.Time
-	Results           Results
-	// ResultErr says why no results could be read; the outcome stands.
-	ResultErr error
-	// Timeline is the pod's; in a unit's pod, every case shares it.
-	Timeline Timeline
-}
-
-// CaseResult is the standing of one case at the end of the run.
-type CaseResult struct {
-	Case     plan.Case
-	Status   plan.Status
-	Flaky    bool
-	Final    bool
-	Attempts []Attempt
-	// Stopped marks a case the run stopped (MaxFailures) before it had a
-	// verdict.
-	Stopped bool
-}
 
 // Run carries out the run. On cancellation it returns what was collected so
 // far together with ctx's error; it never deletes the run's pods itself: the
 // caller does, under a context of its own, whatever happened. Run returns
 // only once every API call it started has returned, so that a cleanup after
 // it finds every pod it created.
-func Run(ctx context.Context, o Options) ([]CaseResult, error) {
+func Run(ctx context.Context, o Options) ([]report.CaseResult, error) {
 	if o.Client == nil || o.Namespace == "" || o.RunID == "" || o.Image == "" {
 		return nil, errors.New("runner: client, namespace, run id and image are required")
 	}
@@ -160,7 +53,7 @@ func Run(ctx context.Context, o Options) ([]CaseResult, error) {
 		collecting: map[string]bool{},
 		deleting:   map[string]bool{},
 		created:    map[string]createdPod{},
-		timelines:  map[string]*Timeline{},
+		timelines:  map[string]*attempt.Timeline{},
 		seen:       map[string]*corev1.Pod{},
 		vanished:   map[string]*corev1.Pod{},
 		outcomes:   map[string]int{},
@@ -186,7 +79,7 @@ type record struct {
 
 type caseAttempt struct {
 	id string
-	at Attempt
+	at attempt.Attempt
 }
 
 type run struct {
@@ -204,7 +97,7 @@ type run struct {
 	// created holds pods created but not yet seen through the watch, so a
 	// re-evaluation before the watch catches up does not create more.
 	created   map[string]createdPod
-	timelines map[string]*Timeline
+	timelines map[string]*attempt.Timeline
 	// seen holds the last state of each uncollected pod the watch showed;
 	// vanished, the last state of those that disappeared before they were
 	// collected (deleted by someone else, force-deleted with their node).
@@ -238,7 +131,7 @@ type createdPod struct {
 // again (an existing pod of that name makes that a no-op).
 const createdGrace = time.Minute
 
-func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
+func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	w, err := k8s.NewWatcher(r.o.Client, r.o.Namespace, k8s.RunSelector(r.o.RunID)+","+k8s.LabelRole+"=test")
 	if err != nil {
 		return nil, err
@@ -250,7 +143,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 	}
 	// Whatever ends the loop, the calls in flight finish first and their
 	// results are kept.
-	finish := func(err error) ([]CaseResult, error) {
+	finish := func(err error) ([]report.CaseResult, error) {
 		r.workers.Wait()
 		if cerr := r.apply(); err == nil {
 			err = cerr
@@ -395,10 +288,10 @@ func (r *run) apply() error {
 	return errors.Join(errs...)
 }
 
-func (r *run) timeline(pod string) *Timeline {
+func (r *run) timeline(pod string) *attempt.Timeline {
 	tl := r.timelines[pod]
 	if tl == nil {
-		tl = &Timeline{}
+		tl = &attempt.Timeline{}
 		r.timelines[pod] = tl
 	}
 	return tl
@@ -501,40 +394,6 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 	return nil
 }
 
-// gone observes the pods that disappeared before they were collected, as
-// their last state deleted now: a test that had not ended on its own was
-// taken away with its pod, and its attempt is collected (without results)
-// like any other.
-func (r *run) gone(live map[string]*corev1.Pod, now time.Time) []plan.Pod {
-	for name, last := range r.seen {
-		if live[name] != nil {
-			continue
-		}
-		delete(r.seen, name)
-		if _, ok := r.collected[name]; ok {
-			continue
-		}
-		p := last.DeepCopy()
-		if p.DeletionTimestamp == nil {
-			p.DeletionTimestamp = &metav1.Time{Time: now}
-			p.DeletionGracePeriodSeconds = ptr.To(int64(0))
-		}
-		r.vanished[name] = p
-		r.o.Logger.Debug("pod disappeared before it was collected", "pod", name)
-	}
-	var out []plan.Pod
-	for name, p := range r.vanished {
-		if _, ok := r.collected[name]; ok {
-			delete(r.vanished, name)
-			continue
-		}
-		obs := k8s.Observe(p, now, r.observeOptions())
-		obs.Deleting = true
-		out = append(out, obs)
-	}
-	return out
-}
-
 // timeout is the per-test timeout of c's lane; a unit's cases share one.
 func (r *run) timeout(c plan.Case) time.Duration {
 	if c.Lane == plan.LaneSlow && r.o.SlowTimeout > 0 {
@@ -558,273 +417,4 @@ func caseIDs(cases []plan.Case) []string {
 // deleted once collected, which stops the collector.
 func (r *run) observeOptions() k8s.ObserveOptions {
 	return k8s.ObserveOptions{PendingTimeout: r.o.PendingTimeout, TestExitEnds: r.o.NativeSidecar}
-}
-
-// collected is what a worker read of one finished pod.
-type collectedPod struct {
-	at      Attempt
-	unit    bool
-	results map[string]Attempt
-	at0     time.Time
-}
-
-// collect reads a finished pod's results, on a worker.
-func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
-	opts := r.observeOptions()
-	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
-	at.ResultErr = keepError(at.ResultErr)
-	if r.o.CoverageDir != "" {
-		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
-			r.o.Logger.Warn("keeping the coverage data", "pod", p.Name, "error", err)
-		}
-	}
-	at.Results.Coverage = nil
-	if r.o.SpillDir != "" {
-		files, err := SpillArtifacts(r.o.SpillDir, p.Name, at.Results.Artifacts)
-		if err != nil {
-			r.o.Logger.Warn("keeping the artifacts in memory", "pod", p.Name, "error", err)
-		}
-		at.Results.Artifacts = files
-	}
-	c := collectedPod{at: at, at0: time.Now()}
-	if ids := p.Annotations[k8s.AnnotationCases]; ids != "" {
-		c.unit = true
-		cases := make([]plan.Case, 0)
-		for _, id := range strings.Split(ids, ",") {
-			if cs, ok := r.cases[id]; ok {
-				cases = append(cases, cs)
-			}
-		}
-		timeout := r.o.Timeout
-		if len(cases) > 0 {
-			timeout = r.timeout(cases[0])
-		}
-		c.results = SettleUnit(at, cases, timeout)
-	}
-	return c
-}
-
-// finishCollect records a collected pod, on the loop.
-func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
-	obs := k8s.Observe(p, time.Now(), r.observeOptions())
-	obs.Collected = true
-	obs.Deleting = obs.Deleting || r.deleting[p.Name]
-	tl := r.timeline(p.Name)
-	tl.fromPod(p, c.at.Results)
-	tl.Collected = c.at0
-	if tl.Seen.IsZero() {
-		tl.Seen = c.at0
-	}
-	rec := &record{pod: obs}
-	if !c.unit {
-		caseID := p.Labels[k8s.LabelCase]
-		at := c.at
-		at.Number = obs.Attempt
-		obs.Outcome = at.Outcome
-		rec.pod = obs
-		rec.attempts = []caseAttempt{{id: caseID, at: at}}
-		r.outcomes[caseID]++
-		r.o.Logger.Debug("collected", "pod", p.Name, "status", at.Outcome.Status, "reason", at.Outcome.Reason, "results_error", at.ResultErr)
-	} else {
-		rec.pod.Outcome = c.at.Outcome
-		rec.pod.Outcomes = make(map[string]plan.Outcome, len(c.results))
-		rec.attempts = make([]caseAttempt, 0, len(c.results))
-		for _, id := range obs.CaseIDs() {
-			at, ok := c.results[id]
-			if !ok {
-				continue
-			}
-			r.outcomes[id]++
-			at.Number = r.outcomes[id]
-			rec.attempts = append(rec.attempts, caseAttempt{id: id, at: at})
-			rec.pod.Outcomes[id] = at.Outcome
-		}
-		r.o.Logger.Debug("collected", "pod", p.Name, "tests", len(obs.Cases), "settled", len(c.results), "status", c.at.Outcome.Status, "reason", c.at.Outcome.Reason, "results_error", c.at.ResultErr)
-	}
-	r.collected[p.Name] = rec
-	r.settling[p.Name] = true
-	delete(r.seen, p.Name)
-	if r.o.OnAttempt != nil {
-		for _, ca := range rec.attempts {
-			r.o.OnAttempt(r.cases[ca.id], ca.at)
-		}
-	}
-}
-
-// CollectAttempt reads the results of a finished attempt from its
-// collector's log and settles its outcome. It also returns the log as read,
-// so a caller can keep the results (the operator stores them). A missing or
-// unreadable result is reported in Attempt.ResultErr; the outcome stands.
-func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
-	obs := k8s.Observe(p, time.Now(), opts)
-	at := Attempt{Number: number, Pod: p.Name, Node: p.Spec.NodeName, Outcome: obs.Outcome}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
-			at.Started = cs.State.Terminated.StartedAt.Time
-			at.Finished = cs.State.Terminated.FinishedAt.Time
-		}
-		if cs.Name == k8s.TestContainer && cs.State.Running != nil && obs.Outcome.Disrupted() {
-			// Taken away mid-test: it ran from its start until now.
-			at.Started = cs.State.Running.StartedAt.Time
-		}
-	}
-	if at.Finished.IsZero() && obs.Outcome.Disrupted() {
-		at.Finished = time.Now()
-	}
-	var log []byte
-	if collectorRan(p) {
-		var err error
-		// A collector still running may not have printed its block yet: it
-		// polls for the done marker. Give it a moment, bounded.
-		deadline := time.Now().Add(blockWait)
-		for {
-			log, err = k8s.Logs(ctx, client, p.Namespace, p.Name, k8s.CollectorContainer, logLimit)
-			if err == nil {
-				at.Results, err = ParseResults(log)
-			}
-			unfinished := errors.Is(err, transport.ErrNoBlock) || errors.Is(err, transport.ErrTruncated)
-			if !unfinished || !collectorRunning(p) || !time.Now().Before(deadline) || !sleep(ctx, 100*time.Millisecond) {
-				break
-			}
-		}
-		at.ResultErr = err
-	} else {
-		at.ResultErr = errors.New("the collector never started")
-	}
-	if !at.Results.TestStart.IsZero() {
-		at.Started, at.Finished = at.Results.TestStart, at.Results.TestExit
-	}
-	at.Outcome = Settle(at.Outcome, at.Results)
-	return at, log
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
-
-// blockWait bounds how long a running collector's log is read again for a
-// block it has not printed yet.
-const blockWait = 2 * time.Second
-
-func collectorRunning(p *corev1.Pod) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if cs.Name == k8s.CollectorContainer {
-			return cs.State.Running != nil
-		}
-	}
-	return false
-}
-
-func collectorRan(p *corev1.Pod) bool {
-	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		if cs.Name == k8s.CollectorContainer {
-			return cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil
-		}
-	}
-	return false
-}
-
-// results assembles the case results from the planner and the collected
-// attempts. It hands the records over: they go as the results are built,
-// so that a large run does not hold both at once; call it once.
-func (r *run) results() []CaseResult {
-	byCase := make(map[string][]Attempt, len(r.o.Cases))
-	for name, rec := range r.collected {
-		for _, ca := range rec.attempts {
-			at := ca.at
-			if tl := r.timelines[name]; tl != nil {
-				at.Timeline = *tl
-			}
-			byCase[ca.id] = append(byCase[ca.id], at)
-		}
-		delete(r.collected, name)
-		delete(r.timelines, name)
-	}
-	var states []plan.CaseState
-	if r.planner != nil {
-		// In the order of the spec's cases, which are r.o.Cases.
-		states = r.planner.Cases()
-	}
-	out := make([]CaseResult, 0, len(r.o.Cases))
-	for i, c := range r.o.Cases {
-		atts := byCase[c.ID]
-		sortAttempts(atts)
-		var st plan.CaseState
-		if i < len(states) {
-			st = states[i]
-		}
-		cr := CaseResult{Case: c, Attempts: atts, Final: st.Final, Flaky: st.Flaky(), Stopped: st.Stopped}
-		if len(atts) > 0 {
-			cr.Status = atts[len(atts)-1].Outcome.Status
-		}
-		out = append(out, cr)
-	}
-	return out
-}
-
-// PodEvent is a test pod starting or ending its test, for OnPod.
-type PodEvent struct {
-	Pod string
-	// Tests are the test ids the pod runs.
-	Tests []string
-	// Running is true when the test container started, at Started; false
-	// when the pod is done or gone.
-	Running bool
-	Started time.Time
-}
-
-// announce tells OnPod of a pod whose test container runs, once, and of
-// its end, once.
-func (r *run) announce(p *corev1.Pod, obs plan.Pod) {
-	if r.o.OnPod == nil {
-		return
-	}
-	if r.running == nil {
-		r.running = map[string]bool{}
-	}
-	switch {
-	case obs.Done:
-		if r.running[p.Name] {
-			delete(r.running, p.Name)
-			r.o.OnPod(PodEvent{Pod: p.Name})
-		}
-	case !r.running[p.Name]:
-		started, ok := testRunningSince(p)
-		if !ok {
-			return
-		}
-		r.running[p.Name] = true
-		var tests []string
-		for _, id := range obs.CaseIDs() {
-			if c, ok := r.cases[id]; ok {
-				tests = append(tests, c.TestID)
-			}
-		}
-		r.o.OnPod(PodEvent{Pod: p.Name, Tests: tests, Running: true, Started: started})
-	}
-}
-
-// announceGone tells OnPod of the end of running pods no longer listed.
-func (r *run) announceGone(live map[string]*corev1.Pod) {
-	for name := range r.running {
-		if live[name] == nil {
-			delete(r.running, name)
-			r.o.OnPod(PodEvent{Pod: name})
-		}
-	}
-}
-
-// testRunningSince is when the pod's test container started, while it runs.
-func testRunningSince(p *corev1.Pod) (time.Time, bool) {
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == k8s.TestContainer && cs.State.Running != nil {
-			return cs.State.Running.StartedAt.Time, true
-		}
-	}
-	return time.Time{}, false
 }

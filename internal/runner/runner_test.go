@@ -18,8 +18,10 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	restclient "k8s.io/client-go/rest"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -145,7 +147,7 @@ func TestRunParallelismRetriesAndCleanup(t *testing.T) {
 	results, err := Run(ctx, Options{
 		Client: client, Namespace: "ns", RunID: "r1", Image: "img",
 		Cases: cases(ids...), Parallelism: 2, MaxAttempts: 2, Resync: 20 * time.Millisecond,
-		OnAttempt: func(c plan.Case, a Attempt) {
+		OnAttempt: func(c plan.Case, a attempt.Attempt) {
 			mu.Lock()
 			seen = append(seen, c.TestID)
 			mu.Unlock()
@@ -154,7 +156,7 @@ func TestRunParallelismRetriesAndCleanup(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, results, len(ids))
 
-	byID := map[string]CaseResult{}
+	byID := map[string]report.CaseResult{}
 	for _, r := range results {
 		byID[r.Case.TestID] = r
 		assert.True(t, r.Final, r.Case.TestID)
@@ -178,9 +180,9 @@ func TestRunParallelismRetriesAndCleanup(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left.Items, "collected pods are deleted")
 
-	rep := NewReport("r1", "img", "sha256:abc", time.Now(), time.Second, results)
+	rep := report.NewReport("r1", "img", "sha256:abc", time.Now(), time.Second, results)
 	c := rep.Counts()
-	assert.Equal(t, Counts{Total: 6, Passed: 5, Failed: 1, Flaky: 1}, c)
+	assert.Equal(t, report.Counts{Total: 6, Passed: 5, Failed: 1, Flaky: 1}, c)
 	assert.Equal(t, 1, rep.ExitCode(0, 1, 2))
 }
 
@@ -196,7 +198,7 @@ func TestRunCancelReturnsPartialResults(t *testing.T) {
 	}}
 	k.start(ctx)
 	done := make(chan struct{})
-	var results []CaseResult
+	var results []report.CaseResult
 	var err error
 	go func() {
 		defer close(done)
@@ -219,7 +221,7 @@ func TestRunCancelReturnsPartialResults(t *testing.T) {
 	require.Len(t, results, 2)
 	assert.Equal(t, plan.Passed, results[0].Status)
 	assert.Empty(t, results[1].Attempts)
-	rep := NewReport("r2", "img", "", time.Now(), time.Second, results)
+	rep := report.NewReport("r2", "img", "", time.Now(), time.Second, results)
 	assert.Equal(t, 1, rep.Counts().NotRun)
 	assert.Equal(t, 2, rep.ExitCode(0, 1, 2))
 }
@@ -268,7 +270,7 @@ func TestRunCreatesWhileLogReadsHang(t *testing.T) {
 
 	ids := []string{"t.py::a", "t.py::b", "t.py::c", "t.py::d", "t.py::e", "t.py::f"}
 	type result struct {
-		res []CaseResult
+		res []report.CaseResult
 		err error
 	}
 	done := make(chan result, 1)
@@ -317,7 +319,7 @@ func TestRunUnits(t *testing.T) {
 	var seen []string
 	res, err := Run(ctx, Options{Client: client, Namespace: "ns", RunID: "r1", Image: "img",
 		Cases: cs, Units: units, Parallelism: 4, Resync: 20 * time.Millisecond,
-		OnAttempt: func(c plan.Case, a Attempt) {
+		OnAttempt: func(c plan.Case, a attempt.Attempt) {
 			mu.Lock()
 			seen = append(seen, c.TestID)
 			mu.Unlock()

@@ -12,8 +12,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -49,7 +51,7 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 	k.mu.Unlock()
 	assert.ElementsMatch(t, []string{"ktr-r3-" + testid.CaseID("t.py::slow") + "-1", "ktr-r3-" + testid.CaseID("t.py::bad") + "-1"}, created,
 		"no pod after the failure")
-	byID := map[string]CaseResult{}
+	byID := map[string]report.CaseResult{}
 	for _, r := range results {
 		byID[r.Case.TestID] = r
 		assert.True(t, r.Final, r.Case.TestID)
@@ -72,8 +74,8 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left.Items)
 
-	rep := NewReport("r3", "img", "", time.Now(), time.Second, results)
-	assert.Equal(t, Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
+	rep := report.NewReport("r3", "img", "", time.Now(), time.Second, results)
+	assert.Equal(t, report.Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
 	assert.Equal(t, 1, rep.ExitCode(0, 1, 2), "a run stopped by failures exits as failed, not as an infrastructure error")
 	var summary strings.Builder
 	rep.PrintSummary(&summary)
@@ -86,7 +88,7 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 		}
 		require.NotNil(t, tc.Error, id)
 		assert.Equal(t, "NotRun", tc.Error.Type, id)
-		assert.Equal(t, StoppedMessage, tc.Error.Message, id)
+		assert.Equal(t, report.StoppedMessage, tc.Error.Message, id)
 	}
 }
 
@@ -94,16 +96,16 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 // exit code an infrastructure one; one left out by a cancellation does.
 func TestStoppedAndCancelled(t *testing.T) {
 	c := cases("t.py::a", "t.py::b", "t.py::c")
-	failed := []Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
-	rep := NewReport("r", "", "", time.Now(), time.Second, []CaseResult{
+	failed := []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1}}}
+	rep := report.NewReport("r", "", "", time.Now(), time.Second, []report.CaseResult{
 		{Case: c[0], Status: plan.Failed, Final: true, Attempts: failed},
 		{Case: c[1], Final: true, Stopped: true},
 		{Case: c[2]},
 	})
-	assert.Equal(t, Counts{Total: 3, Failed: 1, NotRun: 2, Stopped: 1}, rep.Counts())
+	assert.Equal(t, report.Counts{Total: 3, Failed: 1, NotRun: 2, Stopped: 1}, rep.Counts())
 	assert.Equal(t, 2, rep.ExitCode(0, 1, 2))
 	tcs := rep.JUnit().Suites[0].Testcases
-	assert.Equal(t, StoppedMessage, tcs[1].Error.Message)
+	assert.Equal(t, report.StoppedMessage, tcs[1].Error.Message)
 	assert.Equal(t, "the run ended before this test ran", tcs[2].Error.Message)
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,6 +98,48 @@ func TestOnlyMainTouchesTheProcess(t *testing.T) {
 				}
 			}
 			file.Close()
+		}
+	}
+}
+
+// TestResultModelLeavesTheRunnerOut: the result model (attempt, report)
+// and the front doors other than direct mode (the operator, GitHub
+// reporting) stand without the direct-mode runner.
+func TestResultModelLeavesTheRunnerOut(t *testing.T) {
+	pkgs := listPackages(t)
+	for _, name := range []string{"internal/attempt", "internal/report", "internal/operator", "internal/ghaction"} {
+		p, ok := pkgs[module+"/"+name]
+		require.True(t, ok, "package %s", name)
+		assert.False(t, slices.Contains(p.Deps, module+"/internal/runner"), "%s must not import internal/runner", name)
+	}
+}
+
+// counting matches a hand count of tests by verdict.
+var counting = regexp.MustCompile(`\.(Total|Passed|Failed|Errors|Skipped|Flaky|NotRun|Stopped|Infra|Quarantined|passed|failed|errors|skipped|flaky)\s*\+\+`)
+
+// TestOneCounter: tests are counted by verdict in one place,
+// report.Counts.Add, which the report, the summary, the operator's
+// status and the live progress share. JUnit's own suite attributes are
+// the junit leaf's.
+func TestOneCounter(t *testing.T) {
+	allowed := map[string]bool{"internal/report/counts.go": true, "internal/junit/write.go": true}
+	for name, p := range listPackages(t) {
+		if !strings.HasPrefix(name, module+"/internal/") {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			path := filepath.Join(p.Dir, f)
+			rel := strings.TrimPrefix(name, module+"/") + "/" + f
+			if allowed[rel] {
+				continue
+			}
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			for n, line := range strings.Split(string(b), "\n") {
+				if counting.MatchString(line) {
+					t.Errorf("%s:%d: %s (count tests with report.Counts.Add)", rel, n+1, strings.TrimSpace(line))
+				}
+			}
 		}
 	}
 }

@@ -37,7 +37,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -500,9 +500,9 @@ func TestHostileProject(t *testing.T) {
 	h.requireNoPods(t, ns)
 
 	t.Run("cli", func(t *testing.T) {
-		report := filepath.Join(t.TempDir(), "junit.xml")
+		junitPath := filepath.Join(t.TempDir(), "junit.xml")
 		artifacts := filepath.Join(t.TempDir(), "artifacts")
-		res := h.run(ctx, t, nil, append(c.runArgs(t, ns, report, "-v", "--base-image", base, "--coverage", "--artifacts", artifacts), h.workspace)...)
+		res := h.run(ctx, t, nil, append(c.runArgs(t, ns, junitPath, "-v", "--base-image", base, "--coverage", "--artifacts", artifacts), h.workspace)...)
 		assert.Equal(t, 1, res.Exit, "two tests fail")
 		h.requireNoMarker(t)
 		h.requireNoSecret(t, "stdout", res.Stdout)
@@ -512,9 +512,9 @@ func TestHostileProject(t *testing.T) {
 		requireNoInjectedCommand(t, "stdout", res.Stdout)
 		requireNoInjectedCommand(t, "stderr", res.Stderr)
 		assert.LessOrEqual(t, res.MaxRSS, int64(maxRunnerRSS), "runner peak RSS")
-		h.requireVerdicts(t, report)
+		h.requireVerdicts(t, junitPath)
 
-		dir := filepath.Join(artifacts, runner.ArtifactDir(plan.Case{ID: testid.CaseID(hostileArtifactsTest), TestID: hostileArtifactsTest}))
+		dir := filepath.Join(artifacts, report.ArtifactDir(plan.Case{ID: testid.CaseID(hostileArtifactsTest), TestID: hostileArtifactsTest}))
 		n := 0
 		_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
@@ -525,7 +525,7 @@ func TestHostileProject(t *testing.T) {
 		t.Logf("%d artifact files of %s", n, hostileArtifactsTest)
 		assert.Positive(t, n, "the artifacts within the limit are kept")
 		assert.LessOrEqual(t, n, 1000, "at most 1,000 artifact files per test")
-		junitXML, err := os.ReadFile(report)
+		junitXML, err := os.ReadFile(junitPath)
 		require.NoError(t, err)
 		h.requireNoSecret(t, "the JUnit report", string(junitXML))
 		var note string

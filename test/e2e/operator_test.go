@@ -56,9 +56,9 @@ func operatorOverlay() string {
 
 func overlayDir(overlay string) string {
 	if overlay == "local" {
-		return filepath.Join(repoRoot(), "config", "overlays", "local")
+		return filepath.Join(repoRoot(), "manifests", "overlays", "local")
 	}
-	return filepath.Join(repoRoot(), "config", overlay)
+	return filepath.Join(repoRoot(), "manifests", overlay)
 }
 
 // opEnv is the operator installed in the cluster from its own image, which

@@ -20,7 +20,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
-	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
 // sampleFailed are the tests of testdata/sample that fail or error.
@@ -161,10 +161,10 @@ func TestMaxFailures(t *testing.T) {
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-maxfail")
 	ctx := Context(t, 10*time.Minute)
-	report := filepath.Join(t.TempDir(), "junit.xml")
+	junitPath := filepath.Join(t.TempDir(), "junit.xml")
 	pods := c.recordTestPods(ctx, t, ns)
 
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--parallelism", "1", "--max-failures", "1"), Testdata("sample"))...)
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, junitPath, "--parallelism", "1", "--max-failures", "1"), Testdata("sample"))...)
 	assert.Equal(t, 1, res.Exit, "stopped by a failure: exit 1, not 2: %s", res.Stderr)
 	assert.Contains(t, res.Stdout, "1 failed, 1 passed, 10 not run in ")
 	c.RequireNoRunPods(t, ns)
@@ -173,7 +173,7 @@ func TestMaxFailures(t *testing.T) {
 	assert.Equal(t, 2, n, "the passing first test, the failing second, nothing after")
 	assert.ElementsMatch(t, []string{"tests/test_basic.py::test_passes", "tests/test_basic.py::test_fails_with_message"}, ran)
 
-	cases := reportTestIDs(t, readReport(t, report))
+	cases := reportTestIDs(t, readReport(t, junitPath))
 	require.Len(t, cases, 12, "every test is in the report")
 	notRun := 0
 	for id, tc := range cases {
@@ -185,7 +185,7 @@ func TestMaxFailures(t *testing.T) {
 		default:
 			require.NotNil(t, tc.Error, id)
 			assert.Equal(t, "NotRun", tc.Error.Type, id)
-			assert.Equal(t, runner.StoppedMessage, tc.Error.Message, id)
+			assert.Equal(t, report.StoppedMessage, tc.Error.Message, id)
 			notRun++
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
@@ -73,17 +74,17 @@ func TestRunMatchesPlainPytest(t *testing.T) {
 	c := Connect(t)
 	ns := c.NewNamespace(t, "e2e-match")
 	ctx := Context(t, 10*time.Minute)
-	report := filepath.Join(t.TempDir(), "junit.xml")
+	junitPath := filepath.Join(t.TempDir(), "junit.xml")
 	artifacts := filepath.Join(t.TempDir(), "artifacts")
 
-	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, report, "--artifacts", artifacts), Testdata("sample"))...)
+	res := c.RunCLI(ctx, t, nil, append(c.runArgs(t, ns, junitPath, "--artifacts", artifacts), Testdata("sample"))...)
 	assert.Equal(t, 1, res.Exit, "the sample has failing tests: exit code 1, not an infrastructure error")
 	assert.Contains(t, res.Stdout, "2 failed, 7 passed, 2 skipped, 1 error")
 	c.RequireNoRunPods(t, ns)
 
 	requirePipedProgress(t, res, sampleTests)
 
-	ours := readReport(t, report)
+	ours := readReport(t, junitPath)
 	image := suiteProperty(ours, "k8s-testrun.image")
 	require.NotEmpty(t, image)
 
@@ -116,7 +117,7 @@ func TestRunMatchesPlainPytest(t *testing.T) {
 	failedOut := ourCases["tests.test_classes.TestArithmetic::test_sub_fails"]
 	require.NotNil(t, failedOut.SystemOut, "captured output of a failing test")
 	assert.Contains(t, failedOut.SystemOut.Text, "subtraction is off")
-	artifact, err := os.ReadFile(filepath.Join(artifacts, runner.ArtifactDir(plan.Case{
+	artifact, err := os.ReadFile(filepath.Join(artifacts, report.ArtifactDir(plan.Case{
 		ID: testid.CaseID("tests/test_classes.py::test_writes_artifact"), TestID: "tests/test_classes.py::test_writes_artifact",
 	}), "report.txt"))
 	require.NoError(t, err, "the artifact the test wrote")
@@ -275,7 +276,7 @@ func TestImagePullFailure(t *testing.T) {
 		assert.Equal(t, k8s.ReasonImagePull, o.Reason, r.Case.TestID)
 		assert.Contains(t, o.Message, "no-such-image", r.Case.TestID)
 	}
-	rep := runner.NewReport("pullfail", "", "", start, time.Since(start), results)
+	rep := report.NewReport("pullfail", "", "", start, time.Since(start), results)
 	assert.Equal(t, 2, rep.Counts().Infra)
 	c.RequireNoRunPods(t, ns)
 }

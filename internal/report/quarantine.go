@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 )
 
@@ -78,7 +79,7 @@ func addAttempts(tc *junit.Testcase, cr CaseResult) {
 // and times, e.g. "k8s-testrun attempt 1: error PodDeleted (infrastructure
 // retry) pod p on n, 2026-01-01T00:00:00.000Z to ...: the pod was deleted".
 // last says no attempt followed it.
-func AttemptLine(at Attempt, last bool) string {
+func AttemptLine(at attempt.Attempt, last bool) string {
 	o := at.Outcome
 	var b strings.Builder
 	fmt.Fprintf(&b, "k8s-testrun attempt %d: %s", at.Number, o.Status)
@@ -105,13 +106,6 @@ func AttemptLine(at Attempt, last bool) string {
 		b.WriteString(": " + msg)
 	}
 	return b.String()
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // attemptRecord is one attempt in the attempts file.

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
-	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
@@ -32,7 +32,7 @@ func TestSkippedAtCollection(t *testing.T) {
 
 	ran := CaseResult{
 		Case: plan.Case{ID: "a", TestID: "tests/test_a.py::test_a"}, Status: plan.Passed, Final: true,
-		Attempts: []Attempt{{Number: 1, Pod: "p1", Outcome: plan.Outcome{Status: plan.Passed}}},
+		Attempts: []attempt.Attempt{{Number: 1, Pod: "p1", Outcome: plan.Outcome{Status: plan.Passed}}},
 	}
 	rep := NewReport("r1", "reg/img@sha256:1", "sha256:1", time.Unix(0, 0), time.Second, append(skipped, ran))
 
@@ -65,7 +65,7 @@ func TestSkippedAtCollection(t *testing.T) {
 	assert.Equal(t, "tests/test_importorskip.py", cases[0].TestID)
 	assert.Equal(t, junit.StatusSkipped, cases[0].Status)
 	assert.Equal(t, "collection skipped", cases[0].Message)
-	s := report.Count(cases)
+	s := Count(cases)
 	assert.Equal(t, 1, s.Skipped)
 	assert.Equal(t, 1, s.Passed)
 

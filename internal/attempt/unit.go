@@ -1,4 +1,4 @@
-package runner
+package attempt
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"os"
@@ -8,11 +8,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
 func TestParseResultsKeepsCoverageData(t *testing.T) {
-	res, err := ParseResults(block(t,
+	res, err := attempt.ParseResults(block(t,
 		transport.File{Name: "exitcode", Data: []byte("0\n")},
 		transport.File{Name: "coverage/.coverage.pod.7.123", Data: []byte("SQLite format 3\x00a")},
 		transport.File{Name: "artifacts/.coverage.x", Data: []byte("an artifact")},

@@ -100,7 +100,7 @@ func TestTextIgnoresFinishingOrder(t *testing.T) {
 
 func TestCount(t *testing.T) {
 	got := Count(mixedRun())
-	assert.Equal(t, Summary{Passed: 3, Failed: 2, Errors: 3, Skipped: 2, Flaky: 1, Total: 10}, got)
+	assert.Equal(t, Summary{Counts: Counts{Passed: 3, Failed: 2, Errors: 3, Skipped: 2, Flaky: 1, Total: 10}}, got)
 	assert.Equal(t, Summary{}, Count(nil))
 }
 
@@ -110,9 +110,9 @@ func TestClosingLine(t *testing.T) {
 		want string
 	}{
 		{Summary{}, "no tests ran in 0s"},
-		{Summary{Passed: 1, Total: 1, Wall: 1234 * time.Millisecond}, "1 passed in 1.2s (1 test)"},
-		{Summary{Errors: 1, Total: 1, Wall: time.Second}, "1 error in 1s (1 test)"},
-		{Summary{Failed: 2, Passed: 3, Skipped: 1, Errors: 2, Flaky: 1, Total: 8, Wall: 90 * time.Second}, "2 failed, 3 passed, 1 skipped, 2 errors, 1 flaky in 1m30s (8 tests)"},
+		{Summary{Counts: Counts{Passed: 1, Total: 1}, Wall: 1234 * time.Millisecond}, "1 passed in 1.2s (1 test)"},
+		{Summary{Counts: Counts{Errors: 1, Total: 1}, Wall: time.Second}, "1 error in 1s (1 test)"},
+		{Summary{Counts: Counts{Failed: 2, Passed: 3, Skipped: 1, Errors: 2, Flaky: 1, Total: 8}, Wall: 90 * time.Second}, "2 failed, 3 passed, 1 skipped, 2 errors, 1 flaky in 1m30s (8 tests)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -130,8 +130,8 @@ func TestTextWriteError(t *testing.T) {
 }
 
 func TestRateAndPhaseLines(t *testing.T) {
-	assert.Equal(t, "wall time 25s for 12 tests: 0.48 tests/s", rateLine(Summary{Total: 12, Wall: 25 * time.Second}))
-	assert.Equal(t, "wall time 0s for 1 test: - tests/s", rateLine(Summary{Total: 1}))
+	assert.Equal(t, "wall time 25s for 12 tests: 0.48 tests/s", rateLine(Summary{Counts: Counts{Total: 12}, Wall: 25 * time.Second}))
+	assert.Equal(t, "wall time 0s for 1 test: - tests/s", rateLine(Summary{Counts: Counts{Total: 1}}))
 	assert.Equal(t, "time in pods: 12% waiting, 31% starting, 52% testing, 5% collecting (1m40s in all)",
 		phaseLine(Phases{Waiting: 12 * time.Second, Starting: 31 * time.Second, Testing: 52 * time.Second, Collecting: 5 * time.Second}))
 	assert.Empty(t, phaseLine(Phases{}), "no line when no pod was timed")

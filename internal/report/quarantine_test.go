@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -37,7 +38,7 @@ func quarantineReport(t *testing.T, started time.Time, cases ...CaseResult) *Rep
 
 func ended(id string, s plan.Status, reason string) CaseResult {
 	return CaseResult{Case: plan.Case{ID: id, TestID: id}, Status: s, Final: true,
-		Attempts: []Attempt{{Number: 1, Pod: "p-" + id, Outcome: plan.Outcome{Status: s, Reason: reason, Message: "boom"}}}}
+		Attempts: []attempt.Attempt{{Number: 1, Pod: "p-" + id, Outcome: plan.Outcome{Status: s, Reason: reason, Message: "boom"}}}}
 }
 
 func TestQuarantineCountsApart(t *testing.T) {

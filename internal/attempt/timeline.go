@@ -1,4 +1,4 @@
-package runner
+package attempt
 
 import (
 	"time"
@@ -32,8 +32,8 @@ type Timeline struct {
 	Deleted time.Time
 }
 
-// fromPod fills in what the pod's status and the shim's times tell.
-func (t *Timeline) fromPod(p *corev1.Pod, res Results) {
+// FromPod fills in what the pod's status and the shim's times tell.
+func (t *Timeline) FromPod(p *corev1.Pod, res Results) {
 	for _, c := range p.Status.Conditions {
 		switch c.Type {
 		case corev1.PodScheduled:
@@ -98,21 +98,4 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// Durations are the tests' own durations in this run, from each case's last
-// attempt that ran to an end: what a later run's ordering and shards go by.
-func Durations(results []CaseResult) map[string]time.Duration {
-	out := make(map[string]time.Duration, len(results))
-	for _, cr := range results {
-		if len(cr.Attempts) == 0 {
-			continue
-		}
-		at := cr.Last()
-		if at.Started.IsZero() || at.Finished.Before(at.Started) {
-			continue
-		}
-		out[cr.Case.TestID] = at.Finished.Sub(at.Started)
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -23,7 +24,7 @@ func TestWriteArtifactsSkipsABadName(t *testing.T) {
 		for _, n := range names {
 			files = append(files, transport.File{Name: n, Data: []byte("data of " + n)})
 		}
-		return CaseResult{Case: c, Final: true, Status: plan.Passed, Attempts: []Attempt{{Number: 1, Results: Results{Artifacts: files}}}}
+		return CaseResult{Case: c, Final: true, Status: plan.Passed, Attempts: []attempt.Attempt{{Number: 1, Results: attempt.Results{Artifacts: files}}}}
 	}
 	rep := NewReport("r", "", "", time.Now(), time.Second, []CaseResult{
 		withArtifacts(a, "../x", "/abs", "nul\x00name", "kept.txt"),

@@ -1,4 +1,4 @@
-package runner
+package app
 
 import (
 	"errors"
@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 )
+
+// The garbage collector's settings are the process's, so the command sets
+// them, as it owns the environment, signals and exit code; the runner and
+// the operator are libraries that only allocate.
 
 // MemoryLimit is the Go heap's soft limit for a process that runs tests,
 // unless GOMEMLIMIT sets one. The limit is soft: a larger live heap costs

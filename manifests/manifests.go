@@ -1,5 +1,5 @@
 // Package manifests holds the operator's installation manifests, the
-// kustomizations under config/, built into the binary so that
+// kustomizations under manifests/, built into the binary so that
 // `k8s-testrun install` applies exactly what `kubectl apply -k` would.
 package manifests
 
@@ -119,7 +119,7 @@ type Scope struct {
 	// rules are granted in each by a RoleBinding.
 	Namespaces []string
 	// ClusterWide binds the ClusterRole cluster-wide and watches every
-	// namespace (config/components/cluster-wide).
+	// namespace (manifests/components/cluster-wide).
 	ClusterWide bool
 }
 

@@ -1,6 +1,7 @@
-package runner
+package report
 
 import (
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -25,9 +26,9 @@ func SkippedAtCollection(tcs []junit.Testcase, base int) []CaseResult {
 			Case:   plan.Case{ID: testid.BaseCaseID(id, base), TestID: id, Base: base},
 			Status: plan.Skipped,
 			Final:  true,
-			Attempts: []Attempt{{
+			Attempts: []attempt.Attempt{{
 				Outcome: plan.Outcome{Status: plan.Skipped},
-				Results: Results{Testcase: &own, ExitCode: -1},
+				Results: attempt.Results{Testcase: &own, ExitCode: -1},
 			}},
 		})
 	}

@@ -1,4 +1,4 @@
-package runner
+package app
 
 import (
 	"runtime/debug"

@@ -1,10 +1,13 @@
-package runner
+// Package attempt owns what one attempt of a test yields: the outcome the
+// API server gives, the results its collector ships (parsed from the
+// collector's log), the verdict those settle on, and the pod's timeline.
+// Direct mode and operator mode collect attempts through it alike.
+package attempt
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -182,8 +185,4 @@ func Settle(o plan.Outcome, res Results) plan.Outcome {
 		o.Message = d.Message
 	}
 	return o
-}
-
-func sortAttempts(a []Attempt) {
-	sort.Slice(a, func(i, j int) bool { return a[i].Number < a[j].Number })
 }

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -10,20 +10,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
 func retriedReport() *Report {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	evicted := Attempt{Number: 1, Pod: "p-1", Node: "n1", Started: t0, Finished: t0.Add(3 * time.Second),
+	evicted := attempt.Attempt{Number: 1, Pod: "p-1", Node: "n1", Started: t0, Finished: t0.Add(3 * time.Second),
 		Outcome: plan.Outcome{Status: plan.Error, ExitCode: 143, Reason: plan.ReasonEvicted, Message: "the pod was evicted through the Eviction API\nmore"}}
-	passed := Attempt{Number: 2, Pod: "p-2", Node: "n2", Started: t0.Add(5 * time.Second), Finished: t0.Add(7 * time.Second),
-		Outcome: plan.Outcome{Status: plan.Passed}, Results: Results{Output: "test output\n"}}
-	once := Attempt{Number: 1, Pod: "q-1", Started: t0, Finished: t0.Add(time.Second), Outcome: plan.Outcome{Status: plan.Passed}}
+	passed := attempt.Attempt{Number: 2, Pod: "p-2", Node: "n2", Started: t0.Add(5 * time.Second), Finished: t0.Add(7 * time.Second),
+		Outcome: plan.Outcome{Status: plan.Passed}, Results: attempt.Results{Output: "test output\n"}}
+	once := attempt.Attempt{Number: 1, Pod: "q-1", Started: t0, Finished: t0.Add(time.Second), Outcome: plan.Outcome{Status: plan.Passed}}
 	return NewReport("r1", "img", "", t0, 10*time.Second, []CaseResult{
-		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Passed, Final: true, Attempts: []Attempt{evicted, passed}},
-		{Case: plan.Case{ID: "b", TestID: "t.py::b"}, Status: plan.Passed, Final: true, Attempts: []Attempt{once}},
+		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Passed, Final: true, Attempts: []attempt.Attempt{evicted, passed}},
+		{Case: plan.Case{ID: "b", TestID: "t.py::b"}, Status: plan.Passed, Final: true, Attempts: []attempt.Attempt{once}},
 		{Case: plan.Case{ID: "c", TestID: "t.py::c"}},
 	})
 }
@@ -105,12 +106,12 @@ func TestWriteAttempts(t *testing.T) {
 
 func TestJUnitInfraRetriesUsedUp(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	gone := func(n int) Attempt {
-		return Attempt{Number: n, Pod: "p", Started: t0, Finished: t0.Add(time.Second),
+	gone := func(n int) attempt.Attempt {
+		return attempt.Attempt{Number: n, Pod: "p", Started: t0, Finished: t0.Add(time.Second),
 			Outcome: plan.Outcome{Status: plan.Error, ExitCode: -1, Reason: plan.ReasonNodeLost, Message: "node gone"}}
 	}
 	rep := NewReport("r1", "img", "", t0, time.Second, []CaseResult{
-		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Error, Final: true, Attempts: []Attempt{gone(1), gone(2)}},
+		{Case: plan.Case{ID: "a", TestID: "t.py::a"}, Status: plan.Error, Final: true, Attempts: []attempt.Attempt{gone(1), gone(2)}},
 	})
 	tc := rep.JUnit().Suites[0].Testcases[0]
 	require.NotNil(t, tc.Error, "an infrastructure error")

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
@@ -30,66 +31,6 @@ func block(t *testing.T, files ...transport.File) []byte {
 	return b.Bytes()
 }
 
-func TestParseResults(t *testing.T) {
-	log := block(t,
-		transport.File{Name: "junit.xml", Data: []byte(pytestJUnit)},
-		transport.File{Name: "output.txt", Data: []byte("F\n1 failed\n")},
-		transport.File{Name: "exitcode", Data: []byte("1\n")},
-		transport.File{Name: "artifacts/report.txt", Data: []byte("hello")},
-	)
-	res, err := ParseResults(log)
-	require.NoError(t, err)
-	require.NotNil(t, res.Testcase)
-	assert.Equal(t, "tests/test_basic.py", res.Testcase.File)
-	assert.Equal(t, 9, res.Testcase.Line, "pytest writes 0-based lines")
-	assert.Equal(t, 1, res.ExitCode)
-	assert.Equal(t, "F\n1 failed\n", res.Output)
-	require.Len(t, res.Artifacts, 1)
-	assert.Equal(t, "report.txt", res.Artifacts[0].Name)
-
-	_, err = ParseResults([]byte("no block here\n"))
-	assert.Error(t, err)
-}
-
-func TestSettle(t *testing.T) {
-	tc := func(xml string) *junit.Testcase {
-		ts, err := junit.Parse(strings.NewReader(`<testsuite name="pytest">` + xml + `</testsuite>`))
-		require.NoError(t, err)
-		return &ts.Suites[0].Testcases[0]
-	}
-	skipped := tc(`<testcase classname="t" name="s"><skipped type="pytest.skip" message="not on this platform"/></testcase>`)
-	xfail := tc(`<testcase classname="t" name="x"><skipped type="pytest.xfail" message="known bug 12"/></testcase>`)
-	fixtureErr := tc(`<testcase classname="t" name="e"><error message="failed on setup with &quot;RuntimeError: database unavailable&quot;">tb</error></testcase>`)
-	failure := tc(`<testcase classname="t" name="f"><failure message="AssertionError: expected three apples">tb</failure></testcase>`)
-	passed := tc(`<testcase classname="t" name="p"/>`)
-
-	tests := []struct {
-		name    string
-		in      plan.Outcome
-		res     Results
-		status  plan.Status
-		message string
-		reason  string
-	}{
-		{"passed", plan.Outcome{Status: plan.Passed}, Results{Testcase: passed}, plan.Passed, "", ""},
-		{"skip", plan.Outcome{Status: plan.Passed}, Results{Testcase: skipped}, plan.Skipped, "not on this platform", ""},
-		{"xfail is skipped", plan.Outcome{Status: plan.Passed}, Results{Testcase: xfail}, plan.Skipped, "known bug 12", ""},
-		{"failure", plan.Outcome{Status: plan.Failed, ExitCode: 1}, Results{Testcase: failure}, plan.Failed, "AssertionError: expected three apples", ""},
-		{"fixture error is a test error", plan.Outcome{Status: plan.Failed, ExitCode: 1}, Results{Testcase: fixtureErr}, plan.Error, `failed on setup with "RuntimeError: database unavailable"`, ""},
-		{"missing results keep the failure", plan.Outcome{Status: plan.Failed, ExitCode: 1}, Results{}, plan.Failed, "pytest exited with code 1 and wrote no JUnit result", ""},
-		{"missing results keep the pass", plan.Outcome{Status: plan.Passed}, Results{}, plan.Passed, "", ""},
-		{"infrastructure outcome stands", plan.Outcome{Status: plan.Error, Reason: "OOMKilled", Message: "memory"}, Results{Testcase: passed}, plan.Error, "memory", "OOMKilled"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Settle(tt.in, tt.res)
-			assert.Equal(t, tt.status, got.Status)
-			assert.Equal(t, tt.message, got.Message)
-			assert.Equal(t, tt.reason, got.Reason)
-		})
-	}
-}
-
 func TestReportJUnit(t *testing.T) {
 	ts, err := junit.Parse(strings.NewReader(pytestJUnit))
 	require.NoError(t, err)
@@ -97,12 +38,12 @@ func TestReportJUnit(t *testing.T) {
 	cases := []CaseResult{
 		{
 			Case: plan.Case{ID: "a", TestID: "tests/test_basic.py::test_fails_with_message"}, Status: plan.Failed, Final: true,
-			Attempts: []Attempt{{Number: 1, Pod: "p1", Node: "n1", Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1, Message: "AssertionError: expected three apples\nassert 1 == 3"},
-				Results: Results{Testcase: &own, Output: "captured"}}},
+			Attempts: []attempt.Attempt{{Number: 1, Pod: "p1", Node: "n1", Outcome: plan.Outcome{Status: plan.Failed, ExitCode: 1, Message: "AssertionError: expected three apples\nassert 1 == 3"},
+				Results: attempt.Results{Testcase: &own, Output: "captured"}}},
 		},
 		{
 			Case: plan.Case{ID: "b", TestID: "tests/test_limits.py::test_allocates_past_memory_limit"}, Status: plan.Error, Final: true,
-			Attempts: []Attempt{{Number: 2, Pod: "p2", Outcome: plan.Outcome{Status: plan.Error, ExitCode: 137, Reason: "OOMKilled", Message: "killed for exceeding its memory limit"},
+			Attempts: []attempt.Attempt{{Number: 2, Pod: "p2", Outcome: plan.Outcome{Status: plan.Error, ExitCode: 137, Reason: "OOMKilled", Message: "killed for exceeding its memory limit"},
 				Started: time.Unix(0, 0), Finished: time.Unix(3, 0)}},
 		},
 		{Case: plan.Case{ID: "c", TestID: "tests/test_x.py::TestK::test_never"}},
@@ -146,7 +87,7 @@ func TestWriteArtifacts(t *testing.T) {
 	c := plan.Case{ID: "0123456789ab", TestID: "tests/test_a.py::test_x[a b]"}
 	rep := NewReport("r", "", "", time.Now(), time.Second, []CaseResult{{
 		Case: c, Final: true, Status: plan.Passed,
-		Attempts: []Attempt{{Number: 1, Results: Results{Artifacts: []transport.File{
+		Attempts: []attempt.Attempt{{Number: 1, Results: attempt.Results{Artifacts: []transport.File{
 			{Name: "report.txt", Data: []byte("one")},
 			{Name: "sub/plot.svg", Data: []byte("<svg/>")},
 		}}}},
@@ -162,7 +103,7 @@ func TestWriteArtifacts(t *testing.T) {
 
 	evil := NewReport("r", "", "", time.Now(), time.Second, []CaseResult{{
 		Case:     c,
-		Attempts: []Attempt{{Results: Results{Artifacts: []transport.File{{Name: "../../escape", Data: []byte("x")}}}}},
+		Attempts: []attempt.Attempt{{Results: attempt.Results{Artifacts: []transport.File{{Name: "../../escape", Data: []byte("x")}}}}},
 	}})
 	_, err = evil.WriteArtifacts(dir)
 	require.Error(t, err)
@@ -177,7 +118,7 @@ func TestWriteArtifactsNoSymlinks(t *testing.T) {
 	report := func(name string) *Report {
 		return NewReport("r", "", "", time.Now(), time.Second, []CaseResult{{
 			Case: c, Final: true, Status: plan.Passed,
-			Attempts: []Attempt{{Number: 1, Results: Results{Artifacts: []transport.File{{Name: name, Data: []byte("from the test")}}}}},
+			Attempts: []attempt.Attempt{{Number: 1, Results: attempt.Results{Artifacts: []transport.File{{Name: name, Data: []byte("from the test")}}}}},
 		}})
 	}
 	outside := t.TempDir()
@@ -261,7 +202,7 @@ func TestReportDropsAForeignFile(t *testing.T) {
 		own := junit.Testcase{Classname: "tests.t", Name: "test_x", File: tt.file, Line: 7}
 		rep := NewReport("r", "i", "", time.Unix(0, 0), time.Second, []CaseResult{{
 			Case: plan.Case{ID: "a", TestID: id}, Status: plan.Passed, Final: true,
-			Attempts: []Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Passed}, Results: Results{Testcase: &own}}},
+			Attempts: []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Passed}, Results: attempt.Results{Testcase: &own}}},
 		}})
 		tcs := rep.JUnit().Suites[0].Testcases
 		require.Len(t, tcs, 1)

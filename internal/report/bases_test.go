@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -19,7 +20,7 @@ func matrixCases(bases int, ids ...string) []CaseResult {
 		for _, id := range ids {
 			out = append(out, CaseResult{
 				Case: plan.Case{ID: testid.BaseCaseID(id, b), TestID: id, Base: b}, Status: plan.Passed, Final: true,
-				Attempts: []Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Passed}}},
+				Attempts: []attempt.Attempt{{Number: 1, Outcome: plan.Outcome{Status: plan.Passed}}},
 			})
 		}
 	}

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
@@ -37,9 +38,9 @@ func TestSpilledArtifactsReachTheReport(t *testing.T) {
 	}
 
 	c := plan.Case{ID: "c1", TestID: "t.py::a"}
-	at := Attempt{Number: 1}
+	at := attempt.Attempt{Number: 1}
 	at.Results.Artifacts = files
-	rep := NewReport("r1", "img", "sha256:abc", time.Now(), time.Second, []CaseResult{{Case: c, Attempts: []Attempt{at}, Final: true}})
+	rep := NewReport("r1", "img", "sha256:abc", time.Now(), time.Second, []CaseResult{{Case: c, Attempts: []attempt.Attempt{at}, Final: true}})
 	out := t.TempDir()
 	n, err := rep.WriteArtifacts(out)
 	require.NoError(t, err)
