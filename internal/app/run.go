@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -60,13 +60,18 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	p.stderr = logtext.NewWriter(env.Stderr)
 	out.attach(p)
 	rep, err := p.execute(ctx)
+	mem, herr := remember(ctx, cfg, rep, err, p.footprints)
+	err = cmpOrErr(err, herr)
 	code := ExitInfra
 	if err == nil {
-		code = rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)
+		code = mem.exitCode(cfg.FailOn, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra))
 	}
-	out.progress.Finish(summaryOf(rep, code))
+	sum := summaryOf(rep, code)
+	sum.Comparison = mem.comparison()
+	out.progress.Finish(sum)
 	if rep != nil {
 		printSummary(out.summary, rep)
+		mem.print(out.summary)
 		for _, l := range rep.ExpiredQuarantine() {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
@@ -113,6 +118,9 @@ type pipeline struct {
 	// collections keeps what discovery found beside the test image, and a
 	// record of it on this machine; nil runs discovery every time.
 	collections *collectcache.Cache
+	// footprints are, with coverage in per-test pods, each test's
+	// executed files and their hashes, for the history store.
+	footprints map[string]map[string]string
 }
 
 // newPipeline is the run of cfg by a process whose environment is environ.
@@ -519,16 +527,20 @@ func writeJUnit(path string, rep *runner.Report) error {
 	return f.Close()
 }
 
-// loadDurations reads the timing history, when a durations file is given.
+// loadDurations reads the timing history, when a durations file or a
+// history store is given.
 func (p *pipeline) loadDurations() (map[string]time.Duration, error) {
-	if p.cfg.DurationsFile == "" {
+	if p.cfg.DurationsFile == "" && p.cfg.History == "" {
 		return nil, nil
 	}
-	d, err := history.Load(p.cfg.DurationsFile)
-	if err != nil {
-		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	d := map[string]time.Duration{}
+	if p.cfg.DurationsFile != "" {
+		var err error
+		if d, err = history.Load(p.cfg.DurationsFile); err != nil {
+			return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+		}
 	}
-	return d, nil
+	return storeDurations(p.cfg, d)
 }
 
 // saveDurations adds this run's test durations to the history.

@@ -27,6 +27,8 @@ type Test struct {
 	Details string
 	// Ran is false for a test the run ended before.
 	Ran bool
+	// NewFailure marks a failure the compared base did not have.
+	NewFailure bool
 }
 
 // Problem reports a failed or errored test that ran, and that no
@@ -104,6 +106,9 @@ func Annotations(tests []Test) []github.Annotation {
 		level, title := github.LevelFailure, headline(t)
 		if t.Excused() {
 			level, title = github.LevelWarning, "QUARANTINED "+title
+		}
+		if t.NewFailure && t.Problem() {
+			title = "NEW " + title
 		}
 		line := t.FailLine
 		if line < 1 {
