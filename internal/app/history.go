@@ -117,6 +117,8 @@ func findBase(store history.Store, cfg config.Config, commit, branch string) (hi
 	switch {
 	case cfg.CompareTo != "":
 		return history.Entry{}, fmt.Sprintf("history: %s is not recorded in %s; nothing to compare with", logtext.Line(cfg.CompareTo), cfg.History), nil
+	case len(cfg.CompareDefaults) == 0 && branch != "":
+		return history.Entry{}, fmt.Sprintf("history: no earlier run of branch %s is recorded in %s; nothing to compare with", logtext.Line(branch), cfg.History), nil
 	case len(cfg.CompareDefaults) > 0 || branch != "":
 		var names []string
 		for _, r := range refs {
