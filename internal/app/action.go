@@ -113,6 +113,8 @@ type action struct {
 	noCheck string
 	// mem is what the history store said of the run; nil without one.
 	mem *recall
+	// affectedNote says how many tests --affected-since left out.
+	affectedNote string
 }
 
 // startCheck creates the check run in progress. Any failure falls back to
@@ -208,8 +210,8 @@ func (a *action) run(ctx context.Context) (*runner.Report, error) {
 	if p.image.Image != "" {
 		a.image = p.image.Image
 	}
-	mem, herr := remember(ctx, cfg, rep, err, p.footprints)
-	a.mem = mem
+	mem, herr := remember(ctx, cfg, rep, err, p.facts())
+	a.mem, a.affectedNote = mem, p.affectedNote
 	return rep, cmpOrErr(err, herr)
 }
 
@@ -275,6 +277,9 @@ func (a *action) finish(ctx context.Context, rep *runner.Report, runErr error, c
 	s := ghaction.Summary{
 		Tests: tests, CheckName: a.set.CheckName, Image: a.image, JUnitPath: a.set.JUnitPath,
 		Cancelled: cancelled, Context: a.gh, Notes: a.mem.notes(),
+	}
+	if a.affectedNote != "" {
+		s.Notes = append(s.Notes, a.affectedNote)
 	}
 	if a.mem != nil {
 		s.Comparison, s.Ready = a.mem.Comparison, a.mem.Ready

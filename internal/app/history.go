@@ -36,8 +36,8 @@ type recall struct {
 // cfg.CompareTo, else the first of cfg.CompareDefaults recorded, else the
 // newest earlier record of the commit's branch. Only a run that ended
 // normally (runErr nil) is recorded: a partial one would make a poor
-// base. footprints, when known, are each test's executed files.
-func remember(ctx context.Context, cfg config.Config, rep *runner.Report, runErr error, footprints map[string]map[string]string) (*recall, error) {
+// base. facts are what the record keeps beside the report.
+func remember(ctx context.Context, cfg config.Config, rep *runner.Report, runErr error, facts runFacts) (*recall, error) {
 	if cfg.History == "" || rep == nil {
 		return nil, nil
 	}
@@ -70,7 +70,7 @@ func remember(ctx context.Context, cfg config.Config, rep *runner.Report, runErr
 	}
 	if commit != "" && runErr == nil {
 		r := history.NewRecord(commit, branch, rep.Started, tests)
-		r.Footprints = footprints
+		r.Footprints, r.BaseDigest = facts.Footprints, facts.BaseDigest
 		if err := store.Save(r); err != nil {
 			return m, historyError(cfg, err)
 		}
@@ -280,4 +280,20 @@ func storeDurations(cfg config.Config, d map[string]time.Duration) (map[string]t
 		d[id] = v
 	}
 	return d, nil
+}
+
+// runFacts are what a history record keeps of a run beside its report.
+type runFacts struct {
+	// Footprints are each test's executed files and their hashes.
+	Footprints map[string]map[string]string
+	// BaseDigest is the base image's digest.
+	BaseDigest string
+}
+
+func (p *pipeline) facts() runFacts {
+	f := runFacts{Footprints: p.footprints}
+	if p.image.BaseDigest.Hex != "" {
+		f.BaseDigest = p.image.BaseDigest.String()
+	}
+	return f
 }

@@ -50,7 +50,7 @@ const (
 func TestRememberComparesWithTheBase(t *testing.T) {
 	cfg := config.Config{History: t.TempDir(), HistoryCommit: commitA, HistoryBranch: "main"}
 	first := verdictReport(t0, map[string]plan.Status{"t.py::test_a": plan.Passed, "t.py::test_b": plan.Failed, "t.py::test_c": plan.Passed})
-	m, err := remember(context.Background(), cfg, first, nil, nil)
+	m, err := remember(context.Background(), cfg, first, nil, runFacts{})
 	require.NoError(t, err)
 	assert.Nil(t, m.Comparison)
 	assert.Contains(t, m.NoBase, "no")
@@ -60,7 +60,7 @@ func TestRememberComparesWithTheBase(t *testing.T) {
 
 	cfg.HistoryCommit, cfg.CompareTo = commitB, commitA
 	second := verdictReport(t0.Add(time.Hour), map[string]plan.Status{"t.py::test_a": plan.Failed, "t.py::test_b": plan.Passed, "t.py::test_c": plan.Passed, "t.py::test_<b>::error::x": plan.Passed})
-	m, err = remember(context.Background(), cfg, second, nil, nil)
+	m, err = remember(context.Background(), cfg, second, nil, runFacts{})
 	require.NoError(t, err)
 	require.NotNil(t, m.Comparison)
 	assert.Equal(t, []string{"t.py::test_a"}, m.Comparison.NewFailures)
@@ -91,7 +91,7 @@ func TestRememberComparesWithTheBase(t *testing.T) {
 
 	// Without --compare-to, the newest earlier run of the branch.
 	cfg.HistoryCommit, cfg.CompareTo = "3333333333333333333333333333333333333333", ""
-	m, err = remember(context.Background(), cfg, second, nil, nil)
+	m, err = remember(context.Background(), cfg, second, nil, runFacts{})
 	require.NoError(t, err)
 	require.NotNil(t, m.Comparison)
 	assert.Equal(t, commitB, m.Comparison.Base)
@@ -99,7 +99,7 @@ func TestRememberComparesWithTheBase(t *testing.T) {
 
 func TestRememberKeepsNoPartialRun(t *testing.T) {
 	cfg := config.Config{History: t.TempDir(), HistoryCommit: commitA}
-	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Passed}), context.Canceled, nil)
+	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Passed}), context.Canceled, runFacts{})
 	require.NoError(t, err)
 	idx, err := history.Store{Dir: cfg.History}.Index()
 	require.NoError(t, err)
@@ -109,7 +109,7 @@ func TestRememberKeepsNoPartialRun(t *testing.T) {
 func TestRememberRefusesAFutureFormat(t *testing.T) {
 	cfg := config.Config{History: t.TempDir(), HistoryCommit: commitB}
 	require.NoError(t, os.WriteFile(filepath.Join(cfg.History, commitA+".json"), []byte(`{"format": 9, "commit": "`+commitA+`", "tests": {}}`), 0o644))
-	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Passed}), nil, nil)
+	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Passed}), nil, runFacts{})
 	var ce *config.Error
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "history", ce.Input)
@@ -120,12 +120,12 @@ func TestRememberRefusesAFutureFormat(t *testing.T) {
 
 func TestFailOnNewFailures(t *testing.T) {
 	cfg := config.Config{History: t.TempDir(), HistoryCommit: commitA, FailOn: config.FailOnNewFailures}
-	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Failed, "b": plan.Passed}), nil, nil)
+	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"a": plan.Failed, "b": plan.Passed}), nil, runFacts{})
 	require.NoError(t, err)
 
 	cfg.HistoryCommit, cfg.CompareTo = commitB, commitA
 	still := verdictReport(t0.Add(time.Hour), map[string]plan.Status{"a": plan.Failed, "b": plan.Passed})
-	m, err := remember(context.Background(), cfg, still, nil, nil)
+	m, err := remember(context.Background(), cfg, still, nil, runFacts{})
 	require.NoError(t, err)
 	code := still.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)
 	assert.Equal(t, ExitTestsFailed, code)
@@ -137,7 +137,7 @@ func TestFailOnNewFailures(t *testing.T) {
 		"failing new test": {"a": plan.Failed, "b": plan.Passed, "c": plan.Failed},
 	} {
 		rep := verdictReport(t0.Add(2*time.Hour), verdicts)
-		m, err := remember(context.Background(), cfg, rep, nil, nil)
+		m, err := remember(context.Background(), cfg, rep, nil, runFacts{})
 		require.NoError(t, err)
 		assert.Equal(t, ExitTestsFailed, m.exitCode(config.FailOnNewFailures, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)), name)
 	}
@@ -150,11 +150,11 @@ func TestFailOnNewFailures(t *testing.T) {
 func TestActionReportsTheComparison(t *testing.T) {
 	hist := t.TempDir()
 	cfg := config.Config{History: hist, HistoryCommit: commitA}
-	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"t.py::test_a": plan.Passed, "t.py::test_b": plan.Failed, "t.py::old": plan.Failed}), nil, nil)
+	_, err := remember(context.Background(), cfg, verdictReport(t0, map[string]plan.Status{"t.py::test_a": plan.Passed, "t.py::test_b": plan.Failed, "t.py::old": plan.Failed}), nil, runFacts{})
 	require.NoError(t, err)
 	cfg.HistoryCommit, cfg.CompareTo = commitB, commitA
 	rep := verdictReport(t0.Add(time.Hour), map[string]plan.Status{"t.py::test_a": plan.Failed, "t.py::test_b": plan.Passed, "t.py::old": plan.Failed, "t.py::new": plan.Passed})
-	m, err := remember(context.Background(), cfg, rep, nil, nil)
+	m, err := remember(context.Background(), cfg, rep, nil, runFacts{})
 	require.NoError(t, err)
 
 	for _, failOn := range []string{ghaction.FailOnFailures, ghaction.FailOnNewFailures} {
@@ -183,7 +183,7 @@ func TestActionReportsTheComparison(t *testing.T) {
 
 	// Only the old failure left: fail_on new-failures passes, neutral.
 	old := verdictReport(t0.Add(2*time.Hour), map[string]plan.Status{"t.py::test_a": plan.Passed, "t.py::test_b": plan.Passed, "t.py::old": plan.Failed})
-	m, err = remember(context.Background(), cfg, old, nil, nil)
+	m, err = remember(context.Background(), cfg, old, nil, runFacts{})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	env, _, _ := testEnv(map[string]string{"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary"), "GITHUB_OUTPUT": filepath.Join(dir, "output")})
@@ -205,7 +205,7 @@ func TestRememberListsReadyToRelease(t *testing.T) {
 			rep = verdictReport(t0.Add(time.Duration(i)*time.Hour), map[string]plan.Status{"t.py::q_steady": plan.Passed, "t.py::q_broke": plan.Failed, "t.py::plain": plan.Passed})
 		}
 		rep.Quarantine = l
-		m, err = remember(context.Background(), cfg, rep, nil, nil)
+		m, err = remember(context.Background(), cfg, rep, nil, runFacts{})
 		require.NoError(t, err)
 		if i < history.ReadyRuns-1 {
 			assert.Empty(t, m.Ready, "run %d: fewer than %d runs recorded", i, history.ReadyRuns)

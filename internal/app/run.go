@@ -60,18 +60,21 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	p.stderr = logtext.NewWriter(env.Stderr)
 	out.attach(p)
 	rep, err := p.execute(ctx)
-	mem, herr := remember(ctx, cfg, rep, err, p.footprints)
+	mem, herr := remember(ctx, cfg, rep, err, p.facts())
 	err = cmpOrErr(err, herr)
 	code := ExitInfra
 	if err == nil {
 		code = mem.exitCode(cfg.FailOn, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra))
 	}
 	sum := summaryOf(rep, code)
-	sum.Comparison = mem.comparison()
+	sum.Comparison, sum.NotAffected = mem.comparison(), p.notAffected
 	out.progress.Finish(sum)
 	if rep != nil {
 		printSummary(out.summary, rep)
 		mem.print(out.summary)
+		if p.affectedNote != "" {
+			fmt.Fprintln(out.summary, p.affectedNote)
+		}
 		for _, l := range rep.ExpiredQuarantine() {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
@@ -121,6 +124,10 @@ type pipeline struct {
 	// footprints are, with coverage in per-test pods, each test's
 	// executed files and their hashes, for the history store.
 	footprints map[string]map[string]string
+	// notAffected counts the tests --affected-since left out, and
+	// affectedNote says so in the summaries; "" when none.
+	notAffected  int
+	affectedNote string
 }
 
 // newPipeline is the run of cfg by a process whose environment is environ.
@@ -183,6 +190,11 @@ func (p *pipeline) execute(ctx context.Context) (*runner.Report, error) {
 		cases = append(cases, bc...)
 		skipped = append(skipped, runner.SkippedAtCollection(b.found.Skipped, i)...)
 	}
+	cases, notAffected, err := p.affected(ctx, cases)
+	if err != nil {
+		return nil, err
+	}
+	skipped = append(skipped, notAffected...)
 	faketimeLib, err := faketimeLibrary(bases)
 	if err != nil {
 		return nil, err

@@ -157,6 +157,9 @@ type Config struct {
 	CompareDefaults []string
 	// FailOn is FailOnFailures (default) or FailOnNewFailures.
 	FailOn string
+	// AffectedSince, a commit or branch recorded in History, runs only
+	// the tests a change since then can affect.
+	AffectedSince string
 }
 
 // Values of FailOn.
@@ -281,6 +284,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("history")
 	fs.StringVar(&c.CompareTo, "compare-to", "", "commit or branch recorded in --history to compare this run with (default: the newest earlier run of this branch)")
 	in("compare-to")
+	fs.StringVar(&c.AffectedSince, "affected-since", "", "commit or branch recorded in --history: run only the tests whose footprint holds a file changed since (see the README's rules)")
+	in("affected-since")
 	fs.StringVar(&c.FailOn, "fail-on", FailOnFailures, "which failures fail the run: failures, or new-failures (only tests that passed on the --compare-to base, and failing new tests)")
 	in("fail-on")
 	fs.StringVar(&c.Quarantine, "quarantine", "", "YAML file of quarantined tests (test id or pattern, until, reason): their failures are reported apart and do not fail the run until the date (default "+quarantine.DefaultPath+" in the project when present)")
@@ -492,6 +497,12 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("fail on", c.FailOn, "must be failures or new-failures")
+	}
+	if c.AffectedSince != "" && c.History == "" {
+		bad("affected since", c.AffectedSince, "needs --history, where the footprints are; give --history DIR")
+	}
+	if c.AffectedSince != "" && c.Mode == ModeOperator {
+		bad("affected since", c.AffectedSince, "is direct mode only; use --mode direct")
 	}
 	if c.CompareTo != "" && c.History == "" {
 		bad("compare to", c.CompareTo, "needs --history, where the base's results are; give --history DIR")

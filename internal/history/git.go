@@ -26,25 +26,7 @@ const gitTimeout = 30 * time.Second
 // `git rev-parse --abbrev-ref HEAD`, with gitSafe and without the
 // system's git configuration.
 func Head(ctx context.Context, git, dir string) (commit, branch string, err error) {
-	if git == "" {
-		git = "git"
-	}
-	run := func(args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(ctx, gitTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, git, append(append(append([]string(nil), gitSafe...), "-C", dir), args...)...)
-		cmd.Env = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(errb.String())
-			if i := strings.IndexByte(msg, '\n'); i >= 0 {
-				msg = msg[:i]
-			}
-			return "", fmt.Errorf("git rev-parse in %s: %w: %.200s", dir, err, msg)
-		}
-		return strings.TrimSpace(out.String()), nil
-	}
+	run := gitRunner(ctx, git, dir)
 	commit, err = run("rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil {
 		return "", "", err
@@ -57,4 +39,56 @@ func Head(ctx context.Context, git, dir string) (commit, branch string, err erro
 		branch = ""
 	}
 	return commit, branch, nil
+}
+
+// gitRunner runs git in dir with gitSafe and a bare environment, and
+// returns its trimmed output.
+func gitRunner(ctx context.Context, git, dir string) func(args ...string) (string, error) {
+	if git == "" {
+		git = "git"
+	}
+	return func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, gitTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, git, append(append(append([]string(nil), gitSafe...), "-C", dir), args...)...)
+		cmd.Env = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			msg := strings.TrimSpace(errb.String())
+			if i := strings.IndexByte(msg, '\n'); i >= 0 {
+				msg = msg[:i]
+			}
+			return "", fmt.Errorf("git %s in %s: %w: %.200s", args[0], dir, err, msg)
+		}
+		return strings.TrimSpace(out.String()), nil
+	}
+}
+
+// maxChanged bounds the files a diff may name.
+const maxChanged = 100000
+
+// Changed are the files of dir's project that differ between commit and
+// the working tree (`git diff --name-only --relative commit`), relative to
+// dir, slash-separated. No external diff or textconv runs, and gitSafe
+// keeps the repository's fsmonitor and hooks from running.
+func Changed(ctx context.Context, git, dir, commit string) ([]string, error) {
+	if !objectName.MatchString(commit) {
+		return nil, fmt.Errorf("%q is no commit", commit)
+	}
+	out, err := gitRunner(ctx, git, dir)("diff", "--name-only", "-z", "--relative", "--no-renames", "--no-ext-diff", "--no-textconv", commit, "--")
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, f := range strings.Split(out, "\x00") {
+		if f == "" {
+			continue
+		}
+		if len(files) == maxChanged {
+			return nil, fmt.Errorf("git diff %s names more than %d files", commit, maxChanged)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }

@@ -89,6 +89,9 @@ type Record struct {
 	// its contents at the run; only for tests that ran alone in a pod under
 	// coverage.
 	Footprints map[string]map[string]string `json:"footprints,omitempty"`
+	// BaseDigest is the digest of the base image the tests ran on (the
+	// first, in a runtime matrix).
+	BaseDigest string `json:"base_digest,omitempty"`
 }
 
 // TestRecord is one test in a Record.

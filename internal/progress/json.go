@@ -52,6 +52,8 @@ type Event struct {
 	// Comparison is the run against its base (--history); absent
 	// without one.
 	Comparison *history.Comparison `json:"comparison,omitempty"`
+	// NotAffected counts the skipped tests --affected-since left out.
+	NotAffected int `json:"not_affected,omitempty"`
 }
 
 // jsonPrinter writes one Event per line.
@@ -103,7 +105,7 @@ func (j *jsonPrinter) Finish(s Summary) {
 	j.emit(Event{
 		Event: "run_finished", Total: &s.Total, Passed: &s.Passed, Failed: &s.Failed, Errors: &s.Errors,
 		Skipped: &s.Skipped, Flaky: &s.Flaky, NotRun: &s.NotRun, Quarantined: &s.Quarantined, QuarantinedTests: s.QuarantinedTests, WallSeconds: s.Wall.Seconds(), ExitCode: &s.ExitCode,
-		Comparison: s.Comparison,
+		Comparison: s.Comparison, NotAffected: s.NotAffected,
 	})
 }
 

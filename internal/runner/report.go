@@ -222,6 +222,9 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	if e, ok := r.Quarantined(cr); ok {
 		tc.AddProperty(PropertyQuarantined, e.Describe())
 	}
+	if cr.NotAffected != "" {
+		tc.AddProperty(junit.PropertyNotAffected, cr.NotAffected)
+	}
 	if lanes {
 		lane := cr.Case.Lane
 		if lane == "" {

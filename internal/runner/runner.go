@@ -128,6 +128,9 @@ type CaseResult struct {
 	// Stopped marks a case the run stopped (MaxFailures) before it had a
 	// verdict.
 	Stopped bool
+	// NotAffected, for a case --affected-since left out, is the commit it
+	// last passed at.
+	NotAffected string
 }
 
 // Run carries out the run. On cancellation it returns what was collected so
