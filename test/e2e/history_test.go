@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 )
 
 // gitRepo copies the sample project into a throwaway git repository and
@@ -67,6 +68,8 @@ const (
 // the action, against the recording GitHub API, says the same in the job
 // summary and marks the new failure's annotation, and one more run with
 // fail_on new-failures fails the step only for that new failure.
+// --affected-since the first commit runs only the tests the change can
+// affect.
 func TestHistoryComparesWithTheBase(t *testing.T) {
 	env, _ := noHostCoverage(t)
 	c := Connect(t)
@@ -123,6 +126,30 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 	_, ok, err = history.Store{Dir: hist}.Load(second)
 	require.NoError(t, err)
 	assert.True(t, ok, "the second commit is recorded")
+
+	t.Run("affected since", func(t *testing.T) {
+		// Only tests/test_basic.py changed since the first commit: of the
+		// tests that passed there, the two of test_classes.py, whose
+		// footprints do not hold it, are left out.
+		report := filepath.Join(t.TempDir(), "junit.xml")
+		res := c.RunCLI(ctx, t, env, append(c.runArgs(t, ns, report, "--base-image", base,
+			"--history", hist, "--affected-since", first, "--output", "json"), project)...)
+		require.Equal(t, 1, res.Exit, "the failures still fail: %s", res.Stderr)
+		c.RequireNoRunPods(t, ns)
+		assert.EqualValues(t, 2, runFinished(t, res.Stdout)["not_affected"], res.Stdout)
+		assert.Contains(t, res.Stderr, "2 of the skipped tests were not affected by the change since "+first[:12])
+		got := reportTestIDs(t, readReport(t, report))
+		require.Len(t, got, 12)
+		var left []string
+		for id, tc := range got {
+			if tc.Skipped != nil && strings.HasPrefix(tc.Skipped.Message, "not affected since ") {
+				left = append(left, id)
+				assert.Equal(t, "not affected since "+first[:12]+": last passed at "+first[:12], tc.Skipped.Message)
+				assert.Contains(t, tc.Properties, junit.Property{Name: junit.PropertyNotAffected, Value: first})
+			}
+		}
+		assert.ElementsMatch(t, []string{"tests/test_classes.py::TestArithmetic::test_add", "tests/test_classes.py::test_writes_artifact"}, left)
+	})
 
 	t.Run("action", func(t *testing.T) {
 		api, srv := newChecksAPI(t, false)
