@@ -493,7 +493,7 @@ func (c *Config) Validate() error {
 	case "", FailOnFailures:
 	case FailOnNewFailures:
 		if c.History == "" {
-			bad("fail on", c.FailOn, "needs --history, where the base's results are; give --history DIR or drop it")
+			bad("fail on", c.FailOn, "needs a history store, where the base's results are (--history, the action's history_path)")
 		}
 	default:
 		bad("fail on", c.FailOn, "must be failures or new-failures")
@@ -505,7 +505,7 @@ func (c *Config) Validate() error {
 		bad("affected since", c.AffectedSince, "is direct mode only; use --mode direct")
 	}
 	if c.CompareTo != "" && c.History == "" {
-		bad("compare to", c.CompareTo, "needs --history, where the base's results are; give --history DIR")
+		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
 	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)

@@ -313,6 +313,8 @@ var validateInputs = map[string]string{
 	"lane":              InputLanes,
 	"slow timeout":      InputSlowTimeout,
 	"flaky retries":     InputFlakyRetries,
+	"compare to":        InputCompareTo,
+	"fail on":           InputFailOn,
 }
 
 // splitLanes splits the lanes input into --lane mappings: one per line or
