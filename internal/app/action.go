@@ -69,6 +69,9 @@ func actionCommand(ctx context.Context, args []string, env Env) (int, error) {
 	if a.gh, inErr = ghaction.ReadContext(env.Getenv); inErr != nil {
 		wf.Warning("k8s-testrun: " + inErr.Error())
 	}
+	if a.cfg.History != "" && a.gh.BaseSHA != "" {
+		a.cfg.CompareDefaults = append([]string{a.gh.BaseSHA}, a.cfg.CompareDefaults...)
+	}
 	bin, err := podBinary(cfg.Binary, env)
 	if err != nil {
 		return ExitInfra, err
@@ -106,6 +109,10 @@ type action struct {
 	// noCheck says why results go to workflow-command annotations instead
 	// of a check run; said once, in the log and in the summary.
 	noCheck string
+	// mem is what the history store said of the run; nil without one.
+	mem *recall
+	// affectedNote says how many tests --affected-since left out.
+	affectedNote string
 }
 
 // startCheck creates the check run in progress. Any failure falls back to
@@ -201,7 +208,9 @@ func (a *action) run(ctx context.Context) (*report.Report, error) {
 	if p.image.Image != "" {
 		a.image = p.image.Image
 	}
-	return rep, err
+	mem, herr := remember(ctx, cfg, rep, err, p.facts())
+	a.mem, a.affectedNote = mem, p.affectedNote
+	return rep, cmpOrErr(err, herr)
 }
 
 var statusIcons = map[plan.Status]string{
@@ -265,7 +274,16 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 	tests := ghaction.Tests(rep, a.set.ProjectPrefix)
 	s := ghaction.Summary{
 		Tests: tests, CheckName: a.set.CheckName, Image: a.image, JUnitPath: a.set.JUnitPath,
-		Cancelled: cancelled, Context: a.gh,
+		Cancelled: cancelled, Context: a.gh, Notes: a.mem.notes(),
+	}
+	if a.affectedNote != "" {
+		s.Notes = append(s.Notes, a.affectedNote)
+	}
+	if a.mem != nil {
+		s.Comparison, s.Ready = a.mem.Comparison, a.mem.Ready
+		for i := range tests {
+			tests[i].NewFailure = a.mem.Comparison.IsNewFailure(historyTest(tests[i].Case).ID)
+		}
 	}
 	if rep != nil {
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
@@ -274,6 +292,7 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 		s.Bases = rep.BaseLabels()
 		var text strings.Builder
 		printSummary(&text, rep)
+		a.mem.print(&text)
 		a.wf.Fenced("Summary", text.String())
 	}
 	// The slowest pods as a Mermaid gantt, which GitHub renders in a job
@@ -309,6 +328,9 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 		s.Notes = append(s.Notes, stoppedNote(rep.Counts().Stopped, a.cfg.MaxFailures))
 	}
 	conclusion, code := verdict(rep, runErr, cancelled, a.set.FailOn)
+	if a.set.FailOn == ghaction.FailOnNewFailures && code == ExitTestsFailed && a.mem.exitCode(config.FailOnNewFailures, code) == ExitOK {
+		conclusion, code = github.ConclusionNeutral, ExitOK
+	}
 
 	if err := a.wf.SetOutputs(ghaction.StepOutputs(rep, a.set.JUnitPath, a.image, s.CheckURL)); err != nil {
 		a.log.Warn("writing the step outputs", "error", err)

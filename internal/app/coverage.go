@@ -131,6 +131,13 @@ func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *report.
 	if err != nil {
 		return fmt.Errorf("combining coverage in pod %s: %w", pod.Name, err)
 	}
+	if p.cfg.History != "" {
+		fp, err := coverage.ReadFootprints(log, layout.WorkDir)
+		if err != nil {
+			p.log.Warn("no footprints for the history", "error", err)
+		}
+		p.footprints = testFootprints(p.cfg, fp, rep)
+	}
 	projectDir, err := filepath.Abs(p.cfg.ProjectDir)
 	if err != nil {
 		return err

@@ -60,13 +60,21 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	p.stderr = logtext.NewWriter(env.Stderr)
 	out.attach(p)
 	rep, err := p.execute(ctx)
+	mem, herr := remember(ctx, cfg, rep, err, p.facts())
+	err = cmpOrErr(err, herr)
 	code := ExitInfra
 	if err == nil {
-		code = rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)
+		code = mem.exitCode(cfg.FailOn, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra))
 	}
-	out.progress.Finish(summaryOf(rep, code))
+	sum := summaryOf(rep, code)
+	sum.Comparison, sum.NotAffected = mem.comparison(), p.notAffected
+	out.progress.Finish(sum)
 	if rep != nil {
 		printSummary(out.summary, rep)
+		mem.print(out.summary)
+		if p.affectedNote != "" {
+			fmt.Fprintln(out.summary, p.affectedNote)
+		}
 		for _, l := range rep.ExpiredQuarantine() {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
@@ -113,6 +121,13 @@ type pipeline struct {
 	// collections keeps what discovery found beside the test image, and a
 	// record of it on this machine; nil runs discovery every time.
 	collections *collectcache.Cache
+	// footprints are, with coverage in per-test pods, each test's
+	// executed files and their hashes, for the history store.
+	footprints map[string]map[string]string
+	// notAffected counts the tests --affected-since left out, and
+	// affectedNote says so in the summaries; "" when none.
+	notAffected  int
+	affectedNote string
 }
 
 // newPipeline is the run of cfg by a process whose environment is environ.
@@ -175,6 +190,11 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 		cases = append(cases, bc...)
 		skipped = append(skipped, report.SkippedAtCollection(b.found.Skipped, i)...)
 	}
+	cases, notAffected, err := p.affected(ctx, cases)
+	if err != nil {
+		return nil, err
+	}
+	skipped = append(skipped, notAffected...)
 	faketimeLib, err := faketimeLibrary(bases)
 	if err != nil {
 		return nil, err
@@ -519,16 +539,20 @@ func writeJUnit(path string, rep *report.Report) error {
 	return f.Close()
 }
 
-// loadDurations reads the timing history, when a durations file is given.
+// loadDurations reads the timing history, when a durations file or a
+// history store is given.
 func (p *pipeline) loadDurations() (map[string]time.Duration, error) {
-	if p.cfg.DurationsFile == "" {
+	if p.cfg.DurationsFile == "" && p.cfg.History == "" {
 		return nil, nil
 	}
-	d, err := history.Load(p.cfg.DurationsFile)
-	if err != nil {
-		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	d := map[string]time.Duration{}
+	if p.cfg.DurationsFile != "" {
+		var err error
+		if d, err = history.Load(p.cfg.DurationsFile); err != nil {
+			return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+		}
 	}
-	return d, nil
+	return storeDurations(p.cfg, d)
 }
 
 // saveDurations adds this run's test durations to the history.

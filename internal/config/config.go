@@ -143,7 +143,30 @@ type Config struct {
 	// FlakyRetries are the extra attempts of a test in the flaky lane,
 	// even when Retries is 0.
 	FlakyRetries int
+
+	// History is the history store's directory (--history); empty for
+	// none. HistoryCommit and HistoryBranch name the commit a run is
+	// recorded as (the action's GITHUB_SHA); empty means the project's
+	// checked-out commit, read with git.
+	History, HistoryCommit, HistoryBranch string
+	// CompareTo is the base a run is compared with: a recorded commit or
+	// branch; empty means the first of CompareDefaults recorded (the
+	// action's pull request base commit and branch), else the newest
+	// earlier record of the commit's branch.
+	CompareTo       string
+	CompareDefaults []string
+	// FailOn is FailOnFailures (default) or FailOnNewFailures.
+	FailOn string
+	// AffectedSince, a commit or branch recorded in History, runs only
+	// the tests a change since then can affect.
+	AffectedSince string
 }
+
+// Values of FailOn.
+const (
+	FailOnFailures    = "failures"
+	FailOnNewFailures = "new-failures"
+)
 
 // EffectiveSlowTimeout is the slow lane's per-test timeout.
 func (c Config) EffectiveSlowTimeout() time.Duration {
@@ -257,6 +280,14 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("shards")
 	fs.StringVar(&c.DurationsFile, "durations-file", "", "JSON file of per-test durations: read to order and balance the run, then updated with this run's")
 	in("durations-file")
+	fs.StringVar(&c.History, "history", "", "directory of the history store: each commit's verdicts, durations and footprints, read to compare with a base and to order the run")
+	in("history")
+	fs.StringVar(&c.CompareTo, "compare-to", "", "commit or branch recorded in --history to compare this run with (default: the newest earlier run of this branch)")
+	in("compare-to")
+	fs.StringVar(&c.AffectedSince, "affected-since", "", "commit or branch recorded in --history: run only the tests whose footprint holds a file changed since (see the README's rules)")
+	in("affected-since")
+	fs.StringVar(&c.FailOn, "fail-on", FailOnFailures, "which failures fail the run: failures, or new-failures (only tests that passed on the --compare-to base, and failing new tests)")
+	in("fail-on")
 	fs.StringVar(&c.Quarantine, "quarantine", "", "YAML file of quarantined tests (test id or pattern, until, reason): their failures are reported apart and do not fail the run until the date (default "+quarantine.DefaultPath+" in the project when present)")
 	in("quarantine")
 	fs.StringVar(&c.RerunFailed, "rerun-failed", "", "JUnit XML report of an earlier run (k8s-testrun's or pytest's): run only its failed and errored tests")
@@ -458,6 +489,24 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.loadQuarantine()...)
+	switch c.FailOn {
+	case "", FailOnFailures:
+	case FailOnNewFailures:
+		if c.History == "" {
+			bad("fail on", c.FailOn, "needs a history store, where the base's results are (--history, the action's history_path)")
+		}
+	default:
+		bad("fail on", c.FailOn, "must be failures or new-failures")
+	}
+	if c.AffectedSince != "" && c.History == "" {
+		bad("affected since", c.AffectedSince, "needs --history, where the footprints are; give --history DIR")
+	}
+	if c.AffectedSince != "" && c.Mode == ModeOperator {
+		bad("affected since", c.AffectedSince, "is direct mode only; use --mode direct")
+	}
+	if c.CompareTo != "" && c.History == "" {
+		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
+	}
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
 	}

@@ -94,6 +94,13 @@ func Combine(ctx context.Context, o CombineOptions, stdout, stderr io.Writer) (i
 		return 1, fmt.Errorf("no coverage data file (%s.*) in %s", DataPrefix, o.DataDir)
 	}
 	env := append(append([]string(nil), o.Env...), DataFileEnv+"="+filepath.Join(scratch, DataPrefix))
+	// Each data file's measured files, before combine deletes them: with
+	// one pod per test, each test's footprint. Without them the report
+	// still goes out.
+	fp, err := footprints(ctx, o.Python, o.Dir, env, data)
+	if err != nil {
+		fmt.Fprintln(stderr, "no footprints: "+err.Error())
+	}
 	run := func(args ...string) error {
 		argv := append([]string{o.Python, "-m", "coverage"}, args...)
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -120,7 +127,11 @@ func Combine(ctx context.Context, o CombineOptions, stdout, stderr io.Writer) (i
 	if err != nil {
 		return 1, fmt.Errorf("reading the report: %w", err)
 	}
-	if err := transport.Encode(stdout, []transport.File{{Name: ReportFile, Data: xml}}, o.Limit); err != nil {
+	block, err := encodeWithFootprints(xml, fp, o.Limit)
+	if err != nil {
+		return 1, err
+	}
+	if _, err := stdout.Write(block); err != nil {
 		return 1, err
 	}
 	return 0, nil

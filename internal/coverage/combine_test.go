@@ -54,6 +54,10 @@ func TestCombineRunsCoverageAndPrintsTheReport(t *testing.T) {
 	got, err := os.ReadFile(calls)
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+	// First, the listing of each data file's measured files (footprints).
+	require.NotEmpty(t, lines)
+	assert.Contains(t, lines[0], "footprints.py "+filepath.Join(filepath.Dir(strings.Split(lines[0], "|")[1]), "data", ".coverage.pod-a.x"))
+	lines = lines[1:]
 	require.Len(t, lines, 4, "%s", got)
 	combine := strings.Split(lines[0], "|")
 	scratch := filepath.Dir(combine[1])

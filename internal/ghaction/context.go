@@ -24,6 +24,9 @@ type Context struct {
 	// RunURL is the workflow run's page.
 	RunURL string
 	RunID  int64
+	// BaseSHA is a pull request's base commit, from the event; "" for
+	// other events.
+	BaseSHA string
 }
 
 // ReadContext reads the GITHUB_* variables and the event file.
@@ -47,6 +50,7 @@ func ReadContext(getenv func(string) string) (Context, error) {
 		headRepo := fullName(head)
 		base, _ := pr["base"].(map[string]any)
 		c.Fork = headRepo != "" && headRepo != fullName(base)
+		c.BaseSHA, _ = base["sha"].(string)
 	}
 	if c.Repository != "" && c.RunID != 0 {
 		c.RunURL = fmt.Sprintf("%s/%s/actions/runs/%d", c.ServerURL, c.Repository, c.RunID)

@@ -9,6 +9,7 @@
 package ghaction
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -46,7 +47,7 @@ var Inputs = []Input{
 	{InputPytestArgs, "", "pytest selection: paths, -k and -m expressions, shell-quoted, e.g. tests/unit -m 'not slow'."},
 	{InputToken, "${{ github.token }}", "Token for the Checks API; needs checks: write. Without it, results still reach the job summary and annotations."},
 	{InputCheckName, "k8s-testrun", "Name of the check run."},
-	{InputFailOn, FailOnFailures, "When the step fails: failures (a test failed or errored), errors (only infrastructure errors: timeouts, OOM, unschedulable pods, image pulls), never."},
+	{InputFailOn, FailOnFailures, "When the step fails: failures (a test failed or errored), errors (only infrastructure errors: timeouts, OOM, unschedulable pods, image pulls), new-failures (only tests that passed on the compared base, and failing new tests; needs history_path), never."},
 	{InputJUnitPath, config.DefaultJUnitPath, "Where the merged JUnit XML report is written, relative to the workspace."},
 	{InputPodTemplate, "", "YAML of a pod template (PodTemplateSpec or PodSpec) merged into every test pod: node selector, tolerations, resources, env, secrets."},
 	{InputMode, config.ModeDirect, "Who runs the test pods: direct (the action creates, watches and collects them) or operator (the action creates a TestRun for the k8s-testrun operator installed in the cluster and follows it)."},
@@ -62,6 +63,8 @@ var Inputs = []Input{
 	{InputLanes, "", "Marker lanes: POLICY=MARKER[,MARKER...], one mapping per line or separated by semicolons, e.g. serial=serial,db_migration. Policies: serial (alone, after the parallel tests), slow (slow_timeout, started first), flaky (flaky_retries), disruptive (alone, last). A policy not mapped takes the marker of its own name."},
 	{InputSlowTimeout, "0", "Per-test timeout of tests in the slow lane, e.g. 30m (a bare number is seconds); 0 means 3× timeout."},
 	{InputFlakyRetries, strconv.Itoa(config.DefaultFlakyRetries), "Extra attempts for a test in the flaky lane, even when retries is 0; a pass on a retry is reported flaky."},
+	{InputHistoryPath, "", "Directory of the history store, relative to the workspace: each commit's verdicts, durations and footprints, kept between runs with actions/cache. With it the run is compared with a base (new failures, fixed, new flaky, slower...), and the durations come from it too. Empty means none."},
+	{InputCompareTo, "", "Commit or branch recorded in history_path to compare with. Empty means the pull request's base commit (else the newest run of its base branch), or on a push the newest earlier run of the branch."},
 }
 
 // Names of the inputs.
@@ -95,6 +98,8 @@ const (
 	InputLanes         = "lanes"
 	InputSlowTimeout   = "slow_timeout"
 	InputFlakyRetries  = "flaky_retries"
+	InputHistoryPath   = "history_path"
+	InputCompareTo     = "compare_to"
 )
 
 // Values of fail_on.
@@ -102,6 +107,9 @@ const (
 	FailOnFailures = "failures"
 	FailOnErrors   = "errors"
 	FailOnNever    = "never"
+	// FailOnNewFailures fails the step only on new failures (see
+	// config.FailOnNewFailures).
+	FailOnNewFailures = config.FailOnNewFailures
 )
 
 // Settings are the inputs that are the action's own rather than the run's.
@@ -147,9 +155,9 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		s.Workspace = "."
 	}
 	switch s.FailOn {
-	case FailOnFailures, FailOnErrors, FailOnNever:
+	case FailOnFailures, FailOnErrors, FailOnNever, FailOnNewFailures:
 	default:
-		bad(InputFailOn, s.FailOn, "must be failures, errors or never")
+		bad(InputFailOn, s.FailOn, "must be failures, errors, new-failures or never")
 	}
 
 	c := config.Config{
@@ -171,6 +179,19 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		ResultLimit:    config.DefaultResultLimit,
 		Verbose:        getenv("RUNNER_DEBUG") == "1",
 		Faketime:       in(InputFaketime),
+		History:        inWorkspace(s.Workspace, in(InputHistoryPath)),
+		CompareTo:      in(InputCompareTo),
+	}
+	if c.History != "" {
+		// The commit under test, as GitHub names it: git is not needed.
+		c.HistoryCommit = getenv("GITHUB_SHA")
+		c.HistoryBranch = cmp.Or(getenv("GITHUB_HEAD_REF"), getenv("GITHUB_REF_NAME"))
+		if b := getenv("GITHUB_BASE_REF"); b != "" {
+			c.CompareDefaults = []string{b}
+		}
+	}
+	if s.FailOn == FailOnNewFailures {
+		c.FailOn = FailOnNewFailures
 	}
 	s.ProjectPrefix = prefix(s.Workspace, c.ProjectDir)
 	if k := a.GetInput(InputKubeconfig); k != "" {
@@ -292,6 +313,8 @@ var validateInputs = map[string]string{
 	"lane":              InputLanes,
 	"slow timeout":      InputSlowTimeout,
 	"flaky retries":     InputFlakyRetries,
+	"compare to":        InputCompareTo,
+	"fail on":           InputFailOn,
 }
 
 // splitLanes splits the lanes input into --lane mappings: one per line or

@@ -131,7 +131,7 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 		{
 			name:   "numbers and choices",
 			inputs: map[string]string{InputRepository: "r.example/x", InputParallelism: "four", InputRetries: "-1", InputTimeout: "soon", InputFailOn: "sometimes"},
-			want:   map[string]string{InputParallelism: "whole number", InputRetries: "0 or more", InputTimeout: "duration", InputFailOn: "failures, errors or never"},
+			want:   map[string]string{InputParallelism: "whole number", InputRetries: "0 or more", InputTimeout: "duration", InputFailOn: "failures, errors, new-failures or never"},
 		},
 		{
 			name:   "missing project, bad repository and pull registry",

@@ -25,6 +25,8 @@ type Test struct {
 	Details string
 	// Ran is false for a test the run ended before.
 	Ran bool
+	// NewFailure marks a failure the compared base did not have.
+	NewFailure bool
 }
 
 // Problem reports a failed or errored test that ran, and that no
@@ -102,6 +104,9 @@ func Annotations(tests []Test) []github.Annotation {
 		level, title := github.LevelFailure, report.Headline(t.Case, report.Compact)
 		if t.Excused() {
 			level, title = github.LevelWarning, "QUARANTINED "+title
+		}
+		if t.NewFailure && t.Problem() {
+			title = "NEW " + title
 		}
 		line := t.FailLine
 		if line < 1 {

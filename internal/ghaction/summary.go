@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -44,6 +45,10 @@ type Summary struct {
 	// (report.Report.BaseLabels); with more than one, the summary shows
 	// the counts per base and the tests whose verdict differs.
 	Bases []string
+	// Comparison is the run against its base (history_path), and Ready
+	// the quarantined tests ready to release; nil without.
+	Comparison *history.Comparison
+	Ready      []string
 }
 
 // Title is the one line a check run shows, in pytest's words.
@@ -159,6 +164,7 @@ func (s Summary) Markdown(limit int) string {
 	}
 
 	head.WriteString(coverageSection(s.Coverage))
+	head.WriteString(compareSection(s.Comparison, s.Ready))
 
 	b := &budget{limit: limit}
 	b.add(head.String())

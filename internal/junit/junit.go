@@ -188,3 +188,7 @@ func parseSeconds(s string) time.Duration {
 // the merged report, so a later run (--rerun-failed) finds the test again
 // without deriving it from classname and name.
 const PropertyTestID = "k8s-testrun.test-id"
+
+// PropertyNotAffected marks a test --affected-since left out; its value is
+// the commit the test last passed at.
+const PropertyNotAffected = "k8s-testrun.not-affected-since"

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
 )
 
 // Event is one line of --output json. Event names: run_started,
@@ -47,6 +49,11 @@ type Event struct {
 	QuarantinedTests []string `json:"quarantined_tests,omitempty"`
 	WallSeconds      float64  `json:"wall_seconds,omitempty"`
 	ExitCode         *int     `json:"exit_code,omitempty"`
+	// Comparison is the run against its base (--history); absent
+	// without one.
+	Comparison *history.Comparison `json:"comparison,omitempty"`
+	// NotAffected counts the skipped tests --affected-since left out.
+	NotAffected int `json:"not_affected,omitempty"`
 }
 
 // jsonPrinter writes one Event per line.
@@ -98,6 +105,7 @@ func (j *jsonPrinter) Finish(s Summary) {
 	j.emit(Event{
 		Event: "run_finished", Total: &s.Total, Passed: &s.Passed, Failed: &s.Failed, Errors: &s.Errors,
 		Skipped: &s.Skipped, Flaky: &s.Flaky, NotRun: &s.NotRun, Quarantined: &s.Quarantined, QuarantinedTests: s.QuarantinedTests, WallSeconds: s.Wall.Seconds(), ExitCode: &s.ExitCode,
+		Comparison: s.Comparison, NotAffected: s.NotAffected,
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -113,6 +114,11 @@ type Summary struct {
 	QuarantinedTests []string
 	Wall             time.Duration
 	ExitCode         int
+	// Comparison is the run against its base in the history store; nil
+	// without one.
+	Comparison *history.Comparison
+	// NotAffected counts the skipped tests --affected-since left out.
+	NotAffected int
 }
 
 // Printer hears of the run's steps. Its methods may be called from more

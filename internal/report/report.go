@@ -30,6 +30,9 @@ type CaseResult struct {
 	// Stopped marks a case the run stopped (MaxFailures) before it had a
 	// verdict.
 	Stopped bool
+	// NotAffected, for a case --affected-since left out, is the commit it
+	// last passed at.
+	NotAffected string
 }
 
 // Report is a finished (or interrupted) run, ready to be written out.
@@ -196,6 +199,9 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	}
 	if e, ok := r.Quarantined(cr); ok {
 		tc.AddProperty(PropertyQuarantined, e.Describe())
+	}
+	if cr.NotAffected != "" {
+		tc.AddProperty(junit.PropertyNotAffected, cr.NotAffected)
 	}
 	if lanes {
 		lane := cr.Case.Lane
