@@ -98,7 +98,9 @@ func (c *Cluster) pushMatrixBase(ctx context.Context, s State) (string, error) {
 }
 
 // kubernetesPackages go into the client base on top of the Python ones.
-var kubernetesPackages = []string{"python3-kubernetes"}
+// debootstrap resolves no virtual packages, so python3-cffi-backend, which
+// provides the ones python3-cryptography depends on, is named itself.
+var kubernetesPackages = []string{"python3-kubernetes", "python3-cffi-backend"}
 
 // pushKubernetesBase pushes the machine's Python base with the Kubernetes
 // client, tagged 3-CODENAME-kubernetes, and returns its reference by digest.
