@@ -239,7 +239,7 @@ func TestCollectorGroupedPodCountsForTheUnit(t *testing.T) {
 	require.Len(t, r.Tests, 2)
 	for _, tc := range r.Tests {
 		assert.True(t, tc.Grouped)
-		assert.Equal(t, "tests/test_a.py", tc.Unit)
+		assert.Equal(t, []string{"tests/test_a.py"}, tc.Units)
 		assert.Len(t, tc.Endpoints, 5)
 	}
 }
@@ -292,4 +292,19 @@ func TestParseDocumentAndNames(t *testing.T) {
 	assert.Equal(t, "core/v1", groupVersionOfPath("/api/v1/pods"))
 	assert.Equal(t, "apps/v1", groupVersionOfPath("/apis/apps/v1/deployments"))
 	assert.Equal(t, "apis/apps", groupVersionOfPath("/apis/apps/"))
+}
+
+// A test's retries, each in a pod of its own, count together.
+func TestCollectorMergesRetries(t *testing.T) {
+	u := loadUniverse(t)
+	pods := fixturePods()
+	for i := range pods {
+		pods[i].Unit, pods[i].Tests = "t", []string{"t"}
+	}
+	c := NewCollector(u, time.Time{}, time.Time{}, pods)
+	r := c.Report("fixture", collect(t, c))
+	require.Len(t, r.Tests, 1)
+	assert.Len(t, r.Tests[0].Endpoints, 16)
+	assert.False(t, r.Tests[0].Grouped)
+	assert.Equal(t, []string{"caller3", "caller4"}, r.Tests[0].Pods)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,12 +46,13 @@ type GroupVersionSummary struct {
 	Hit       int    `json:"hit"`
 }
 
-// TestCoverage is what one test hit. In a grouped pod the endpoints are
-// the unit's, shared by every test of it: Grouped says so.
+// TestCoverage is what one test hit. A test that ran in a grouped pod
+// (a file, class or shard in one pod) gets the whole unit's endpoints,
+// shared by every test of it: Grouped says so and Units names them.
 type TestCoverage struct {
 	Test      string           `json:"test"`
 	Grouped   bool             `json:"grouped,omitempty"`
-	Unit      string           `json:"unit,omitempty"`
+	Units     []string         `json:"units,omitempty"`
 	Pods      []string         `json:"pods"`
 	Endpoints map[string]int64 `json:"endpoints"`
 }
@@ -77,31 +77,40 @@ func (c *Collector) Report(source string, st ReadStats) *Report {
 	for i, e := range c.u.Endpoints {
 		r.Endpoints[i] = EndpointCoverage{Endpoint: e, Key: e.Key(), Stable: e.Stable()}
 	}
-	r.Tests = []TestCoverage{}
+	tests := map[string]*TestCoverage{}
 	for _, h := range c.units {
 		var pods []string
-		tests := map[string]bool{}
+		inUnit := map[string]bool{}
 		for _, p := range h.pods {
 			pods = append(pods, p.Name)
 			for _, t := range p.Tests {
-				tests[t] = true
+				inUnit[t] = true
 			}
 		}
-		grouped := len(tests) > 1
-		for _, t := range slices.Sorted(maps.Keys(tests)) {
-			tc := TestCoverage{Test: t, Grouped: grouped, Pods: pods, Endpoints: map[string]int64{}}
+		grouped := len(inUnit) > 1
+		for t := range inUnit {
+			tc := tests[t]
+			if tc == nil {
+				tc = &TestCoverage{Test: t, Endpoints: map[string]int64{}}
+				tests[t] = tc
+			}
+			tc.Pods = append(tc.Pods, pods...)
 			if grouped {
-				tc.Unit = h.pods[0].Unit
+				tc.Grouped = true
+				tc.Units = append(tc.Units, h.pods[0].Unit)
 			}
 			for i, n := range h.hits {
-				tc.Endpoints[c.u.Endpoints[i].Key()] = n
+				tc.Endpoints[c.u.Endpoints[i].Key()] += n
 				r.Endpoints[i].Tests = append(r.Endpoints[i].Tests, t)
 			}
-			r.Tests = append(r.Tests, tc)
 		}
 		for i, n := range h.hits {
 			r.Endpoints[i].Hits += n
 		}
+	}
+	r.Tests = []TestCoverage{}
+	for _, tc := range tests {
+		r.Tests = append(r.Tests, *tc)
 	}
 	slices.SortFunc(r.Tests, func(a, b TestCoverage) int { return strings.Compare(a.Test, b.Test) })
 	gv := map[string]*GroupVersionSummary{}
@@ -177,8 +186,15 @@ func (r *Report) HitGroupVersions() []GroupVersionSummary {
 	return out
 }
 
-// Of is the coverage of one test, or false.
+// PropertyEndpoints is the JUnit testcase property with the number of
+// endpoints the test hit.
+const PropertyEndpoints = "k8s-testrun.api-endpoints"
+
+// Of is the coverage of one test, or false; a nil report has none.
 func (r *Report) Of(test string) (TestCoverage, bool) {
+	if r == nil {
+		return TestCoverage{}, false
+	}
 	i, ok := slices.BinarySearchFunc(r.Tests, test, func(t TestCoverage, s string) int { return strings.Compare(t.Test, s) })
 	if !ok {
 		return TestCoverage{}, false

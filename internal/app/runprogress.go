@@ -169,6 +169,7 @@ func printSummary(w io.Writer, rep *runner.Report) {
 	s.Phases = podPhases(rep)
 	_ = report.Text(w, s, cases, report.Options{Bases: rep.BaseLabels()})
 	printCoverage(w, rep)
+	printAPICoverage(w, rep)
 }
 
 func podTime(ph runner.Phases) time.Duration {

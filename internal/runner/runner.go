@@ -116,6 +116,8 @@ type Attempt struct {
 	ResultErr error
 	// Timeline is the pod's; in a unit's pod, every case shares it.
 	Timeline Timeline
+	// PodUID tells this pod from another of the same name.
+	PodUID string
 }
 
 // CaseResult is the standing of one case at the end of the run.
@@ -657,7 +659,7 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 // unreadable result is reported in Attempt.ResultErr; the outcome stands.
 func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
 	obs := k8s.Observe(p, time.Now(), opts)
-	at := Attempt{Number: number, Pod: p.Name, Node: p.Spec.NodeName, Outcome: obs.Outcome}
+	at := Attempt{Number: number, Pod: p.Name, PodUID: string(p.UID), Node: p.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
 			at.Started = cs.State.Terminated.StartedAt.Time
