@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fastjson"
 )
 
 // The fixtures are real: testdata/universe-local.jsonl is every endpoint
@@ -50,10 +51,11 @@ func allEvents(t *testing.T) []Event {
 	b, err := os.ReadFile("testdata/audit-local.jsonl")
 	require.NoError(t, err)
 	var out []Event
+	var p fastjson.Parser
 	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var raw rawEvent
-		require.NoError(t, json.Unmarshal([]byte(line), &raw))
-		out = append(out, raw.event())
+		e, err := decodeEvent(&p, []byte(line))
+		require.NoError(t, err)
+		out = append(out, e)
 	}
 	return out
 }
@@ -307,4 +309,26 @@ func TestCollectorMergesRetries(t *testing.T) {
 	assert.Len(t, r.Tests[0].Endpoints, 16)
 	assert.False(t, r.Tests[0].Grouped)
 	assert.Equal(t, []string{"caller3", "caller4"}, r.Tests[0].Pods)
+}
+
+// A real line decodes into every field the collector uses.
+func TestDecodeRealLine(t *testing.T) {
+	var got Event
+	for _, e := range allEvents(t) {
+		if e.PodName == "caller3" && e.Verb == "create" {
+			got = e
+		}
+	}
+	assert.Equal(t, "ResponseComplete", got.Stage)
+	assert.Equal(t, "/api/v1/namespaces/apicov-fixture/configmaps", got.RequestURI)
+	assert.Equal(t, "system:serviceaccount:apicov-fixture:caller", got.Username)
+	assert.Equal(t, caller3UID, got.PodUID)
+	assert.Equal(t, 201, got.Code)
+	assert.NotEmpty(t, got.AuditID)
+	assert.Equal(t, 2026, got.Received.Year())
+	var p fastjson.Parser
+	_, err := decodeEvent(&p, []byte(`{"requestReceivedTimestamp":"yesterday"}`))
+	assert.Error(t, err, "a timestamp that is not one")
+	_, err = decodeEvent(&p, []byte(`["authentication.kubernetes.io/pod-name"]`))
+	assert.Error(t, err, "not an object")
 }

@@ -3,11 +3,12 @@ package apicov
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // MaxLine bounds one audit event's line. At Metadata level an event is a
@@ -28,25 +29,6 @@ type Event struct {
 	PodName, PodUID string
 	Code            int
 	Received        time.Time
-}
-
-// rawEvent mirrors the audit.k8s.io/v1 Event's JSON for the fields read.
-type rawEvent struct {
-	AuditID    string `json:"auditID"`
-	Stage      string `json:"stage"`
-	Verb       string `json:"verb"`
-	RequestURI string `json:"requestURI"`
-	User       struct {
-		Username string `json:"username"`
-		Extra    struct {
-			PodName []string `json:"authentication.kubernetes.io/pod-name"`
-			PodUID  []string `json:"authentication.kubernetes.io/pod-uid"`
-		} `json:"extra"`
-	} `json:"user"`
-	ResponseStatus struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
 }
 
 // podMarker is in every event made with a pod-bound token; a line without
@@ -72,6 +54,7 @@ type ReadStats struct {
 // slice). Memory stays bounded by MaxLine whatever r holds.
 func ReadEvents(r io.Reader, keep func(line []byte) bool, fn func(Event)) (ReadStats, error) {
 	var st ReadStats
+	var p fastjson.Parser
 	br := bufio.NewReaderSize(r, MaxLine)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -95,11 +78,10 @@ func ReadEvents(r io.Reader, keep func(line []byte) bool, fn func(Event)) (ReadS
 		if len(bytes.TrimSpace(line)) > 0 {
 			st.Lines++
 			if bytes.Contains(line, podMarker) && (keep == nil || keep(line)) {
-				var raw rawEvent
-				if json.Unmarshal(line, &raw) != nil {
+				if e, err := decodeEvent(&p, line); err != nil {
 					st.Malformed++
 				} else {
-					fn(raw.event())
+					fn(e)
 				}
 			} else {
 				st.Skipped++
@@ -114,16 +96,35 @@ func ReadEvents(r io.Reader, keep func(line []byte) bool, fn func(Event)) (ReadS
 	}
 }
 
-func (raw *rawEvent) event() Event {
+// decodeEvent reads the fields of an audit.k8s.io/v1 Event that API
+// coverage needs from one line. fastjson parses a line in one pass into
+// the parser's reused memory, several times faster than encoding/json's
+// validate-then-decode, which the throughput target needs.
+func decodeEvent(p *fastjson.Parser, line []byte) (Event, error) {
+	v, err := p.ParseBytes(line)
+	if err != nil {
+		return Event{}, err
+	}
+	if v.Type() != fastjson.TypeObject {
+		return Event{}, errors.New("not an object")
+	}
+	str := func(keys ...string) string { return string(v.GetStringBytes(keys...)) }
 	e := Event{
-		AuditID: raw.AuditID, Stage: raw.Stage, Verb: raw.Verb, RequestURI: raw.RequestURI,
-		Username: raw.User.Username, Code: raw.ResponseStatus.Code, Received: raw.RequestReceivedTimestamp,
+		AuditID: str("auditID"), Stage: str("stage"), Verb: str("verb"), RequestURI: str("requestURI"),
+		Username: str("user", "username"), Code: v.GetInt("responseStatus", "code"),
 	}
-	if len(raw.User.Extra.PodName) == 1 {
-		e.PodName = raw.User.Extra.PodName[0]
+	one := func(key string) string {
+		a := v.GetArray("user", "extra", key)
+		if len(a) != 1 {
+			return ""
+		}
+		return string(a[0].GetStringBytes())
 	}
-	if len(raw.User.Extra.PodUID) == 1 {
-		e.PodUID = raw.User.Extra.PodUID[0]
+	e.PodName, e.PodUID = one("authentication.kubernetes.io/pod-name"), one("authentication.kubernetes.io/pod-uid")
+	if ts := v.GetStringBytes("requestReceivedTimestamp"); len(ts) > 0 {
+		if e.Received, err = time.Parse(time.RFC3339Nano, string(ts)); err != nil {
+			return Event{}, err
+		}
 	}
-	return e
+	return e, nil
 }
