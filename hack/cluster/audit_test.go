@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,4 +38,18 @@ func TestAuditArgsStayInClusterDir(t *testing.T) {
 		assert.Contains(t, args, want)
 	}
 	assert.Subset(t, c.apiServer(State{}).args, c.auditArgs())
+}
+
+// A cluster whose API server writes no audit log is not healthy, so that
+// up restarts one started before auditing was configured.
+func TestAuditLogPresent(t *testing.T) {
+	c := &Cluster{Name: "ktr", Dir: t.TempDir()}
+	err := c.auditLogPresent()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no audit log")
+	require.NoError(t, os.MkdirAll(filepath.Dir(c.auditLogPath()), 0o755))
+	require.NoError(t, os.WriteFile(c.auditLogPath(), nil, 0o600))
+	assert.ErrorContains(t, c.auditLogPresent(), "is empty")
+	require.NoError(t, os.WriteFile(c.auditLogPath(), []byte("{}\n"), 0o600))
+	assert.NoError(t, c.auditLogPresent())
 }
