@@ -16,6 +16,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/runner"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // auditLogEnv names the local cluster's audit log in its env file.
@@ -143,13 +144,36 @@ func apiCoveragePods(namespace string, rep *runner.Report) []apicov.Pod {
 	out := make([]apicov.Pod, 0, len(order))
 	for _, name := range order {
 		pi := pods[name]
-		unit := name
-		if len(pi.tests) == 1 {
-			unit = pi.tests[0]
+		unit := groupName(pi.tests)
+		if unit == "" {
+			unit = name
 		}
 		out = append(out, apicov.Pod{Namespace: namespace, Name: name, UID: pi.uid, Unit: unit, Tests: pi.tests})
 	}
 	return out
+}
+
+// groupName names what a pod ran: its test, the class or file all its
+// tests share, or "" for tests of several files (a shard).
+func groupName(tests []string) string {
+	if len(tests) == 1 {
+		return tests[0]
+	}
+	file := testid.File(tests[0])
+	class, _, _ := strings.Cut(strings.TrimPrefix(tests[0], file+"::"), "::")
+	sameClass := strings.Contains(strings.TrimPrefix(tests[0], file+"::"), "::")
+	for _, t := range tests[1:] {
+		if testid.File(t) != file {
+			return ""
+		}
+		if !strings.HasPrefix(t, file+"::"+class+"::") {
+			sameClass = false
+		}
+	}
+	if sameClass {
+		return file + "::" + class
+	}
+	return file
 }
 
 // readAudit streams the source's events into col.

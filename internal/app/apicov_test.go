@@ -63,8 +63,17 @@ func TestAPICoveragePods(t *testing.T) {
 	assert.Equal(t, []apicov.Pod{
 		{Namespace: "ns", Name: "p1", UID: "u1", Unit: "t.py::a", Tests: []string{"t.py::a"}},
 		{Namespace: "ns", Name: "p2", UID: "u2", Unit: "t.py::a", Tests: []string{"t.py::a"}},
-		{Namespace: "ns", Name: "p3", UID: "u3", Unit: "p3", Tests: []string{"g.py::x", "g.py::y"}},
+		{Namespace: "ns", Name: "p3", UID: "u3", Unit: "g.py", Tests: []string{"g.py::x", "g.py::y"}},
 	}, apiCoveragePods("ns", rep))
+}
+
+func TestGroupName(t *testing.T) {
+	assert.Equal(t, "t.py::a", groupName([]string{"t.py::a"}))
+	assert.Equal(t, "t.py", groupName([]string{"t.py::a", "t.py::b"}))
+	assert.Equal(t, "t.py::C", groupName([]string{"t.py::C::a", "t.py::C::b"}))
+	assert.Equal(t, "t.py", groupName([]string{"t.py::C::a", "t.py::D::b"}))
+	assert.Equal(t, "t.py", groupName([]string{"t.py::C::a", "t.py::b"}))
+	assert.Equal(t, "", groupName([]string{"t.py::a", "u.py::a"}), "a shard: the pod names it")
 }
 
 func TestAuditFilesTakesRotatedOnesSinceTheRun(t *testing.T) {

@@ -47,7 +47,7 @@ var apicovExpected = map[string][]string{
 
 // apicovAccount creates the ServiceAccount apicov and a Role that allows
 // exactly what the tests call, and returns the pod template that names
-// it. On a cluster whose API server the pods reach only on the node's
+// it, as YAML. On a cluster whose API server the pods reach only on the node's
 // loopback (the local cluster runs no kube-proxy), the pods share the
 // node's network and are pointed at it.
 func (c *Cluster) apicovAccount(t *testing.T, ns string) string {
@@ -82,9 +82,7 @@ func (c *Cluster) apicovAccount(t *testing.T, ns string) string {
 		tmpl += fmt.Sprintf("  hostNetwork: true\n  containers:\n  - name: %s\n    env:\n    - {name: KUBERNETES_SERVICE_HOST, value: %q}\n    - {name: KUBERNETES_SERVICE_PORT, value: %q}\n",
 			k8s.TestContainer, u.Hostname(), port)
 	}
-	p := filepath.Join(t.TempDir(), "pod-template.yaml")
-	require.NoError(t, os.WriteFile(p, []byte(tmpl), 0o644))
-	return p
+	return tmpl
 }
 
 // openAPIOperations counts the (method, path) pairs of every OpenAPI v3
@@ -141,7 +139,8 @@ func TestAPICoverage(t *testing.T) {
 	require.NotEmpty(t, base, "set %s to a Python image with python3-kubernetes (the local cluster's env file names one)", envKubernetesBase)
 	require.NotEmpty(t, os.Getenv(envAuditLog), "set %s to the API server's audit log (the local cluster's env file names it)", envAuditLog)
 	ns := c.NewNamespace(t, "e2e-apicov")
-	tmpl := c.apicovAccount(t, ns)
+	tmpl := filepath.Join(t.TempDir(), "pod-template.yaml")
+	require.NoError(t, os.WriteFile(tmpl, []byte(c.apicovAccount(t, ns)), 0o644))
 	out := t.TempDir()
 	report := filepath.Join(out, "junit.xml")
 
@@ -208,4 +207,48 @@ func TestAPICoverage(t *testing.T) {
 	t.Logf("API coverage: %d of %d endpoints (%s); %d requests counted, %d events of other pods, read %d lines (%d bytes)",
 		r.Hit, r.Universe, pct, r.Counted, r.OtherPods, r.Read.Lines, r.Read.Bytes)
 	assert.True(t, strings.Contains(res.Stdout, "most hit:"), "the most-hit endpoints in the terminal summary")
+}
+
+// TestActionAPICoverage runs testdata/apicov as the action, one pod for
+// the file, with api_coverage local: every test of the grouped pod gets
+// the pod's endpoints, said so in api-coverage.json and in the job
+// summary's API coverage section.
+func TestActionAPICoverage(t *testing.T) {
+	c := Connect(t)
+	base := os.Getenv(envKubernetesBase)
+	require.NotEmpty(t, base, "set %s", envKubernetesBase)
+	require.NotEmpty(t, os.Getenv(envAuditLog), "set %s", envAuditLog)
+	ns := c.NewNamespace(t, "e2e-action-apicov")
+	_, srv := newChecksAPI(t, false)
+	s := c.actionStep(t, srv.URL, ns, "testdata/apicov", map[string]string{
+		"base_image": base, "pod_template": c.apicovAccount(t, ns), "api_coverage": "local", "pod_per": "file",
+	})
+	res := c.RunCLI(Context(t, 8*time.Minute), t, s.env, "action")
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	c.RequireNoRunPods(t, ns)
+	pods := podsOf(t, readReport(t, s.junit))
+	require.Len(t, pods, 4)
+	assert.Equal(t, 1, distinct(pods), "one pod for the file: %v", pods)
+
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(s.junit), apicov.ReportFile))
+	require.NoError(t, err)
+	var r apicov.Report
+	require.NoError(t, json.Unmarshal(b, &r))
+	var union []string
+	for _, eps := range apicovExpected {
+		union = append(union, eps...)
+	}
+	slices.Sort(union)
+	require.Len(t, r.Tests, 4)
+	for _, tc := range r.Tests {
+		assert.True(t, tc.Grouped, tc.Test)
+		assert.Equal(t, []string{"tests/test_api.py"}, tc.Units, tc.Test)
+		assert.Equal(t, union, slices.Sorted(maps.Keys(tc.Endpoints)), "%s counts its pod's endpoints", tc.Test)
+	}
+	md, err := os.ReadFile(s.summary)
+	require.NoError(t, err)
+	pct := fmt.Sprintf("%.1f%%", 100*float64(len(union))/float64(r.Universe))
+	assert.Contains(t, string(md), fmt.Sprintf("#### API coverage\n\n**%d of %d endpoints (%s)**", len(union), r.Universe, pct))
+	assert.Contains(t, string(md), "Tests that ran in a grouped pod (a file, class or shard) each count their whole pod's endpoints.")
+	assert.Contains(t, string(md), "| `core/v1` | 4 |")
 }
