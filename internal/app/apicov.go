@@ -110,6 +110,10 @@ func (p *pipeline) measureAPICoverage(ctx context.Context, src auditSource, rep 
 		return err
 	}
 	rep.APICoverage = r
+	if r.Counted == 0 && r.Denied == 0 {
+		p.log.Warn("no request of the run's pods is in the audit log: either no test called the API, or the log is not this cluster's, "+
+			"or the tests' tokens are not bound to their pods (a projected service-account token names its pod in user.extra)", "source", src.String(), "lines", st.Lines)
+	}
 	p.log.Info("wrote API coverage", "path", path, "endpoints", u.Size(), "openapi", spec, "hit", r.Hit,
 		"events", r.Counted, "lines", st.Lines, "bytes", st.Bytes, "duration", time.Since(start).Round(time.Millisecond))
 	return nil
