@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -331,4 +332,22 @@ func TestDecodeRealLine(t *testing.T) {
 	assert.Error(t, err, "a timestamp that is not one")
 	_, err = decodeEvent(&p, []byte(`["authentication.kubernetes.io/pod-name"]`))
 	assert.Error(t, err, "not an object")
+}
+
+// Open watches are remembered by a hash of their audit ID, which a client
+// chooses, and at most maxOpenWatches of them.
+func TestOpenWatchesAreBounded(t *testing.T) {
+	u := loadUniverse(t)
+	c := NewCollector(u, time.Time{}, time.Time{}, fixturePods())
+	long := strings.Repeat("x", 4096)
+	for i := range maxOpenWatches + 10 {
+		c.Add(Event{AuditID: long + strconv.Itoa(i), Stage: "ResponseStarted", Verb: "watch", RequestURI: "/api/v1/namespaces/n/pods?watch=1",
+			Username: "system:serviceaccount:" + fixtureNS + ":caller", PodName: "caller3", PodUID: caller3UID, Code: 200})
+	}
+	assert.Len(t, c.watches, maxOpenWatches)
+	assert.EqualValues(t, maxOpenWatches+10, c.Counted)
+	c.Add(Event{AuditID: long + "0", Stage: "ResponseComplete", Verb: "watch", RequestURI: "/api/v1/namespaces/n/pods?watch=1",
+		Username: "system:serviceaccount:" + fixtureNS + ":caller", PodName: "caller3", PodUID: caller3UID, Code: 200})
+	assert.EqualValues(t, maxOpenWatches+10, c.Counted, "its end is the same watch")
+	assert.Len(t, c.watches, maxOpenWatches-1)
 }

@@ -2,6 +2,7 @@ package apicov
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strings"
 	"time"
 )
@@ -21,7 +22,9 @@ type Pod struct {
 }
 
 // maxOpenWatches bounds the watches remembered between their
-// ResponseStarted and ResponseComplete events.
+// ResponseStarted and ResponseComplete events. Each is kept as a hash of
+// its audit ID, which a client may choose (the Audit-ID header): a test's
+// long IDs cost no more than short ones.
 const maxOpenWatches = 1 << 16
 
 // maxUnmatched bounds the distinct unmatched request paths kept as
@@ -35,7 +38,8 @@ type Collector struct {
 	from, to time.Time
 	pods     map[podKey]*unitHits
 	units    []*unitHits
-	watches  map[string]bool
+	watches  map[uint64]bool
+	seed     maphash.Seed
 	names    map[string]bool
 
 	// Counted is the number of requests attributed to a pod of the run.
@@ -63,7 +67,7 @@ type unitHits struct {
 // NewCollector counts the events of the given pods between from and to.
 // Pods that ran the same unit (retries) count together.
 func NewCollector(u *Universe, from, to time.Time, pods []Pod) *Collector {
-	c := &Collector{u: u, from: from, to: to, pods: map[podKey]*unitHits{}, watches: map[string]bool{}, names: map[string]bool{}}
+	c := &Collector{u: u, from: from, to: to, pods: map[podKey]*unitHits{}, watches: map[uint64]bool{}, seed: maphash.MakeSeed(), names: map[string]bool{}}
 	byUnit := map[string]*unitHits{}
 	for _, p := range pods {
 		h := byUnit[p.Unit]
@@ -143,12 +147,12 @@ func (c *Collector) once(e Event) bool {
 			return false
 		}
 		if e.AuditID != "" && len(c.watches) < maxOpenWatches {
-			c.watches[e.AuditID] = true
+			c.watches[maphash.String(c.seed, e.AuditID)] = true
 		}
 		return true
 	case "ResponseComplete", "Panic":
-		if e.Verb == "watch" && c.watches[e.AuditID] {
-			delete(c.watches, e.AuditID)
+		if e.Verb == "watch" && e.AuditID != "" && c.watches[maphash.String(c.seed, e.AuditID)] {
+			delete(c.watches, maphash.String(c.seed, e.AuditID))
 			return false
 		}
 		return true
