@@ -134,6 +134,13 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if len(args) > 0 && args[0] == childCommand {
 		return runnerChild(ctx, args[1:], env)
 	}
+	// A1 needs no cluster, so no session.
+	if len(args) > 0 && args[0] == apicovCommand {
+		return apicovMain(ctx, args[1:], env)
+	}
+	if len(args) > 0 && args[0] == apicovChildCommand {
+		return apicovChild(ctx, args[1:], env)
+	}
 	o, names, err := parseFlags(args, env.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK

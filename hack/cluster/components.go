@@ -60,7 +60,7 @@ func (c *Cluster) apiServer(s State) component {
 	return component{
 		name: nameAPIServer,
 		bin:  filepath.Join(s.KubeBinDir, "kube-apiserver"),
-		args: []string{
+		args: append([]string{
 			"--bind-address=127.0.0.1",
 			// The kubernetes Service's endpoint must not be loopback.
 			"--advertise-address=" + s.NodeIP,
@@ -85,7 +85,7 @@ func (c *Cluster) apiServer(s State) component {
 			"--cert-dir=" + c.path("pki", "apiserver-generated"),
 			"--profiling=false",
 			"--v=1",
-		},
+		}, c.auditArgs()...),
 		grace: 20 * time.Second,
 	}
 }

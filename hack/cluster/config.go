@@ -189,8 +189,11 @@ type State struct {
 	BaseImage   string `json:"baseImage"`
 	// MatrixBaseImage is a second Python base, of another Debian release
 	// (another Python and pytest), for runtime-matrix tests.
-	MatrixBaseImage string    `json:"matrixBaseImage"`
-	Started         time.Time `json:"started"`
+	MatrixBaseImage string `json:"matrixBaseImage"`
+	// KubernetesBaseImage is the machine's Python base with Debian's
+	// python3-kubernetes client, for tests that call the API server.
+	KubernetesBaseImage string    `json:"kubernetesBaseImage"`
+	Started             time.Time `json:"started"`
 }
 
 func (s State) registry() string { return fmt.Sprintf("127.0.0.1:%d", s.Ports.Registry) }

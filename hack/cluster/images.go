@@ -97,11 +97,33 @@ func (c *Cluster) pushMatrixBase(ctx context.Context, s State) (string, error) {
 	return c.pushPython(ctx, s, codename)
 }
 
+// kubernetesPackages go into the client base on top of the Python ones.
+// debootstrap resolves no virtual packages, so python3-cffi-backend, which
+// provides the ones python3-cryptography depends on, is named itself.
+var kubernetesPackages = []string{"python3-kubernetes", "python3-cffi-backend"}
+
+// pushKubernetesBase pushes the machine's Python base with the Kubernetes
+// client, tagged 3-CODENAME-kubernetes, and returns its reference by digest.
+func (c *Cluster) pushKubernetesBase(ctx context.Context, s State) (string, error) {
+	codename, err := rootfs.OSCodename()
+	if err != nil {
+		return "", err
+	}
+	r := rootfs.Recipe{Name: "python-kubernetes", Codename: codename, Packages: append(append([]string{}, rootfs.PythonPackages...), kubernetesPackages...)}
+	return c.pushRecipe(ctx, s, r, "3-"+codename+"-kubernetes")
+}
+
 // pushPython pushes the Python base image of a Debian release, from its
 // cached root filesystem, and returns its reference by digest, which stays
 // the same as long as the cached root filesystem does.
 func (c *Cluster) pushPython(ctx context.Context, s State, codename string) (string, error) {
-	tar, err := rootfs.Build(ctx, c.CacheDir, rootfs.Recipe{Name: "python", Codename: codename, Packages: rootfs.PythonPackages}, c.log)
+	return c.pushRecipe(ctx, s, rootfs.Recipe{Name: "python", Codename: codename, Packages: rootfs.PythonPackages}, "3-"+codename)
+}
+
+// pushRecipe builds (or takes from the cache) the recipe's root filesystem
+// and pushes it as a Python image under baseRepo:tag.
+func (c *Cluster) pushRecipe(ctx context.Context, s State, r rootfs.Recipe, tag string) (string, error) {
+	tar, err := rootfs.Build(ctx, c.CacheDir, r, c.log)
 	if err != nil {
 		return "", err
 	}
@@ -109,7 +131,7 @@ func (c *Cluster) pushPython(ctx context.Context, s State, codename string) (str
 	if err != nil {
 		return "", err
 	}
-	ref := fmt.Sprintf("%s/%s:3-%s", s.registry(), baseRepo, codename)
+	ref := fmt.Sprintf("%s/%s:%s", s.registry(), baseRepo, tag)
 	digest, err := c.push(ctx, ref, img)
 	if err != nil {
 		return "", err

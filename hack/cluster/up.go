@@ -102,6 +102,9 @@ func (c *Cluster) startAll(ctx context.Context) (State, error) {
 	if err := c.saveState(s); err != nil {
 		return s, err
 	}
+	if err := c.writeAuditPolicy(); err != nil {
+		return s, err
+	}
 
 	regComp, err := c.registryComponent(s)
 	if err != nil {
@@ -113,15 +116,18 @@ func (c *Cluster) startAll(ctx context.Context) (State, error) {
 	// The base image may need a minute of debootstrap; it is only needed
 	// once the cluster is up, so it is built while the cluster starts.
 	var (
-		g                  errgroup.Group
-		baseRef, matrixRef string
+		g                          errgroup.Group
+		baseRef, matrixRef, kubRef string
 	)
 	g.Go(func() error {
 		var err error
 		if baseRef, err = c.pushBase(ctx, s); err != nil {
 			return err
 		}
-		matrixRef, err = c.pushMatrixBase(ctx, s)
+		if matrixRef, err = c.pushMatrixBase(ctx, s); err != nil {
+			return err
+		}
+		kubRef, err = c.pushKubernetesBase(ctx, s)
 		return err
 	})
 	startErr := c.startRuntimeAndControlPlane(ctx, s)
@@ -129,7 +135,7 @@ func (c *Cluster) startAll(ctx context.Context) (State, error) {
 	if err := errors.Join(startErr, baseErr); err != nil {
 		return s, err
 	}
-	s.BaseImage, s.MatrixBaseImage = baseRef, matrixRef
+	s.BaseImage, s.MatrixBaseImage, s.KubernetesBaseImage = baseRef, matrixRef, kubRef
 	if err := c.saveState(s); err != nil {
 		return s, err
 	}
@@ -255,6 +261,8 @@ func (c *Cluster) healthy(ctx context.Context, s State) error {
 		{"pause image", func(ctx context.Context) error { return imagePresent(ctx, s.PauseImage) }},
 		{"base image", func(ctx context.Context) error { return imagePresent(ctx, s.BaseImage) }},
 		{"matrix base image", func(ctx context.Context) error { return imagePresent(ctx, s.MatrixBaseImage) }},
+		{"kubernetes base image", func(ctx context.Context) error { return imagePresent(ctx, s.KubernetesBaseImage) }},
+		{"audit log", func(context.Context) error { return c.auditLogPresent() }},
 	}
 	for _, ch := range checks {
 		if err := ch.check(ctx); err != nil {
@@ -303,6 +311,8 @@ func (c *Cluster) writeEnv(s State) error {
 		{"K8S_TESTRUN_REGISTRY", s.registry()},
 		{"K8S_TESTRUN_BASE_IMAGE", s.BaseImage},
 		{"K8S_TESTRUN_MATRIX_BASE_IMAGE", s.MatrixBaseImage},
+		{"K8S_TESTRUN_KUBERNETES_BASE_IMAGE", s.KubernetesBaseImage},
+		{"K8S_TESTRUN_AUDIT_LOG", c.auditLogPath()},
 		{"K8S_TESTRUN_CLUSTER_DIR", c.Dir},
 	}
 	var b strings.Builder
@@ -319,6 +329,8 @@ func (c *Cluster) printUsage(s State) {
 	fmt.Fprintf(w, "  registry:    %s (plain HTTP)\n", s.registry())
 	fmt.Fprintf(w, "  base image:  %s\n", s.BaseImage)
 	fmt.Fprintf(w, "  matrix base: %s\n", s.MatrixBaseImage)
+	fmt.Fprintf(w, "  client base: %s (python3-kubernetes)\n", s.KubernetesBaseImage)
+	fmt.Fprintf(w, "  audit log:   %s\n", c.auditLogPath())
 	fmt.Fprintf(w, "  kubectl:     %s\n", filepath.Join(s.KubeBinDir, "kubectl"))
 	fmt.Fprintf(w, "  env file:    %s\n", c.envPath())
 	fmt.Fprintf(w, "  e2e tests:   set -a; . %s; set +a; go test -tags e2e ./test/e2e/\n", c.envPath())
@@ -346,6 +358,9 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) error {
 	return c.restart(ctx, nameAPIServer, "the API server", 10*time.Second, func(s State) (component, readiness, error) {
 		cs, err := c.client()
 		if err != nil {
+			return component{}, readiness{}, err
+		}
+		if err := c.writeAuditPolicy(); err != nil {
 			return component{}, readiness{}, err
 		}
 		return c.apiServer(s), readiness{"/readyz", 60 * time.Second, apiReady(cs)}, nil

@@ -288,6 +288,7 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 	if rep != nil {
 		s.Counts, s.Wall = rep.Counts(), rep.Wall
 		s.Coverage = rep.Coverage
+		s.APICoverage = rep.APICoverage
 		s.Lanes = report.LaneLines(rep.SummaryCases())
 		s.Bases = rep.BaseLabels()
 		var text strings.Builder

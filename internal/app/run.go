@@ -165,6 +165,10 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if err := p.preflight(ctx); err != nil {
 		return nil, err
 	}
+	apiSrc, err := p.apiCoverageSource()
+	if err != nil {
+		return nil, err
+	}
 	defer p.cleanup(ctx)
 
 	p.phase(phaseBuild)
@@ -257,6 +261,7 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
 	rep.Bases = reportBases(bases)
 	rep.Quarantine = p.cfg.QuarantineList
+	apiErr := p.measureAPICoverage(ctx, apiSrc, rep)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
@@ -271,7 +276,7 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if runErr != nil {
 		return rep, fmt.Errorf("run %s: %w", p.runID, runErr)
 	}
-	return rep, nil
+	return rep, apiErr
 }
 
 // Phases of execute, as onPhase names them.

@@ -168,6 +168,7 @@ func printSummary(w io.Writer, rep *report.Report) {
 	s.Phases = podPhases(rep)
 	_ = report.Text(w, s, cases, report.Options{Bases: rep.BaseLabels()})
 	printCoverage(w, rep)
+	printAPICoverage(w, rep)
 }
 
 func podTime(ph attempt.Phases) time.Duration {

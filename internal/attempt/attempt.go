@@ -27,6 +27,8 @@ type Attempt struct {
 	ResultErr error
 	// Timeline is the pod's; in a unit's pod, every case shares it.
 	Timeline Timeline
+	// PodUID tells this pod from another of the same name.
+	PodUID string
 }
 
 // logLimit bounds how much of a collector log is read: the block is
@@ -39,7 +41,7 @@ const logLimit = 64 << 20
 // unreadable result is reported in Attempt.ResultErr; the outcome stands.
 func Collect(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
 	obs := k8s.Observe(p, time.Now(), opts)
-	at := Attempt{Number: number, Pod: p.Name, Node: p.Spec.NodeName, Outcome: obs.Outcome}
+	at := Attempt{Number: number, Pod: p.Name, PodUID: string(p.UID), Node: p.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range p.Status.ContainerStatuses {
 		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
 			at.Started = cs.State.Terminated.StartedAt.Time

@@ -27,7 +27,7 @@ func SettleUnit(pod Attempt, cases []plan.Case, timeout time.Duration) map[strin
 	out := make(map[string]Attempt, len(cases))
 	res := pod.Results
 	attempt := func(o plan.Outcome, r Results, start, stop time.Time) Attempt {
-		return Attempt{Pod: pod.Pod, Node: pod.Node, Outcome: o, Started: start, Finished: stop, Results: r, ResultErr: pod.ResultErr}
+		return Attempt{Pod: pod.Pod, PodUID: pod.PodUID, Node: pod.Node, Outcome: o, Started: start, Finished: stop, Results: r, ResultErr: pod.ResultErr}
 	}
 	session := Results{Output: res.Output, ExitCode: res.ExitCode, Artifacts: res.Artifacts, Truncated: res.Truncated}
 	if pod.ResultErr != nil || (len(res.Cases) == 0 && res.Running == "" && res.TimedOut == "") {

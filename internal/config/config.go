@@ -126,6 +126,10 @@ type Config struct {
 	// MaxFailures stops the run after this many failed or errored tests;
 	// 0 means no limit.
 	MaxFailures int
+	// APICoverage is where the API server's audit events are read to
+	// measure which API endpoints each test hit: a file of JSON-lines
+	// audit events, "local" or "kind:CLUSTER"; empty for none.
+	APICoverage string
 	// Coverage runs every test under coverage.py and combines the pods'
 	// data into coverage.xml beside the JUnit report.
 	Coverage bool
@@ -306,6 +310,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("faketime")
 	fs.BoolVar(&c.Coverage, "coverage", false, "run every test under coverage.py (the test image needs it) and combine the pods' data, in one more pod, into coverage.xml beside the JUnit report")
 	in("coverage")
+	fs.StringVar(&c.APICoverage, "api-coverage", "", "measure which Kubernetes API endpoints each test hit, from the API server's audit log: a file of JSON-lines audit events, local (the local cluster's), or kind:CLUSTER; the pod template must name a ServiceAccount")
+	in("api-coverage")
 
 	group = GroupOutput
 	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
@@ -517,6 +523,7 @@ func (c *Config) Validate() error {
 		}
 		c.PodTemplate = b
 	}
+	c.checkAPICoverage(bad)
 	if c.Requirements != "" && c.ProjectDir != "" {
 		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
 			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")

@@ -59,6 +59,7 @@ var Inputs = []Input{
 	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
 	{InputCoverage, "false", "true to run every test under coverage.py and combine the pods' data, in one more pod of the test image, into a Cobertura coverage.xml beside the JUnit report; the total goes to the coverage output and the job summary. The test image needs coverage.py (from the requirements or the base image); the action needs none. Direct mode only."},
+	{InputAPICoverage, "", "Measure which Kubernetes API endpoints each test hit, from the API server's audit log (Metadata level is enough): a file of JSON-lines audit events relative to the workspace, kind:CLUSTER (the log at /var/log/kubernetes/kube-apiserver-audit.log in kind's control-plane container, read through the Docker socket), or local (the k8s-testrun local cluster's). Each test's endpoint count becomes a JUnit property, api-coverage.json beside the JUnit report has the full map, and the job summary a section. The pod_template must name a serviceAccountName. Empty means off. Direct mode only."},
 	{InputQuarantine, "", "YAML file of quarantined tests, relative to the workspace: entries of test (a test id or a path.Match pattern), until (YYYY-MM-DD, protects through that day, UTC), reason, and optional owner and link. A quarantined test still runs; its failure is reported as quarantined and does not fail the step. An entry past until no longer protects and gets a warning. Empty means .k8s-testrun/quarantine.yaml in the project when present."},
 	{InputLanes, "", "Marker lanes: POLICY=MARKER[,MARKER...], one mapping per line or separated by semicolons, e.g. serial=serial,db_migration. Policies: serial (alone, after the parallel tests), slow (slow_timeout, started first), flaky (flaky_retries), disruptive (alone, last). A policy not mapped takes the marker of its own name."},
 	{InputSlowTimeout, "0", "Per-test timeout of tests in the slow lane, e.g. 30m (a bare number is seconds); 0 means 3× timeout."},
@@ -94,6 +95,7 @@ const (
 	InputMaxFailures   = "max_failures"
 	InputInfraRetries  = "infra_retries"
 	InputCoverage      = "coverage"
+	InputAPICoverage   = "api_coverage"
 	InputQuarantine    = "quarantine"
 	InputLanes         = "lanes"
 	InputSlowTimeout   = "slow_timeout"
@@ -179,6 +181,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		ResultLimit:    config.DefaultResultLimit,
 		Verbose:        getenv("RUNNER_DEBUG") == "1",
 		Faketime:       in(InputFaketime),
+		APICoverage:    apiCoverageSource(s.Workspace, in(InputAPICoverage)),
 		History:        inWorkspace(s.Workspace, in(InputHistoryPath)),
 		CompareTo:      in(InputCompareTo),
 	}
@@ -315,6 +318,7 @@ var validateInputs = map[string]string{
 	"flaky retries":     InputFlakyRetries,
 	"compare to":        InputCompareTo,
 	"fail on":           InputFailOn,
+	"api coverage":      InputAPICoverage,
 }
 
 // splitLanes splits the lanes input into --lane mappings: one per line or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
@@ -38,6 +39,8 @@ type Summary struct {
 	Slowest int
 	// Coverage is the run's combined coverage, with --coverage.
 	Coverage *coverage.Summary
+	// APICoverage is the run's API coverage, with --api-coverage.
+	APICoverage *apicov.Report
 	// Lanes are the per-lane counts (report.LaneLines), shown under the
 	// counts; none in a run without marker lanes.
 	Lanes []string
@@ -236,6 +239,7 @@ func (s Summary) Markdown(limit int) string {
 		}
 		b.add("\n")
 	}
+	apiCoverageSection(b, s.APICoverage)
 	return b.finish(s.JUnitPath)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
@@ -45,6 +46,8 @@ type Report struct {
 	Cases       []CaseResult
 	// Coverage is the combined coverage of a run with --coverage.
 	Coverage *coverage.Summary
+	// APICoverage is the run's API coverage, with --api-coverage.
+	APICoverage *apicov.Report
 	// Bases are the base images of a runtime matrix, indexed by each
 	// case's Base; nil (or one) for a run of one base.
 	Bases []Base
@@ -196,6 +199,9 @@ func (r *Report) testcase(cr CaseResult, lanes bool) junit.Testcase {
 	}
 	if cr.Flaky {
 		tc.AddProperty(junit.PropertyFlaky, "true")
+	}
+	if c, ok := r.APICoverage.Of(cr.Case.TestID); ok {
+		tc.AddProperty(apicov.PropertyEndpoints, strconv.Itoa(len(c.Endpoints)))
 	}
 	if e, ok := r.Quarantined(cr); ok {
 		tc.AddProperty(PropertyQuarantined, e.Describe())
