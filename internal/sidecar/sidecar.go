@@ -25,6 +25,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
+	"k8s.io/utils/clock"
 )
 
 // DefaultLimit is the default cap on the block, framing included: enough for
@@ -59,6 +60,9 @@ type Options struct {
 	// Logger receives progress records; nil discards them. It must not
 	// write to out.
 	Logger *slog.Logger
+	// Clock paces the polls and measures the linger; nil means the real
+	// clock. Tests step a fake one instead of sleeping.
+	Clock clock.Clock
 }
 
 // Run waits for resultsDir/done or for ctx to be cancelled, then writes one
@@ -76,10 +80,14 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 
 	marker := filepath.Join(resultsDir, layout.DoneFile)
 	logger.Debug("waiting for the done marker", "path", marker)
-	if waitFor(ctx, opts.PollInterval, func() bool { return exists(marker) }) {
+	if waitFor(ctx, clk, opts.PollInterval, func() bool { return exists(marker) }) {
 		logger.Debug("done marker found")
 	} else {
 		logger.Info("stopped before the done marker appeared; shipping what there is")
@@ -92,10 +100,10 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	logger.Info("results shipped", "files", len(files))
 
 	if opts.LingerFile != "" {
-		shipped := time.Now()
-		waitFor(ctx, opts.PollInterval, func() bool {
+		shipped := clk.Now()
+		waitFor(ctx, clk, opts.PollInterval, func() bool {
 			d := readLinger(opts.LingerFile)
-			return d <= 0 || time.Since(shipped) >= d
+			return d <= 0 || clk.Since(shipped) >= d
 		})
 	}
 	if opts.Hold {
@@ -104,18 +112,20 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	return nil
 }
 
-// waitFor polls cond until it holds (true) or ctx is done (false).
-func waitFor(ctx context.Context, interval time.Duration, cond func() bool) bool {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+// waitFor polls cond until it holds (true) or ctx is done (false). Each
+// wait is a timer of its own, started after cond was read, so a fake clock
+// with a waiter says the condition has been read at its current time.
+func waitFor(ctx context.Context, clk clock.Clock, interval time.Duration, cond func() bool) bool {
 	for {
 		if cond() {
 			return true
 		}
+		t := clk.NewTimer(interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return false
-		case <-ticker.C:
+		case <-t.C():
 		}
 	}
 }
