@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -100,6 +101,9 @@ type Options struct {
 
 	// evaluated, if set, hears the pods of each evaluation (tests).
 	evaluated func([]plan.Pod)
+	// clock paces the wait for a running collector's block; nil means the
+	// real clock (tests).
+	clock clock.Clock
 }
 
 // Attempt is one collected attempt of a case.
@@ -571,7 +575,7 @@ type collectedPod struct {
 // collect reads a finished pod's results, on a worker.
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
-	at, _ := CollectAttempt(ctx, r.o.Client, p, 0, opts)
+	at, _ := collectAttempt(ctx, r.o.clock, r.o.Client, p, 0, opts)
 	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
@@ -656,6 +660,15 @@ func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
 // so a caller can keep the results (the operator stores them). A missing or
 // unreadable result is reported in Attempt.ResultErr; the outcome stands.
 func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
+	return collectAttempt(ctx, clock.RealClock{}, client, p, number, opts)
+}
+
+// collectAttempt is CollectAttempt with the clock that paces the wait for a
+// running collector's block; nil means the real clock.
+func collectAttempt(ctx context.Context, clk clock.Clock, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 	obs := k8s.Observe(p, time.Now(), opts)
 	at := Attempt{Number: number, Pod: p.Name, Node: p.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range p.Status.ContainerStatuses {
@@ -676,14 +689,14 @@ func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.
 		var err error
 		// A collector still running may not have printed its block yet: it
 		// polls for the done marker. Give it a moment, bounded.
-		deadline := time.Now().Add(blockWait)
+		deadline := clk.Now().Add(blockWait)
 		for {
 			log, err = k8s.Logs(ctx, client, p.Namespace, p.Name, k8s.CollectorContainer, logLimit)
 			if err == nil {
 				at.Results, err = ParseResults(log)
 			}
 			unfinished := errors.Is(err, transport.ErrNoBlock) || errors.Is(err, transport.ErrTruncated)
-			if !unfinished || !collectorRunning(p) || !time.Now().Before(deadline) || !sleep(ctx, 100*time.Millisecond) {
+			if !unfinished || !collectorRunning(p) || !clk.Now().Before(deadline) || !sleep(ctx, clk, 100*time.Millisecond) {
 				break
 			}
 		}
@@ -698,11 +711,11 @@ func CollectAttempt(ctx context.Context, client kubernetes.Interface, p *corev1.
 	return at, log
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(d):
+	case <-clk.After(d):
 		return true
 	}
 }
