@@ -25,7 +25,6 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/coverage"
 	"github.com/k8s-testrun/k8s-testrun/internal/layout"
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
-	"k8s.io/utils/clock"
 )
 
 // DefaultLimit is the default cap on the block, framing included: enough for
@@ -62,8 +61,21 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock paces the polls and measures the linger; nil means the real
 	// clock. Tests step a fake one instead of sleeping.
-	Clock clock.Clock
+	Clock Clock
 }
+
+// Clock is the time as Run sees it. k8s.io/utils/clock's clocks are Clocks;
+// the collector does without the import (the pod binary stays small).
+type Clock interface {
+	Now() time.Time
+	// After is a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Run waits for resultsDir/done or for ctx to be cancelled, then writes one
 // transport block of the results to out. Cancellation is the normal end of a
@@ -82,7 +94,7 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	}
 	clk := opts.Clock
 	if clk == nil {
-		clk = clock.RealClock{}
+		clk = realClock{}
 	}
 
 	marker := filepath.Join(resultsDir, layout.DoneFile)
@@ -103,7 +115,7 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 		shipped := clk.Now()
 		waitFor(ctx, clk, opts.PollInterval, func() bool {
 			d := readLinger(opts.LingerFile)
-			return d <= 0 || clk.Since(shipped) >= d
+			return d <= 0 || clk.Now().Sub(shipped) >= d
 		})
 	}
 	if opts.Hold {
@@ -113,19 +125,17 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 }
 
 // waitFor polls cond until it holds (true) or ctx is done (false). Each
-// wait is a timer of its own, started after cond was read, so a fake clock
-// with a waiter says the condition has been read at its current time.
-func waitFor(ctx context.Context, clk clock.Clock, interval time.Duration, cond func() bool) bool {
+// wait is asked of clk after cond was read, so a fake clock with a waiter
+// says the condition has been read at its current time.
+func waitFor(ctx context.Context, clk Clock, interval time.Duration, cond func() bool) bool {
 	for {
 		if cond() {
 			return true
 		}
-		t := clk.NewTimer(interval)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return false
-		case <-t.C():
+		case <-clk.After(interval):
 		}
 	}
 }

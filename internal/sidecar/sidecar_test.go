@@ -14,11 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
-	"k8s.io/utils/clock"
 	testingclock "k8s.io/utils/clock/testing"
 )
 
-// waitClock is a fake clock that says when Run starts a wait: every timer is
+// waitClock is a fake clock that says when Run starts a wait: every wait is
 // announced on waiting once it is registered, so Run has read what it polls
 // (the marker, the linger file) at the clock's current time, and the test
 // steps the clock only then. Run blocks until the test takes the
@@ -33,10 +32,10 @@ func newWaitClock() *waitClock {
 	return &waitClock{FakeClock: testingclock.NewFakeClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)), waiting: make(chan struct{})}
 }
 
-func (c *waitClock) NewTimer(d time.Duration) clock.Timer {
-	timer := c.FakeClock.NewTimer(d)
+func (c *waitClock) After(d time.Duration) <-chan time.Time {
+	ch := c.FakeClock.After(d)
 	c.waiting <- struct{}{}
-	return timer
+	return ch
 }
 
 // awaitWait returns once Run waits on c, failing the test if Run returns
