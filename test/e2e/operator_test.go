@@ -28,6 +28,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // EnvKubectl names the kubectl the operator tests use; without it, the one
@@ -55,9 +56,9 @@ func operatorOverlay() string {
 
 func overlayDir(overlay string) string {
 	if overlay == "local" {
-		return filepath.Join(repoRoot(), "config", "overlays", "local")
+		return filepath.Join(support.RepoRoot(), "config", "overlays", "local")
 	}
-	return filepath.Join(repoRoot(), "config", overlay)
+	return filepath.Join(support.RepoRoot(), "config", overlay)
 }
 
 // opEnv is the operator installed in the cluster from the sample's test
