@@ -183,14 +183,26 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 		files = append(files, transport.File{Name: layout.OutputFile, Data: data})
 	}
 
-	// At most transport.MaxArtifactFiles files are looked at, and kept while
-	// they stay under transport.MaxArtifactBytes in all; the rest are
-	// counted, never read.
+	files = append(files, collectArtifacts(resultsDir, maxRead, note)...)
+
+	if len(notes) > 0 {
+		logger.Warn("results incomplete", "notes", notes)
+		files = append(files, transport.File{Name: transport.TruncatedFile, Data: []byte(strings.Join(notes, "\n") + "\n")})
+	}
+	return files
+}
+
+// collectArtifacts reads the artifacts the test wrote, each at most maxRead
+// bytes. At most transport.MaxArtifactFiles files are looked at, and kept
+// while they stay under transport.MaxArtifactBytes in all; the rest are
+// counted, never read, and noted.
+func collectArtifacts(resultsDir string, maxRead int, note func(string, ...any)) []transport.File {
+	var files []transport.File
 	artifactsName := strings.TrimPrefix(layout.ArtifactsDir, layout.ResultsDir+"/")
 	root := filepath.Join(resultsDir, artifactsName)
 	var seen, overCount int
 	var kept int64
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == root {
 			return fs.SkipAll
 		}
@@ -239,11 +251,6 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 	}
 	if overCount > 0 {
 		note("skipped %d artifact files over the limit of %d files per test", overCount, transport.MaxArtifactFiles)
-	}
-
-	if len(notes) > 0 {
-		logger.Warn("results incomplete", "notes", notes)
-		files = append(files, transport.File{Name: transport.TruncatedFile, Data: []byte(strings.Join(notes, "\n") + "\n")})
 	}
 	return files
 }
