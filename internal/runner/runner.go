@@ -332,7 +332,7 @@ func (r *run) loop(ctx context.Context) ([]CaseResult, error) {
 				return finish(err)
 			}
 		}
-		if r.last.Done {
+		if r.last.Done && r.deletesDispatched() {
 			return finish(nil)
 		}
 		select {
