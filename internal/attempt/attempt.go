@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -40,6 +41,16 @@ const logLimit = 64 << 20
 // so a caller can keep the results (the operator stores them). A missing or
 // unreadable result is reported in Attempt.ResultErr; the outcome stands.
 func Collect(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
+	return CollectWithClock(ctx, clock.RealClock{}, client, p, number, opts)
+}
+
+// CollectWithClock is Collect with the clock that paces the wait for a
+// running collector's block; nil means the real clock (tests step a fake
+// one).
+func CollectWithClock(ctx context.Context, clk clock.Clock, client kubernetes.Interface, p *corev1.Pod, number int, opts k8s.ObserveOptions) (Attempt, []byte) {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
 	obs := k8s.Observe(p, time.Now(), opts)
 	at := Attempt{Number: number, Pod: p.Name, PodUID: string(p.UID), Node: p.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range p.Status.ContainerStatuses {
@@ -60,14 +71,14 @@ func Collect(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, nu
 		var err error
 		// A collector still running may not have printed its block yet: it
 		// polls for the done marker. Give it a moment, bounded.
-		deadline := time.Now().Add(blockWait)
+		deadline := clk.Now().Add(BlockWait)
 		for {
 			log, err = k8s.Logs(ctx, client, p.Namespace, p.Name, k8s.CollectorContainer, logLimit)
 			if err == nil {
 				at.Results, err = ParseResults(log)
 			}
 			unfinished := errors.Is(err, transport.ErrNoBlock) || errors.Is(err, transport.ErrTruncated)
-			if !unfinished || !CollectorRunning(p) || !time.Now().Before(deadline) || !sleep(ctx, 100*time.Millisecond) {
+			if !unfinished || !CollectorRunning(p) || !clk.Now().Before(deadline) || !sleep(ctx, clk, 100*time.Millisecond) {
 				break
 			}
 		}
@@ -82,18 +93,18 @@ func Collect(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, nu
 	return at, log
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(d):
+	case <-clk.After(d):
 		return true
 	}
 }
 
-// blockWait bounds how long a running collector's log is read again for a
+// BlockWait bounds how long a running collector's log is read again for a
 // block it has not printed yet.
-const blockWait = 2 * time.Second
+const BlockWait = 2 * time.Second
 
 // CollectorRunning reports a pod whose collector container runs.
 func CollectorRunning(p *corev1.Pod) bool {

@@ -423,24 +423,7 @@ func (c *Config) Validate() error {
 	if c.ResultLimit < 4096 {
 		bad("result limit", fmt.Sprint(c.ResultLimit), "must be at least 4096 bytes")
 	}
-	switch c.Mode {
-	case "", ModeDirect:
-	case ModeOperator:
-		if c.ResultLimit > 1<<20 {
-			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
-		}
-		if c.DurationsFile != "" {
-			bad("mode", c.Mode, "does not take --durations-file: the operator keeps the durations in the ConfigMap k8s-testrun-durations-<project> of the namespace; drop it")
-		}
-		if c.Coverage {
-			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
-		}
-		if c.FlakyRetries > 10 {
-			bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be at most 10 in operator mode (the TestRun's flakyRetries)")
-		}
-	default:
-		bad("mode", c.Mode, "must be direct or operator")
-	}
+	c.checkMode(bad)
 	switch c.PodPer {
 	case "", PodPerTest, PodPerClass, PodPerFile:
 	default:
@@ -495,6 +478,50 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.loadQuarantine()...)
+	c.checkHistory(bad)
+	if c.JUnitPath == "" {
+		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
+	}
+	if c.PodTemplatePath != "" && c.PodTemplate == nil {
+		b, err := os.ReadFile(c.PodTemplatePath)
+		if err != nil {
+			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
+		}
+		c.PodTemplate = b
+	}
+	c.checkAPICoverage(bad)
+	if c.Requirements != "" && c.ProjectDir != "" {
+		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
+			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkMode checks the mode and what it does not take.
+func (c *Config) checkMode(bad func(input, value, fix string)) {
+	switch c.Mode {
+	case "", ModeDirect:
+	case ModeOperator:
+		if c.ResultLimit > 1<<20 {
+			bad("result limit", fmt.Sprint(c.ResultLimit), "must be at most 1048576 bytes in operator mode, where results are kept in ConfigMaps")
+		}
+		if c.DurationsFile != "" {
+			bad("mode", c.Mode, "does not take --durations-file: the operator keeps the durations in the ConfigMap k8s-testrun-durations-<project> of the namespace; drop it")
+		}
+		if c.Coverage {
+			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
+		}
+		if c.FlakyRetries > 10 {
+			bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be at most 10 in operator mode (the TestRun's flakyRetries)")
+		}
+	default:
+		bad("mode", c.Mode, "must be direct or operator")
+	}
+}
+
+// checkHistory checks what needs the history store.
+func (c *Config) checkHistory(bad func(input, value, fix string)) {
 	switch c.FailOn {
 	case "", FailOnFailures:
 	case FailOnNewFailures:
@@ -513,23 +540,6 @@ func (c *Config) Validate() error {
 	if c.CompareTo != "" && c.History == "" {
 		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
 	}
-	if c.JUnitPath == "" {
-		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
-	}
-	if c.PodTemplatePath != "" && c.PodTemplate == nil {
-		b, err := os.ReadFile(c.PodTemplatePath)
-		if err != nil {
-			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
-		}
-		c.PodTemplate = b
-	}
-	c.checkAPICoverage(bad)
-	if c.Requirements != "" && c.ProjectDir != "" {
-		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
-			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // MissingRepository is the error of a run with no repository, once the

@@ -229,6 +229,26 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		}
 	}
 
+	readCounts(&c, in, bad)
+	// An input that did not parse has its error already; Validate would
+	// only add a second, confusing one about the zero value left behind.
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[e.(*config.Error).Input] = true
+	}
+	for _, e := range inputErrors(c.Validate()) {
+		var ce *config.Error
+		if errors.As(e, &ce) && reported[ce.Input] {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return c, s, errors.Join(errs...)
+}
+
+// readCounts reads the inputs of numbers, durations, switches and
+// pytest's arguments into c; bad hears each that does not parse.
+func readCounts(c *config.Config, in func(string) string, bad func(input, value, fix string)) {
 	var err error
 	if c.Parallelism, err = strconv.Atoi(in(InputParallelism)); err != nil {
 		bad(InputParallelism, in(InputParallelism), "give a whole number, 1 or more")
@@ -265,20 +285,6 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if c.Selection, err = splitArgs(in(InputPytestArgs)); err != nil {
 		bad(InputPytestArgs, in(InputPytestArgs), err.Error())
 	}
-	// An input that did not parse has its error already; Validate would
-	// only add a second, confusing one about the zero value left behind.
-	reported := map[string]bool{}
-	for _, e := range errs {
-		reported[e.(*config.Error).Input] = true
-	}
-	for _, e := range inputErrors(c.Validate()) {
-		var ce *config.Error
-		if errors.As(e, &ce) && reported[ce.Input] {
-			continue
-		}
-		errs = append(errs, e)
-	}
-	return c, s, errors.Join(errs...)
 }
 
 func defaultOf(name string) string {

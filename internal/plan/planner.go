@@ -222,8 +222,40 @@ func (pl *Planner) relink(u int) {
 // does, and leaves Decision.Cases nil: Cases gives them.
 func (pl *Planner) Next(pods []Pod) Decision {
 	pl.epoch++
+	pods = pl.observe(pods)
+	failures, nonFinal := pl.inFlight()
+	// open is the earliest phase with a case that is not final: only its
+	// units may get pods.
+	open := -1
+	for ph, n := range nonFinal {
+		if n > 0 {
+			open = ph
+			break
+		}
+	}
+	stopped := pl.spec.Stop || (pl.spec.MaxFailures > 0 && failures >= pl.spec.MaxFailures)
+	pl.stopped = stopped
+
+	active := pl.podActions(pods, stopped)
+	done := pl.done(pods, stopped, nonFinal)
+	free := pl.free(pods, active, open)
+	create := pl.cr[:0]
+	if !stopped && free > 0 {
+		create = pl.creations(open, free, create)
+	}
+	pl.cr = create
+	actions := make([]Action, 0, len(pl.collect)+len(pl.del)+len(create))
+	actions = append(actions, pl.collect...)
+	actions = append(actions, pl.del...)
+	actions = append(actions, create...)
+	return Decision{Actions: actions, Done: done, Stopped: stopped}
+}
+
+// observe takes in the pods of this evaluation, sorted by attempt: it
+// absorbs the verdicts of those collected, and marks the cases of the
+// others pending (pl.pendingCases).
+func (pl *Planner) observe(pods []Pod) []Pod {
 	epoch := pl.epoch
-	byID := pl.ix.byID
 	pl.pods = append(pl.pods[:0], pods...)
 	pods = pl.pods
 	sort.SliceStable(pods, func(i, j int) bool { return pods[i].Attempt < pods[j].Attempt })
@@ -244,11 +276,14 @@ func (pl *Planner) Next(pods []Pod) Decision {
 			}
 		}
 	}
+	return pods
+}
 
-	// A case with a pod in flight is neither final nor ready, whatever
-	// its outcomes say.
-	failures := pl.failed
-	nonFinal := pl.wantPhase
+// inFlight counts the failures and, by phase, the cases not final, once
+// the cases with a pod in flight are taken as neither final nor ready,
+// whatever their outcomes say.
+func (pl *Planner) inFlight() (failures int, nonFinal [phases]int) {
+	failures, nonFinal = pl.failed, pl.wantPhase
 	for _, i := range pl.pendingCases {
 		st := &pl.states[i]
 		if !st.wants {
@@ -258,30 +293,25 @@ func (pl *Planner) Next(pods []Pod) Decision {
 			}
 		}
 	}
-	// open is the earliest phase with a case that is not final: only its
-	// units may get pods.
-	open := -1
-	for ph, n := range nonFinal {
-		if n > 0 {
-			open = ph
-			break
-		}
-	}
-	stopped := pl.spec.Stop || (pl.spec.MaxFailures > 0 && failures >= pl.spec.MaxFailures)
-	pl.stopped = stopped
+	return failures, nonFinal
+}
 
+// abandoned says a pod deleted before it finished, once stopped, is not
+// collected: its end is the stop's doing, not its test's.
+func abandoned(p Pod, stopped bool) bool { return stopped && p.Deleting && !p.Collected }
+
+// podActions sets pl.collect and pl.del, the collections and deletions the
+// pods want, and returns how many pods hold a slot.
+func (pl *Planner) podActions(pods []Pod, stopped bool) (active int) {
+	byID := pl.ix.byID
 	collect, del := pl.collect[:0], pl.del[:0]
-	active := 0
-	// Once stopped, a pod deleted before it finished is not collected:
-	// its end is the stop's doing, not its test's.
-	abandoned := func(p Pod) bool { return stopped && p.Deleting && !p.Collected }
 	for _, p := range pods {
 		switch {
 		case !p.Done && stopped && !p.Deleting:
 			del = append(del, Action{Kind: Delete, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
 		case !p.Done:
 			active++
-		case !p.Collected && !abandoned(p):
+		case !p.Collected && !abandoned(p, stopped):
 			collect = append(collect, Action{Kind: Collect, Case: firstCase(byID, p), Attempt: p.Attempt, Pod: p.Name})
 			if pl.spec.MaxFailures > 0 {
 				// Its verdict may stop the run: the next pod waits for it.
@@ -293,29 +323,39 @@ func (pl *Planner) Next(pods []Pod) Decision {
 		}
 	}
 	pl.collect, pl.del = collect, del
+	return active
+}
 
-	done := true
-	if stopped {
-		// A stopped case is final unless a pod of it is still awaited.
-		for _, p := range pods {
-			if p.Collected || abandoned(p) {
-				continue
-			}
-			for _, id := range p.CaseIDs() {
-				if i, ok := pl.caseAt[id]; ok {
-					pl.states[i].waitingAt = epoch
-					done = false
-				}
-			}
-		}
-	} else {
+// done says the run is over: stopped with no pod awaited (marking the cases
+// of those awaited), or every case final.
+func (pl *Planner) done(pods []Pod, stopped bool, nonFinal [phases]int) bool {
+	if !stopped {
 		for _, n := range nonFinal {
 			if n > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	// A stopped case is final unless a pod of it is still awaited.
+	done := true
+	for _, p := range pods {
+		if p.Collected || abandoned(p, stopped) {
+			continue
+		}
+		for _, id := range p.CaseIDs() {
+			if i, ok := pl.caseAt[id]; ok {
+				pl.states[i].waitingAt = pl.epoch
 				done = false
 			}
 		}
 	}
+	return done
+}
 
+// free is how many pods may be created now, with active pods holding
+// slots and open the phase whose units may get them.
+func (pl *Planner) free(pods []Pod, active, open int) int {
 	free := max(pl.parallelism-active, 0)
 	if open > 0 {
 		// An exclusive phase: one pod at a time, once every other pod of
@@ -323,21 +363,11 @@ func (pl *Planner) Next(pods []Pod) Decision {
 		free = min(free, 1)
 		for _, p := range pods {
 			if !p.Gone {
-				free = 0
-				break
+				return 0
 			}
 		}
 	}
-	create := pl.cr[:0]
-	if !stopped && free > 0 {
-		create = pl.creations(open, free, create)
-	}
-	pl.cr = create
-	actions := make([]Action, 0, len(collect)+len(del)+len(create))
-	actions = append(actions, collect...)
-	actions = append(actions, del...)
-	actions = append(actions, create...)
-	return Decision{Actions: actions, Done: done, Stopped: stopped}
+	return free
 }
 
 // creations appends to create the pods of the units with ready cases, in

@@ -18,6 +18,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	utilclock "k8s.io/utils/clock"
+
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -166,11 +168,13 @@ type Options struct {
 	// Verbose leaves the run's steps to the logger: text output keeps the
 	// verdict lines only.
 	Verbose bool
-	// Now is the clock; default time.Now.
+	// Now is the clock; default time.Now, or Clock's when Clock is set.
 	Now func() time.Time
 	// Refresh redraws the live line this often, so elapsed time and ETA
 	// move between results; zero redraws on events only.
 	Refresh time.Duration
+	// Clock makes the Refresh ticks; nil means the real clock.
+	Clock utilclock.WithTicker
 	// MaxFailureLines caps the lines of one failure printed live; zero
 	// means 60.
 	MaxFailureLines int
@@ -178,8 +182,11 @@ type Options struct {
 
 // New returns the printer for opts, writing to w.
 func New(w io.Writer, opts Options) Printer {
+	if opts.Clock == nil {
+		opts.Clock = utilclock.RealClock{}
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.MaxFailureLines <= 0 {
 		opts.MaxFailureLines = 60
@@ -392,13 +399,13 @@ type livePrinter struct {
 
 func (l *livePrinter) tick(every time.Duration) {
 	defer l.wg.Done()
-	t := time.NewTicker(every)
+	t := l.opts.Clock.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
-		case <-t.C:
+		case <-t.C():
 			l.Redraw()
 		}
 	}

@@ -12,6 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	utilclock "k8s.io/utils/clock"
+	testingclock "k8s.io/utils/clock/testing"
+
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -204,14 +207,41 @@ func TestLiveFailureIsCapped(t *testing.T) {
 
 func TestLiveRefreshesOnItsOwn(t *testing.T) {
 	var buf syncBuffer
-	p := New(&buf, Options{Terminal: true, Refresh: 5 * time.Millisecond})
+	clk := &stopClock{FakeClock: testingclock.NewFakeClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)), stopped: make(chan struct{})}
+	p := New(&buf, Options{Terminal: true, Refresh: 5 * time.Millisecond, Clock: clk})
 	p.Phase("discovering tests")
-	require.Eventually(t, func() bool { return strings.Count(buf.String(), "discovering tests...") >= 3 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool {
+		clk.Step(5 * time.Millisecond)
+		return strings.Count(buf.String(), "discovering tests...") >= 3
+	}, 5*time.Second, time.Millisecond)
 	p.Close()
 	n := len(buf.String())
-	time.Sleep(30 * time.Millisecond)
+	select {
+	case <-clk.stopped:
+	default:
+		t.Fatal("Close returned with the refresh ticker still running")
+	}
+	clk.Step(time.Minute)
 	assert.Equal(t, n, len(buf.String()), "nothing drawn after Close")
 }
+
+// stopClock is a fake clock whose ticker says when it is stopped (the fake
+// ticker's own Stop does nothing).
+type stopClock struct {
+	*testingclock.FakeClock
+	stopped chan struct{}
+}
+
+func (c *stopClock) NewTicker(d time.Duration) utilclock.Ticker {
+	return stopTicker{Ticker: c.FakeClock.NewTicker(d), stopped: c.stopped}
+}
+
+type stopTicker struct {
+	utilclock.Ticker
+	stopped chan struct{}
+}
+
+func (t stopTicker) Stop() { close(t.stopped) }
 
 func TestJSONEvents(t *testing.T) {
 	var buf bytes.Buffer

@@ -62,7 +62,7 @@ type collectedPod struct {
 // collect reads a finished pod's results, on a worker.
 func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 	opts := r.observeOptions()
-	at, _ := attempt.Collect(ctx, r.o.Client, p, 0, opts)
+	at, _ := attempt.CollectWithClock(ctx, r.o.clock, r.o.Client, p, 0, opts)
 	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := report.SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {

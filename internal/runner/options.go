@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -83,4 +84,7 @@ type Options struct {
 
 	// evaluated, if set, hears the pods of each evaluation (tests).
 	evaluated func([]plan.Pod)
+	// clock paces the wait for a running collector's block; nil means the
+	// real clock (tests).
+	clock clock.Clock
 }

@@ -221,7 +221,7 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 				return finish(err)
 			}
 		}
-		if r.last.Done {
+		if r.last.Done && r.deletesDispatched() {
 			return finish(nil)
 		}
 		select {

@@ -192,7 +192,7 @@ func TestRunCancelReturnsPartialResults(t *testing.T) {
 	client := fake.NewClientset()
 	k := &kubelet{t: t, client: client, run: 20 * time.Millisecond, exit: func(id string, _ int) int32 {
 		if id == "t.py::slow" {
-			time.Sleep(time.Hour)
+			<-ctx.Done() // runs until the run is cancelled
 		}
 		return 0
 	}}
@@ -241,9 +241,12 @@ func TestRunNativeCollectorEndsAtTestExit(t *testing.T) {
 		return 0
 	}}
 	k.start(ctx)
+	clk := newJumpClock()
+	start := clk.Now()
 	results, err := Run(ctx, Options{
 		Client: client, Namespace: "ns", RunID: "r3", Image: "img", NativeSidecar: true,
 		Cases: cases("t.py::passes", "t.py::fails"), Parallelism: 2, Resync: 20 * time.Millisecond,
+		clock: clk,
 	})
 	require.NoError(t, err)
 	require.Len(t, results, 2)
@@ -255,6 +258,7 @@ func TestRunNativeCollectorEndsAtTestExit(t *testing.T) {
 		// bounded while, then kept the outcome.
 		assert.ErrorIs(t, r.Attempts[0].ResultErr, transport.ErrNoBlock)
 	}
+	assert.GreaterOrEqual(t, clk.Since(start), attempt.BlockWait, "the reads were paced by the run's clock, to their bound")
 	left, err := client.CoreV1().Pods("ns").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, left.Items)

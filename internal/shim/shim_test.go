@@ -267,9 +267,15 @@ func TestRunDoneComesLast(t *testing.T) {
 		code, err := Run(context.Background(), []string{"sh", "-c", "exit " + strconv.Itoa(i%4)}, dir, &bytes.Buffer{}, &bytes.Buffer{}, Options{Env: os.Environ()})
 		require.NoError(t, err)
 		assert.Equal(t, i%4, code)
-		time.Sleep(time.Millisecond)
-		close(stop)
-		watching.Wait()
+		// The watcher returns once it has seen the marker Run left.
+		seen := make(chan struct{})
+		go func() { watching.Wait(); close(seen) }()
+		select {
+		case <-seen:
+		case <-time.After(10 * time.Second):
+			close(stop)
+			t.Fatal("no done marker after Run returned")
+		}
 		select {
 		case v := <-violations:
 			t.Fatal(v)

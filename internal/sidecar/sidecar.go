@@ -59,7 +59,23 @@ type Options struct {
 	// Logger receives progress records; nil discards them. It must not
 	// write to out.
 	Logger *slog.Logger
+	// Clock paces the polls and measures the linger; nil means the real
+	// clock. Tests step a fake one instead of sleeping.
+	Clock Clock
 }
+
+// Clock is the time as Run sees it. k8s.io/utils/clock's clocks are Clocks;
+// the collector does without the import (the pod binary stays small).
+type Clock interface {
+	Now() time.Time
+	// After is a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Run waits for resultsDir/done or for ctx to be cancelled, then writes one
 // transport block of the results to out. Cancellation is the normal end of a
@@ -76,10 +92,14 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = realClock{}
+	}
 
 	marker := filepath.Join(resultsDir, layout.DoneFile)
 	logger.Debug("waiting for the done marker", "path", marker)
-	if waitFor(ctx, opts.PollInterval, func() bool { return exists(marker) }) {
+	if waitFor(ctx, clk, opts.PollInterval, func() bool { return exists(marker) }) {
 		logger.Debug("done marker found")
 	} else {
 		logger.Info("stopped before the done marker appeared; shipping what there is")
@@ -92,10 +112,10 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	logger.Info("results shipped", "files", len(files))
 
 	if opts.LingerFile != "" {
-		shipped := time.Now()
-		waitFor(ctx, opts.PollInterval, func() bool {
+		shipped := clk.Now()
+		waitFor(ctx, clk, opts.PollInterval, func() bool {
 			d := readLinger(opts.LingerFile)
-			return d <= 0 || time.Since(shipped) >= d
+			return d <= 0 || clk.Now().Sub(shipped) >= d
 		})
 	}
 	if opts.Hold {
@@ -104,10 +124,10 @@ func Run(ctx context.Context, resultsDir string, out io.Writer, opts Options) er
 	return nil
 }
 
-// waitFor polls cond until it holds (true) or ctx is done (false).
-func waitFor(ctx context.Context, interval time.Duration, cond func() bool) bool {
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
+// waitFor polls cond until it holds (true) or ctx is done (false). Each
+// wait is asked of clk after cond was read, so a fake clock with a waiter
+// says the condition has been read at its current time.
+func waitFor(ctx context.Context, clk Clock, interval time.Duration, cond func() bool) bool {
 	for {
 		if cond() {
 			return true
@@ -115,7 +135,7 @@ func waitFor(ctx context.Context, interval time.Duration, cond func() bool) bool
 		select {
 		case <-ctx.Done():
 			return false
-		case <-ticker.C:
+		case <-clk.After(interval):
 		}
 	}
 }
@@ -163,14 +183,26 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 		files = append(files, transport.File{Name: layout.OutputFile, Data: data})
 	}
 
-	// At most transport.MaxArtifactFiles files are looked at, and kept while
-	// they stay under transport.MaxArtifactBytes in all; the rest are
-	// counted, never read.
+	files = append(files, collectArtifacts(resultsDir, maxRead, note)...)
+
+	if len(notes) > 0 {
+		logger.Warn("results incomplete", "notes", notes)
+		files = append(files, transport.File{Name: transport.TruncatedFile, Data: []byte(strings.Join(notes, "\n") + "\n")})
+	}
+	return files
+}
+
+// collectArtifacts reads the artifacts the test wrote, each at most maxRead
+// bytes. At most transport.MaxArtifactFiles files are looked at, and kept
+// while they stay under transport.MaxArtifactBytes in all; the rest are
+// counted, never read, and noted.
+func collectArtifacts(resultsDir string, maxRead int, note func(string, ...any)) []transport.File {
+	var files []transport.File
 	artifactsName := strings.TrimPrefix(layout.ArtifactsDir, layout.ResultsDir+"/")
 	root := filepath.Join(resultsDir, artifactsName)
 	var seen, overCount int
 	var kept int64
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == root {
 			return fs.SkipAll
 		}
@@ -219,11 +251,6 @@ func collect(resultsDir string, maxRead int, logger *slog.Logger) []transport.Fi
 	}
 	if overCount > 0 {
 		note("skipped %d artifact files over the limit of %d files per test", overCount, transport.MaxArtifactFiles)
-	}
-
-	if len(notes) > 0 {
-		logger.Warn("results incomplete", "notes", notes)
-		files = append(files, transport.File{Name: transport.TruncatedFile, Data: []byte(strings.Join(notes, "\n") + "\n")})
 	}
 	return files
 }

@@ -14,7 +14,42 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
+	testingclock "k8s.io/utils/clock/testing"
 )
+
+// waitClock is a fake clock that says when Run starts a wait: every wait is
+// announced on waiting once it is registered, so Run has read what it polls
+// (the marker, the linger file) at the clock's current time, and the test
+// steps the clock only then. Run blocks until the test takes the
+// announcement, so the two move in lock step and nothing depends on how fast
+// the machine is.
+type waitClock struct {
+	*testingclock.FakeClock
+	waiting chan struct{}
+}
+
+func newWaitClock() *waitClock {
+	return &waitClock{FakeClock: testingclock.NewFakeClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)), waiting: make(chan struct{})}
+}
+
+func (c *waitClock) After(d time.Duration) <-chan time.Time {
+	ch := c.FakeClock.After(d)
+	c.waiting <- struct{}{}
+	return ch
+}
+
+// awaitWait returns once Run waits on c, failing the test if Run returns
+// first or takes more than a minute of real time to get there.
+func awaitWait(t *testing.T, c *waitClock, returned <-chan error) {
+	t.Helper()
+	select {
+	case <-c.waiting:
+	case err := <-returned:
+		t.Fatalf("Run returned (%v) instead of waiting", err)
+	case <-time.After(time.Minute):
+		t.Fatal("Run never waited")
+	}
+}
 
 // logBuffer stands for the sidecar's log: safe to read while Run writes,
 // and it says when the first write arrived.
@@ -89,15 +124,19 @@ func TestRunShipsWhenTheMarkerAppears(t *testing.T) {
 	testResults(t, dir)
 	out := newLogBuffer()
 	returned := make(chan error, 1)
-	go func() { returned <- Run(context.Background(), dir, out, Options{PollInterval: 5 * time.Millisecond}) }()
+	clk := newWaitClock()
+	go func() {
+		returned <- Run(context.Background(), dir, out, Options{PollInterval: 5 * time.Millisecond, Clock: clk})
+	}()
 
-	time.Sleep(50 * time.Millisecond)
+	awaitWait(t, clk, returned) // Run has looked for the marker and found none
 	select {
 	case <-out.written:
 		t.Fatal("shipped before the marker")
 	default:
 	}
 	finish(t, dir)
+	clk.Step(5 * time.Millisecond)
 
 	select {
 	case err := <-returned:
@@ -148,8 +187,9 @@ func TestRunShipsOnCancelWithoutTheMarker(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			out := newLogBuffer()
 			returned := make(chan error, 1)
-			go func() { returned <- Run(ctx, dir, out, Options{PollInterval: 5 * time.Millisecond}) }()
-			time.Sleep(30 * time.Millisecond)
+			clk := newWaitClock()
+			go func() { returned <- Run(ctx, dir, out, Options{PollInterval: 5 * time.Millisecond, Clock: clk}) }()
+			awaitWait(t, clk, returned) // waiting for the marker
 			cancel()
 			select {
 			case err := <-returned:
@@ -237,24 +277,29 @@ func TestRunDefaultLimit(t *testing.T) {
 	assert.Contains(t, decodeLog(t, out.Bytes()), "output.txt")
 }
 
+// TestRunLinger measures the linger on a fake clock stepped one poll at a
+// time whenever Run waits, so its bounds are exact: it ends at the first poll
+// that sees its duration passed, or the file changed, and at once when
+// cancelled.
 func TestRunLinger(t *testing.T) {
+	const poll = 10 * time.Millisecond
 	tests := []struct {
 		name    string
 		content *string // nil: no file
-		change  *string // written after 150 ms, when set
-		cancel  bool    // ctx cancelled after 150 ms
+		change  *string // written once the linger has lasted 150 ms, when set
+		cancel  bool    // ctx cancelled once the linger has lasted 150 ms
 		atLeast time.Duration
 		atMost  time.Duration
 	}{
-		{name: "duration", content: ptr("300ms"), atLeast: 300 * time.Millisecond, atMost: 3 * time.Second},
-		{name: "seconds as a number, quoted", content: ptr(`"1"`), atLeast: time.Second, atMost: 4 * time.Second},
-		{name: "zero", content: ptr("0"), atMost: time.Second},
-		{name: "empty", content: ptr(""), atMost: time.Second},
-		{name: "unreadable value", content: ptr("a while"), atMost: time.Second},
-		{name: "no file", atMost: time.Second},
-		{name: "set to zero while lingering", content: ptr("1m"), change: ptr("0"), atLeast: 150 * time.Millisecond, atMost: 3 * time.Second},
-		{name: "emptied while lingering", content: ptr("1m"), change: ptr(""), atLeast: 150 * time.Millisecond, atMost: 3 * time.Second},
-		{name: "cancelled while lingering", content: ptr("1m"), cancel: true, atLeast: 150 * time.Millisecond, atMost: 3 * time.Second},
+		{name: "duration", content: ptr("300ms"), atLeast: 300 * time.Millisecond, atMost: 300 * time.Millisecond},
+		{name: "seconds as a number, quoted", content: ptr(`"1"`), atLeast: time.Second, atMost: time.Second},
+		{name: "zero", content: ptr("0"), atMost: 0},
+		{name: "empty", content: ptr(""), atMost: 0},
+		{name: "unreadable value", content: ptr("a while"), atMost: 0},
+		{name: "no file", atMost: 0},
+		{name: "set to zero while lingering", content: ptr("1m"), change: ptr("0"), atLeast: 150 * time.Millisecond, atMost: 150*time.Millisecond + poll},
+		{name: "emptied while lingering", content: ptr("1m"), change: ptr(""), atLeast: 150 * time.Millisecond, atMost: 150*time.Millisecond + poll},
+		{name: "cancelled while lingering", content: ptr("1m"), cancel: true, atLeast: 150 * time.Millisecond, atMost: 150 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,18 +311,40 @@ func TestRunLinger(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			if tt.cancel {
-				time.AfterFunc(150*time.Millisecond, cancel)
-			}
-			if tt.change != nil {
-				time.AfterFunc(150*time.Millisecond, func() { _ = os.WriteFile(linger, []byte(*tt.change), 0o644) })
-			}
 			out := newLogBuffer()
-			start := time.Now()
-			require.NoError(t, Run(ctx, dir, out, Options{LingerFile: linger, PollInterval: 10 * time.Millisecond}))
-			elapsed := time.Since(start)
+			clk := newWaitClock()
+			start := clk.Now()
+			returned := make(chan error, 1)
+			go func() {
+				returned <- Run(ctx, dir, out, Options{LingerFile: linger, PollInterval: poll, Clock: clk})
+			}()
+
+			deadline := time.After(time.Minute) // real time: a hang, not a pace
+			var elapsed time.Duration
+		drive:
+			for {
+				select {
+				case err := <-returned:
+					require.NoError(t, err)
+					elapsed = clk.Since(start)
+					break drive
+				case <-clk.waiting:
+				case <-deadline:
+					t.Fatalf("Run still lingers after %s of fake time", clk.Since(start))
+				}
+				if clk.Since(start) >= 150*time.Millisecond {
+					if tt.change != nil {
+						require.NoError(t, os.WriteFile(linger, []byte(*tt.change), 0o644))
+					}
+					if tt.cancel {
+						cancel()
+						continue // not stepped: cancellation alone must end it
+					}
+				}
+				clk.Step(poll)
+			}
 			assert.GreaterOrEqual(t, elapsed, tt.atLeast)
-			assert.Less(t, elapsed, tt.atMost)
+			assert.LessOrEqual(t, elapsed, tt.atMost)
 			decodeLog(t, out.Bytes())
 		})
 	}

@@ -63,7 +63,11 @@ func TestDecodeArtifactBomb(t *testing.T) {
 	require.NoError(t, err)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("decoding: %.0f allocations, %d MiB allocated (two runs)", allocs, allocated>>20)
-	assert.Less(t, allocated/2, uint64(64<<20), "bytes allocated by one decode")
+	if !raceEnabled {
+		// The bound is the plain build's: make unit runs this test again
+		// without the race detector, whose runtime allocates besides.
+		assert.Less(t, allocated/2, uint64(64<<20), "bytes allocated by one decode")
+	}
 
 	n, _ := countArtifacts(files)
 	assert.Equal(t, MaxArtifactFiles, n)

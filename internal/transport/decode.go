@@ -230,19 +230,25 @@ func unpack(payload []byte, limits Limits) ([]File, error) {
 	if overCount > 0 {
 		notes = append(notes, fmt.Sprintf("decoder dropped %d artifact files over the limit of %d files per test", overCount, MaxArtifactFiles))
 	}
-	if len(notes) > 0 {
-		add := []byte(strings.Join(notes, "\n") + "\n")
-		if truncated < 0 {
-			files = append(files, File{Name: TruncatedFile, Data: add, Mode: 0o644})
-		} else {
-			f := &files[truncated]
-			if len(f.Data) > 0 && !bytes.HasSuffix(f.Data, []byte("\n")) {
-				f.Data = append(f.Data, '\n')
-			}
-			f.Data = append(f.Data, add...)
-		}
+	return withNotes(files, truncated, notes), nil
+}
+
+// withNotes adds the decoder's notes to the TRUNCATED file, files[truncated],
+// or as a new one when truncated is negative.
+func withNotes(files []File, truncated int, notes []string) []File {
+	if len(notes) == 0 {
+		return files
 	}
-	return files, nil
+	add := []byte(strings.Join(notes, "\n") + "\n")
+	if truncated < 0 {
+		return append(files, File{Name: TruncatedFile, Data: add, Mode: 0o644})
+	}
+	f := &files[truncated]
+	if len(f.Data) > 0 && !bytes.HasSuffix(f.Data, []byte("\n")) {
+		f.Data = append(f.Data, '\n')
+	}
+	f.Data = append(f.Data, add...)
+	return files
 }
 
 // readEntry reads one file within limits and what is left of keep, through

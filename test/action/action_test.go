@@ -7,15 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,60 +22,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 const (
-	headSHA  = "4f1e0cafe0000000000000000000000000000001"
-	mergeSHA = "9a9a9a9a00000000000000000000000000000002"
+	headSHA  = support.HeadSHA
+	mergeSHA = support.MergeSHA
 	token    = "ghs_e2eActionTokenThatMustNeverShow012345"
 )
 
-// githubAPI is a fake of the GitHub API that records the Checks API
-// requests, listening on the machine's address on the job's network.
-type githubAPI struct {
-	url      string
-	mu       sync.Mutex
-	requests []apiRequest
-}
-
-type apiRequest struct {
-	Method, Path, Auth string
-	Body               map[string]any
-}
-
-func newGitHubAPI(t *testing.T, addr string, refuse bool) *githubAPI {
-	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
-	require.NoError(t, err)
-	api := &githubAPI{url: "http://" + l.Addr().String()}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
-		req := apiRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization")}
-		_ = json.Unmarshal(b, &req.Body)
-		api.mu.Lock()
-		api.requests = append(api.requests, req)
-		api.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case refuse:
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = io.WriteString(w, `{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/checks/runs#create-a-check-run"}`)
-		case r.Method == http.MethodPost:
-			w.WriteHeader(http.StatusCreated)
-			_, _ = io.WriteString(w, `{"id": 7, "html_url": "https://github.example/o/r/runs/7"}`)
-		default:
-			_, _ = io.WriteString(w, `{"id": 7, "html_url": "https://github.example/o/r/runs/7"}`)
-		}
-	})}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return api
-}
-
-func (a *githubAPI) got() []apiRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]apiRequest(nil), a.requests...)
+// newGitHubAPI starts a fake GitHub API on addr, the machine's address on
+// the job's network, where the action's container reaches it.
+func newGitHubAPI(t *testing.T, addr string, refuse bool) *support.GitHubAPI {
+	return support.NewGitHubAPI(t, addr, refuse)
 }
 
 // job is one job's runner directories and network, and the step that runs
@@ -151,7 +106,7 @@ func newJob(t *testing.T, project string) *job {
 // inputs are the step's INPUT_ variables: every input of action.yml with
 // its default, then the step's with:, as the runner sets them.
 func inputs(t *testing.T, with map[string]string) map[string]string {
-	b, err := os.ReadFile(filepath.Join(repoRoot(), "action.yml"))
+	b, err := os.ReadFile(filepath.Join(support.RepoRoot(), "action.yml"))
 	require.NoError(t, err)
 	var meta struct {
 		Inputs map[string]struct {
@@ -286,36 +241,11 @@ func kindRegistryName(ref string) string {
 // name it.
 const kindRegistry = "kind-registry:5000"
 
-func readOutputs(t *testing.T, path string) map[string]string {
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	out := map[string]string{}
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i < len(lines); i++ {
-		name, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			continue
-		}
-		var val []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			val = append(val, lines[i])
-		}
-		out[name] = strings.Join(val, "\n")
-	}
-	return out
-}
+func readOutputs(t *testing.T, path string) map[string]string { return support.ReadOutputs(t, path) }
 
 func requireNoPods(t *testing.T, ns string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pods, err := s.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: k8s.LabelManagedBy + "=" + k8s.ManagedBy})
-	require.NoError(t, err)
-	var names []string
-	for _, p := range pods.Items {
-		names = append(names, p.Name)
-	}
-	assert.Empty(t, names, "pods left behind in %s", ns)
+	support.RequireNoRunPods(t, s.client, ns)
 }
 
 func requireNoContainer(t *testing.T, j *job) {
@@ -339,7 +269,7 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	with["junit_path"] = "reports/junit.xml"
 	before := s.registryConns.Load()
 
-	cmd := j.dockerRun(ctx, t, api.url, with)
+	cmd := j.dockerRun(ctx, t, api.URL, with)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -375,7 +305,7 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 	assert.Contains(t, string(summary), "### ❌ k8s-testrun: ")
 	assert.Contains(t, string(summary), "| **Total** | **61** |")
 
-	reqs := api.got()
+	reqs := api.Got()
 	require.GreaterOrEqual(t, len(reqs), 4, "create, two batches of annotations, completion")
 	create := reqs[0]
 	assert.Equal(t, "POST", create.Method)
@@ -411,20 +341,20 @@ func TestActionAsGitHubRunsIt(t *testing.T) {
 // fork's pull request: the API answers 403, the step does not fail for it
 // and the failures become workflow-command annotations in the log.
 func TestActionFromAFork(t *testing.T) {
-	j := newJob(t, filepath.Join(repoRoot(), "testdata", "injection"))
+	j := newJob(t, filepath.Join(support.RepoRoot(), "testdata", "injection"))
 	api := newGitHubAPI(t, j.gateway, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	with := commonInputs(j, "injection")
 	with["fail_on"] = "errors"
 
-	cmd := j.dockerRun(ctx, t, api.url, with)
+	cmd := j.dockerRun(ctx, t, api.URL, with)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	t.Logf("exit %d\nstderr:\n%s", cmd.ProcessState.ExitCode(), lastLines(stderr.String(), 30))
 	require.NoError(t, err, "a read-only token never fails the step, and fail_on=errors tolerates the failing test\nstdout:\n%s", lastLines(stdout.String(), 40))
-	reqs := api.got()
+	reqs := api.Got()
 	require.Len(t, reqs, 1, "one create, refused, and nothing after")
 	assert.Equal(t, headSHA, reqs[0].Body["head_sha"])
 
@@ -458,11 +388,11 @@ func TestActionFromAFork(t *testing.T) {
 // kill. The action ends before the SIGTERM: the check run is cancelled,
 // the partial report and outputs are written and no pod is left.
 func TestActionCancelled(t *testing.T) {
-	j := newJob(t, filepath.Join(repoRoot(), "testdata", "slow"))
+	j := newJob(t, filepath.Join(support.RepoRoot(), "testdata", "slow"))
 	api := newGitHubAPI(t, j.gateway, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := j.dockerRun(ctx, t, api.url, commonInputs(j, "slow"))
+	cmd := j.dockerRun(ctx, t, api.URL, commonInputs(j, "slow"))
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	var stderr strings.Builder
@@ -507,7 +437,7 @@ func TestActionCancelled(t *testing.T) {
 	assert.Equal(t, 2, cmd.ProcessState.ExitCode(), "the container's exit code, through docker run")
 	requireNoPods(t, j.namespace)
 
-	reqs := api.got()
+	reqs := api.Got()
 	require.NotEmpty(t, reqs)
 	last := reqs[len(reqs)-1]
 	assert.Equal(t, "completed", last.Body["status"])

@@ -45,6 +45,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/hack/cluster/rootfs"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 const (
@@ -145,7 +146,7 @@ func (s *suite) setUp(ctx context.Context, cleanups *[]func()) error {
 	start = time.Now()
 	if _, err := docker(ctx, nil, "build",
 		"--build-arg", "GO_IMAGE="+goStandIn, "--build-arg", "RUNTIME_IMAGE="+debianStand,
-		"-t", actionImage, "-f", filepath.Join(repoRoot(), "Dockerfile"), repoRoot()); err != nil {
+		"-t", actionImage, "-f", filepath.Join(support.RepoRoot(), "Dockerfile"), support.RepoRoot()); err != nil {
 		return err
 	}
 	s.buildTook = time.Since(start)
@@ -315,7 +316,7 @@ func relayImage(ctx context.Context) error {
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "hack-docker")
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./hack/docker")
-	build.Dir, build.Env = repoRoot(), append(os.Environ(), "CGO_ENABLED=0")
+	build.Dir, build.Env = support.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building hack/docker: %w\n%s", err, out)
 	}
@@ -402,9 +403,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func repoRoot() string {
-	wd, _ := os.Getwd()
-	return filepath.Clean(filepath.Join(wd, "..", ".."))
 }

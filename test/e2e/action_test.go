@@ -4,15 +4,11 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,53 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
-
-// checksAPI is a GitHub API that records the Checks API requests it gets.
-type checksAPI struct {
-	mu       sync.Mutex
-	requests []checksRequest
-	// refuse answers every request 403 as GitHub does for a fork's token.
-	refuse bool
-}
-
-type checksRequest struct {
-	Method, Path, Auth string
-	Body               map[string]any
-	// Raw is the body as sent.
-	Raw string
-}
-
-func newChecksAPI(t *testing.T, refuse bool) (*checksAPI, *httptest.Server) {
-	api := &checksAPI{refuse: refuse}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		req := checksRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Raw: string(b)}
-		_ = json.Unmarshal(b, &req.Body)
-		api.mu.Lock()
-		api.requests = append(api.requests, req)
-		api.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case api.refuse:
-			w.WriteHeader(http.StatusForbidden)
-			_, _ = io.WriteString(w, `{"message":"Resource not accessible by integration","documentation_url":"https://docs.github.com/rest/checks/runs#create-a-check-run"}`)
-		case r.Method == http.MethodPost:
-			w.WriteHeader(http.StatusCreated)
-			_, _ = io.WriteString(w, `{"id": 7, "html_url": "https://github.example/o/r/runs/7"}`)
-		default:
-			_, _ = io.WriteString(w, `{"id": 7, "html_url": "https://github.example/o/r/runs/7"}`)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return api, srv
-}
-
-func (a *checksAPI) got() []checksRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]checksRequest(nil), a.requests...)
-}
 
 // step is one action step's files and environment, as a runner sets them.
 type step struct {
@@ -75,8 +26,8 @@ type step struct {
 }
 
 const (
-	headSHA  = "4f1e0cafe0000000000000000000000000000001"
-	mergeSHA = "9a9a9a9a00000000000000000000000000000002"
+	headSHA  = support.HeadSHA
+	mergeSHA = support.MergeSHA
 	token    = "ghs_e2eTokenThatMustNeverShow0123456789"
 )
 
@@ -109,7 +60,7 @@ func (c *Cluster) actionStep(t *testing.T, apiURL, ns, project string, inputs ma
 		"GITHUB_SHA=" + mergeSHA, "GITHUB_REPOSITORY=o/r", "GITHUB_REPOSITORY_OWNER=o",
 		"GITHUB_API_URL=" + apiURL, "GITHUB_SERVER_URL=https://github.example",
 		"GITHUB_RUN_ID=99", "GITHUB_RUN_ATTEMPT=1",
-		"GITHUB_WORKSPACE=" + repoRoot(),
+		"GITHUB_WORKSPACE=" + support.RepoRoot(),
 		"GITHUB_OUTPUT=" + s.output, "GITHUB_STEP_SUMMARY=" + s.summary,
 		// The action must not lean on the registry variable the CLI reads.
 		"K8S_TESTRUN_REGISTRY=",
@@ -123,23 +74,13 @@ func (c *Cluster) actionStep(t *testing.T, apiURL, ns, project string, inputs ma
 }
 
 // readOutputs parses GITHUB_OUTPUT's name<<DELIMITER blocks.
-func readOutputs(t *testing.T, path string) map[string]string {
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	out := map[string]string{}
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i < len(lines); i++ {
-		name, delim, ok := strings.Cut(lines[i], "<<")
-		if !ok {
-			continue
-		}
-		var val []string
-		for i++; i < len(lines) && lines[i] != delim; i++ {
-			val = append(val, lines[i])
-		}
-		out[name] = strings.Join(val, "\n")
-	}
-	return out
+func readOutputs(t *testing.T, path string) map[string]string { return support.ReadOutputs(t, path) }
+
+// newChecksAPI starts a fake GitHub API on this machine, which runs the
+// action.
+func newChecksAPI(t *testing.T, refuse bool) (api, srv *support.GitHubAPI) {
+	api = support.NewGitHubAPI(t, "127.0.0.1", refuse)
+	return api, api
 }
 
 // unfenced returns the lines of a step's log that the runner would read for
@@ -226,7 +167,7 @@ func TestActionReportsToGitHub(t *testing.T) {
 		assert.Contains(t, string(summary), want)
 	}
 
-	reqs := api.got()
+	reqs := api.Got()
 	require.GreaterOrEqual(t, len(reqs), 3, "create, annotations, completion")
 	create := reqs[0]
 	assert.Equal(t, "POST", create.Method)
@@ -281,7 +222,7 @@ func TestActionFromAForkIsSafe(t *testing.T) {
 
 	res := c.RunCLI(Context(t, 5*time.Minute), t, s.env, "action")
 	assert.Equal(t, 0, res.Exit, "a read-only token never fails the step, and fail_on=errors tolerates test failures")
-	assert.Len(t, api.got(), 1, "one create, refused, and nothing after")
+	assert.Len(t, api.Got(), 1, "one create, refused, and nothing after")
 
 	outside, inside := unfenced(t, res.Stdout)
 	all := strings.Join(inside, "\n")
@@ -371,7 +312,7 @@ func TestActionCancelled(t *testing.T) {
 	assert.Less(t, exited, 7500*time.Millisecond, "done before GitHub's SIGTERM")
 	c.RequireNoRunPods(t, ns)
 
-	reqs := api.got()
+	reqs := api.Got()
 	require.NotEmpty(t, reqs)
 	done := reqs[len(reqs)-1]
 	assert.Equal(t, "completed", done.Body["status"])

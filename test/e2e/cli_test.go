@@ -23,9 +23,8 @@ import (
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // EnvBinary names a prebuilt k8s-testrun binary, with k8s-testrun-pod beside
@@ -53,7 +52,7 @@ func Binary(t testing.TB) string {
 		binPath = filepath.Join(dir, "k8s-testrun")
 		for out, pkg := range map[string]string{binPath: "./cmd/action", filepath.Join(dir, "k8s-testrun-pod"): "./cmd/k8s-testrun-pod"} {
 			cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-			cmd.Dir = repoRoot()
+			cmd.Dir = support.RepoRoot()
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if b, err := cmd.CombinedOutput(); err != nil {
 				buildErr = errors.New(string(b))
@@ -65,13 +64,8 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
 // Testdata returns the path of a project under testdata/.
-func Testdata(name string) string { return filepath.Join(repoRoot(), "testdata", name) }
+func Testdata(name string) string { return filepath.Join(support.RepoRoot(), "testdata", name) }
 
 // CLIResult is one finished k8s-testrun process.
 type CLIResult struct {
@@ -117,15 +111,7 @@ func (c *Cluster) Repository(t testing.TB) string {
 // namespace.
 func (c *Cluster) RequireNoRunPods(t testing.TB, namespace string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	pods, err := c.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: k8s.LabelManagedBy + "=" + k8s.ManagedBy})
-	require.NoError(t, err)
-	var names []string
-	for _, p := range pods.Items {
-		names = append(names, p.Name)
-	}
-	assert.Empty(t, names, "pods left behind in %s", namespace)
+	support.RequireNoRunPods(t, c.Client, namespace)
 }
 
 // sampleTests are the test ids of testdata/sample.

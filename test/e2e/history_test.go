@@ -164,7 +164,7 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 			"**New failures:** `" + nowFailing + "`", "**Fixed:** `" + nowFixed + "`"} {
 			assert.Contains(t, string(summary), want)
 		}
-		reqs := api.got()
+		reqs := api.Got()
 		require.GreaterOrEqual(t, len(reqs), 3)
 		var newTitles, titles []string
 		for _, r := range reqs[1 : len(reqs)-1] {
@@ -190,7 +190,7 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 		summary, err = os.ReadFile(s.summary)
 		require.NoError(t, err)
 		assert.Contains(t, string(summary), "| 🆕❌ New failures | 0 |")
-		reqs = api.got()
+		reqs = api.Got()
 		require.GreaterOrEqual(t, len(reqs), 2)
 		assert.Equal(t, "neutral", reqs[len(reqs)-1].Body["conclusion"])
 	})

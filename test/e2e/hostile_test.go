@@ -39,6 +39,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // Where the hostile project's impostors and build backend leave their
@@ -349,9 +350,9 @@ func requireOnlyOurMarkup(t *testing.T, what, md string) {
 }
 
 // summaries are the check run's Markdown texts the requests carried.
-func checkRunSummaries(api *checksAPI) []string {
+func checkRunSummaries(api *support.GitHubAPI) []string {
 	var out []string
-	for _, r := range api.got() {
+	for _, r := range api.Got() {
 		var req struct {
 			Output struct{ Summary, Text string } `json:"output"`
 		}
@@ -364,7 +365,7 @@ func checkRunSummaries(api *checksAPI) []string {
 
 // requireNothingLeaked checks everything an action run left for a reader:
 // its log, its outputs, its summary and what it sent to GitHub.
-func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api *checksAPI) {
+func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api *support.GitHubAPI) {
 	t.Helper()
 	h.requireNoMarker(t)
 	h.requireNoSecret(t, "stdout", res.Stdout)
@@ -382,7 +383,7 @@ func (h *hostile) requireNothingLeaked(t *testing.T, res hostileRun, s step, api
 	md, err := os.ReadFile(s.summary)
 	require.NoError(t, err)
 	requireOnlyOurMarkup(t, "the step summary", string(md))
-	for i, r := range api.got() {
+	for i, r := range api.Got() {
 		h.requireNoSecret(t, fmt.Sprintf("request %d to the GitHub API", i+1), r.Method+" "+r.Path+"\n"+r.Raw)
 		// JSON escapes some characters; the decoded strings are what GitHub
 		// shows.

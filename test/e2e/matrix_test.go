@@ -134,7 +134,7 @@ func TestActionRuntimeMatrix(t *testing.T) {
 	assert.Equal(t, "6", readOutputs(t, s.output)["total"], "totals count every base")
 
 	var titles []string
-	for _, r := range api.got() {
+	for _, r := range api.Got() {
 		out, ok := r.Body["output"].(map[string]any)
 		if !ok {
 			continue

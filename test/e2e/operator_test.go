@@ -29,6 +29,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // EnvKubectl names the kubectl the operator tests use; without it, the one
@@ -56,9 +57,9 @@ func operatorOverlay() string {
 
 func overlayDir(overlay string) string {
 	if overlay == "local" {
-		return filepath.Join(repoRoot(), "manifests", "overlays", "local")
+		return filepath.Join(support.RepoRoot(), "manifests", "overlays", "local")
 	}
-	return filepath.Join(repoRoot(), "manifests", overlay)
+	return filepath.Join(support.RepoRoot(), "manifests", overlay)
 }
 
 // opEnv is the operator installed in the cluster from its own image, which

@@ -105,7 +105,7 @@ func TestQuarantine(t *testing.T) {
 		assert.Contains(t, string(summary), "```mermaid\ngantt\n")
 		assert.NotRegexp(t, `(?m)^    \w+ :(\w+, )?-\d`, string(summary))
 
-		reqs := api.got()
+		reqs := api.Got()
 		require.GreaterOrEqual(t, len(reqs), 3)
 		var levels []string
 		for _, r := range reqs[1 : len(reqs)-1] {
@@ -144,7 +144,7 @@ func TestQuarantine(t *testing.T) {
 		assert.NotContains(t, string(summary), "🔒 Quarantined")
 		assert.Contains(t, string(summary), "quarantine expired after "+yesterday)
 
-		reqs := api.got()
+		reqs := api.Got()
 		require.GreaterOrEqual(t, len(reqs), 3)
 		n := 0
 		for _, r := range reqs[1 : len(reqs)-1] {
