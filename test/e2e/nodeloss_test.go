@@ -55,14 +55,13 @@ func (c *Cluster) newFakeNode(ctx context.Context, t *testing.T, name string) *f
 		_ = c.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Delete(ctx, name, metav1.DeleteOptions{})
 	})
 	f := &fakeNode{name: name, c: c}
-	n, err = c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	require.NoError(t, err)
-	n.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: qty("64"), corev1.ResourceMemory: qty("256Gi"), corev1.ResourcePods: qty("110")}
-	n.Status.Allocatable = n.Status.Capacity
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-		LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	f.update(ctx, t, func(n *corev1.Node) bool {
+		n.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: qty("64"), corev1.ResourceMemory: qty("256Gi"), corev1.ResourcePods: qty("110")}
+		n.Status.Allocatable = n.Status.Capacity
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+			LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		return true
+	})
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(name), LeaseDurationSeconds: ptr.To(int32(40)), RenewTime: ptr.To(metav1.NowMicro())}}
 	_, err = c.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, lease, metav1.CreateOptions{})
@@ -98,6 +97,7 @@ func (f *fakeNode) update(ctx context.Context, t *testing.T, change func(*corev1
 		if err == nil {
 			return
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("updating node %s failed", f.name)
 }
