@@ -44,7 +44,7 @@ func (r *run) gone(live map[string]*corev1.Pod, now time.Time) []plan.Pod {
 			delete(r.vanished, name)
 			continue
 		}
-		obs := k8s.Observe(p, now, r.observeOptions())
+		obs := r.observe(p, now)
 		obs.Deleting = true
 		out = append(out, obs)
 	}
@@ -60,9 +60,16 @@ type collectedPod struct {
 }
 
 // collect reads a finished pod's results, on a worker.
-func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
+// An attempt lost with its node (lost non-nil) is not read: its node no
+// longer serves the log.
+func (r *run) collect(ctx context.Context, p *corev1.Pod, lost *plan.Outcome) collectedPod {
 	opts := r.observeOptions()
-	at, _ := attempt.CollectWithClock(ctx, r.o.clock, r.o.Client, p, 0, opts)
+	var at attempt.Attempt
+	if lost != nil {
+		at = lostAttempt(p, *lost, time.Now())
+	} else {
+		at, _ = attempt.CollectWithClock(ctx, r.o.clock, r.o.Client, p, 0, opts)
+	}
 	at.ResultErr = keepError(at.ResultErr)
 	if r.o.CoverageDir != "" {
 		if err := report.SaveCoverage(r.o.CoverageDir, p.Name, at.Results.Coverage); err != nil {
@@ -97,7 +104,8 @@ func (r *run) collect(ctx context.Context, p *corev1.Pod) collectedPod {
 
 // finishCollect records a collected pod, on the loop.
 func (r *run) finishCollect(p *corev1.Pod, c collectedPod) {
-	obs := k8s.Observe(p, time.Now(), r.observeOptions())
+	obs := r.observe(p, time.Now())
+	delete(r.lost, p.Name)
 	obs.Collected = true
 	obs.Deleting = obs.Deleting || r.deleting[p.Name]
 	tl := r.timeline(p.Name)

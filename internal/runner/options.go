@@ -64,6 +64,11 @@ type Options struct {
 	// Units group the cases into pods (see plan.Spec); nil runs one pod
 	// per case.
 	Units []plan.Unit
+	// NodeLostAfter is how long a node's Ready condition stays Unknown or
+	// False before the run ends its pods there as NodeLost and runs their
+	// tests again; zero means k8s.DefaultNodeLostAfter, below zero the
+	// nodes are not watched.
+	NodeLostAfter time.Duration
 	// Workers bounds the API calls in flight (pod creates, log reads,
 	// deletes); zero means the parallelism, at least 4 and at most 32.
 	Workers int

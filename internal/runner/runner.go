@@ -41,6 +41,9 @@ func Run(ctx context.Context, o Options) ([]report.CaseResult, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.NodeLostAfter == 0 {
+		o.NodeLostAfter = k8s.DefaultNodeLostAfter
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = min(max(4, o.Parallelism), maxWorkers)
@@ -57,6 +60,7 @@ func Run(ctx context.Context, o Options) ([]report.CaseResult, error) {
 		seen:       map[string]*corev1.Pod{},
 		vanished:   map[string]*corev1.Pod{},
 		outcomes:   map[string]int{},
+		lost:       map[string]plan.Outcome{},
 		reads:      make(chan struct{}, workers),
 		calls:      make(chan struct{}, workers),
 		wake:       make(chan struct{}, 1),
@@ -109,6 +113,10 @@ type run struct {
 	outcomes map[string]int
 	planner  *plan.Planner
 	last     plan.Decision
+	// nodes follows the nodes' readiness; nil when they cannot be watched.
+	nodes *k8s.NodeWatcher
+	// lost holds the outcome of each uncollected pod ended with its node.
+	lost map[string]plan.Outcome
 
 	// The decision loop never waits on the API server: its calls run on
 	// workers and hand their results back as completions, which only the
@@ -140,6 +148,10 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	defer func() { stop(); w.Shutdown() }()
 	if err := w.Start(wctx); err != nil {
 		return nil, fmt.Errorf("watching pods of run %s: %w", r.o.RunID, err)
+	}
+	nodeChanged := r.watchNodes(wctx)
+	if r.nodes != nil {
+		defer r.nodes.Shutdown()
 	}
 	// Whatever ends the loop, the calls in flight finish first and their
 	// results are kept.
@@ -174,7 +186,7 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 				continue
 			}
 			r.seen[p.Name] = p
-			obs := k8s.Observe(p, now, r.observeOptions())
+			obs := r.observe(p, now)
 			obs.Deleting = obs.Deleting || r.deleting[p.Name]
 			if obs.Done {
 				if tl := r.timeline(p.Name); tl.Seen.IsZero() {
@@ -228,6 +240,7 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 		case <-ctx.Done():
 			return finish(ctx.Err())
 		case <-w.Changed():
+		case <-nodeChanged:
 		case <-r.wake:
 		case <-tick.C:
 		}
@@ -354,8 +367,12 @@ func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Po
 		if p == nil || r.collecting[a.Pod] {
 			return nil
 		}
+		var lost *plan.Outcome
+		if o, ok := r.lost[a.Pod]; ok {
+			lost = &o
+		}
 		r.collecting[a.Pod] = r.goAsync(r.reads, func() func() error {
-			rec := r.collect(ctx, p)
+			rec := r.collect(ctx, p, lost)
 			return func() error {
 				delete(r.collecting, a.Pod)
 				r.finishCollect(p, rec)
