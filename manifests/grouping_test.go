@@ -26,7 +26,7 @@ func TestGroupingSchema(t *testing.T) {
 	}
 	podPer, ok, _ := unstructured.NestedMap(schema("testruns.k8s-testrun.io"), "properties", "spec", "properties", "podPer")
 	require.True(t, ok, "spec.podPer is in the schema")
-	assert.Equal(t, []any{"test", "class", "file"}, podPer["enum"])
+	assert.Equal(t, []any{"test", "class", "file", "auto"}, podPer["enum"])
 	assert.Equal(t, []any{map[string]any{"message": "podPer is immutable", "rule": "self == oldSelf"}}, podPer["x-kubernetes-validations"])
 
 	shards, ok, _ := unstructured.NestedMap(schema("testruns.k8s-testrun.io"), "properties", "spec", "properties", "shards")
