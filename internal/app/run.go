@@ -227,11 +227,14 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	grouping := plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past, Slots: p.cfg.Parallelism}
+	overhead, err := p.loadOverhead()
+	if err != nil {
+		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	}
+	grouping := plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past, Slots: p.cfg.Parallelism, Overhead: overhead}
 	units := plan.GroupBases(cases, grouping)
 	if p.cfg.PodPer == config.PodPerAuto && p.cfg.Shards <= 0 {
-		// No run records its pods' overhead yet: the default stands.
-		p.planNote = plan.DescribeAuto(cases, grouping, units, false)
+		p.planNote = plan.DescribeAuto(cases, grouping, units, overhead > 0)
 		p.log.Info(p.planNote)
 	}
 	// The tests' artifacts wait for the report on disk.
@@ -283,6 +286,9 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 		}
 	}
 	if err := p.saveDurations(past, results); err != nil {
+		return rep, err
+	}
+	if err := p.saveOverhead(rep); err != nil {
 		return rep, err
 	}
 	if runErr != nil {

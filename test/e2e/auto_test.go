@@ -17,7 +17,7 @@ import (
 // TestPodPerAuto runs the sample with --pod-per auto twice on one
 // durations file. The first run has no history: it groups by file, as
 // --pod-per file does, and says so. The history it leaves is then edited
-// so that one test took a minute; the second run gives that test a pod of
+// so that one test took a minute and a pod's overhead 2 s; the second run gives that test a pod of
 // its own, packs the rest by file, and says what it chose.
 func TestPodPerAuto(t *testing.T) {
 	c := Connect(t)
@@ -45,19 +45,22 @@ func TestPodPerAuto(t *testing.T) {
 	b, err := os.ReadFile(durations)
 	require.NoError(t, err, "the run wrote the durations file")
 	var f struct {
-		Version int                `json:"version"`
-		Tests   map[string]float64 `json:"tests"`
+		Version     int                `json:"version"`
+		Tests       map[string]float64 `json:"tests"`
+		PodOverhead float64            `json:"pod_overhead_seconds"`
 	}
 	require.NoError(t, json.Unmarshal(b, &f))
+	assert.Positive(t, f.PodOverhead, "the run recorded its pods' overhead")
 	const slowID, slow = "tests/test_basic.py::test_passes", "tests.test_basic::test_passes"
 	require.Contains(t, f.Tests, slowID)
 	f.Tests[slowID] = 60
+	f.PodOverhead = 2 // a threshold of 18 s
 	b, err = json.Marshal(f)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(durations, b, 0o600))
 
 	second, out := run()
-	assert.Contains(t, out, "pod per auto: tests expected over 27s get a pod each (pod overhead 3s, default, the history holds no measured figure; at most 10% of pod time), 1 such;")
+	assert.Contains(t, out, "pod per auto: tests expected over 18s get a pod each (pod overhead 2s, measured; at most 10% of pod time), 1 such;")
 	for key, pod := range second {
 		if key != slow {
 			assert.NotEqual(t, second[slow], pod, "%s does not share the slow test's pod", key)
