@@ -9,7 +9,7 @@ import (
 )
 
 // TestGroupingSchema: the installed CRDs make the API server refuse a
-// spec.podPer other than test, class or file, a negative spec.shards, and a
+// spec.podPer other than test, class, file or auto, a negative spec.shards, and a
 // change to either, and a durationsConfigMap that is no ConfigMap name; a
 // TestCase's attempt can name the unit that ran it and keep its duration.
 func TestGroupingSchema(t *testing.T) {
