@@ -10,6 +10,7 @@
 //	B5  memory: peak RSS of the runner for 10,000 cases on a kwok node
 //	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
 //	B6  the CLI with --pod-per file and --shards / one plain pytest pod
+//	B6A the CLI with --pod-per auto / the best of file, class and shards
 //	B7  operator mode's wall time / direct mode's, real suite
 //	F1  fidelity: k8s-testrun's verdicts on the real suite / plain pytest's
 //
@@ -115,10 +116,10 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
-	{"b6", b6}, {"b7", b7}, {"f1", fidelity},
+	{"b6", b6}, {"b6a", b6auto}, {"b7", b7}, {"f1", fidelity},
 }
 
-const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b7 f1
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b7 f1
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure

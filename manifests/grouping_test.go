@@ -9,7 +9,7 @@ import (
 )
 
 // TestGroupingSchema: the installed CRDs make the API server refuse a
-// spec.podPer other than test, class or file, a negative spec.shards, and a
+// spec.podPer other than test, class, file or auto, a negative spec.shards, and a
 // change to either, and a durationsConfigMap that is no ConfigMap name; a
 // TestCase's attempt can name the unit that ran it and keep its duration.
 func TestGroupingSchema(t *testing.T) {
@@ -26,7 +26,7 @@ func TestGroupingSchema(t *testing.T) {
 	}
 	podPer, ok, _ := unstructured.NestedMap(schema("testruns.k8s-testrun.io"), "properties", "spec", "properties", "podPer")
 	require.True(t, ok, "spec.podPer is in the schema")
-	assert.Equal(t, []any{"test", "class", "file"}, podPer["enum"])
+	assert.Equal(t, []any{"test", "class", "file", "auto"}, podPer["enum"])
 	assert.Equal(t, []any{map[string]any{"message": "podPer is immutable", "rule": "self == oldSelf"}}, podPer["x-kubernetes-validations"])
 
 	shards, ok, _ := unstructured.NestedMap(schema("testruns.k8s-testrun.io"), "properties", "spec", "properties", "shards")

@@ -171,10 +171,11 @@ type TestRunSpec struct {
 	FlakyRetries *int32 `json:"flakyRetries,omitempty"`
 
 	// PodPer is what one pod runs: test (each test alone, the default),
-	// class or file. Every test keeps its own TestCase and verdict; when a
+	// class, file, or auto (from the durations: tests past a threshold
+	// alone, the rest packed by file; by file with none). Every test keeps its own TestCase and verdict; when a
 	// shared pod dies, the test it was running gets the pod's reason, the
 	// finished ones keep theirs and the rest run again in a fresh pod.
-	// +kubebuilder:validation:Enum=test;class;file
+	// +kubebuilder:validation:Enum=test;class;file;auto
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="podPer is immutable"
 	// +optional
 	PodPer string `json:"podPer,omitempty"`

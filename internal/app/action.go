@@ -113,6 +113,8 @@ type action struct {
 	mem *recall
 	// affectedNote says how many tests --affected-since left out.
 	affectedNote string
+	// planNote says what pod_per auto chose.
+	planNote string
 }
 
 // startCheck creates the check run in progress. Any failure falls back to
@@ -209,7 +211,7 @@ func (a *action) run(ctx context.Context) (*report.Report, error) {
 		a.image = p.image.Image
 	}
 	mem, herr := remember(ctx, cfg, rep, err, p.facts())
-	a.mem, a.affectedNote = mem, p.affectedNote
+	a.mem, a.affectedNote, a.planNote = mem, p.affectedNote, p.planNote
 	return rep, cmpOrErr(err, herr)
 }
 
@@ -278,6 +280,9 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 	}
 	if a.affectedNote != "" {
 		s.Notes = append(s.Notes, a.affectedNote)
+	}
+	if a.planNote != "" {
+		s.Notes = append(s.Notes, a.planNote)
 	}
 	if a.mem != nil {
 		s.Comparison, s.Ready = a.mem.Comparison, a.mem.Ready

@@ -75,6 +75,9 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 		if p.affectedNote != "" {
 			fmt.Fprintln(out.summary, p.affectedNote)
 		}
+		if p.planNote != "" {
+			fmt.Fprintln(out.summary, p.planNote)
+		}
 		for _, l := range rep.ExpiredQuarantine() {
 			fmt.Fprintln(env.Stderr, "k8s-testrun: warning: "+logtext.Line(l))
 		}
@@ -128,6 +131,9 @@ type pipeline struct {
 	// affectedNote says so in the summaries; "" when none.
 	notAffected  int
 	affectedNote string
+	// planNote says what --pod-per auto chose, for the summaries; "" for
+	// the other modes.
+	planNote string
 }
 
 // newPipeline is the run of cfg by a process whose environment is environ.
@@ -221,7 +227,16 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	units := plan.GroupBases(cases, plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past})
+	overhead, err := p.loadOverhead()
+	if err != nil {
+		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	}
+	grouping := plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past, Slots: p.cfg.Parallelism, Overhead: overhead}
+	units := plan.GroupBases(cases, grouping)
+	if p.cfg.PodPer == config.PodPerAuto && p.cfg.Shards <= 0 {
+		p.planNote = plan.DescribeAuto(cases, grouping, units, overhead > 0)
+		p.log.Info(p.planNote)
+	}
 	// The tests' artifacts wait for the report on disk.
 	spill, err := os.MkdirTemp("", "k8s-testrun-artifacts-")
 	if err != nil {
@@ -271,6 +286,9 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 		}
 	}
 	if err := p.saveDurations(past, results); err != nil {
+		return rep, err
+	}
+	if err := p.saveOverhead(rep); err != nil {
 		return rep, err
 	}
 	if runErr != nil {

@@ -185,6 +185,8 @@ const (
 	PodPerTest  = "test"
 	PodPerClass = "class"
 	PodPerFile  = "file"
+	// PodPerAuto chooses from the timing history: see plan.PerAuto.
+	PodPerAuto = "auto"
 )
 
 // Error is an input that cannot be used.
@@ -278,7 +280,7 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("retries")
 	fs.IntVar(&c.InfraRetries, "infra-retries", DefaultInfraRetries, "extra attempts for a test whose pod was evicted, preempted, deleted or lost with its node; separate from --retries")
 	in("infra-retries")
-	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class or file; results stay per test")
+	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class, file, or auto (chosen from the timing history: slow tests alone, the rest packed by file); results stay per test")
 	in("pod-per")
 	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
 	in("shards")
@@ -425,9 +427,9 @@ func (c *Config) Validate() error {
 	}
 	c.checkMode(bad)
 	switch c.PodPer {
-	case "", PodPerTest, PodPerClass, PodPerFile:
+	case "", PodPerTest, PodPerClass, PodPerFile, PodPerAuto:
 	default:
-		bad("pod per", c.PodPer, "must be test, class or file")
+		bad("pod per", c.PodPer, "must be test, class, file or auto")
 	}
 	switch c.Output {
 	case "", OutputText, OutputJSON:

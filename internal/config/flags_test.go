@@ -36,6 +36,12 @@ func TestParseRunEmptySelectionAfterDash(t *testing.T) {
 	assert.Empty(t, c.Selection)
 }
 
+func TestParseRunPodPerAuto(t *testing.T) {
+	c, err := ParseRun([]string{"--repository", "r.io/x", "--pod-per", "auto", t.TempDir()}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, PodPerAuto, c.PodPer)
+}
+
 // TestParseRunBadValues covers the input errors that reach Validate.
 func TestParseRunBadValues(t *testing.T) {
 	dir := t.TempDir()
@@ -54,7 +60,7 @@ func TestParseRunBadValues(t *testing.T) {
 		{"tiny result limit", []string{"--result-limit", "10"}, `result limit "10": must be at least 4096 bytes`},
 		{"empty junit path", []string{"--junit", ""}, "junit path: is required"},
 		{"output", []string{"-o", "yaml"}, `output "yaml": must be text or json`},
-		{"pod per", []string{"--pod-per", "module"}, `pod per "module": must be test, class or file`},
+		{"pod per", []string{"--pod-per", "module"}, `pod per "module": must be test, class, file or auto`},
 		{"negative shards", []string{"--shards", "-2"}, `shards "-2": must be 0 (off) or more`},
 	}
 	for _, tt := range tests {

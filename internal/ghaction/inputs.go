@@ -51,7 +51,7 @@ var Inputs = []Input{
 	{InputJUnitPath, config.DefaultJUnitPath, "Where the merged JUnit XML report is written, relative to the workspace."},
 	{InputPodTemplate, "", "YAML of a pod template (PodTemplateSpec or PodSpec) merged into every test pod: node selector, tolerations, resources, env, secrets."},
 	{InputMode, config.ModeDirect, "Who runs the test pods: direct (the action creates, watches and collects them) or operator (the action creates a TestRun for the k8s-testrun operator installed in the cluster and follows it)."},
-	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class or file. Results stay per test either way."},
+	{InputPodPer, config.PodPerTest, "What one pod runs: test (each test isolated in its own pod), class, file, or auto (from the timing history: slow tests alone, the rest packed by file; by file with no history). Results stay per test either way."},
 	{InputShards, "0", "Split the tests into this many pods, balanced by the durations file; overrides pod_per. 0 means off."},
 	{InputDurationsFile, "", "JSON file of per-test durations, relative to the workspace: read to start the slowest tests first and balance shards, then updated with this run's. Keep it between runs with actions/cache."},
 	{InputFaketime, "", "FAKETIME every test runs under, with libfaketime preloaded in its container: \"2031-06-01 12:00:00\" (a stopped clock), \"@2031-06-01 12:00:00\" (a clock running from then) or an offset such as +3d. The base image needs Debian's libfaketime. Empty means the real time; @pytest.mark.faketime(...) sets one test's."},

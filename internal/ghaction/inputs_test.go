@@ -141,7 +141,7 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 		{
 			name:   "bad grouping",
 			inputs: map[string]string{InputRepository: "r.example/x", InputPodPer: "module", InputShards: "many"},
-			want:   map[string]string{InputPodPer: "test, class or file", InputShards: "whole number"},
+			want:   map[string]string{InputPodPer: "test, class, file or auto", InputShards: "whole number"},
 		},
 		{
 			name:   "infra retries not a number",
@@ -242,6 +242,9 @@ func TestReadGrouping(t *testing.T) {
 	assert.Equal(t, "test", c.PodPer, "one pod per test by default")
 	assert.Zero(t, c.Shards)
 	assert.Empty(t, c.DurationsFile)
+	c, _, err = Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x", InputPodPer: "auto"}))
+	require.NoError(t, err)
+	assert.Equal(t, "auto", c.PodPer, "auto is an input value")
 }
 
 func TestReadFaketime(t *testing.T) {

@@ -19,12 +19,14 @@ const Version = 1
 
 // File is the durations file:
 //
-//	{"version": 1, "tests": {"tests/test_a.py::test_x": 0.25, ...}}
+//	{"version": 1, "tests": {"tests/test_a.py::test_x": 0.25, ...}, "pod_overhead_seconds": 3.1}
 //
-// with each test's last duration in seconds.
+// with each test's last duration in seconds, and the last run's mean
+// per-pod overhead (see SetOverhead), absent when unknown.
 type File struct {
-	Version int                `json:"version"`
-	Tests   map[string]float64 `json:"tests"`
+	Version     int                `json:"version"`
+	Tests       map[string]float64 `json:"tests"`
+	PodOverhead float64            `json:"pod_overhead_seconds,omitempty"`
 }
 
 // Load reads a durations file. A missing file is an empty history, not an
@@ -89,6 +91,11 @@ func Save(path string, old, ran map[string]time.Duration) error {
 	if err != nil {
 		return err
 	}
+	return replace(path, b)
+}
+
+// replace writes the file whole, by rename.
+func replace(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing durations file: %w", err)
@@ -107,4 +114,52 @@ func Save(path string, old, ran map[string]time.Duration) error {
 		return fmt.Errorf("writing durations file: %w", err)
 	}
 	return nil
+}
+
+// Overhead is the per-pod overhead a durations file holds; 0 when the file
+// is missing or holds none.
+func Overhead(path string) (time.Duration, error) {
+	f, err := readFile(path)
+	if err != nil || f == nil {
+		return 0, err
+	}
+	s := f.PodOverhead
+	if s <= 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+		return 0, nil
+	}
+	return time.Duration(s * float64(time.Second)), nil
+}
+
+// SetOverhead records in a durations file, after Save, the mean per-pod
+// overhead the run measured: the time its pods spent outside their tests.
+// A missing file is left missing.
+func SetOverhead(path string, d time.Duration) error {
+	f, err := readFile(path)
+	if err != nil || f == nil {
+		return err
+	}
+	f.PodOverhead = math.Round(d.Seconds()*1000) / 1000
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replace(path, append(b, '\n'))
+}
+
+func readFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading durations file %s: %w", path, err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("durations file %s: %w (delete it, or give a file this version wrote)", path, err)
+	}
+	if f.Version != Version {
+		return nil, fmt.Errorf("durations file %s: version %d, want %d (delete it to start a new history)", path, f.Version, Version)
+	}
+	return &f, nil
 }

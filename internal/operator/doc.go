@@ -16,7 +16,7 @@
 //     record the attempt in its status, and delete the pod, unless a failed
 //     test's pod lingers for inspection.
 //
-// A run with podPer class or file, or with shards, groups its tests with
+// A run with podPer class, file or auto, or with shards, groups its tests with
 // plan.Group, and the TestRun reconciler carries out the whole decision for
 // the pods of its groups, which it owns: it creates, collects (recording an
 // attempt in each TestCase the pod settled) and deletes them. The tests'

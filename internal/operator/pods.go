@@ -70,7 +70,7 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 		flaky = max(int(*run.Spec.FlakyRetries), 0)
 	}
 	s.flakyAttempts = max(s.maxAttempts, flaky+1)
-	s.grouping = plan.Grouping{PodPer: run.Spec.PodPer, Shards: int(run.Spec.Shards)}
+	s.grouping = plan.Grouping{PodPer: run.Spec.PodPer, Shards: int(run.Spec.Shards), Slots: int(run.Spec.Parallelism)}
 	s.lanes = plan.DefaultLaneMarkers()
 	for lane, markers := range run.Spec.Lanes {
 		s.lanes[lane] = markers

@@ -27,7 +27,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
-// A run with PodPer class or file, or with Shards, groups its tests into
+// A run with PodPer class, file or auto, or with Shards, groups its tests into
 // units, and one pod runs the tests of a unit. Such a pod belongs to the
 // TestRun, not to a TestCase: the TestRun reconciler creates it, collects
 // it (one collector log, settled test by test as direct mode settles it),

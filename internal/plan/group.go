@@ -19,8 +19,14 @@ const (
 
 // Grouping says how cases become units.
 type Grouping struct {
-	// PodPer is PerTest (the default), PerClass or PerFile.
+	// PodPer is PerTest (the default), PerClass, PerFile or PerAuto.
 	PodPer string
+	// Slots is the run's parallelism; PerAuto makes enough units to keep
+	// them busy. Zero counts as one.
+	Slots int
+	// Overhead is the per-pod overhead measured in earlier runs, which sets
+	// PerAuto's threshold; zero means DefaultPodOverhead.
+	Overhead time.Duration
 	// Shards, above 0, splits the cases into that many units instead,
 	// balanced by duration (longest processing time first).
 	Shards int
@@ -40,7 +46,12 @@ type Grouping struct {
 // exclusive lane (serial, disruptive) is a unit of its own, and the other
 // lanes are grouped (or sharded, each lane into at most Shards units) apart.
 // Units come out by lane: slow, default, flaky, serial, disruptive.
+//
+// PerAuto with no history for any of the cases groups by file.
 func Group(cases []Case, g Grouping) []Unit {
+	if g.PodPer == PerAuto && !hasHistory(cases, g.Durations) {
+		g.PodPer = PerFile
+	}
 	byLane := map[string][]Case{}
 	for _, c := range cases {
 		byLane[c.Lane] = append(byLane[c.Lane], c)
@@ -83,6 +94,9 @@ func groupLane(cases []Case, g Grouping, prefix string) []Unit {
 			}
 		}
 		return units
+	}
+	if g.PodPer == PerAuto {
+		return groupAuto(cases, est, g, prefix)
 	}
 	var units []Unit
 	var costs []time.Duration
