@@ -21,7 +21,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY api ./api
 COPY cmd ./cmd
-COPY config ./config
+COPY manifests ./manifests
 COPY internal ./internal
 ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/k8s-testrun/k8s-testrun/internal/app.Version=${VERSION}" -o /out/k8s-testrun ./cmd/action
