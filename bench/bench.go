@@ -106,6 +106,9 @@ type Options struct {
 	// M1N are M1's mutations, M1Seed the seed that picks them.
 	M1N    int
 	M1Seed uint64
+	// M1Time, if set, stops M1 from starting another mutation once its
+	// mutations have run that long.
+	M1Time time.Duration
 	// Settle is the pause between two measured phases, for the node to
 	// finish tearing down the previous phase's containers.
 	Settle time.Duration
@@ -259,6 +262,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.StringVar(&o.B7Overlay, "b7-overlay", "auto", "B7: the operator's overlay for k8s-testrun install: auto (local on the local cluster of hack/cluster, else default), default or local")
 	fs.IntVar(&o.M1N, "m1-n", 20, "M1: single-function mutations of the real suite's library, each run in full and with --affected-since")
 	fs.Uint64Var(&o.M1Seed, "m1-seed", 1, "M1: seed that picks the mutations")
+	fs.DurationVar(&o.M1Time, "m1-time", 0, "M1: start no further mutation once the mutations have taken this long (0: run all -m1-n)")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "pause between measured phases")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err

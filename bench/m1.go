@@ -110,9 +110,14 @@ func m1(ctx context.Context, s *Session, o Options) (Figure, error) {
 	f.Notes = append(f.Notes, fmt.Sprintf("%d mutations of %d source files, seed %d (tar %s)", len(muts), len(sources), o.M1Seed, filepath.Base(tarPath)))
 
 	var runs []m1Run
+	start := time.Now()
 	for k, m := range muts {
 		if ctx.Err() != nil {
 			return f, ctx.Err()
+		}
+		if o.M1Time > 0 && time.Since(start) > o.M1Time {
+			f.Notes = append(f.Notes, fmt.Sprintf("stopped after %d of the %d mutations: -m1-time %s reached", k, len(muts), o.M1Time))
+			break
 		}
 		if _, err := git("reset", "-q", "--hard", base); err != nil {
 			return f, err
