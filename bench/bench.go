@@ -104,6 +104,12 @@ type Options struct {
 	// overlay (auto: local on the local cluster, else default).
 	B7Rounds  int
 	B7Overlay string
+	// M1N are M1's mutations, M1Seed the seed that picks them.
+	M1N    int
+	M1Seed uint64
+	// M1Time, if set, stops M1 from starting another mutation once its
+	// mutations have run that long.
+	M1Time time.Duration
 	// Settle is the pause between two measured phases, for the node to
 	// finish tearing down the previous phase's containers.
 	Settle time.Duration
@@ -116,10 +122,14 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
-	{"b6", b6}, {"b6a", b6auto}, {"b7", b7}, {"f1", fidelity},
+	{"b6", b6}, {"b6a", b6auto}, {"b7", b7}, {"f1", fidelity}, {"m1", m1},
 }
 
-const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b7 f1
+// notInAll are the benchmarks that run only when named: M1 runs the real
+// suite twice per mutation.
+var notInAll = []string{"m1"}
+
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b7 f1 | m1
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure
@@ -251,6 +261,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.IntVar(&o.B6P, "b6-p", 4, "B6, B7, F1: --parallelism of the CLI's runs (the CLI's default)")
 	fs.IntVar(&o.B7Rounds, "b7-rounds", 2, "B7: direct/operator pairs on -real-n tests at -b6-p; the order alternates")
 	fs.StringVar(&o.B7Overlay, "b7-overlay", "auto", "B7: the operator's overlay for k8s-testrun install: auto (local on the local cluster of hack/cluster, else default), default or local")
+	fs.IntVar(&o.M1N, "m1-n", 20, "M1: single-function mutations of the real suite's library, each run in full and with --affected-since")
+	fs.Uint64Var(&o.M1Seed, "m1-seed", 1, "M1: seed that picks the mutations")
+	fs.DurationVar(&o.M1Time, "m1-time", 0, "M1: start no further mutation once the mutations have taken this long (0: run all -m1-n)")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "pause between measured phases")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
@@ -280,7 +293,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	if len(names) == 1 && names[0] == "all" {
 		names = nil
 		for _, b := range benchmarks {
-			names = append(names, b.id)
+			if !contains(notInAll, b.id) {
+				names = append(names, b.id)
+			}
 		}
 	}
 	for _, n := range names {
@@ -292,7 +307,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 		name string
 		n    int
 	}{{"b1-n", o.B1N}, {"b1-rounds", o.B1Rounds}, {"b2-n", o.B2N}, {"b2-p", o.B2P}, {"b3-reps", o.B3Reps}, {"b4-n", o.B4N}, {"b4-p", o.B4P}, {"b5-n", o.B5N}, {"b5-p", o.B5P},
-		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}, {"b7-rounds", o.B7Rounds}} {
+		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}, {"b7-rounds", o.B7Rounds}, {"m1-n", o.M1N}} {
 		if v.n < 1 {
 			return o, nil, fmt.Errorf("-%s %d: must be at least 1", v.name, v.n)
 		}
