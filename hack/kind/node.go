@@ -174,7 +174,7 @@ func (k *Kind) buildNode(ctx context.Context, base, node, version string, bins m
 	}
 	if _, err := k.exec(ctx, id, "bash", "-c", `set -e
 for i in 0 1 2 3 4 5; do [ -S /run/containerd/containerd.sock ] && break; sleep "$i"; done
-ctr info >/dev/null`); err != nil {
+ctr version >/dev/null`); err != nil {
 		return fmt.Errorf("containerd in the build container did not become ready: %w", err)
 	}
 	f, err := os.Open(archive)
