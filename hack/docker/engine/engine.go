@@ -112,7 +112,13 @@ func (e *Engine) Up(ctx context.Context) error {
 		return fmt.Errorf("opening dockerd log: %w", err)
 	}
 	defer logf.Close()
+	runtime, err := e.installRuntimeWrapper()
+	if err != nil {
+		return fmt.Errorf("installing the runtime wrapper: %w", err)
+	}
 	cmd := exec.Command(dockerdBinary,
+		"--add-runtime", RuntimeName+"="+runtime,
+		"--default-runtime", RuntimeName,
 		"--host", e.Host(),
 		"--data-root", e.DataRoot,
 		"--exec-root", e.execRoot(),
