@@ -40,25 +40,36 @@ var capNames = []string{
 // wrapper removes from the bundle's config.json the capabilities outside
 // this process's bounding set, then executes runc with the same arguments.
 func RunRuntimeWrapper(args []string) error {
-	if bundle := bundleArg(args); bundle != "" {
+	bundle, process := flagArg(args, "--bundle", "-b"), flagArg(args, "--process", "-p")
+	if bundle != "" || process != "" {
 		bnd, err := boundingSet("/proc/self/status")
 		if err != nil {
 			return err
 		}
-		if err := dropCapabilities(filepath.Join(bundle, "config.json"), bnd); err != nil {
-			return err
+		// create and run read the bundle's config.json; exec (docker
+		// exec) a process.json of its own.
+		if bundle != "" {
+			if err := dropCapabilities(filepath.Join(bundle, "config.json"), bnd, true); err != nil {
+				return err
+			}
+		}
+		if process != "" {
+			if err := dropCapabilities(process, bnd, false); err != nil {
+				return err
+			}
 		}
 	}
 	return syscall.Exec(runcBinary, append([]string{"runc"}, args...), os.Environ())
 }
 
-// bundleArg is the --bundle of runc's create or run.
-func bundleArg(args []string) string {
+// flagArg is the value of a runc flag: --bundle of create and run,
+// --process of exec.
+func flagArg(args []string, long, short string) string {
 	for i, a := range args {
-		if (a == "--bundle" || a == "-b") && i+1 < len(args) {
+		if (a == long || a == short) && i+1 < len(args) {
 			return args[i+1]
 		}
-		if v, ok := strings.CutPrefix(a, "--bundle="); ok {
+		if v, ok := strings.CutPrefix(a, long+"="); ok {
 			return v
 		}
 	}
@@ -92,10 +103,10 @@ func boundingSet(status string) (map[string]bool, error) {
 	return nil, fmt.Errorf("no CapBnd in %s", status)
 }
 
-// dropCapabilities rewrites an OCI config.json without the known
-// capabilities outside bnd; capabilities this table does not know are
-// left to runc.
-func dropCapabilities(path string, bnd map[string]bool) error {
+// dropCapabilities rewrites an OCI config.json (inBundle) or an exec
+// process.json without the known capabilities outside bnd; capabilities
+// this table does not know are left to runc.
+func dropCapabilities(path string, bnd map[string]bool, inBundle bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -104,7 +115,10 @@ func dropCapabilities(path string, bnd map[string]bool) error {
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	process, _ := spec["process"].(map[string]any)
+	process := spec
+	if inBundle {
+		process, _ = spec["process"].(map[string]any)
+	}
 	caps, _ := process["capabilities"].(map[string]any)
 	if caps == nil {
 		return nil

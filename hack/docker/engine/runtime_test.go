@@ -26,7 +26,7 @@ func TestDropCapabilities(t *testing.T) {
 	spec := `{"ociVersion":"1.0.2","process":{"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_SYS_RESOURCE","CAP_NEW_ONE"],"effective":["CAP_SYS_RESOURCE"]}},"root":{"path":"rootfs"}}`
 	require.NoError(t, os.WriteFile(f, []byte(spec), 0o600))
 	bnd := map[string]bool{"CAP_SYS_ADMIN": true}
-	require.NoError(t, dropCapabilities(f, bnd))
+	require.NoError(t, dropCapabilities(f, bnd, true))
 	var got struct {
 		Process struct {
 			Capabilities map[string][]string `json:"capabilities"`
@@ -41,8 +41,19 @@ func TestDropCapabilities(t *testing.T) {
 	assert.Equal(t, "rootfs", got.Root["path"], "the rest of the spec is kept")
 }
 
-func TestBundleArg(t *testing.T) {
-	assert.Equal(t, "/b", bundleArg([]string{"--root", "/r", "create", "--bundle", "/b", "id"}))
-	assert.Equal(t, "/b", bundleArg([]string{"create", "--bundle=/b", "id"}))
-	assert.Equal(t, "", bundleArg([]string{"delete", "id"}))
+// docker exec gives runc a process.json: capabilities at its top level.
+func TestDropCapabilitiesOfExec(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "process.json")
+	require.NoError(t, os.WriteFile(f, []byte(`{"args":["cat"],"capabilities":{"bounding":["CAP_SYS_RESOURCE","CAP_KILL"]}}`), 0o600))
+	require.NoError(t, dropCapabilities(f, map[string]bool{"CAP_KILL": true}, false))
+	b, err := os.ReadFile(f)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"args":["cat"],"capabilities":{"bounding":["CAP_KILL"]}}`, string(b))
+}
+
+func TestFlagArg(t *testing.T) {
+	assert.Equal(t, "/b", flagArg([]string{"--root", "/r", "create", "--bundle", "/b", "id"}, "--bundle", "-b"))
+	assert.Equal(t, "/b", flagArg([]string{"create", "--bundle=/b", "id"}, "--bundle", "-b"))
+	assert.Equal(t, "/p.json", flagArg([]string{"exec", "--process", "/p.json", "--detach", "id"}, "--process", "-p"))
+	assert.Equal(t, "", flagArg([]string{"delete", "id"}, "--bundle", "-b"))
 }
