@@ -15,7 +15,10 @@ import (
 // image; no kindnetd (the node carries a bridge conflist); containerd
 // reading registry hosts from certs.d, as kind's local-registry recipe
 // sets it; and the kubelet allowed to run on cgroup v1, which kubelet 1.35
-// refuses by default and this machine has.
+// refuses by default and this machine has. containerd restricts the
+// containers' oom_score_adj to its own: the pause sandbox asks for -998,
+// and a negative value needs CAP_SYS_RESOURCE, which root lacks here (runc
+// then fails with "can't get final child's PID from pipe: EOF").
 const clusterConfig = `kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 networking:
@@ -27,6 +30,9 @@ containerdConfigPatches:
 - |-
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "/etc/containerd/certs.d"
+- |-
+  [plugins."io.containerd.grpc.v1.cri"]
+    restrict_oom_score_adj = true
 kubeadmConfigPatches:
 - |
   kind: KubeletConfiguration

@@ -59,8 +59,9 @@ func TestClusterConfig(t *testing.T) {
 	require.Len(t, cfg.Nodes, 1)
 	assert.Equal(t, "control-plane", cfg.Nodes[0].Role)
 	assert.Equal(t, "ktr-kind/node:x", cfg.Nodes[0].Image)
-	require.Len(t, cfg.ContainerdConfigPatches, 1)
+	require.Len(t, cfg.ContainerdConfigPatches, 2)
 	assert.Contains(t, cfg.ContainerdConfigPatches[0], `config_path = "/etc/containerd/certs.d"`)
+	assert.Contains(t, cfg.ContainerdConfigPatches[1], `restrict_oom_score_adj = true`)
 	require.Len(t, cfg.KubeadmConfigPatches, 1)
 	var kubelet map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(cfg.KubeadmConfigPatches[0]), &kubelet))
