@@ -178,3 +178,33 @@ e2e-action:
 	$(MAKE) --no-print-directory docker-down || status=1; \
 	exit $$status
 # --- end of Docker engine block ---
+
+# --- kind cluster built from sources (hack/kind, test/action TestKind*) ---
+# `make kind-up` builds kind's base and node images from sources (debootstrap,
+# the Kubernetes module, etcd's, CoreDNS's and distribution's modules; cached
+# by input digests) and runs `go tool kind create cluster` with kind's
+# local-registry recipe, in the engine of hack/docker; `make kind-down`
+# deletes it and checks that nothing of it remains. `make e2e-kind` runs the
+# action as a workflow with kind does against that cluster, then takes the
+# cluster and the engine down.
+KIND_DIR ?= /var/lib/k8s-testrun/kind
+KIND_FLAGS = --dir $(KIND_DIR)
+
+.PHONY: kind-up kind-down e2e-kind
+
+kind-up: docker-up
+	set -a; . $(DOCKER_DIR)/env; set +a; $(GO) run ./hack/kind up $(KIND_FLAGS)
+
+kind-down:
+	set -a; . $(DOCKER_DIR)/env; set +a; $(GO) run ./hack/kind down $(KIND_FLAGS) && \
+	K8S_TESTRUN_KIND_DIR=$(KIND_DIR) $(GO) test -count=1 -tags kindteardown ./test/kindteardown/
+
+e2e-kind:
+	@$(MAKE) --no-print-directory kind-up || { $(MAKE) --no-print-directory kind-down docker-down; exit 1; }; \
+	set -a; . $(DOCKER_DIR)/env; set +a; \
+	K8S_TESTRUN_KIND_ENV=$(KIND_DIR)/env $(GO) test -count=1 -tags e2eaction -run 'TestKind' -timeout $(E2E_ACTION_TIMEOUT) ./test/action/; \
+	status=$$?; \
+	$(MAKE) --no-print-directory kind-down || status=1; \
+	$(MAKE) --no-print-directory docker-down || status=1; \
+	exit $$status
+# --- end of kind block ---

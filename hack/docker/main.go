@@ -22,12 +22,20 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/k8s-testrun/k8s-testrun/hack/docker/engine"
 )
 
 func main() {
+	// dockerd runs this program, copied by up, as its default runtime.
+	if filepath.Base(os.Args[0]) == engine.RuntimeName {
+		if err := engine.RunRuntimeWrapper(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, engine.RuntimeName+":", err)
+			os.Exit(1)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -115,6 +115,9 @@ func readEnvFile(path string) error {
 }
 
 func (s *suite) setUp(ctx context.Context, cleanups *[]func()) error {
+	if os.Getenv(kindEnvVar) != "" {
+		return s.setUpKind(ctx)
+	}
 	if err := readEnvFile(clusterEnv); err != nil && os.Getenv("KUBECONFIG") == "" {
 		return fmt.Errorf("no cluster: %w; run make cluster-up", err)
 	}
@@ -138,6 +141,15 @@ func (s *suite) setUp(ctx context.Context, cleanups *[]func()) error {
 		return err
 	}
 
+	if err := s.buildActionImage(ctx); err != nil {
+		return err
+	}
+	return s.kindTopology(ctx, admin, cleanups)
+}
+
+// buildActionImage builds the action's image with `docker build`, as the
+// runner does, on the stand-ins for its base images.
+func (s *suite) buildActionImage(ctx context.Context) error {
 	start := time.Now()
 	if err := buildStandIns(ctx); err != nil {
 		return err
@@ -152,8 +164,7 @@ func (s *suite) setUp(ctx context.Context, cleanups *[]func()) error {
 	s.buildTook = time.Since(start)
 	fmt.Fprintf(os.Stderr, "test/action: stand-in base images ready in %s; docker build of the Dockerfile took %s\n",
 		standIns.Round(time.Second), s.buildTook.Round(time.Second))
-
-	return s.kindTopology(ctx, admin, cleanups)
+	return nil
 }
 
 // buildStandIns makes golang:1.26 and debian:bookworm-slim stand-ins: the

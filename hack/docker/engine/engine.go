@@ -112,7 +112,13 @@ func (e *Engine) Up(ctx context.Context) error {
 		return fmt.Errorf("opening dockerd log: %w", err)
 	}
 	defer logf.Close()
+	runtime, err := e.installRuntimeWrapper()
+	if err != nil {
+		return fmt.Errorf("installing the runtime wrapper: %w", err)
+	}
 	cmd := exec.Command(dockerdBinary,
+		"--add-runtime", RuntimeName+"="+runtime,
+		"--default-runtime", RuntimeName,
 		"--host", e.Host(),
 		"--data-root", e.DataRoot,
 		"--exec-root", e.execRoot(),
@@ -200,7 +206,7 @@ func (e *Engine) Down(ctx context.Context) error {
 	if pid, ok := e.pid(); ok {
 		if e.ping(ctx) == nil {
 			if out, err := e.Docker(ctx, "ps", "-aq"); err == nil && len(bytes.TrimSpace(out)) > 0 {
-				args := append([]string{"rm", "-f"}, strings.Fields(string(out))...)
+				args := append([]string{"rm", "-f", "-v"}, strings.Fields(string(out))...)
 				if _, err := e.Docker(ctx, args...); err != nil {
 					e.Log.Warn("removing containers", "err", err)
 				}
