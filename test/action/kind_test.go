@@ -22,6 +22,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/hack/cluster/rootfs"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // kindEnvVar names the env file of a real kind cluster (go run ./hack/kind
@@ -138,7 +139,7 @@ func TestKindSample(t *testing.T) {
 	if kindCluster.name == "" {
 		t.Skip("no kind cluster: run make e2e-kind")
 	}
-	j := newJob(t, filepath.Join(repoRoot(), "testdata", "sample"))
+	j := newJob(t, filepath.Join(support.RepoRoot(), "testdata", "sample"))
 	api := newGitHubAPI(t, j.gateway, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -146,7 +147,7 @@ func TestKindSample(t *testing.T) {
 	with["pod_per"] = "test"
 	with["junit_path"] = "reports/junit.xml"
 
-	cmd := j.dockerRun(ctx, t, api.url, with)
+	cmd := j.dockerRun(ctx, t, api.URL, with)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -186,7 +187,7 @@ func TestKindSample(t *testing.T) {
 	assert.Contains(t, string(summary), "### ❌ k8s-testrun: ")
 	assert.Contains(t, string(summary), "| **Total** | **12** |")
 
-	reqs := api.got()
+	reqs := api.Got()
 	require.GreaterOrEqual(t, len(reqs), 2, "create and completion")
 	assert.Equal(t, "POST", reqs[0].Method)
 	assert.Equal(t, "/repos/o/r/check-runs", reqs[0].Path)
