@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
@@ -110,4 +111,31 @@ func TestRunOnceCapsTheLog(t *testing.T) {
 	require.ErrorAs(t, err, &tooLarge)
 	assert.EqualValues(t, 4, tooLarge.Limit)
 	assert.Contains(t, err.Error(), "is larger than the 4 bytes k8s-testrun reads")
+}
+
+// TestRunOnceEndsWhenTheWatchMissesThePod: a watch that never delivers the
+// pod (as a fake clientset's misses a pod created between its list and
+// its watch) does not keep RunOnce waiting: it asks for the pod itself
+// once a tick.
+func TestRunOnceEndsWhenTheWatchMissesThePod(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		pod := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		pod.Status.Phase = corev1.PodSucceeded
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: TestContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}}}
+		return false, nil, nil
+	})
+	// Every watch is one that never sends an event.
+	client.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		return true, watch.NewFake(), nil
+	})
+	pod, err := OneOffPod(OneOffOptions{Namespace: "ns", RunID: "r", Role: "discover", Image: "img", Command: []string{"true"}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	out, log, err := RunOnce(ctx, client, pod, ObserveOptions{})
+	require.NoError(t, err, "RunOnce ends although its watch never saw the pod")
+	assert.Equal(t, int32(0), out.ExitCode)
+	assert.Equal(t, "fake logs", string(log))
 }

@@ -94,10 +94,19 @@ func RunOnce(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, 
 	}()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	polled := false
 	for {
 		pods, err := w.Pods()
 		if err != nil {
 			return plan.Outcome{}, nil, err
+		}
+		if polled {
+			// A watch can miss an event (a fake clientset's does when the
+			// pod changes between its list and its watch); once a tick,
+			// the pod itself is asked for, so the wait always ends.
+			if p, err := client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil {
+				pods = append(pods, p)
+			}
 		}
 		for _, p := range pods {
 			if p.Name != pod.Name {
@@ -112,11 +121,13 @@ func RunOnce(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, 
 				return obs.Outcome, log, err
 			}
 		}
+		polled = false
 		select {
 		case <-ctx.Done():
 			return plan.Outcome{}, nil, ctx.Err()
 		case <-w.Changed():
 		case <-tick.C:
+			polled = true
 		}
 	}
 }
