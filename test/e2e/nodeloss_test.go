@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -115,9 +117,21 @@ func TestNodeLost(t *testing.T) {
 	dir := t.TempDir()
 	f := c.newFakeNode(ctx, t, "ktr-e2e-lost-"+ns)
 	template := filepath.Join(dir, "template.yaml")
-	require.NoError(t, os.WriteFile(template, []byte("spec:\n  tolerations:\n  - key: "+lostNodeTaint+"\n    operator: Exists\n"), 0o644))
+	// The fake node is preferred, so that pods land there whatever else
+	// the scheduler weighs (the real node holds the image, for one).
+	require.NoError(t, os.WriteFile(template, []byte("spec:\n  tolerations:\n  - key: "+lostNodeTaint+"\n    operator: Exists\n"+
+		"  affinity:\n    nodeAffinity:\n      preferredDuringSchedulingIgnoredDuringExecution:\n      - weight: 100\n        preference:\n"+
+		"          matchFields:\n          - key: metadata.name\n            operator: In\n            values: [\""+f.name+"\"]\n"), 0o644))
 
-	w, err := c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	// A retrying watch: a plain one ends at its first error, such as an
+	// API server whose watch cache lags ("Too large resource version").
+	list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return c.Client.CoreV1().Pods(ns).Watch(ctx, o)
+		},
+	})
 	require.NoError(t, err)
 	defer w.Stop()
 	var mu sync.Mutex
