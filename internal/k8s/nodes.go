@@ -39,7 +39,8 @@ type NodeDown struct {
 // labels.
 type NodeWatcher struct {
 	client  kubernetes.Interface
-	factory informers.SharedInformerFactory
+	inf     cache.SharedIndexInformer
+	wait    func()
 	now     func() time.Time
 	changed chan struct{}
 	stop    context.CancelFunc
@@ -56,7 +57,7 @@ func NewNodeWatcher(client kubernetes.Interface, now func() time.Time) (*NodeWat
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	inf := factory.Core().V1().Nodes().Informer()
-	w := &NodeWatcher{client: client, factory: factory, now: now, changed: make(chan struct{}, 1), down: map[string]NodeDown{}}
+	w := &NodeWatcher{client: client, inf: inf, wait: func() {}, now: now, changed: make(chan struct{}, 1), down: map[string]NodeDown{}}
 	if err := inf.SetTransform(slimNode); err != nil {
 		return nil, fmt.Errorf("watching nodes: %w", err)
 	}
@@ -79,7 +80,7 @@ func (w *NodeWatcher) Start(ctx context.Context) error {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
 	ctx, w.stop = context.WithCancel(ctx)
-	w.factory.Start(ctx.Done())
+	w.wait = runInformer(ctx, w.inf)
 	return nil
 }
 
@@ -88,7 +89,7 @@ func (w *NodeWatcher) Shutdown() {
 	if w.stop != nil {
 		w.stop()
 	}
-	w.factory.Shutdown()
+	w.wait()
 }
 
 // Changed receives a value after a node turns ready or not ready; changes

@@ -20,7 +20,8 @@ type Watcher struct {
 	lister  listersv1.PodLister
 	changed chan struct{}
 	synced  cache.InformerSynced
-	factory informers.SharedInformerFactory
+	inf     cache.SharedIndexInformer
+	wait    func()
 }
 
 // NewWatcher prepares a watch of the pods in namespace matching selector.
@@ -34,7 +35,8 @@ func NewWatcher(client kubernetes.Interface, namespace, selector string) (*Watch
 		lister:  inf.Lister(),
 		changed: make(chan struct{}, 1),
 		synced:  inf.Informer().HasSynced,
-		factory: factory,
+		inf:     inf.Informer(),
+		wait:    func() {},
 	}
 	notify := func(any) { w.notify() }
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -50,7 +52,7 @@ func NewWatcher(client kubernetes.Interface, namespace, selector string) (*Watch
 // Start begins the watch and waits for the first list. The watch stops when
 // ctx ends.
 func (w *Watcher) Start(ctx context.Context) error {
-	w.factory.Start(ctx.Done())
+	w.wait = runInformer(ctx, w.inf)
 	if !cache.WaitForCacheSync(ctx.Done(), w.synced) {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -60,8 +62,9 @@ func (w *Watcher) Start(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the watch and waits for its goroutines.
-func (w *Watcher) Shutdown() { w.factory.Shutdown() }
+// Shutdown waits for the watch's goroutines, which stop when the context
+// given to Start ends.
+func (w *Watcher) Shutdown() { w.wait() }
 
 // Changed receives a value after any change; changes coalesce.
 func (w *Watcher) Changed() <-chan struct{} { return w.changed }
