@@ -53,15 +53,7 @@ func OperatorImage(ctx context.Context, o OperatorImageOptions) (Result, error) 
 	if err != nil {
 		return Result{}, fmt.Errorf("repository %q: %w", o.Repository, err)
 	}
-	if o.Transport == nil {
-		o.Transport = remote.DefaultTransport
-	}
-	if o.Keychain == nil {
-		o.Keychain = authn.DefaultKeychain
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	remoteDefaults(&o.Transport, &o.Keychain, &o.Logger)
 	tmp, err := os.MkdirTemp("", "k8s-testrun-operator-")
 	if err != nil {
 		return Result{}, err
@@ -93,22 +85,11 @@ func OperatorImage(ctx context.Context, o OperatorImageOptions) (Result, error) 
 	if err != nil {
 		return Result{}, err
 	}
-	digest, err := img.Digest()
+	uploads := &uploadCounter{next: o.Transport}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(uploads), remote.WithAuthFromKeychain(o.Keychain)}
+	res, err := pushByDigest(repo, img, ropts, uploads, "the operator's image")
 	if err != nil {
 		return Result{}, err
-	}
-	uploads := &uploadCounter{next: o.Transport}
-	out := repo.Digest(digest.String())
-	registry := repo.RegistryStr()
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(uploads), remote.WithAuthFromKeychain(o.Keychain)}
-	if err := remote.Write(out, img, ropts...); err != nil {
-		return Result{}, fmt.Errorf("repository %q: pushing the operator's image: %w", o.Repository, classifyRegistryError(registry, err))
-	}
-	res := Result{
-		Image:         out.String(),
-		Digest:        digest,
-		UploadedBlobs: int(uploads.blobs.Load()),
-		UploadedBytes: uploads.bytes.Load(),
 	}
 	o.Logger.Debug("pushed the operator's image", "image", res.Image, "uploaded_blobs", res.UploadedBlobs,
 		"uploaded_bytes", res.UploadedBytes, "duration", time.Since(start).Round(time.Millisecond))

@@ -54,15 +54,7 @@ func Overlay(ctx context.Context, o OverlayOptions) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("overlay: image %q is not a digest reference: %w", o.Image, err)
 	}
-	if o.Transport == nil {
-		o.Transport = remote.DefaultTransport
-	}
-	if o.Keychain == nil {
-		o.Keychain = authn.DefaultKeychain
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	remoteDefaults(&o.Transport, &o.Keychain, &o.Logger)
 	uploads := &uploadCounter{next: o.Transport}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(uploads), remote.WithAuthFromKeychain(o.Keychain)}
 	registry := ref.Context().RegistryStr()
@@ -96,23 +88,46 @@ func Overlay(ctx context.Context, o OverlayOptions) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("overlay: %w", err)
 	}
-	digest, err := img.Digest()
+	res, err := pushByDigest(ref.Context(), img, ropts, uploads, "image")
 	if err != nil {
-		return Result{}, fmt.Errorf("overlay: %w", err)
-	}
-	out := ref.Context().Digest(digest.String())
-	if err := remote.Write(out, img, ropts...); err != nil {
-		return Result{}, fmt.Errorf("repository %q: pushing image: %w", ref.Context().String(), classifyRegistryError(registry, err))
-	}
-	res := Result{
-		Image:         out.String(),
-		Digest:        digest,
-		UploadedBlobs: int(uploads.blobs.Load()),
-		UploadedBytes: uploads.bytes.Load(),
+		return Result{}, err
 	}
 	o.Logger.Debug("pushed image", "image", res.Image, "layer", o.What, "uploaded_blobs", res.UploadedBlobs,
 		"uploaded_bytes", res.UploadedBytes, "duration", time.Since(start).Round(time.Millisecond))
 	return res, nil
+}
+
+// remoteDefaults fills in the registry transport, keychain and logger that
+// options left unset.
+func remoteDefaults(transport *http.RoundTripper, keychain *authn.Keychain, logger **slog.Logger) {
+	if *transport == nil {
+		*transport = remote.DefaultTransport
+	}
+	if *keychain == nil {
+		*keychain = authn.DefaultKeychain
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// pushByDigest pushes img to repo by its digest; what names the image in
+// an error. uploads counts what travelled through ropts' transport.
+func pushByDigest(repo name.Repository, img v1.Image, ropts []remote.Option, uploads *uploadCounter, what string) (Result, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return Result{}, err
+	}
+	out := repo.Digest(digest.String())
+	if err := remote.Write(out, img, ropts...); err != nil {
+		return Result{}, fmt.Errorf("repository %q: pushing %s: %w", repo.String(), what, classifyRegistryError(repo.RegistryStr(), err))
+	}
+	return Result{
+		Image:         out.String(),
+		Digest:        digest,
+		UploadedBlobs: int(uploads.blobs.Load()),
+		UploadedBytes: uploads.bytes.Load(),
+	}, nil
 }
 
 // overlayLayer archives files, in the order given, into a layer.
