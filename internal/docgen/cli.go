@@ -61,7 +61,7 @@ func writeCommand(b *bytes.Buffer, c *cobra.Command) {
 	if desc != "" {
 		b.WriteString(desc + "\n\n")
 	}
-	fmt.Fprintf(b, "```sh\n%s\n```\n", c.UseLine())
+	fmt.Fprintf(b, "```text\n%s\n```\n", c.UseLine())
 	if c.Example != "" {
 		fmt.Fprintf(b, "\nExamples:\n\n```sh\n%s\n```\n", strings.TrimRight(dedent(c.Example), "\n"))
 	}
