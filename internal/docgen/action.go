@@ -83,8 +83,9 @@ func Action(actionYAML []byte) ([]byte, error) {
 	fmt.Fprintf(&b, "\n# The GitHub Action: inputs and outputs\n\n")
 	fmt.Fprintf(&b, "%s\n\n", spec.Description)
 	b.WriteString("`uses: k8s-testrun/k8s-testrun@v1`, with the inputs under `with:`. The\n")
-	b.WriteString("guide (quick start, permissions, forks, what it reports) is\n")
-	b.WriteString("[reports.md](reports.md) and the [README](../README.md).\n")
+	b.WriteString("guide (the quick start on kind, a remote cluster, the action's image) is\n")
+	b.WriteString("[github-action.md](github-action.md); what it reports,\n")
+	b.WriteString("[reports.md](reports.md).\n")
 	fmt.Fprintf(&b, "\n## Inputs\n\n%d inputs, all optional unless marked required.\n\n", len(spec.Inputs))
 	for _, in := range spec.Inputs {
 		line := "- `" + in.Name + "`"
