@@ -30,9 +30,14 @@ func CLI(root *cobra.Command) []byte {
 	b.WriteString("is [running.md](running.md); exit codes and bad input are in\n")
 	b.WriteString("[troubleshooting.md](troubleshooting.md).\n\n")
 	var cmds []*cobra.Command
+	var hidden []string
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if c.Hidden || c.Name() == "help" {
+		if c.Hidden {
+			hidden = append(hidden, "`"+c.CommandPath()+"`")
+			return
+		}
+		if c.Name() == "help" {
 			return
 		}
 		cmds = append(cmds, c)
@@ -43,6 +48,9 @@ func CLI(root *cobra.Command) []byte {
 		}
 	}
 	walk(root)
+	if len(hidden) > 0 {
+		fmt.Fprintf(&b, "Hidden commands, not for people to type, are left out: %s.\n\n", strings.Join(hidden, ", "))
+	}
 	for _, c := range cmds {
 		fmt.Fprintf(&b, "- [`%s`](#%s)\n", c.CommandPath(), anchor(c.CommandPath()))
 	}

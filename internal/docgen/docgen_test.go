@@ -28,7 +28,8 @@ func TestCLIListsCommandsAndFlags(t *testing.T) {
 	assert.Contains(t, page, "- `--junit` FILE (default `out.xml`): the FILE to write")
 	assert.Contains(t, page, "- `--verbose`: log more")
 	assert.NotContains(t, page, "secret")
-	assert.NotContains(t, page, "internal")
+	assert.NotContains(t, page, "## tool internal")
+	assert.Contains(t, page, "left out: `tool internal`.")
 	assert.Equal(t, page, string(CLI(root)), "the same tree gives the same page")
 }
 
