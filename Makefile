@@ -11,7 +11,7 @@ CLUSTER_DIR ?= /var/lib/k8s-testrun/cluster/$(CLUSTER_NAME)
 CLUSTER_ENV := $(CLUSTER_DIR)/env
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build test unit e2e demo vet timeline-screenshot
+.PHONY: build test unit e2e demo vet timeline-screenshot docs docs-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/action
@@ -43,6 +43,18 @@ demo: build
 	@if [ -z "$$KUBECONFIG" ]; then $(MAKE) --no-print-directory cluster-up; set -a; . $(CLUSTER_ENV); set +a; fi; \
 	./$(BIN) run --base-image "$$K8S_TESTRUN_BASE_IMAGE" --retries 1 --junit k8s-testrun-junit.xml testdata/sample; \
 	echo "exit code $$? (1: the sample has failing tests on purpose); JUnit report: k8s-testrun-junit.xml"
+
+# `make docs` regenerates docs/cli.md, docs/action.md and docs/api.md from
+# the command tree, action.yml and api/v1alpha1; `make docs-check` fails when
+# one is stale, and checks what the README and docs show (commands, workflow
+# inputs, tables, the layout, the tables of bad input).
+docs:
+	$(GO) run ./hack/docs
+
+docs-check:
+	$(GO) run ./hack/docs -check
+	$(GO) test -count=1 ./hack/docs/ ./internal/docgen/
+	$(GO) test -count=1 -run '^(TestREADME|TestChangelog|TestRelease)' ./internal/app/ ./test/workflows/
 
 # Render the timeline of the last `make demo` (timeline.html beside its JUnit
 # report) in headless Chromium (Debian's package, installed when missing)

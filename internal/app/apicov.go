@@ -186,7 +186,7 @@ func readAudit(ctx context.Context, src auditSource, from time.Time, environ []s
 		d := kind.NewDocker(kind.SocketPath(func(k string) string { return envValue(environ, k) }))
 		rc, err := d.ReadFile(ctx, kind.ControlPlane(src.kindCluster), kind.AuditLogPath)
 		if err != nil {
-			return apicov.ReadStats{}, fmt.Errorf("%w; the kind cluster must write its audit log there (see the README's API coverage section)", err)
+			return apicov.ReadStats{}, fmt.Errorf("%w; the kind cluster must write its audit log there (see docs/environments.md, API coverage per test)", err)
 		}
 		defer rc.Close()
 		return apicov.ReadEvents(ctxReader{ctx, rc}, col.Keep, col.Add)

@@ -14,14 +14,15 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
-// TestREADMESecuritySection: the README's trust boundary says what runs
-// where and with which secrets, and its figures are the code's.
+// TestREADMESecuritySection: the trust boundary of docs/security.md (the
+// README's section before the docs/ pages) says what runs where and with
+// which secrets, and its figures are the code's.
 func TestREADMESecuritySection(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "security.md"))
 	require.NoError(t, err)
 	text := string(b)
-	start := strings.Index(text, "\n## Security: the trust boundary\n")
-	require.GreaterOrEqual(t, start, 0, "README has a security section")
+	start := strings.Index(text, "\n## The trust boundary\n")
+	require.GreaterOrEqual(t, start, 0, "docs/security.md has a trust boundary section")
 	section := text[start+1:]
 	if end := strings.Index(section[1:], "\n## "); end >= 0 {
 		section = section[:end+1]
@@ -39,7 +40,7 @@ func TestREADMESecuritySection(t *testing.T) {
 	}
 }
 
-// thousands writes n with a comma between thousands, as the README does.
+// thousands writes n with a comma between thousands, as the docs do.
 func thousands(n int) string {
 	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0; i -= 3 {

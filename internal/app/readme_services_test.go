@@ -12,14 +12,14 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
-// TestREADMEServiceExampleIsTheTestedOne: the pod template the README shows
-// for services is the one the e2e tests run (testdata/services), but for the
+// TestREADMEServiceExampleIsTheTestedOne: the pod template docs/environments.md
+// shows for services is the one the e2e tests run (testdata/services), but for the
 // service's image.
 func TestREADMEServiceExampleIsTheTestedOne(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "environments.md"))
 	require.NoError(t, err)
-	_, section, ok := strings.Cut(string(b), "### Services beside the test\n")
-	require.True(t, ok, "README has a section on services")
+	_, section, ok := strings.Cut(string(b), "\n## Services beside the test\n")
+	require.True(t, ok, "docs/environments.md has a section on services")
 	_, block, ok := strings.Cut(section, "```yaml\n")
 	require.True(t, ok)
 	block, _, ok = strings.Cut(block, "```")

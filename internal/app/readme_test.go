@@ -15,24 +15,46 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// readmeRunFlags returns the flags the first column of the README's run
-// flag table names, as written ("--parallelism", "-p").
+// docPage returns the text of a page under docs/.
+func docPage(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+// tableRows returns the rows of every Markdown table of text whose header
+// is header: the guides split a long table into tables of a topic each.
+func tableRows(text, header string) []string {
+	var rows []string
+	for {
+		i := strings.Index(text, header)
+		if i < 0 {
+			return rows
+		}
+		text = text[i:]
+		lines := strings.Split(text, "\n")
+		n := 2
+		for ; n < len(lines) && strings.HasPrefix(lines[n], "|"); n++ {
+			rows = append(rows, lines[n])
+		}
+		text = strings.Join(lines[n:], "\n")
+	}
+}
+
+// readmeRunFlags returns the flags the first column of the run flag tables
+// of docs/running.md names, as written ("--parallelism", "-p").
 func readmeRunFlags(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	require.NoError(t, err)
-	text := string(b)
+	text := docPage(t, "running.md")
 	start := strings.Index(text, "\n## The command line\n")
-	require.GreaterOrEqual(t, start, 0, "README has a command line section")
+	require.GreaterOrEqual(t, start, 0, "docs/running.md has a command line section")
 	text = text[start+1:]
-	table := strings.Index(text, "| flag | default | meaning |")
-	require.GreaterOrEqual(t, table, 0, "the command line section has a flag table")
+	rows := tableRows(text, "| flag | default | meaning |")
+	require.NotEmpty(t, rows, "the command line section has flag tables")
 	var flags []string
 	token := regexp.MustCompile("`(--?[a-z][a-z0-9-]*)`")
-	for _, line := range strings.Split(text[table:], "\n")[2:] {
-		if !strings.HasPrefix(line, "|") {
-			break
-		}
+	for _, line := range rows {
 		cells := strings.Split(line, "|")
 		require.GreaterOrEqual(t, len(cells), 4, "row %q", line)
 		for _, m := range token.FindAllStringSubmatch(cells[1], -1) {
@@ -43,7 +65,8 @@ func readmeRunFlags(t *testing.T) []string {
 	return flags
 }
 
-// TestREADMEDocumentsEveryRunFlag holds the README's flag table to the run
+// TestREADMEDocumentsEveryRunFlag holds the flag tables of docs/running.md
+// (the README's flag table before the docs/ pages) to the run
 // command's own flags: every flag is documented, with its short form, and
 // no row names a flag the command does not have.
 func TestREADMEDocumentsEveryRunFlag(t *testing.T) {
@@ -65,8 +88,8 @@ func TestREADMEDocumentsEveryRunFlag(t *testing.T) {
 		}
 	})
 	require.Contains(t, actual, "--parallelism", "the run command's flags were read")
-	assert.Empty(t, missing(actual, documented), "flags of `k8s-testrun run` missing from README.md's flag table")
-	assert.Empty(t, missing(documented, actual), "README.md's flag table names flags `k8s-testrun run` does not have")
+	assert.Empty(t, missing(actual, documented), "flags of `k8s-testrun run` missing from docs/running.md's flag tables")
+	assert.Empty(t, missing(documented, actual), "docs/running.md's flag tables name flags `k8s-testrun run` does not have")
 }
 
 // missing lists the keys of want that have lacks.
@@ -81,17 +104,15 @@ func missing(want, have map[string]bool) []string {
 	return out
 }
 
-// badInputRow is a row of the README's table of bad inputs.
+// badInputRow is a row of the tables of bad inputs.
 type badInputRow struct{ input, says, testedBy string }
 
-// readmeBadInputs returns the rows of the README's "Bad input" table.
+// readmeBadInputs returns the rows of every "Bad input" table of
+// docs/troubleshooting.md (the README's one table before the docs/ pages).
 func readmeBadInputs(t *testing.T) []badInputRow {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	require.NoError(t, err)
-	text := string(b)
-	start := strings.Index(text, "| bad input | what k8s-testrun says | tested by |")
-	require.GreaterOrEqual(t, start, 0, "README has a table of bad inputs")
+	text := docPage(t, "troubleshooting.md")
+	require.Contains(t, text, "| bad input | what k8s-testrun says | tested by |", "docs/troubleshooting.md has tables of bad inputs")
 	code := regexp.MustCompile("^`(.*)`$")
 	unquote := func(cell string) string {
 		cell = strings.TrimSpace(cell)
@@ -101,10 +122,7 @@ func readmeBadInputs(t *testing.T) []badInputRow {
 		return cell
 	}
 	var rows []badInputRow
-	for _, line := range strings.Split(text[start:], "\n")[2:] {
-		if !strings.HasPrefix(line, "|") {
-			break
-		}
+	for _, line := range tableRows(text, "| bad input | what k8s-testrun says | tested by |") {
 		// A cell holds no "|" of its own.
 		cells := strings.Split(strings.Trim(line, "|"), "|")
 		require.Len(t, cells, 3, "row %q", line)
@@ -113,7 +131,8 @@ func readmeBadInputs(t *testing.T) []badInputRow {
 	return rows
 }
 
-// TestREADMEBadInputs runs every row of the README's table of bad inputs
+// TestREADMEBadInputs runs every row of the tables of bad inputs in
+// docs/troubleshooting.md
 // that the table itself tests: the run ends with exit code 2 and one line
 // that holds the row's text, before any cluster is reached. A row tested
 // elsewhere names a test whose source holds the row's text.

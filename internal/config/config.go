@@ -290,7 +290,7 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("history")
 	fs.StringVar(&c.CompareTo, "compare-to", "", "commit or branch recorded in --history to compare this run with (default: the newest earlier run of this branch)")
 	in("compare-to")
-	fs.StringVar(&c.AffectedSince, "affected-since", "", "commit or branch recorded in --history: run only the tests whose footprint holds a file changed since (see the README's rules)")
+	fs.StringVar(&c.AffectedSince, "affected-since", "", "commit or branch recorded in --history: run only the tests whose footprint holds a file changed since (see docs/isolation-and-speed.md)")
 	in("affected-since")
 	fs.StringVar(&c.FailOn, "fail-on", FailOnFailures, "which failures fail the run: failures, or new-failures (only tests that passed on the --compare-to base, and failing new tests)")
 	in("fail-on")

@@ -27,7 +27,7 @@ import (
 type Input struct {
 	Name    string
 	Default string
-	// Description is what action.yml and the README say.
+	// Description is what action.yml (and so docs/action.md) says.
 	Description string
 }
 

@@ -145,7 +145,7 @@ func TestTemplateAddingSysAdminKeepsEscalationUnset(t *testing.T) {
 	}
 }
 
-// TestRestrictedTemplate is the README's template for the restricted Pod
+// TestRestrictedTemplate is the template of docs/security.md for the restricted Pod
 // Security Standard: with the defaults, every field it checks is set.
 func TestRestrictedTemplate(t *testing.T) {
 	tmpl, err := ParseTemplate([]byte("securityContext: {runAsNonRoot: true, runAsUser: 1000}\n"))

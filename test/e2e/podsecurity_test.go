@@ -28,7 +28,7 @@ func TestBaselinePodSecurity(t *testing.T) {
 }
 
 // TestRestrictedPodSecurity does the same under the restricted standard,
-// with the README's template that adds a non-root user.
+// with the template of docs/security.md that adds a non-root user.
 func TestRestrictedPodSecurity(t *testing.T) {
 	tmpl := filepath.Join(t.TempDir(), "pod.yaml")
 	require.NoError(t, os.WriteFile(tmpl, []byte("spec:\n  securityContext: {runAsNonRoot: true, runAsUser: 1000}\n"), 0o644))
