@@ -141,6 +141,10 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err := c.Create(ctx, run, client.DryRunAll); err != nil {
 		return nil, explainTestRun(err, p.cluster.Namespace)
 	}
+	apiSrc, err := p.apiCoverageSource()
+	if err != nil {
+		return nil, err
+	}
 
 	p.phase(phaseBuild)
 	bases, err := p.buildBases(ctx)
@@ -177,10 +181,13 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 		rep.Bases[i].Digest = bases[i].image.Digest.String()
 	}
 	rep.Started, rep.Wall = start, time.Since(start)
+	// The audit log is read here, where direct mode reads it; the pods'
+	// names and UIDs come from the TestCases.
+	apiErr := p.measureAPICoverage(ctx, apiSrc, rep)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
-	return rep, nil
+	return rep, apiErr
 }
 
 // operatorCreateTimeout bounds the create of a TestRun, which a cancelled
@@ -257,6 +264,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			PodPer:                  p.cfg.PodPer,
 			Shards:                  int32(p.cfg.Shards),
 			DurationsConfigMap:      durationsName(p.cfg.ProjectDir),
+			APICoverage:             p.cfg.APICoverage,
 		},
 	}
 	if len(p.cfg.Lanes) > 0 {

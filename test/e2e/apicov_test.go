@@ -153,8 +153,16 @@ func TestAPICoverage(t *testing.T) {
 	pods := podsOf(t, ts)
 	require.Len(t, pods, 4)
 	assert.Equal(t, 4, distinct(pods), "one pod per test: %v", pods)
+	c.requireAPICoverage(t, out, ts, res.Stdout)
+}
 
-	b, err := os.ReadFile(filepath.Join(out, apicov.ReportFile))
+// requireAPICoverage checks api-coverage.json in dir, the JUnit report
+// ts and the terminal summary stdout of a run of testdata/apicov one pod
+// per test: each test's endpoints exactly, the endpoint index, the
+// universe and the percentage.
+func (c *Cluster) requireAPICoverage(t *testing.T, dir string, ts junit.Testsuites, stdout string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, apicov.ReportFile))
 	require.NoError(t, err, "api-coverage.json is beside the JUnit report")
 	var r apicov.Report
 	require.NoError(t, json.Unmarshal(b, &r))
@@ -202,11 +210,11 @@ func TestAPICoverage(t *testing.T) {
 	assert.Equal(t, universe, r.Universe, "the universe is every operation the cluster's OpenAPI lists")
 	assert.Equal(t, len(union), r.Hit)
 	pct := fmt.Sprintf("%.1f%%", 100*float64(len(union))/float64(universe))
-	assert.Contains(t, res.Stdout, fmt.Sprintf("API coverage: %d of %d endpoints (%s)", len(union), universe, pct))
+	assert.Contains(t, stdout, fmt.Sprintf("API coverage: %d of %d endpoints (%s)", len(union), universe, pct))
 	assert.Zero(t, r.Unmatched, "every request of the tests is an endpoint: %v", r.UnmatchedExamples)
 	t.Logf("API coverage: %d of %d endpoints (%s); %d requests counted, %d events of other pods, read %d lines (%d bytes)",
 		r.Hit, r.Universe, pct, r.Counted, r.OtherPods, r.Read.Lines, r.Read.Bytes)
-	assert.True(t, strings.Contains(res.Stdout, "most hit:"), "the most-hit endpoints in the terminal summary")
+	assert.True(t, strings.Contains(stdout, "most hit:"), "the most-hit endpoints in the terminal summary")
 }
 
 // TestActionAPICoverage runs testdata/apicov as the action, one pod for
