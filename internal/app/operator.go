@@ -407,13 +407,19 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 		return false, &brokenWatch{fmt.Errorf("watching the TestCases of %s: %w", name, err)}
 	}
 	defer cases.Stop()
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(followTick)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-tick.C:
+			// A watch may miss an event: the run is asked for once a
+			// tick, so a missed end cannot keep this process waiting.
+			r := &v1alpha1.TestRun{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, r); err == nil && f.observe(r) {
+				return true, nil
+			}
 			if !f.pickup.IsZero() && time.Now().After(f.pickup) && f.cur.Status.Phase == "" {
 				f.p.log.Warn(fmt.Sprintf("the TestRun has no status yet: is the operator running, and watching namespace %s? (k8s-testrun install --image IMAGE --watch-namespace %s)", ns, ns), "testrun", name)
 				f.pickup = time.Time{}
@@ -426,16 +432,8 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			if ev.Type == watch.Deleted {
 				return false, fmt.Errorf("TestRun %s/%s was deleted before it finished", ns, name)
 			}
-			if r, ok := ev.Object.(*v1alpha1.TestRun); ok {
-				f.cur = r
-				if !f.running && r.Status.Phase == v1alpha1.RunRunning {
-					f.running = true
-					f.p.phase(phaseRun)
-					f.p.log.Info("running tests", "run", name, "tests", r.Status.Total, "parallelism", r.Spec.Parallelism, "namespace", ns)
-				}
-				if r.Status.Phase.Finished() {
-					return true, nil
-				}
+			if r, ok := ev.Object.(*v1alpha1.TestRun); ok && f.observe(r) {
+				return true, nil
 			}
 		case ev, ok := <-cases.ResultChan():
 			if !ok || ev.Type == watch.Error {
@@ -447,6 +445,21 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			}
 		}
 	}
+}
+
+// followTick paces follow's own looks at the run, beside its watches.
+var followTick = 5 * time.Second
+
+// observe takes r as the run's latest state and reports whether it
+// finished.
+func (f *follower) observe(r *v1alpha1.TestRun) bool {
+	f.cur = r
+	if !f.running && r.Status.Phase == v1alpha1.RunRunning {
+		f.running = true
+		f.p.phase(phaseRun)
+		f.p.log.Info("running tests", "run", r.Name, "tests", r.Status.Total, "parallelism", r.Spec.Parallelism, "namespace", r.Namespace)
+	}
+	return r.Status.Phase.Finished()
 }
 
 // report hands the attempts tc recorded since the last look to onAttempt.

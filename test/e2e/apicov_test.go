@@ -18,13 +18,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // The local cluster's env file names these (hack/cluster).
@@ -33,17 +31,8 @@ const (
 	envAuditLog       = "K8S_TESTRUN_AUDIT_LOG"
 )
 
-// apicovExpected is what each test of testdata/apicov calls, by hand from
-// the Python client's calls, as the OpenAPI names the endpoints.
-var apicovExpected = map[string][]string{
-	"tests/test_api.py::test_list_pods": {"GET /api/v1/namespaces/{namespace}/pods"},
-	"tests/test_api.py::test_create_and_delete_configmap": {
-		"DELETE /api/v1/namespaces/{namespace}/configmaps/{name}",
-		"POST /api/v1/namespaces/{namespace}/configmaps",
-	},
-	"tests/test_api.py::test_read_own_namespace": {"GET /api/v1/namespaces/{name}"},
-	"tests/test_api.py::test_calls_nothing":      {},
-}
+// apicovExpected is what each test of testdata/apicov calls.
+var apicovExpected = support.APICoverageExpected
 
 // apicovAccount creates the ServiceAccount apicov and a Role that allows
 // exactly what the tests call, and returns the pod template that names
@@ -53,23 +42,7 @@ var apicovExpected = map[string][]string{
 func (c *Cluster) apicovAccount(t *testing.T, ns string) string {
 	t.Helper()
 	ctx := Context(t, time.Minute)
-	_, err := c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "apicov"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = c.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "apicov"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = c.Client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "apicov"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "apicov"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "apicov", Namespace: ns}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	require.NoError(t, support.CreateAPICoverageAccount(ctx, c.Client, ns))
 
 	tmpl := "spec:\n  serviceAccountName: apicov\n"
 	u, err := url.Parse(c.Config.Host)
