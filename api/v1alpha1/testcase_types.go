@@ -91,6 +91,10 @@ type Attempt struct {
 	// Number counts from 1.
 	Number int32  `json:"number"`
 	Pod    string `json:"pod"`
+	// PodUID tells the pod from another of the same name, in the API
+	// server's audit events.
+	// +optional
+	PodUID string `json:"podUID,omitempty"`
 	// +optional
 	Node string `json:"node,omitempty"`
 	// Status is the verdict: passed, failed, error or skipped.

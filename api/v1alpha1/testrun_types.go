@@ -200,6 +200,17 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="durationsConfigMap is immutable"
 	// +optional
 	DurationsConfigMap string `json:"durationsConfigMap,omitempty"`
+
+	// APICoverage, with the pod template naming a serviceAccountName, asks
+	// which API endpoints each test hit: the source of the API server's
+	// audit events (a file path, local or kind:CLUSTER). The k8s-testrun
+	// run or action that created the TestRun reads them once the run ends,
+	// from its own side; the operator records the pods' UIDs for it and
+	// reads no audit log.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="apiCoverage is immutable"
+	// +optional
+	APICoverage string `json:"apiCoverage,omitempty"`
 }
 
 // MatrixBase is one base image of a runtime matrix and the test image

@@ -97,11 +97,6 @@ func (c *Cluster) pushMatrixBase(ctx context.Context, s State) (string, error) {
 	return c.pushPython(ctx, s, codename)
 }
 
-// kubernetesPackages go into the client base on top of the Python ones.
-// debootstrap resolves no virtual packages, so python3-cffi-backend, which
-// provides the ones python3-cryptography depends on, is named itself.
-var kubernetesPackages = []string{"python3-kubernetes", "python3-cffi-backend"}
-
 // pushKubernetesBase pushes the machine's Python base with the Kubernetes
 // client, tagged 3-CODENAME-kubernetes, and returns its reference by digest.
 func (c *Cluster) pushKubernetesBase(ctx context.Context, s State) (string, error) {
@@ -109,8 +104,7 @@ func (c *Cluster) pushKubernetesBase(ctx context.Context, s State) (string, erro
 	if err != nil {
 		return "", err
 	}
-	r := rootfs.Recipe{Name: "python-kubernetes", Codename: codename, Packages: append(append([]string{}, rootfs.PythonPackages...), kubernetesPackages...)}
-	return c.pushRecipe(ctx, s, r, "3-"+codename+"-kubernetes")
+	return c.pushRecipe(ctx, s, rootfs.KubernetesRecipe(codename), "3-"+codename+"-kubernetes")
 }
 
 // pushPython pushes the Python base image of a Debian release, from its

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// clusterConfig is the kind cluster: one control-plane node of the node
+// clusterConfig is the kind cluster (withAudit adds the README's audit
+// settings): one control-plane node of the node
 // image; no kindnetd (the node carries a bridge conflist); containerd
 // reading registry hosts from certs.d, as kind's local-registry recipe
 // sets it; and the kubelet allowed to run on cgroup v1, which kubelet 1.35
@@ -79,7 +80,15 @@ func (k *Kind) Up(ctx context.Context) error {
 	}
 	if out, _ := k.kindTool(ctx, "get", "clusters"); !hasLine(out, k.Name) {
 		cfg := filepath.Join(k.Dir, "kind-config.yaml")
-		if err := os.WriteFile(cfg, fmt.Appendf(nil, clusterConfig, node), 0o644); err != nil {
+		policy := filepath.Join(k.Dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, auditPolicy, 0o644); err != nil {
+			return err
+		}
+		data, err := withAudit(fmt.Appendf(nil, clusterConfig, node), policy)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg, data, 0o644); err != nil {
 			return err
 		}
 		k.log.Info("kind create cluster", "name", k.Name, "image", node)
@@ -220,7 +229,7 @@ func (k *Kind) Down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, f := range []string{k.Kubeconfig(), k.EnvFile(), filepath.Join(k.Dir, "kind-config.yaml")} {
+	for _, f := range []string{k.Kubeconfig(), k.EnvFile(), filepath.Join(k.Dir, "kind-config.yaml"), filepath.Join(k.Dir, "audit-policy.yaml")} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/yaml"
 )
 
@@ -95,4 +96,66 @@ func TestSandboxImage(t *testing.T) {
 	m := sandboxImageRe.FindStringSubmatch(conf)
 	require.NotNil(t, m)
 	assert.Equal(t, "registry.k8s.io/pause:3.10", m[1])
+}
+
+// TestAuditConfigIsTheREADMEs: the audit policy and kind config the
+// cluster is made with are the README's blocks, to the byte, wherever the
+// documentation shows them.
+func TestAuditConfigIsTheREADMEs(t *testing.T) {
+	root := filepath.Join("..", "..")
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	docs = append(docs, filepath.Join(root, "README.md"))
+	found := map[string]int{}
+	for _, d := range docs {
+		b, err := os.ReadFile(d)
+		require.NoError(t, err)
+		for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+			block, _, _ = strings.Cut(block, "```")
+			switch {
+			case strings.Contains(block, "kind: Policy") && strings.Contains(block, "audit.k8s.io"):
+				assert.Equal(t, string(auditPolicy), block, "the audit policy in %s is hack/kind/audit/audit-policy.yaml", d)
+				found["policy"]++
+			case strings.Contains(block, "audit-policy-file"):
+				assert.Equal(t, string(auditKindConfig), block, "the kind config in %s is hack/kind/audit/kind-config.yaml", d)
+				found["kind"]++
+			}
+		}
+	}
+	assert.Positive(t, found["policy"], "the documentation shows the audit policy")
+	assert.Positive(t, found["kind"], "the documentation shows the kind config")
+}
+
+// TestClusterConfigWithAudit: the cluster's config is clusterConfig with
+// the README's audit settings on its control-plane node, the policy
+// mounted from its absolute path, and kind's own config types read it
+// strictly.
+func TestClusterConfigWithAudit(t *testing.T) {
+	data, err := withAudit([]byte(strings.Replace(clusterConfig, "%s", "ktr-kind/node:x", 1)), "/var/lib/kind/audit-policy.yaml")
+	require.NoError(t, err)
+	var cfg v1alpha4.Cluster
+	require.NoError(t, yaml.UnmarshalStrict(data, &cfg), "%s", data)
+	assert.True(t, cfg.Networking.DisableDefaultCNI)
+	require.Len(t, cfg.Nodes, 1)
+	n := cfg.Nodes[0]
+	assert.Equal(t, "ktr-kind/node:x", n.Image)
+	require.Len(t, n.ExtraMounts, 1)
+	assert.Equal(t, "/var/lib/kind/audit-policy.yaml", n.ExtraMounts[0].HostPath)
+	assert.Equal(t, "/etc/kubernetes/policies/audit-policy.yaml", n.ExtraMounts[0].ContainerPath)
+	assert.True(t, n.ExtraMounts[0].Readonly)
+	require.Len(t, n.KubeadmConfigPatches, 1)
+	var patch struct {
+		Kind      string `json:"kind"`
+		APIServer struct {
+			ExtraArgs map[string]string `json:"extraArgs"`
+		} `json:"apiServer"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(n.KubeadmConfigPatches[0]), &patch))
+	assert.Equal(t, "ClusterConfiguration", patch.Kind)
+	assert.Equal(t, "/var/log/kubernetes/kube-apiserver-audit.log", patch.APIServer.ExtraArgs["audit-log-path"], "where kind:CLUSTER reads it")
+	assert.Equal(t, "/etc/kubernetes/policies/audit-policy.yaml", patch.APIServer.ExtraArgs["audit-policy-file"])
+	assert.Len(t, cfg.ContainerdConfigPatches, 2, "the cluster's own settings stay")
+	assert.Len(t, cfg.KubeadmConfigPatches, 1)
+
+	_, err = withAudit([]byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: worker\n"), "/p")
+	assert.ErrorContains(t, err, "control-plane")
 }

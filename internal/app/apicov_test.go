@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -120,4 +121,22 @@ func TestPrintAPICoverage(t *testing.T) {
 	assert.Contains(t, out, "stable endpoints no test hit: 1\n")
 	assert.NotContains(t, out, "\n::error::", "a path from the cluster issues no workflow command")
 	assert.NotContains(t, out, "GET /api/v1/x", "not stable")
+}
+
+// TestOperatorRunRecordsAPICoverage: run --mode operator takes
+// --api-coverage and puts its source on the TestRun it creates.
+func TestOperatorRunRecordsAPICoverage(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := filepath.Join(dir, "pod.yaml")
+	require.NoError(t, os.WriteFile(tmpl, []byte("spec:\n  serviceAccountName: tests\n"), 0o644))
+	cfg, err := config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--api-coverage", "kind:ci", "--pod-template", tmpl, dir},
+		func(string) string { return "" }, &bytes.Buffer{})
+	require.NoError(t, err)
+	p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
+	run, err := p.testRun("img@sha256:1")
+	require.NoError(t, err)
+	assert.Equal(t, "kind:ci", run.Spec.APICoverage)
+	src, err := p.apiCoverageSource()
+	require.NoError(t, err)
+	assert.Equal(t, "ci", src.kindCluster)
 }

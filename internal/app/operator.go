@@ -141,6 +141,10 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err := c.Create(ctx, run, client.DryRunAll); err != nil {
 		return nil, explainTestRun(err, p.cluster.Namespace)
 	}
+	apiSrc, err := p.apiCoverageSource()
+	if err != nil {
+		return nil, err
+	}
 
 	p.phase(phaseBuild)
 	bases, err := p.buildBases(ctx)
@@ -177,10 +181,13 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 		rep.Bases[i].Digest = bases[i].image.Digest.String()
 	}
 	rep.Started, rep.Wall = start, time.Since(start)
+	// The audit log is read here, where direct mode reads it; the pods'
+	// names and UIDs come from the TestCases.
+	apiErr := p.measureAPICoverage(ctx, apiSrc, rep)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
-	return rep, nil
+	return rep, apiErr
 }
 
 // operatorCreateTimeout bounds the create of a TestRun, which a cancelled
@@ -257,6 +264,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			PodPer:                  p.cfg.PodPer,
 			Shards:                  int32(p.cfg.Shards),
 			DurationsConfigMap:      durationsName(p.cfg.ProjectDir),
+			APICoverage:             p.cfg.APICoverage,
 		},
 	}
 	if len(p.cfg.Lanes) > 0 {
@@ -399,13 +407,19 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 		return false, &brokenWatch{fmt.Errorf("watching the TestCases of %s: %w", name, err)}
 	}
 	defer cases.Stop()
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(followTick)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
 		case <-tick.C:
+			// A watch may miss an event: the run is asked for once a
+			// tick, so a missed end cannot keep this process waiting.
+			r := &v1alpha1.TestRun{}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, r); err == nil && f.observe(r) {
+				return true, nil
+			}
 			if !f.pickup.IsZero() && time.Now().After(f.pickup) && f.cur.Status.Phase == "" {
 				f.p.log.Warn(fmt.Sprintf("the TestRun has no status yet: is the operator running, and watching namespace %s? (k8s-testrun install --image IMAGE --watch-namespace %s)", ns, ns), "testrun", name)
 				f.pickup = time.Time{}
@@ -418,16 +432,8 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			if ev.Type == watch.Deleted {
 				return false, fmt.Errorf("TestRun %s/%s was deleted before it finished", ns, name)
 			}
-			if r, ok := ev.Object.(*v1alpha1.TestRun); ok {
-				f.cur = r
-				if !f.running && r.Status.Phase == v1alpha1.RunRunning {
-					f.running = true
-					f.p.phase(phaseRun)
-					f.p.log.Info("running tests", "run", name, "tests", r.Status.Total, "parallelism", r.Spec.Parallelism, "namespace", ns)
-				}
-				if r.Status.Phase.Finished() {
-					return true, nil
-				}
+			if r, ok := ev.Object.(*v1alpha1.TestRun); ok && f.observe(r) {
+				return true, nil
 			}
 		case ev, ok := <-cases.ResultChan():
 			if !ok || ev.Type == watch.Error {
@@ -439,6 +445,21 @@ func (f *follower) watch(ctx context.Context, c client.WithWatch) (bool, error) 
 			}
 		}
 	}
+}
+
+// followTick paces follow's own looks at the run, beside its watches.
+var followTick = 5 * time.Second
+
+// observe takes r as the run's latest state and reports whether it
+// finished.
+func (f *follower) observe(r *v1alpha1.TestRun) bool {
+	f.cur = r
+	if !f.running && r.Status.Phase == v1alpha1.RunRunning {
+		f.running = true
+		f.p.phase(phaseRun)
+		f.p.log.Info("running tests", "run", r.Name, "tests", r.Status.Total, "parallelism", r.Spec.Parallelism, "namespace", r.Namespace)
+	}
+	return r.Status.Phase.Finished()
 }
 
 // report hands the attempts tc recorded since the last look to onAttempt.

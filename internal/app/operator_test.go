@@ -285,3 +285,29 @@ func TestOperatorAllNamespacesExcludesWatchNamespace(t *testing.T) {
 	assert.Equal(t, ExitInfra, code)
 	assert.Equal(t, "k8s-testrun: --all-namespaces and --watch-namespace exclude each other\n", errOut.String())
 }
+
+// TestFollowAsksForTheRunWhenTheWatchIsSilent plays watches that deliver
+// nothing, as one that missed the run's end: follow still sees the run
+// end, from its own look once a tick.
+func TestFollowAsksForTheRunWhenTheWatchIsSilent(t *testing.T) {
+	scheme, err := operator.Scheme()
+	require.NoError(t, err)
+	run := &v1alpha1.TestRun{ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "ns"}}
+	run.Status.Phase = v1alpha1.RunSucceeded
+	silent := watch.NewFake()
+	c := crfake.NewClientBuilder().WithScheme(scheme).WithObjects(run).WithStatusSubresource(run).
+		WithInterceptorFuncs(interceptor.Funcs{
+			Watch: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+				return silent, nil
+			},
+		}).Build()
+	old := followTick
+	followTick = 20 * time.Millisecond
+	t.Cleanup(func() { followTick = old })
+	p := &pipeline{log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := p.follow(ctx, c, &v1alpha1.TestRun{ObjectMeta: run.ObjectMeta})
+	require.NoError(t, err, "follow waited for an event that never came")
+	assert.Equal(t, v1alpha1.RunSucceeded, got.Status.Phase)
+}

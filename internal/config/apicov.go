@@ -28,10 +28,6 @@ func (c *Config) checkAPICoverage(bad func(input, value, fix string)) {
 		bad("api coverage", v, "names no kind cluster; give kind:NAME, e.g. kind:kind")
 		return
 	}
-	if c.Mode == ModeOperator {
-		bad("mode", c.Mode, "does not take --api-coverage yet: the audit log is read by the process that ran the pods; use --mode direct")
-		return
-	}
 	if !templateNamesServiceAccount(c.PodTemplate) {
 		bad("api coverage", v, "needs test pods that call the API as themselves: give a pod template (--pod-template) whose spec names a serviceAccountName")
 	}

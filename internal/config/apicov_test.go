@@ -34,6 +34,9 @@ func TestAPICoverageFlag(t *testing.T) {
 	c, err := ParseRun([]string{"--repository", "r.io/x", dir}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Empty(t, c.APICoverage, "off by default")
+	c, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--api-coverage", "local", "--pod-template", writeTemplate(t, "spec:\n  serviceAccountName: tests\n"), dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err, "operator mode takes it too")
+	assert.Equal(t, "local", c.APICoverage)
 }
 
 func TestAPICoverageBadValues(t *testing.T) {
@@ -48,7 +51,7 @@ func TestAPICoverageBadValues(t *testing.T) {
 		{"template without a service account", []string{"--api-coverage", "local", "--pod-template", writeTemplate(t, "spec:\n  nodeSelector: {a: b}\n")}, "names a serviceAccountName"},
 		{"service account in the wrong place", []string{"--api-coverage", "local", "--pod-template", writeTemplate(t, "metadata:\n  serviceAccountName: x\n")}, "names a serviceAccountName"},
 		{"kind without a name", []string{"--api-coverage", "kind:", "--pod-template", withSA}, `api coverage "kind:": names no kind cluster`},
-		{"operator mode", []string{"--api-coverage", "local", "--pod-template", withSA, "--mode", "operator"}, `mode "operator": does not take --api-coverage`},
+		{"operator mode without a service account", []string{"--api-coverage", "local", "--mode", "operator"}, "names a serviceAccountName"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseRun(append([]string{"--repository", "r.io/x", dir}, tt.args...), env(nil), &bytes.Buffer{})

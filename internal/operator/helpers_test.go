@@ -97,7 +97,7 @@ func (e *env) restart() {
 // code.
 func (e *env) collect(_ context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
 	obs := k8s.Observe(pod, e.now, opts)
-	at := attempt.Attempt{Number: number, Pod: pod.Name, Node: pod.Spec.NodeName, Outcome: obs.Outcome}
+	at := attempt.Attempt{Number: number, Pod: pod.Name, PodUID: string(pod.UID), Node: pod.Spec.NodeName, Outcome: obs.Outcome}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.Name == k8s.TestContainer && cs.State.Terminated != nil {
 			at.Started, at.Finished = cs.State.Terminated.StartedAt.Time, cs.State.Terminated.FinishedAt.Time

@@ -107,6 +107,7 @@ func record(at attempt.Attempt) v1alpha1.Attempt {
 	a := v1alpha1.Attempt{
 		Number:   int32(at.Number),
 		Pod:      at.Pod,
+		PodUID:   at.PodUID,
 		Node:     at.Node,
 		Status:   string(at.Outcome.Status),
 		ExitCode: at.Outcome.ExitCode,
@@ -131,7 +132,7 @@ func record(at attempt.Attempt) v1alpha1.Attempt {
 // AttemptOf turns a status entry back into the runner's attempt, without
 // its results.
 func AttemptOf(a v1alpha1.Attempt) attempt.Attempt {
-	at := attempt.Attempt{Number: int(a.Number), Pod: a.Pod, Node: a.Node, Outcome: outcomeOf(a)}
+	at := attempt.Attempt{Number: int(a.Number), Pod: a.Pod, PodUID: a.PodUID, Node: a.Node, Outcome: outcomeOf(a)}
 	if a.StartTime != nil {
 		at.Started = a.StartTime.Time
 	}

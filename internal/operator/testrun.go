@@ -121,8 +121,13 @@ func (r *TestRunReconciler) progress(ctx context.Context, run *v1alpha1.TestRun,
 	// A template that cannot make a pod fails the run at once, not once
 	// per test.
 	probe := &v1alpha1.TestCase{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Spec: v1alpha1.TestCaseSpec{TestID: "probe"}}
-	if _, err := testPod(run, probe, 1, s); err != nil {
+	pod, err := testPod(run, probe, 1, s)
+	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())
+		return ctrl.Result{}, nil
+	}
+	if run.Spec.APICoverage != "" && pod.Spec.ServiceAccountName == "" {
+		r.fail(st, "InvalidAPICoverage", "spec.apiCoverage needs test pods that call the API as themselves: give spec.podTemplate a serviceAccountName")
 		return ctrl.Result{}, nil
 	}
 	if run.Spec.Faketime != "" {

@@ -4,11 +4,15 @@ package action
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/k8s-testrun/k8s-testrun/hack/cluster/rootfs"
+	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
@@ -34,6 +39,9 @@ const kindEnvVar = "K8S_TESTRUN_KIND_ENV"
 // kind is the real kind cluster of the run, when there is one.
 var kindCluster struct {
 	name, registry, nodeImage string
+	// kubernetesBase is the Python base with Debian's Kubernetes client
+	// in kind's registry, for testdata/apicov.
+	kubernetesBase string
 }
 
 // parseEnvFile reads NAME=value lines.
@@ -100,7 +108,31 @@ func (s *suite) setUpKind(ctx context.Context) error {
 		return err
 	}
 	s.registry, s.baseImage = kindCluster.registry, repo+"@"+digest.String()
+	if kindCluster.kubernetesBase, err = pushKubernetesBase(ctx, codename); err != nil {
+		return err
+	}
 	return s.buildActionImage(ctx)
+}
+
+// pushKubernetesBase pushes the Python base with the Kubernetes client to
+// kind's registry, from the root filesystem the local cluster's recipe
+// caches, and returns its reference by digest.
+func pushKubernetesBase(ctx context.Context, codename string) (string, error) {
+	home, _ := os.UserHomeDir()
+	tarPath, err := rootfs.Build(ctx, filepath.Join(home, ".cache", "k8s-testrun"), rootfs.KubernetesRecipe(codename), slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		return "", err
+	}
+	img, err := rootfs.PythonImage(tarPath)
+	if err != nil {
+		return "", err
+	}
+	repo := kindCluster.registry + "/k8s-testrun/python"
+	digest, err := rootfs.Push(ctx, repo+":"+codename+"-kubernetes", img)
+	if err != nil {
+		return "", err
+	}
+	return repo + "@" + digest.String(), nil
 }
 
 // TestKindNode: the cluster is kind's, its one node <name>-control-plane
@@ -214,6 +246,87 @@ func TestKindSample(t *testing.T) {
 	logs, err := exec.CommandContext(ectx, dockerBin, "logs", "kind-registry").CombinedOutput()
 	require.NoError(t, err, "%s", logs)
 	assert.Contains(t, string(logs), "/manifests/"+digest, "the node pulled the test image from the kind-registry container")
+
+	requireNoPods(t, j.namespace)
+	requireNoContainer(t, j)
+}
+
+// TestKindAPICoverage runs the action on testdata/apicov, one pod per
+// test, against the kind cluster made with the README's audit config,
+// with api_coverage kind:CLUSTER: the action reads the API server's audit
+// log from the control-plane container through the Docker socket, and
+// each test's endpoints in api-coverage.json are exactly the ones it
+// calls, its JUnit property counts them and the job summary has the
+// section.
+func TestKindAPICoverage(t *testing.T) {
+	if kindCluster.name == "" {
+		t.Skip("no kind cluster: run make e2e-kind")
+	}
+	j := newJob(t, filepath.Join(support.RepoRoot(), "testdata", "apicov"))
+	api := newGitHubAPI(t, j.gateway, false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	require.NoError(t, support.CreateAPICoverageAccount(ctx, s.client, j.namespace))
+	with := commonInputs(j, "apicov")
+	with["base_image"] = kindRegistryName(kindCluster.kubernetesBase)
+	with["pod_per"] = "test"
+	with["junit_path"] = "reports/junit.xml"
+	with["pod_template"] = "spec:\n  serviceAccountName: " + support.APICoverageAccount + "\n"
+	with["api_coverage"] = "kind:" + kindCluster.name
+
+	cmd := j.dockerRun(ctx, t, api.URL, with)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("docker run took %s, exit %d\nstderr:\n%s", time.Since(start).Round(time.Second), cmd.ProcessState.ExitCode(), lastLines(stderr.String(), 40))
+	require.NoError(t, err, "stdout:\n%s", lastLines(stdout.String(), 40))
+
+	b, err := os.ReadFile(filepath.Join(j.workspace, "reports", apicov.ReportFile))
+	require.NoError(t, err, "api-coverage.json is beside the JUnit report")
+	var r apicov.Report
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.Contains(t, r.Source, "kind:"+kindCluster.name)
+	got := map[string][]string{}
+	for _, tc := range r.Tests {
+		got[tc.Test] = slices.Sorted(maps.Keys(tc.Endpoints))
+		assert.False(t, tc.Grouped, tc.Test)
+	}
+	want := map[string][]string{}
+	union := map[string]bool{}
+	for id, eps := range support.APICoverageExpected {
+		want[id] = slices.Sorted(slices.Values(eps))
+		for _, e := range eps {
+			union[e] = true
+		}
+	}
+	assert.Equal(t, want, got, "each test's endpoints, exactly")
+	assert.Equal(t, len(union), r.Hit)
+	assert.Positive(t, r.Universe)
+	assert.Zero(t, r.Unmatched, "every request of the tests is an endpoint: %v", r.UnmatchedExamples)
+
+	report, err := os.ReadFile(filepath.Join(j.workspace, "reports", "junit.xml"))
+	require.NoError(t, err)
+	ts, err := junit.Parse(strings.NewReader(string(report)))
+	require.NoError(t, err)
+	require.Len(t, ts.Suites, 1)
+	require.Len(t, ts.Suites[0].Testcases, len(support.APICoverageExpected))
+	pods := map[string]bool{}
+	for _, tc := range ts.Suites[0].Testcases {
+		id, _ := tc.Property(junit.PropertyTestID)
+		v, ok := tc.Property(apicov.PropertyEndpoints)
+		if assert.True(t, ok, "%s has the endpoint count", id) {
+			assert.Equal(t, strconv.Itoa(len(support.APICoverageExpected[id])), v, id)
+		}
+		pod, _ := tc.Property(junit.PropertyPod)
+		pods[pod] = true
+	}
+	assert.Len(t, pods, len(support.APICoverageExpected), "one pod per test")
+	summary, err := os.ReadFile(filepath.Join(j.fileCommands, j.summary))
+	require.NoError(t, err)
+	assert.Contains(t, string(summary), fmt.Sprintf("#### API coverage\n\n**%d of %d endpoints (%s)**", len(union), r.Universe, r.Percent()))
+	t.Logf("API coverage on kind: %d of %d endpoints (%s); %d requests counted, %d events of other pods, read %d lines (%d bytes)",
+		r.Hit, r.Universe, r.Percent(), r.Counted, r.OtherPods, r.Read.Lines, r.Read.Bytes)
 
 	requireNoPods(t, j.namespace)
 	requireNoContainer(t, j)

@@ -18,13 +18,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/apicov"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/test/support"
 )
 
 // The local cluster's env file names these (hack/cluster).
@@ -33,17 +31,8 @@ const (
 	envAuditLog       = "K8S_TESTRUN_AUDIT_LOG"
 )
 
-// apicovExpected is what each test of testdata/apicov calls, by hand from
-// the Python client's calls, as the OpenAPI names the endpoints.
-var apicovExpected = map[string][]string{
-	"tests/test_api.py::test_list_pods": {"GET /api/v1/namespaces/{namespace}/pods"},
-	"tests/test_api.py::test_create_and_delete_configmap": {
-		"DELETE /api/v1/namespaces/{namespace}/configmaps/{name}",
-		"POST /api/v1/namespaces/{namespace}/configmaps",
-	},
-	"tests/test_api.py::test_read_own_namespace": {"GET /api/v1/namespaces/{name}"},
-	"tests/test_api.py::test_calls_nothing":      {},
-}
+// apicovExpected is what each test of testdata/apicov calls.
+var apicovExpected = support.APICoverageExpected
 
 // apicovAccount creates the ServiceAccount apicov and a Role that allows
 // exactly what the tests call, and returns the pod template that names
@@ -53,23 +42,7 @@ var apicovExpected = map[string][]string{
 func (c *Cluster) apicovAccount(t *testing.T, ns string) string {
 	t.Helper()
 	ctx := Context(t, time.Minute)
-	_, err := c.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "apicov"}}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = c.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "apicov"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list"}},
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create", "delete"}},
-			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
-		},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = c.Client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "apicov"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "apicov"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "apicov", Namespace: ns}},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	require.NoError(t, support.CreateAPICoverageAccount(ctx, c.Client, ns))
 
 	tmpl := "spec:\n  serviceAccountName: apicov\n"
 	u, err := url.Parse(c.Config.Host)
@@ -153,8 +126,16 @@ func TestAPICoverage(t *testing.T) {
 	pods := podsOf(t, ts)
 	require.Len(t, pods, 4)
 	assert.Equal(t, 4, distinct(pods), "one pod per test: %v", pods)
+	c.requireAPICoverage(t, out, ts, res.Stdout)
+}
 
-	b, err := os.ReadFile(filepath.Join(out, apicov.ReportFile))
+// requireAPICoverage checks api-coverage.json in dir, the JUnit report
+// ts and the terminal summary stdout of a run of testdata/apicov one pod
+// per test: each test's endpoints exactly, the endpoint index, the
+// universe and the percentage.
+func (c *Cluster) requireAPICoverage(t *testing.T, dir string, ts junit.Testsuites, stdout string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, apicov.ReportFile))
 	require.NoError(t, err, "api-coverage.json is beside the JUnit report")
 	var r apicov.Report
 	require.NoError(t, json.Unmarshal(b, &r))
@@ -202,11 +183,11 @@ func TestAPICoverage(t *testing.T) {
 	assert.Equal(t, universe, r.Universe, "the universe is every operation the cluster's OpenAPI lists")
 	assert.Equal(t, len(union), r.Hit)
 	pct := fmt.Sprintf("%.1f%%", 100*float64(len(union))/float64(universe))
-	assert.Contains(t, res.Stdout, fmt.Sprintf("API coverage: %d of %d endpoints (%s)", len(union), universe, pct))
+	assert.Contains(t, stdout, fmt.Sprintf("API coverage: %d of %d endpoints (%s)", len(union), universe, pct))
 	assert.Zero(t, r.Unmatched, "every request of the tests is an endpoint: %v", r.UnmatchedExamples)
 	t.Logf("API coverage: %d of %d endpoints (%s); %d requests counted, %d events of other pods, read %d lines (%d bytes)",
 		r.Hit, r.Universe, pct, r.Counted, r.OtherPods, r.Read.Lines, r.Read.Bytes)
-	assert.True(t, strings.Contains(res.Stdout, "most hit:"), "the most-hit endpoints in the terminal summary")
+	assert.True(t, strings.Contains(stdout, "most hit:"), "the most-hit endpoints in the terminal summary")
 }
 
 // TestActionAPICoverage runs testdata/apicov as the action, one pod for

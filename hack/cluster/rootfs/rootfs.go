@@ -24,6 +24,17 @@ import (
 // minbase. python-is-python3 makes `python` work as well as `python3`.
 var PythonPackages = []string{"python3", "python3-pytest", "python-is-python3"}
 
+// KubernetesPackages go into the client base on top of the Python ones.
+// debootstrap resolves no virtual packages, so python3-cffi-backend, which
+// provides the ones python3-cryptography depends on, is named itself.
+var KubernetesPackages = []string{"python3-kubernetes", "python3-cffi-backend"}
+
+// KubernetesRecipe is the Python base with Debian's Kubernetes client, for
+// tests that call the API server (testdata/apicov).
+func KubernetesRecipe(codename string) Recipe {
+	return Recipe{Name: "python-kubernetes", Codename: codename, Packages: append(append([]string{}, PythonPackages...), KubernetesPackages...)}
+}
+
 // trimPaths are dropped from the root filesystem: nothing in a test pod
 // reads documentation, translations or APT's caches, and /dev is the
 // runtime's to fill.
