@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -41,4 +42,42 @@ current-context: c
 	assert.Equal(t, float32(321), p.cluster.Config.QPS)
 	assert.Equal(t, 654, p.cluster.Config.Burst)
 	assert.Equal(t, 7*time.Second, p.cfg.NodeLostAfter)
+}
+
+// TestOperatorRunTakesNodeLostAfter: in operator mode --node-lost-after
+// becomes the TestRun's nodeLostAfter.
+func TestOperatorRunTakesNodeLostAfter(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 30 * time.Second},
+		{[]string{"--node-lost-after", "90s"}, 90 * time.Second},
+	} {
+		dir := t.TempDir()
+		cfg, err := config.ParseRun(append(append([]string{"--repository", "r.io/x", "--mode", "operator"}, tc.args...), dir), func(string) string { return "" }, &bytes.Buffer{})
+		require.NoError(t, err)
+		p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
+		run, err := p.testRun("img@sha256:1")
+		require.NoError(t, err)
+		require.NotNil(t, run.Spec.NodeLostAfter)
+		assert.Equal(t, tc.want, run.Spec.NodeLostAfter.Duration)
+	}
+}
+
+// TestOperatorRateLimitFlagsBad: the operator's --kube-api-qps and
+// --kube-api-burst refuse what would stall its client, in one line, exit 2.
+func TestOperatorRateLimitFlagsBad(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kube-api-qps", "0"}, `k8s-testrun: --kube-api-qps "0": must be above 0, e.g. 100` + "\n"},
+		{[]string{"--kube-api-burst", "-3"}, `k8s-testrun: --kube-api-burst "-3": must be 1 or more, e.g. 200` + "\n"},
+	} {
+		var out bytes.Buffer
+		code := Run(context.Background(), append([]string{"operator"}, tc.args...), Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }})
+		assert.Equal(t, ExitInfra, code)
+		assert.Equal(t, tc.want, out.String())
+	}
 }

@@ -277,6 +277,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 	if p.cfg.SlowTimeout > 0 {
 		run.Spec.SlowTimeout = &metav1.Duration{Duration: p.cfg.SlowTimeout}
 	}
+	if p.cfg.NodeLostAfter > 0 {
+		run.Spec.NodeLostAfter = &metav1.Duration{Duration: p.cfg.NodeLostAfter}
+	}
 	if r := p.cfg.Rerun; r != nil {
 		// Validate refused a report without node ids in operator mode;
 		// the failed tests run without discovery.
