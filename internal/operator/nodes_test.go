@@ -6,12 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	kfake "k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
@@ -212,4 +217,33 @@ func requestNames[R interface{ String() string }](reqs []R) []string {
 		out = append(out, s[len(ns)+1:])
 	}
 	return out
+}
+
+// TestOperatorWithoutNodeRights: an operator that may not list nodes goes
+// on without the watch, and says so in one line; with the right, it
+// watches.
+func TestOperatorWithoutNodeRights(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var lines []string
+	log := funcr.New(func(prefix, args string) { lines = append(lines, prefix+args) }, funcr.Options{})
+
+	kube := kfake.NewClientset(readyNode("n1"))
+	kube.PrependReactor("list", "nodes", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, "", nil)
+	})
+	assert.Nil(t, watchNodes(ctx, kube, log))
+	require.Len(t, lines, 1)
+	assert.Contains(t, lines[0], "not watching nodes: a lost node's pods end only when the cluster evicts them")
+	assert.Contains(t, lines[0], "forbidden")
+	assert.Nil(t, nodeLossOf(testRun("r1"), nil), "no watch, no node loss")
+
+	lines = nil
+	nw := watchNodes(ctx, kfake.NewClientset(readyNode("n1")), log)
+	require.NotNil(t, nw)
+	defer nw.Shutdown()
+	assert.Empty(t, lines)
+	loss := nodeLossOf(testRun("r1"), nw)
+	require.NotNil(t, loss)
+	assert.Equal(t, k8s.DefaultNodeLostAfter, loss.After, "the default window when the TestRun names none")
 }
