@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	kfake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -39,9 +41,15 @@ func readyNode(name string) *corev1.Node {
 func (e *env) nodes(ctx context.Context) (*k8s.NodeWatcher, func()) {
 	e.t.Helper()
 	kube := kfake.NewClientset(readyNode("doomed"), readyNode("spare"))
+	watching := watchStarted(kube)
 	nw, err := k8s.NewNodeWatcher(kube, func() time.Time { return e.now })
 	require.NoError(e.t, err)
 	require.NoError(e.t, nw.Start(ctx))
+	select {
+	case <-watching:
+	case <-ctx.Done():
+		e.t.Fatal("the node watch never started")
+	}
 	e.t.Cleanup(nw.Shutdown)
 	e.runs.Nodes, e.cases.Nodes = nw, nw
 	for _, r := range []*CollectFunc{&e.runs.Collect, &e.cases.Collect} {
@@ -168,6 +176,19 @@ func TestRunUnitOnLostNodeRunsAgain(t *testing.T) {
 	second := e.runPods("r1")
 	require.Len(t, second, 1, "the unit runs again, the lost pod is gone")
 	assert.NotEqual(t, first, second[0].Name)
+}
+
+// watchStarted is closed once an informer's watch of nodes is registered
+// with the fake clientset's tracker, which replays nothing a watch missed.
+func watchStarted(client *kfake.Clientset) <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(k8stesting.WatchActionImpl).ListOptions)
+		once.Do(func() { close(ch) })
+		return true, w, err
+	})
+	return ch
 }
 
 func names(pods []corev1.Pod) []string {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -34,10 +37,16 @@ func TestNodeLostAfterWindow(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			client := fake.NewClientset(readyNode("n1"))
+			watching := watchStarted(client)
 			nw, err := k8s.NewNodeWatcher(client, func() time.Time { return down })
 			require.NoError(t, err)
 			require.NoError(t, nw.Start(ctx))
 			defer nw.Shutdown()
+			select {
+			case <-watching:
+			case <-ctx.Done():
+				t.Fatal("the node watch never started")
+			}
 			setReady(ctx, t, client, "n1", corev1.ConditionUnknown)
 			select {
 			case <-nw.Changed():
@@ -60,4 +69,17 @@ func TestNodeLostAfterWindow(t *testing.T) {
 			assert.True(t, obs.Outcome.Disrupted(), "an infrastructure retry")
 		})
 	}
+}
+
+// watchStarted is closed once an informer's watch of nodes is registered
+// with the fake clientset's tracker, which replays nothing a watch missed.
+func watchStarted(client *fake.Clientset) <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(k8stesting.WatchActionImpl).ListOptions)
+		once.Do(func() { close(ch) })
+		return true, w, err
+	})
+	return ch
 }
