@@ -123,13 +123,13 @@ func clusterRights(t *testing.T, objs []*unstructured.Unstructured) map[string][
 // TestScopes builds the manifests for each scope install offers and checks
 // where the operator may act and what it watches.
 func TestScopes(t *testing.T) {
-	metricsAuth := map[string][]any{"tokenreviews": {"create"}, "subjectaccessreviews": {"create"}}
+	metricsAuth := map[string][]any{"tokenreviews": {"create"}, "subjectaccessreviews": {"create"}, "nodes": {"list", "watch"}}
 	for _, overlay := range []string{Default, Local} {
 		t.Run(overlay+"/own namespace", func(t *testing.T) {
 			objs, err := BuildScoped(overlay, Scope{})
 			require.NoError(t, err)
 			assert.Equal(t, []binding{{"RoleBinding", "k8s-testrun-system"}}, operatorBindings(t, objs))
-			assert.Equal(t, metricsAuth, clusterRights(t, objs), "no cluster-wide rights but the metrics' reviews")
+			assert.Equal(t, metricsAuth, clusterRights(t, objs), "no cluster-wide rights but the metrics' reviews and reading nodes")
 			assert.Equal(t, []string{"k8s-testrun-system"}, Watched(objs))
 			assert.Contains(t, args(t, objs), "--watch-namespace=$(POD_NAMESPACE)")
 		})

@@ -84,6 +84,16 @@ type TestRunSpec struct {
 	// +optional
 	InfraRetries *int32 `json:"infraRetries,omitempty"`
 
+	// NodeLostAfter is how long a node's Ready condition may stay Unknown
+	// or False before the run's pods there end as NodeLost and their tests
+	// run again elsewhere, as infrastructure retries. It takes an operator
+	// that may list and watch nodes; without, a lost node's pods end when
+	// the cluster evicts them.
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s')",message="give a duration of at least 1s, such as 30s"
+	// +optional
+	NodeLostAfter *metav1.Duration `json:"nodeLostAfter,omitempty"`
+
 	// Sidecar is how the collector runs: native (an init container with
 	// restartPolicy Always), container (a regular container), or auto
 	// (native where the server supports it). A run with

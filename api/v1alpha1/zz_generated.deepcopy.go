@@ -309,6 +309,11 @@ func (in *TestRunSpec) DeepCopyInto(out *TestRunSpec) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.NodeLostAfter != nil {
+		in, out := &in.NodeLostAfter, &out.NodeLostAfter
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.PodTemplate != nil {
 		in, out := &in.PodTemplate, &out.PodTemplate
 		*out = new(runtime.RawExtension)

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/operator"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -50,6 +51,8 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 	leaderNS := fs.String("leader-election-namespace", "", "namespace of the lease (default $POD_NAMESPACE)")
 	workers := fs.Int("workers", operator.DefaultWorkers, "TestCases reconciled at once")
 	verbose := fs.Bool("v", false, "log every step")
+	qps := fs.Float64("kube-api-qps", config.DefaultKubeAPIQPS, "queries per second the operator sends the API server at most (client-side rate limit)")
+	burst := fs.Int("kube-api-burst", config.DefaultKubeAPIBurst, "queries the operator may send the API server at once, above --kube-api-qps")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -70,7 +73,13 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 			return fmt.Errorf("$%s: %w", operator.EnvWatchNamespace, err)
 		}
 	}
-	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig})
+	if *qps <= 0 {
+		return &config.Error{Input: "--kube-api-qps", Value: fmt.Sprint(*qps), Fix: "must be above 0, e.g. 100"}
+	}
+	if *burst < 1 {
+		return &config.Error{Input: "--kube-api-burst", Value: fmt.Sprint(*burst), Fix: "must be 1 or more, e.g. 200"}
+	}
+	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig, QPS: float32(*qps), Burst: *burst})
 	if err != nil {
 		return err
 	}
@@ -275,6 +284,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 	}
 	if p.cfg.SlowTimeout > 0 {
 		run.Spec.SlowTimeout = &metav1.Duration{Duration: p.cfg.SlowTimeout}
+	}
+	if p.cfg.NodeLostAfter > 0 {
+		run.Spec.NodeLostAfter = &metav1.Duration{Duration: p.cfg.NodeLostAfter}
 	}
 	if r := p.cfg.Rerun; r != nil {
 		// Validate refused a report without node ids in operator mode;

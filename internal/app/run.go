@@ -145,6 +145,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, environ []string) (*pipeli
 	cluster, err := k8s.Connect(k8s.ClientOptions{
 		Kubeconfig: cfg.Kubeconfig, KubeconfigData: cfg.KubeconfigData,
 		Context: cfg.Context, Namespace: cfg.Namespace,
+		QPS: cfg.KubeAPIQPS, Burst: cfg.KubeAPIBurst,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w; give a valid --kubeconfig or set KUBECONFIG", err)
@@ -269,11 +270,11 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 		FaketimeLibrary: faketimeLib,
 		CoverageDir:     covDir,
 		SpillDir:        spill,
+		NodeLostAfter:   p.cfg.NodeLostAfter,
 	})
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.
-	reported := append(skipped, results...)
-	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), reported)
+	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), append(skipped, results...))
 	rep.Bases = reportBases(bases)
 	rep.Quarantine = p.cfg.QuarantineList
 	apiErr := p.measureAPICoverage(ctx, apiSrc, rep)

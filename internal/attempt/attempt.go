@@ -67,7 +67,11 @@ func CollectWithClock(ctx context.Context, clk clock.Clock, client kubernetes.In
 		at.Finished = time.Now()
 	}
 	var log []byte
-	if collectorRan(p) {
+	switch {
+	case obs.Outcome.Reason == plan.ReasonNodeLost:
+		// The log is on the node, whose kubelet does not answer.
+		return Lost(p, number, obs.Outcome, at.Finished), nil
+	case collectorRan(p):
 		var err error
 		// A collector still running may not have printed its block yet: it
 		// polls for the done marker. Give it a moment, bounded.
@@ -83,7 +87,7 @@ func CollectWithClock(ctx context.Context, clk clock.Clock, client kubernetes.In
 			}
 		}
 		at.ResultErr = err
-	} else {
+	default:
 		at.ResultErr = errors.New("the collector never started")
 	}
 	if !at.Results.TestStart.IsZero() {
@@ -91,6 +95,20 @@ func CollectWithClock(ctx context.Context, clk clock.Clock, client kubernetes.In
 	}
 	at.Outcome = Settle(at.Outcome, at.Results)
 	return at, log
+}
+
+// Lost is the attempt of a pod lost with its node, as of now: its outcome
+// is the node's loss (k8s.NodeLoss), and its results, on the node, are not
+// read.
+func Lost(p *corev1.Pod, number int, o plan.Outcome, now time.Time) Attempt {
+	at := Attempt{Number: number, Pod: p.Name, PodUID: string(p.UID), Node: p.Spec.NodeName, Outcome: o, Finished: now,
+		ResultErr: errors.New("results not read: the pod's node is lost")}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == k8s.TestContainer && cs.State.Running != nil {
+			at.Started = cs.State.Running.StartedAt.Time
+		}
+	}
+	return at
 }
 
 func sleep(ctx context.Context, clk clock.Clock, d time.Duration) bool {

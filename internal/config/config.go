@@ -73,6 +73,14 @@ type Config struct {
 	KubeconfigData []byte
 	Context        string
 	Namespace      string
+	// KubeAPIQPS and KubeAPIBurst are the client's rate limits; zero
+	// means DefaultKubeAPIQPS and DefaultKubeAPIBurst.
+	KubeAPIQPS   float32
+	KubeAPIBurst int
+	// NodeLostAfter is how long a node stays not ready before its pods end
+	// as NodeLost and their tests run again; zero means
+	// DefaultNodeLostAfter.
+	NodeLostAfter time.Duration
 
 	Parallelism    int
 	Timeout        time.Duration
@@ -268,6 +276,10 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("sidecar")
 	fs.StringVar(&c.Mode, "mode", ModeDirect, "direct (this process runs the pods) or operator (a TestRun, run by the operator in the cluster)")
 	in("mode")
+	fs.Float32Var(&c.KubeAPIQPS, "kube-api-qps", DefaultKubeAPIQPS, "queries per second this process sends the API server at most (client-side rate limit)")
+	in("kube-api-qps")
+	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "queries this process may send the API server at once, above --kube-api-qps")
+	in("kube-api-burst")
 
 	group = GroupRun
 	fs.IntVarP(&c.Parallelism, "parallelism", "p", DefaultParallelism, "pods running at once")
@@ -280,6 +292,8 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("retries")
 	fs.IntVar(&c.InfraRetries, "infra-retries", DefaultInfraRetries, "extra attempts for a test whose pod was evicted, preempted, deleted or lost with its node; separate from --retries")
 	in("infra-retries")
+	fs.DurationVar(&c.NodeLostAfter, "node-lost-after", DefaultNodeLostAfter, "how long a node may stay not ready before its pods end as NodeLost and their tests run again elsewhere")
+	in("node-lost-after")
 	fs.StringVar(&c.PodPer, "pod-per", PodPerTest, "what one pod runs: test (full isolation), class, file, or auto (chosen from the timing history: slow tests alone, the rest packed by file); results stay per test")
 	in("pod-per")
 	fs.IntVar(&c.Shards, "shards", 0, "split the tests into N pods balanced by the timing history (overrides --pod-per)")
@@ -426,6 +440,7 @@ func (c *Config) Validate() error {
 		bad("result limit", fmt.Sprint(c.ResultLimit), "must be at least 4096 bytes")
 	}
 	c.checkMode(bad)
+	c.checkCluster(bad)
 	switch c.PodPer {
 	case "", PodPerTest, PodPerClass, PodPerFile, PodPerAuto:
 	default:

@@ -58,6 +58,9 @@ var Inputs = []Input{
 	{InputRerunFailed, "", "JUnit XML report of an earlier run (this action's junit_path or pytest's --junitxml), relative to the workspace: run only its failed and errored tests. A report without failures runs nothing."},
 	{InputMaxFailures, "0", "Stop after this many failed or errored tests: no more pods start, the running ones are deleted, the rest are reported as not run. 0 means no limit."},
 	{InputInfraRetries, strconv.Itoa(config.DefaultInfraRetries), "Extra attempts for a test whose pod was evicted, preempted, deleted by someone else or lost with its node; separate from retries, and never reported as the test's failure."},
+	{InputNodeLostAfter, config.DefaultNodeLostAfter.String(), "How long a node's Ready condition may stay Unknown or False before its test pods end as NodeLost and their tests run again elsewhere, as infrastructure retries (needs list and watch on nodes)."},
+	{InputKubeAPIQPS, strconv.Itoa(config.DefaultKubeAPIQPS), "Queries per second the action sends the Kubernetes API server at most (the client's rate limit)."},
+	{InputKubeAPIBurst, strconv.Itoa(config.DefaultKubeAPIBurst), "Queries the action may send the API server at once, above kube_api_qps."},
 	{InputCoverage, "false", "true to run every test under coverage.py and combine the pods' data, in one more pod of the test image, into a Cobertura coverage.xml beside the JUnit report; the total goes to the coverage output and the job summary. The test image needs coverage.py (from the requirements or the base image); the action needs none. Direct mode only."},
 	{InputAPICoverage, "", "Measure which Kubernetes API endpoints each test hit, from the API server's audit log (Metadata level is enough): a file of JSON-lines audit events relative to the workspace, kind:CLUSTER (the log at /var/log/kubernetes/kube-apiserver-audit.log in kind's control-plane container, read through the Docker socket), or local (the k8s-testrun local cluster's). Each test's endpoint count becomes a JUnit property, api-coverage.json beside the JUnit report has the full map, and the job summary a section. The pod_template must name a serviceAccountName. Empty means off. In operator mode the action reads the log once the TestRun ends."},
 	{InputQuarantine, "", "YAML file of quarantined tests, relative to the workspace: entries of test (a test id or a path.Match pattern), until (YYYY-MM-DD, protects through that day, UTC), reason, and optional owner and link. A quarantined test still runs; its failure is reported as quarantined and does not fail the step. An entry past until no longer protects and gets a warning. Empty means .k8s-testrun/quarantine.yaml in the project when present."},
@@ -94,6 +97,9 @@ const (
 	InputRerunFailed   = "rerun_failed"
 	InputMaxFailures   = "max_failures"
 	InputInfraRetries  = "infra_retries"
+	InputNodeLostAfter = "node_lost_after"
+	InputKubeAPIQPS    = "kube_api_qps"
+	InputKubeAPIBurst  = "kube_api_burst"
 	InputCoverage      = "coverage"
 	InputAPICoverage   = "api_coverage"
 	InputQuarantine    = "quarantine"
@@ -265,6 +271,7 @@ func readCounts(c *config.Config, in func(string) string, bad func(input, value,
 	if c.MaxFailures, err = strconv.Atoi(in(InputMaxFailures)); err != nil {
 		bad(InputMaxFailures, in(InputMaxFailures), "give a whole number, 0 (no limit) or more")
 	}
+	readCluster(c, in, bad)
 	c.Lanes = splitLanes(in(InputLanes))
 	if c.FlakyRetries, err = strconv.Atoi(in(InputFlakyRetries)); err != nil {
 		bad(InputFlakyRetries, in(InputFlakyRetries), "give a whole number, 0 or more")
@@ -319,6 +326,9 @@ var validateInputs = map[string]string{
 	"rerun failed":      InputRerunFailed,
 	"max failures":      InputMaxFailures,
 	"infra retries":     InputInfraRetries,
+	"node lost after":   InputNodeLostAfter,
+	"kube api qps":      InputKubeAPIQPS,
+	"kube api burst":    InputKubeAPIBurst,
 	"lane":              InputLanes,
 	"slow timeout":      InputSlowTimeout,
 	"flaky retries":     InputFlakyRetries,

@@ -5,6 +5,7 @@
 package k8s
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -33,6 +34,10 @@ type ClientOptions struct {
 	Context string
 	// Namespace overrides the context's namespace.
 	Namespace string
+	// QPS and Burst are the client's rate limits; zero means DefaultQPS
+	// and DefaultBurst.
+	QPS   float32
+	Burst int
 }
 
 // Cluster is a connected client and the namespace to work in.
@@ -91,7 +96,7 @@ func Connect(opts ClientOptions) (*Cluster, error) {
 			return nil, &ConfigError{Source: source, Err: err}
 		}
 	}
-	cfg.QPS, cfg.Burst = DefaultQPS, DefaultBurst
+	cfg.QPS, cfg.Burst = cmp.Or(opts.QPS, DefaultQPS), cmp.Or(opts.Burst, DefaultBurst)
 	cfg.UserAgent = "k8s-testrun"
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

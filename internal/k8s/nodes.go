@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -188,6 +189,37 @@ func slimNode(obj any) (any, error) {
 		}
 	}
 	return slim, nil
+}
+
+// NodeLoss is the node-loss rule of a run: a pod whose node has been not
+// ready for After is lost with it. Direct mode and the operator share it.
+type NodeLoss struct {
+	Nodes *NodeWatcher
+	After time.Duration
+}
+
+// Outcome is the NodeLost outcome of pod, when its node has been lost for
+// l.After as of now. A nil NodeLoss, or one without a watch, loses nothing.
+func (l *NodeLoss) Outcome(pod *corev1.Pod, now time.Time) (plan.Outcome, bool) {
+	if l == nil || l.Nodes == nil || pod.Spec.NodeName == "" {
+		return plan.Outcome{}, false
+	}
+	d, ok := l.Nodes.Lost(pod.Spec.NodeName, now, cmp.Or(l.After, DefaultNodeLostAfter))
+	if !ok {
+		return plan.Outcome{}, false
+	}
+	return NodeLostOutcome(pod.Spec.NodeName, d, now), true
+}
+
+// Down lists the nodes not ready now, however long.
+func (w *NodeWatcher) Down() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.down))
+	for n := range w.down {
+		out = append(out, n)
+	}
+	return out
 }
 
 // NodeLostOutcome is the outcome of an attempt whose pod ran on a lost

@@ -36,6 +36,8 @@ type ObserveOptions struct {
 	// LogLimit, when set below MaxOneOffLog, is the most RunOnce reads of
 	// the pod's log; a longer log is a *LogTooLargeError.
 	LogLimit int64
+	// NodeLoss, when set, ends an attempt whose pod is on a lost node.
+	NodeLoss *NodeLoss
 }
 
 // Observe turns a pod into the plan's view of it. It is pure: the decision
@@ -52,6 +54,8 @@ func Observe(pod *corev1.Pod, now time.Time, opts ObserveOptions) plan.Pod {
 		p.Cases = strings.Split(ids, ",")
 	}
 	if out, ok := outcome(pod, now, opts); ok {
+		p.Done, p.Outcome = true, out
+	} else if out, ok := opts.NodeLoss.Outcome(pod, now); ok {
 		p.Done, p.Outcome = true, out
 	}
 	return p

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
@@ -42,6 +43,9 @@ import (
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;create;update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+//
+// Nodes are cluster-scoped, so their list and watch (to end the pods of a
+// lost node) are granted apart, by manifests/rbac/nodes_role.yaml.
 //
 // The metrics' authentication and authorization, delegated to the API
 // server, take two cluster-scoped rights, bound by manifests/rbac/metrics_auth:
@@ -140,7 +144,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := Setup(mgr, clientset, native, o.Workers); err != nil {
+	nodes := watchNodes(ctx, clientset, o.Logger)
+	if nodes != nil {
+		defer nodes.Shutdown()
+	}
+	if err := Setup(mgr, clientset, native, o.Workers, nodes); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -189,14 +197,16 @@ func watched(namespaces []string) string {
 	return strings.Join(namespaces, ",")
 }
 
-// Setup registers both reconcilers with mgr.
-func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, workers int) error {
+// Setup registers both reconcilers with mgr; nodes, when not nil, lets
+// them end the pods of lost nodes.
+func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, workers int, nodes *k8s.NodeWatcher) error {
 	if workers < 1 {
 		workers = DefaultWorkers
 	}
 	recorder := mgr.GetEventRecorder(controllerName)
+	wake := newNodeWaker(nodes, mgr.GetClient())
 	runs := &TestRunReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
@@ -209,13 +219,14 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		For(&v1alpha1.TestRun{}).
 		Owns(&v1alpha1.TestCase{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(runOfPod)).
+		WatchesRawSource(source.Channel(wake.runs, handler.EnqueueRequestsFromMapFunc(runOfPod))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: defaultRunWorkers}).
 		Complete(runs)
 	if err != nil {
 		return fmt.Errorf("setting up the testrun controller: %w", err)
 	}
 	cases := &TestCaseReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
 		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
@@ -225,10 +236,17 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		For(&v1alpha1.TestCase{}).
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(casesOfUnitPod)).
+		WatchesRawSource(source.Channel(wake.cases, handler.EnqueueRequestsFromMapFunc(casesOfPod))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(cases)
 	if err != nil {
 		return fmt.Errorf("setting up the testcase controller: %w", err)
+	}
+	if nodes == nil {
+		return nil
+	}
+	if err := mgr.Add(wake); err != nil {
+		return fmt.Errorf("adding the node waker: %w", err)
 	}
 	return nil
 }

@@ -52,11 +52,14 @@ type settings struct {
 	lanes map[string][]string
 	// grouping is what one pod runs: a test, class, file or shard.
 	grouping plan.Grouping
+	// nodeLoss ends the pods on lost nodes; nil without a node watch.
+	nodeLoss *k8s.NodeLoss
 }
 
 // settingsOf resolves a run's options; serverNative says whether the API
-// server runs native sidecars, for Sidecar auto.
-func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
+// server runs native sidecars, for Sidecar auto; nodes follows the nodes'
+// readiness (nil when the operator may not watch them).
+func settingsOf(run *v1alpha1.TestRun, serverNative bool, nodes *k8s.NodeWatcher) settings {
 	s := settings{
 		parallelism:    int(run.Spec.Parallelism),
 		maxAttempts:    int(run.Spec.Retries) + 1,
@@ -88,6 +91,7 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 	if run.Spec.SlowTimeout != nil && run.Spec.SlowTimeout.Duration > 0 {
 		s.slowTimeout = run.Spec.SlowTimeout.Duration
 	}
+	s.nodeLoss = nodeLossOf(run, nodes)
 	if run.Spec.PendingTimeout != nil && run.Spec.PendingTimeout.Duration > 0 {
 		s.pendingTimeout = run.Spec.PendingTimeout.Duration
 	}
@@ -111,7 +115,7 @@ func settingsOf(run *v1alpha1.TestRun, serverNative bool) settings {
 // sidecar, which the kubelet stops at the test's exit anyway: as in
 // direct mode, the pod's slot is free without waiting for that.
 func (s settings) observeOptions() k8s.ObserveOptions {
-	return k8s.ObserveOptions{PendingTimeout: s.pendingTimeout, TestExitEnds: s.linger > 0 || s.native}
+	return k8s.ObserveOptions{PendingTimeout: s.pendingTimeout, TestExitEnds: s.linger > 0 || s.native, NodeLoss: s.nodeLoss}
 }
 
 // lane is the lane of a test with the given markers.

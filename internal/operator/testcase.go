@@ -36,6 +36,9 @@ type TestCaseReconciler struct {
 	Collect   CollectFunc
 	// NativeSidecar says whether the server runs native sidecars.
 	NativeSidecar bool
+	// Nodes follows the nodes' readiness, to end the pods of a lost node;
+	// nil when the operator may not watch nodes.
+	Nodes *k8s.NodeWatcher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -81,7 +84,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, fmt.Errorf("reading testrun %s: %w", tc.Spec.TestRun, err)
 	}
 
-	s := settingsOf(run, r.NativeSidecar)
+	s := settingsOf(run, r.NativeSidecar, r.Nodes)
 	now := r.now()
 	byName := make(map[string]*corev1.Pod, len(pods))
 	for i := range pods {
@@ -185,7 +188,7 @@ func (r *TestCaseReconciler) pods(ctx context.Context, tc *v1alpha1.TestCase) ([
 func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase, pod *corev1.Pod, number int, s settings) (time.Duration, error) {
 	log := logf.FromContext(ctx)
 	tc = tc.DeepCopy()
-	at, raw := r.Collect(ctx, pod, number, s.observeOptions())
+	at, raw := collectOrLose(ctx, r.Collect, pod, number, s, r.now())
 	if at.ResultErr != nil && attempt.CollectorRunning(pod) && notYetShipped(at.ResultErr) && r.now().Sub(at.Finished) < shipGrace {
 		return time.Second, nil
 	}

@@ -43,6 +43,9 @@ type TestRunReconciler struct {
 	// NativeSidecar says whether the server runs native sidecars; it
 	// decides Sidecar auto.
 	NativeSidecar bool
+	// Nodes follows the nodes' readiness, to end the pods of a lost node;
+	// nil when the operator may not watch nodes.
+	Nodes *k8s.NodeWatcher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -117,7 +120,7 @@ func (r *TestRunReconciler) updateStatus(ctx context.Context, run *v1alpha1.Test
 
 // progress discovers the tests, then schedules their pods.
 func (r *TestRunReconciler) progress(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus) (ctrl.Result, error) {
-	s := settingsOf(run, r.NativeSidecar)
+	s := settingsOf(run, r.NativeSidecar, r.Nodes)
 	// A template that cannot make a pod fails the run at once, not once
 	// per test.
 	probe := &v1alpha1.TestCase{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Spec: v1alpha1.TestCaseSpec{TestID: "probe"}}

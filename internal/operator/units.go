@@ -199,7 +199,7 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 	if r.Collect == nil {
 		return 0, errors.New("no collector is configured for unit pods")
 	}
-	at, raw := r.Collect(ctx, pod, 0, s.observeOptions())
+	at, raw := collectOrLose(ctx, r.Collect, pod, 0, s, r.now())
 	var cases []plan.Case
 	for _, id := range strings.Split(pod.Annotations[k8s.AnnotationCases], ",") {
 		if tc := byID[id]; tc != nil {

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,16 +42,15 @@ func (r *run) observe(p *corev1.Pod, now time.Time) plan.Pod {
 		obs.Done, obs.Outcome = true, o
 		return obs
 	}
-	if obs.Done || r.nodes == nil || p.Spec.NodeName == "" {
+	if obs.Done || r.nodes == nil {
 		return obs
 	}
-	d, ok := r.nodes.Lost(p.Spec.NodeName, now, r.o.NodeLostAfter)
+	o, ok := (&k8s.NodeLoss{Nodes: r.nodes, After: r.o.NodeLostAfter}).Outcome(p, now)
 	if !ok {
 		return obs
 	}
-	o := k8s.NodeLostOutcome(p.Spec.NodeName, d, now)
 	r.lost[p.Name] = o
-	r.o.Logger.Info("node lost: ending its pod, its tests run again", "node", p.Spec.NodeName, "pod", p.Name, "ready", d.Status, "after", now.Sub(d.Since).Round(time.Millisecond))
+	r.o.Logger.Info("node lost: ending its pod, its tests run again", "node", p.Spec.NodeName, "pod", p.Name, "why", o.Message)
 	obs.Done, obs.Outcome = true, o
 	return obs
 }
@@ -60,12 +58,5 @@ func (r *run) observe(p *corev1.Pod, now time.Time) plan.Pod {
 // lostAttempt is the attempt of a pod lost with its node: its outcome is
 // the node's loss, and its results stay on the node.
 func lostAttempt(p *corev1.Pod, o plan.Outcome, now time.Time) attempt.Attempt {
-	at := attempt.Attempt{Pod: p.Name, PodUID: string(p.UID), Node: p.Spec.NodeName, Outcome: o, Finished: now,
-		ResultErr: errors.New("results not read: the pod's node is lost")}
-	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == k8s.TestContainer && cs.State.Running != nil {
-			at.Started = cs.State.Running.StartedAt.Time
-		}
-	}
-	return at
+	return attempt.Lost(p, 0, o, now)
 }

@@ -112,7 +112,12 @@ func (f *fakeNode) update(ctx context.Context, t *testing.T, change func(*corev1
 // without the loss.
 func TestNodeLost(t *testing.T) {
 	c := Connect(t)
-	ns := c.NewNamespace(t, "e2e-nodelost")
+	runNodeLost(t, c, c.NewNamespace(t, "e2e-nodelost"))
+}
+
+// runNodeLost is TestNodeLost in namespace ns, with extra arguments of the
+// run (--mode operator).
+func runNodeLost(t *testing.T, c *Cluster, ns string, extra ...string) {
 	ctx := Context(t, 8*time.Minute)
 	dir := t.TempDir()
 	f := c.newFakeNode(ctx, t, "ktr-e2e-lost-"+ns)
@@ -183,7 +188,8 @@ func TestNodeLost(t *testing.T) {
 	}()
 
 	report := filepath.Join(dir, "junit.xml")
-	cmd := c.Command(ctx, t, nil, append(c.runArgs(t, ns, report, "--infra-retries", "2", "--parallelism", "2", "--pod-template", template), Testdata("sample"))...)
+	args := append([]string{"--infra-retries", "2", "--parallelism", "2", "--pod-template", template}, extra...)
+	cmd := c.Command(ctx, t, nil, append(c.runArgs(t, ns, report, args...), Testdata("sample"))...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())

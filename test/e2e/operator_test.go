@@ -138,6 +138,7 @@ func TestOperator(t *testing.T) {
 	t.Run("grouped pod dies", e.testGroupedPodDies)
 	t.Run("runtime matrix", e.testMatrix)
 	t.Run("api coverage", e.testAPICoverage)
+	t.Run("node lost", e.testNodeLost)
 }
 
 func kubectlPath(t *testing.T) string {
