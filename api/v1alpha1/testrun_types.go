@@ -200,6 +200,12 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="durationsConfigMap is immutable"
 	// +optional
 	DurationsConfigMap string `json:"durationsConfigMap,omitempty"`
+
+	// History records the run in the project's history store and compares
+	// it with a base (status.comparison). Unset keeps no history.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="history is immutable"
+	// +optional
+	History *HistorySpec `json:"history,omitempty"`
 }
 
 // MatrixBase is one base image of a runtime matrix and the test image
@@ -321,6 +327,9 @@ type TestRunStatus struct {
 	// NotRun counts the tests a stopped run (MaxFailures) left out.
 	// +optional
 	NotRun int32 `json:"notRun,omitempty"`
+	// Comparison counts the finished run against its base (spec.history).
+	// +optional
+	Comparison *ComparisonStatus `json:"comparison,omitempty"`
 	// Bases are what discovery found in each base of a runtime matrix, in
 	// the order of the spec's bases.
 	// +listType=atomic
@@ -352,6 +361,7 @@ type TestRunStatus struct {
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failed`
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
 // +kubebuilder:printcolumn:name="Skipped",type=integer,JSONPath=`.status.skipped`
+// +kubebuilder:printcolumn:name="New failures",type=integer,JSONPath=`.status.comparison.newFailures`
 // +kubebuilder:printcolumn:name="Flaky",type=integer,JSONPath=`.status.flaky`,priority=1
 // +kubebuilder:printcolumn:name="Active",type=integer,JSONPath=`.status.active`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -317,7 +317,8 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	})
 	view := run.DeepCopy()
 	view.Status = *st
-	ref, err := r.storeReport(ctx, view)
+	ref, rep, err := r.storeReport(ctx, view)
+	r.remember(ctx, run, rep, st)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "storing the report", "testrun", run.Name)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -332,19 +333,21 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	})
 }
 
-func (r *TestRunReconciler) storeReport(ctx context.Context, run *v1alpha1.TestRun) (*v1alpha1.ReportRef, error) {
+// storeReport stores the run's report, and returns it once loaded even
+// if storing it failed.
+func (r *TestRunReconciler) storeReport(ctx context.Context, run *v1alpha1.TestRun) (*v1alpha1.ReportRef, *report.Report, error) {
 	rep, err := LoadReport(ctx, r.APIReader, run)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cm, ref, err := reportConfigMap(run, rep)
 	if err != nil {
-		return nil, err
+		return nil, rep, err
 	}
 	if err := put(ctx, r.Client, r.APIReader, cm); err != nil {
-		return nil, err
+		return nil, rep, err
 	}
-	return ref, nil
+	return ref, rep, nil
 }
 
 // finished tidies a finished run and deletes it once its TTL passed.
