@@ -137,6 +137,7 @@ func TestOperator(t *testing.T) {
 	t.Run("grouped", e.testGrouped)
 	t.Run("grouped pod dies", e.testGroupedPodDies)
 	t.Run("runtime matrix", e.testMatrix)
+	t.Run("history", e.testHistory)
 }
 
 func kubectlPath(t *testing.T) string {
