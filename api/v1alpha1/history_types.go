@@ -61,3 +61,18 @@ type ComparisonStatus struct {
 // ConditionCompared is True once a finished run was compared with its
 // base; False, with the reason, when there was none to compare with.
 const ConditionCompared = "Compared"
+
+// QuarantineRef names the quarantine file of a run, kept in a ConfigMap.
+type QuarantineRef struct {
+	// ConfigMap names a ConfigMap in the run's namespace.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +required
+	ConfigMap string `json:"configMap"`
+	// Key is the key of its data that holds the file, in the format of
+	// --quarantine; unset means quarantine.yaml.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +optional
+	Key string `json:"key,omitempty"`
+}

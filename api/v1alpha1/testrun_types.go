@@ -206,6 +206,14 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="history is immutable"
 	// +optional
 	History *HistorySpec `json:"history,omitempty"`
+
+	// Quarantine names the quarantine file (--quarantine's format): the
+	// failures of the tests it names, until each entry's date, are
+	// reported as quarantined and do not fail the run. It is read once,
+	// when the run starts; a bad entry ends the run in Error.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="quarantine is immutable"
+	// +optional
+	Quarantine *QuarantineRef `json:"quarantine,omitempty"`
 }
 
 // MatrixBase is one base image of a runtime matrix and the test image
@@ -324,6 +332,10 @@ type TestRunStatus struct {
 	// and Skipped include them, as pytest's counts do. They run in no pod.
 	// +optional
 	CollectionSkipped int32 `json:"collectionSkipped,omitempty"`
+	// Quarantined counts the failed or errored tests the quarantine
+	// excused; they count in neither Failed nor Errors.
+	// +optional
+	Quarantined int32 `json:"quarantined,omitempty"`
 	// NotRun counts the tests a stopped run (MaxFailures) left out.
 	// +optional
 	NotRun int32 `json:"notRun,omitempty"`
