@@ -42,6 +42,19 @@ func (rs Records) Resolve(ref, except string) (Record, bool) {
 	return Record{}, false
 }
 
+// PassedInLast are those of ids that passed, and not flakily, in each of
+// their last n records, as Store.PassedInLast.
+func (rs Records) PassedInLast(ids []string, n int) []string {
+	if len(ids) == 0 || n <= 0 {
+		return nil
+	}
+	out, _ := passedInLast(rs.Index(), func(e Entry) (Record, bool, error) {
+		r, ok := rs.Resolve(e.Commit, "")
+		return r, ok, nil
+	}, ids, n)
+	return out
+}
+
 // With is rs with r in place of its commit's earlier record.
 func (rs Records) With(r Record) Records {
 	if r.Format == 0 {

@@ -472,10 +472,15 @@ func (s Store) PassedInLast(ids []string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return passedInLast(idx, s.Read, ids, n)
+}
+
+// passedInLast is PassedInLast over an index, newest first, and its reader.
+func passedInLast(idx []Entry, read func(Entry) (Record, bool, error), ids []string, n int) ([]string, error) {
 	passes := make(map[string]int, len(ids))
 	broken := map[string]bool{}
 	for _, e := range idx {
-		r, ok, err := s.Read(e)
+		r, ok, err := read(e)
 		if err != nil {
 			return nil, err
 		}

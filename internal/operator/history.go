@@ -81,6 +81,7 @@ func (r *TestRunReconciler) rememberOnce(ctx context.Context, run *v1alpha1.Test
 	}
 	compare(recs, h, tests, st)
 	if h.Commit == "" {
+		r.readyToRelease(run, rep, tests, recs)
 		return nil
 	}
 	// No footprints nor base image digest: the operator runs no coverage,
@@ -107,6 +108,7 @@ func (r *TestRunReconciler) rememberOnce(ctx context.Context, run *v1alpha1.Test
 		return err
 	}
 	logf.FromContext(ctx).V(1).Info("recorded the run", "configmap", h.ConfigMap, "commit", h.Commit, "records", len(data), "pruned", len(dropped))
+	r.readyToRelease(run, rep, tests, recs.With(rec))
 	return nil
 }
 
@@ -149,4 +151,26 @@ func compare(recs history.Records, h *v1alpha1.HistorySpec, tests []history.Test
 	msg := fmt.Sprintf("compared with %s: %d new failures, %d fixed, %d still failing, %d new flaky, %d new tests, %d removed, %d slower",
 		base12, cs.NewFailures, cs.Fixed, cs.StillFailing, cs.NewFlaky, cs.NewTests, cs.RemovedTests, cs.Slower)
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionCompared, Status: metav1.ConditionTrue, Reason: "Compared", Message: truncate(strings.ToValidUTF8(msg, ""), maxMessage)})
+}
+
+// readyToRelease gives each quarantined test that passed in its last
+// history.ReadyRuns recorded runs an event saying it is ready to leave
+// the quarantine.
+func (r *TestRunReconciler) readyToRelease(run *v1alpha1.TestRun, rep *report.Report, tests []history.Test, recs history.Records) {
+	if rep.Quarantine == nil {
+		return
+	}
+	var quarantined []string
+	for _, t := range tests {
+		if _, ok := rep.Quarantine.Excuses(t.ID, rep.Started); ok {
+			quarantined = append(quarantined, t.ID)
+		}
+	}
+	for i, id := range recs.PassedInLast(quarantined, history.ReadyRuns) {
+		if i == maxNewFailureTests {
+			break
+		}
+		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, "ReadyToRelease", "Quarantine",
+			"ready to release from quarantine (passed in its last %d runs): %s", history.ReadyRuns, truncate(id, 1024))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,4 +92,21 @@ func TestRunWithABadQuarantineEndsInError(t *testing.T) {
 	assert.Equal(t, v1alpha1.RunError, run.Status.Phase)
 	assert.Contains(t, run.Status.Message, "configmap sample-quarantine not found")
 	assert.Empty(t, e.pods())
+}
+
+// TestRunListsQuarantinedTestsReadyToRelease: a quarantined test that
+// passed in its last 5 recorded runs, this one included, gets an event
+// saying it is ready to release; after 4 it does not.
+func TestRunListsQuarantinedTestsReadyToRelease(t *testing.T) {
+	yaml := "quarantine:\n- test: " + sampleIDs[0] + "\n  until: 2099-01-01\n  reason: was flaky\n"
+	e := newEnv(t, quarantineConfigMap(yaml))
+	for i := range 5 {
+		name := "r" + string(rune('1'+i))
+		run := testRun(name, withTests(sampleIDs...), withQuarantine, withHistory(strings.Repeat(string(rune('a'+i)), 40), ""))
+		require.NoError(t, e.client.Create(context.Background(), run))
+		e.now = e.now.Add(time.Minute)
+		e.runTo(name, 0, 0, 0)
+		ready := hasEvent(e.events(), "Normal ReadyToRelease ready to release from quarantine (passed in its last 5 runs): "+sampleIDs[0])
+		assert.Equal(t, i == 4, ready, "run %d", i+1)
+	}
 }
