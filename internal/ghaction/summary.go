@@ -64,7 +64,7 @@ func (s Summary) Title() string {
 	}{
 		{c.Failed, "failed"}, {c.Passed, "passed"}, {c.Skipped, "skipped"},
 		{c.Errors, plural(c.Errors, "error", "errors")}, {c.Flaky, "flaky"}, {c.NotRun, "not run"},
-		{c.Quarantined, "quarantined"},
+		{c.Quarantined, "quarantined"}, {c.NotAffected, "not affected"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
@@ -126,6 +126,7 @@ func (s Summary) Markdown(limit int) string {
 		{"🔁", "Flaky", c.Flaky, true},
 		{"⏹️", "Not run", c.NotRun, false},
 		{"🔒", "Quarantined", c.Quarantined, false},
+		{"💤", "Not affected", c.NotAffected, false},
 	} {
 		if row.always || row.n > 0 {
 			fmt.Fprintf(&head, "| %s %s | %d |\n", row.icon, row.what, row.n)
