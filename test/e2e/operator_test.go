@@ -138,6 +138,7 @@ func TestOperator(t *testing.T) {
 	t.Run("grouped pod dies", e.testGroupedPodDies)
 	t.Run("runtime matrix", e.testMatrix)
 	t.Run("history", e.testHistory)
+	t.Run("quarantine", e.testQuarantine)
 }
 
 func kubectlPath(t *testing.T) string {
