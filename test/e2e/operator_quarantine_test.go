@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,4 +58,39 @@ func (e *opEnv) testQuarantine(t *testing.T) {
 		assert.Equal(t, tc.q == 0, strings.Contains(out, "QuarantineExpired"), "an expired entry is warned of:\n%s", out)
 		e.noPods(ctx, t, tc.name)
 	}
+}
+
+// testRunQuarantine is `run --mode operator --quarantine FILE` on the
+// sample: with its three failures quarantined until a future date the run
+// passes (exit 0) and counts them quarantined; the quarantine ConfigMap
+// goes with the run.
+func (e *opEnv) testRunQuarantine(t *testing.T) {
+	ctx := Context(t, 10*time.Minute)
+	file := filepath.Join(t.TempDir(), "quarantine.yaml")
+	var b strings.Builder
+	b.WriteString("quarantine:\n")
+	for _, id := range sampleFailed {
+		fmt.Fprintf(&b, "- test: %q\n  until: %s\n  reason: known bug\n", id, time.Now().AddDate(0, 0, 30).Format("2006-01-02"))
+	}
+	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o644))
+	report := filepath.Join(t.TempDir(), "operator.xml")
+	res := e.c.RunCLI(ctx, t, nil, append(e.c.runArgs(t, e.ns, report, "--mode", "operator", "--quarantine", file), Testdata("sample"))...)
+	assert.Equal(t, 0, res.Exit, "every failure is quarantined: %s", res.Stderr)
+	assert.Contains(t, res.Stdout+res.Stderr, "3 quarantined")
+	e.c.RequireNoRunPods(t, e.ns)
+	xml, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(xml), "known bug", "the report says why")
+	cms, err := e.c.Client.CoreV1().ConfigMaps(e.ns).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	owned := 0
+	for _, cm := range cms.Items {
+		if strings.HasSuffix(cm.Name, "-quarantine") && strings.HasPrefix(cm.Name, "sample-") {
+			ref := metav1.GetControllerOf(&cm)
+			require.NotNil(t, ref, "configmap %s has its run as owner", cm.Name)
+			assert.Equal(t, "TestRun", ref.Kind)
+			owned++
+		}
+	}
+	assert.Equal(t, 1, owned, "one quarantine configmap, the run's")
 }

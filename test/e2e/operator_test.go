@@ -139,6 +139,7 @@ func TestOperator(t *testing.T) {
 	t.Run("runtime matrix", e.testMatrix)
 	t.Run("history", e.testHistory)
 	t.Run("quarantine", e.testQuarantine)
+	t.Run("run quarantine", e.testRunQuarantine)
 }
 
 func kubectlPath(t *testing.T) string {
