@@ -221,6 +221,20 @@ type TestRunSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="apiCoverage is immutable"
 	// +optional
 	APICoverage string `json:"apiCoverage,omitempty"`
+
+	// History records the run in the project's history store and compares
+	// it with a base (status.comparison). Unset keeps no history.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="history is immutable"
+	// +optional
+	History *HistorySpec `json:"history,omitempty"`
+
+	// Quarantine names the quarantine file (--quarantine's format): the
+	// failures of the tests it names, until each entry's date, are
+	// reported as quarantined and do not fail the run. It is read once,
+	// when the run starts; a bad entry ends the run in Error.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="quarantine is immutable"
+	// +optional
+	Quarantine *QuarantineRef `json:"quarantine,omitempty"`
 }
 
 // MatrixBase is one base image of a runtime matrix and the test image
@@ -339,9 +353,16 @@ type TestRunStatus struct {
 	// and Skipped include them, as pytest's counts do. They run in no pod.
 	// +optional
 	CollectionSkipped int32 `json:"collectionSkipped,omitempty"`
+	// Quarantined counts the failed or errored tests the quarantine
+	// excused; they count in neither Failed nor Errors.
+	// +optional
+	Quarantined int32 `json:"quarantined,omitempty"`
 	// NotRun counts the tests a stopped run (MaxFailures) left out.
 	// +optional
 	NotRun int32 `json:"notRun,omitempty"`
+	// Comparison counts the finished run against its base (spec.history).
+	// +optional
+	Comparison *ComparisonStatus `json:"comparison,omitempty"`
 	// Bases are what discovery found in each base of a runtime matrix, in
 	// the order of the spec's bases.
 	// +listType=atomic
@@ -373,6 +394,7 @@ type TestRunStatus struct {
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failed`
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
 // +kubebuilder:printcolumn:name="Skipped",type=integer,JSONPath=`.status.skipped`
+// +kubebuilder:printcolumn:name="New failures",type=integer,JSONPath=`.status.comparison.newFailures`
 // +kubebuilder:printcolumn:name="Flaky",type=integer,JSONPath=`.status.flaky`,priority=1
 // +kubebuilder:printcolumn:name="Active",type=integer,JSONPath=`.status.active`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -15,6 +15,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/github"
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/kind"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -287,7 +288,7 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 	if a.mem != nil {
 		s.Comparison, s.Ready = a.mem.Comparison, a.mem.Ready
 		for i := range tests {
-			tests[i].NewFailure = a.mem.Comparison.IsNewFailure(historyTest(tests[i].Case).ID)
+			tests[i].NewFailure = a.mem.Comparison.IsNewFailure(history.TestOf(tests[i].Case).ID)
 		}
 	}
 	if rep != nil {

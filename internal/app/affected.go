@@ -80,7 +80,7 @@ func (p *pipeline) affected(ctx context.Context, cases []plan.Case) ([]plan.Case
 	p.log.Warn(fmt.Sprintf("affected-since %s: %d of %d tests not affected, reported as skipped; %d changed files", logtext.Line(ref), len(skipped), len(cases), len(changed)))
 	p.notAffected = len(skipped)
 	if len(skipped) > 0 {
-		p.affectedNote = fmt.Sprintf("%d of the skipped tests were not affected by the change since %s (--affected-since), and did not run", len(skipped), e.Commit[:min(12, len(e.Commit))])
+		p.affectedNote = fmt.Sprintf("%d tests were not affected by the change since %s (--affected-since), and did not run", len(skipped), e.Commit[:min(12, len(e.Commit))])
 	}
 	return run, skipped, nil
 }

@@ -79,7 +79,7 @@ func testFootprints(cfg config.Config, fp map[string][]string, rep *report.Repor
 			}
 		}
 		if len(files) > 0 {
-			out[historyTest(cases[i]).ID] = files
+			out[history.TestOf(cases[i]).ID] = files
 		}
 	}
 	return out

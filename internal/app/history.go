@@ -10,7 +10,6 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
-	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -49,7 +48,7 @@ func remember(ctx context.Context, cfg config.Config, rep *report.Report, runErr
 			m.Problems = append(m.Problems, "history: not recorded, the project's commit is unknown: "+logtext.Line(err.Error()))
 		}
 	}
-	tests := historyTests(rep)
+	tests := history.TestsOf(rep)
 	base, noBase, err := findBase(store, cfg, commit, branch)
 	if err != nil {
 		return nil, historyError(cfg, err)
@@ -128,45 +127,6 @@ func findBase(store history.Store, cfg config.Config, commit, branch string) (hi
 		return history.Entry{}, fmt.Sprintf("history: none of %s is recorded in %s; nothing to compare with", strings.Join(names, ", "), cfg.History), nil
 	}
 	return history.Entry{}, "history: no base to compare with (give --compare-to)", nil
-}
-
-// historyTests is the report as the store keeps it: one test per case, a
-// runtime matrix's cases told apart by their base.
-func historyTests(rep *report.Report) []history.Test {
-	cases := rep.SummaryCases()
-	out := make([]history.Test, 0, len(cases))
-	for _, c := range cases {
-		out = append(out, historyTest(c))
-	}
-	return out
-}
-
-func historyTest(c report.Case) history.Test {
-	t := history.Test{ID: c.TestID, Duration: c.Duration, Attempts: c.Attempts, Flaky: c.Flaky}
-	if c.Base != "" {
-		t.ID += " @" + c.Base
-	}
-	switch {
-	case c.NotRun:
-		t.Verdict = history.VerdictNotRun
-	case c.Quarantined != "":
-		t.Verdict = history.VerdictQuarantined
-	case c.Status == junit.StatusPassed:
-		t.Verdict = history.VerdictPassed
-	case c.Status == junit.StatusFailed:
-		t.Verdict = history.VerdictFailed
-	case c.Status == junit.StatusError:
-		t.Verdict = history.VerdictError
-	default:
-		t.Verdict = history.VerdictSkipped
-	}
-	for _, d := range c.Disruptions {
-		t.Reasons = append(t.Reasons, d.Reason)
-	}
-	if c.Reason != "" {
-		t.Reasons = append(t.Reasons, c.Reason)
-	}
-	return t
 }
 
 // exitCode is the run's exit code under --fail-on: new-failures lets a

@@ -168,7 +168,13 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 			run.Spec.Bases = append(run.Spec.Bases, v1alpha1.MatrixBase{Name: b.ref, Image: b.image.Image})
 		}
 	}
-	if err := p.createTestRun(ctx, c, run); err != nil {
+	qcm, err := p.putQuarantine(ctx, c, run)
+	if err != nil {
+		return nil, err
+	}
+	err = p.createTestRun(ctx, c, run)
+	p.ownQuarantine(ctx, c, qcm, run, err == nil)
+	if err != nil {
 		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)

@@ -105,13 +105,14 @@ func TestQuarantineFileIsFound(t *testing.T) {
 	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): until "2026-13-01" is not a date; write it as YYYY-MM-DD`, errs[1].Error())
 	assert.Equal(t, `quarantine: `+file+`: entry 2 (test "t.py::b"): no reason; add reason: why the test is quarantined`, errs[2].Error())
 
-	// The operator does not apply it: refused rather than ignored.
+	// Operator mode reads it too: the TestRun's quarantine ConfigMap
+	// carries it.
 	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
 	c = cfg()
 	c.Mode = config.ModeOperator
-	err = c.Validate()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `quarantine "`+file+`": is not applied in operator mode yet; use --mode direct, or move the file away`)
+	require.NoError(t, c.Validate())
+	require.NotNil(t, c.QuarantineList)
+	assert.Len(t, c.QuarantineList.Entries, 1)
 
 	// --quarantine names another file, which must exist.
 	c = cfg()

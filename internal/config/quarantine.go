@@ -26,9 +26,6 @@ func (c *Config) loadQuarantine() []error {
 		}
 		display = file
 	}
-	if c.Mode == ModeOperator {
-		return []error{&Error{Input: "quarantine", Value: display, Fix: "is not applied in operator mode yet; use --mode direct, or move the file away"}}
-	}
 	l, err := loadQuarantineFile(c.ProjectDir, file, display)
 	if err == nil {
 		c.QuarantineList = l

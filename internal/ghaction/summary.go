@@ -64,7 +64,7 @@ func (s Summary) Title() string {
 	}{
 		{c.Failed, "failed"}, {c.Passed, "passed"}, {c.Skipped, "skipped"},
 		{c.Errors, plural(c.Errors, "error", "errors")}, {c.Flaky, "flaky"}, {c.NotRun, "not run"},
-		{c.Quarantined, "quarantined"},
+		{c.Quarantined, "quarantined"}, {c.NotAffected, "not affected"},
 	} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
@@ -112,26 +112,7 @@ func (s Summary) icon() string {
 func (s Summary) Markdown(limit int) string {
 	var head strings.Builder
 	fmt.Fprintf(&head, "### %s k8s-testrun: %s\n\n", s.icon(), s.Title())
-	c := s.Counts
-	head.WriteString("| | Tests |\n| :-- | --: |\n")
-	for _, row := range []struct {
-		icon, what string
-		n          int
-		always     bool
-	}{
-		{"✅", "Passed", c.Passed, true},
-		{"❌", "Failed", c.Failed, true},
-		{"💥", "Errors", c.Errors, true},
-		{"⏭️", "Skipped", c.Skipped, true},
-		{"🔁", "Flaky", c.Flaky, true},
-		{"⏹️", "Not run", c.NotRun, false},
-		{"🔒", "Quarantined", c.Quarantined, false},
-	} {
-		if row.always || row.n > 0 {
-			fmt.Fprintf(&head, "| %s %s | %d |\n", row.icon, row.what, row.n)
-		}
-	}
-	fmt.Fprintf(&head, "| **Total** | **%d** |\n\n", c.Total)
+	countsTable(&head, s.Counts)
 	if len(s.Lanes) > 0 {
 		lanes := make([]string, len(s.Lanes))
 		for i, l := range s.Lanes {
@@ -590,4 +571,29 @@ func verdictCell(v string) string {
 		return "⏭️ skipped"
 	}
 	return v
+}
+
+// countsTable writes the summary's table of counts: a row per verdict,
+// the rarer ones only when they occur.
+func countsTable(head *strings.Builder, c report.Counts) {
+	head.WriteString("| | Tests |\n| :-- | --: |\n")
+	for _, row := range []struct {
+		icon, what string
+		n          int
+		always     bool
+	}{
+		{"✅", "Passed", c.Passed, true},
+		{"❌", "Failed", c.Failed, true},
+		{"💥", "Errors", c.Errors, true},
+		{"⏭️", "Skipped", c.Skipped, true},
+		{"🔁", "Flaky", c.Flaky, true},
+		{"⏹️", "Not run", c.NotRun, false},
+		{"🔒", "Quarantined", c.Quarantined, false},
+		{"💤", "Not affected", c.NotAffected, false},
+	} {
+		if row.always || row.n > 0 {
+			fmt.Fprintf(head, "| %s %s | %d |\n", row.icon, row.what, row.n)
+		}
+	}
+	fmt.Fprintf(head, "| **Total** | **%d** |\n\n", c.Total)
 }

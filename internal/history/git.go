@@ -93,26 +93,57 @@ func (c *capped) String() string { return c.b.String() }
 const maxChanged = 100000
 
 // Changed are the files of dir's project that differ between commit and
-// the working tree (`git diff --name-only --relative commit`), relative to
-// dir, slash-separated. No external diff or textconv runs, and gitSafe
-// keeps the repository's fsmonitor and hooks from running.
+// the working tree, relative to dir, slash-separated: the staged and the
+// unstaged changes, not untracked files.
+//
+// git never looks at the working tree here: it could run a clean filter
+// (filter.<driver>.clean or .process) that the repository's .git/config
+// names for paths its .gitattributes mark, to tell whether a stat-dirty or
+// racily clean file changed, as `git diff`, `git status` and
+// `git ls-files -m` do. git compares the commit with the index alone
+// (`git diff-index --cached`), and the index's blobs are compared here
+// with the files' raw contents (workingTreeChanges). A file a filter
+// would have changed (end of lines, LFS) counts as changed, so more tests
+// run, never fewer.
 func Changed(ctx context.Context, git, dir, commit string) ([]string, error) {
 	if !objectName.MatchString(commit) {
 		return nil, fmt.Errorf("%q is no commit", commit)
 	}
-	out, err := gitRunner(ctx, git, dir)("diff", "--name-only", "-z", "--relative", "--no-renames", "--no-ext-diff", "--no-textconv", commit, "--")
+	run := gitRunner(ctx, git, dir)
+	out, err := run("diff-index", "--cached", "--name-only", "-z", "--relative", "--no-renames", "--no-ext-diff", "--no-textconv", commit, "--")
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
 	var files []string
-	for _, f := range strings.Split(out, "\x00") {
-		if f == "" {
-			continue
+	add := func(f string) error {
+		if f == "" || seen[f] {
+			return nil
 		}
 		if len(files) == maxChanged {
-			return nil, fmt.Errorf("git diff %s names more than %d files", commit, maxChanged)
+			return fmt.Errorf("git diff-index %s names more than %d files", commit, maxChanged)
 		}
+		seen[f] = true
 		files = append(files, f)
+		return nil
+	}
+	for _, f := range strings.Split(out, "\x00") {
+		if err := add(f); err != nil {
+			return nil, err
+		}
+	}
+	index, err := run("ls-files", "--stage", "-z")
+	if err != nil {
+		return nil, err
+	}
+	dirty, err := workingTreeChanges(dir, index)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range dirty {
+		if err := add(f); err != nil {
+			return nil, err
+		}
 	}
 	return files, nil
 }

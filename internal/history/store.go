@@ -204,13 +204,18 @@ func (s Store) Index() ([]Entry, error) {
 		}
 		out = append(out, e)
 	}
-	slices.SortStableFunc(out, func(a, b Entry) int {
+	sortEntries(out)
+	return out, nil
+}
+
+// sortEntries orders an index newest first.
+func sortEntries(idx []Entry) {
+	slices.SortStableFunc(idx, func(a, b Entry) int {
 		if c := b.Time.Compare(a.Time); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Commit, b.Commit)
 	})
-	return out, nil
 }
 
 // readHead reads a record's format, commit, branch and time, skipping its
@@ -389,24 +394,30 @@ func (s Store) Resolve(ref, except string) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, err
 	}
+	e, ok := resolve(idx, ref, except)
+	return e, ok, nil
+}
+
+// resolve is Resolve over an index, newest first.
+func resolve(idx []Entry, ref, except string) (Entry, bool) {
 	var found []Entry
 	for _, e := range idx {
 		if e.Commit == ref {
-			return e, true, nil
+			return e, true
 		}
 		if len(ref) >= 7 && strings.HasPrefix(e.Commit, ref) {
 			found = append(found, e)
 		}
 	}
 	if len(found) == 1 {
-		return found[0], true, nil
+		return found[0], true
 	}
 	for _, e := range idx {
 		if e.Branch == ref && e.Commit != except {
-			return e, true, nil
+			return e, true
 		}
 	}
-	return Entry{}, false, nil
+	return Entry{}, false
 }
 
 // Previous is the newest record of branch other than commit's.
@@ -461,10 +472,15 @@ func (s Store) PassedInLast(ids []string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return passedInLast(idx, s.Read, ids, n)
+}
+
+// passedInLast is PassedInLast over an index, newest first, and its reader.
+func passedInLast(idx []Entry, read func(Entry) (Record, bool, error), ids []string, n int) ([]string, error) {
 	passes := make(map[string]int, len(ids))
 	broken := map[string]bool{}
 	for _, e := range idx {
-		r, ok, err := s.Read(e)
+		r, ok, err := read(e)
 		if err != nil {
 			return nil, err
 		}

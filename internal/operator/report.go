@@ -104,6 +104,8 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		}
 	}
 	rep := report.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results)
+	// The run failed at its start if its quarantine could not be read.
+	rep.Quarantine, _ = RunQuarantine(ctx, r, run)
 	if len(run.Spec.Bases) > 1 {
 		rep.Bases = make([]report.Base, len(bases))
 		for i, b := range bases {

@@ -20,6 +20,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
@@ -49,7 +50,8 @@ type TestRunReconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	expect expectations
+	expect     expectations
+	quarantine quarantines
 }
 
 // casesSettle is how long a run waits for the cache to show the TestCases
@@ -69,6 +71,7 @@ func (r *TestRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
 		if kerrors.IsNotFound(err) {
 			r.expect.forget(req.NamespacedName)
+			r.quarantine.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("reading testrun: %w", err)
@@ -79,6 +82,7 @@ func (r *TestRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, r.endLinger(ctx, run)
 	}
 	if run.Status.Phase.Finished() {
+		r.quarantine.forget(req.NamespacedName)
 		return r.finished(ctx, run)
 	}
 	st := run.Status.DeepCopy()
@@ -139,11 +143,21 @@ func (r *TestRunReconciler) progress(ctx context.Context, run *v1alpha1.TestRun,
 			return ctrl.Result{}, nil
 		}
 	}
-	cases, res, err := r.testCases(ctx, run, st, s)
-	if err != nil || cases == nil {
-		return res, err
+	ql, err := r.quarantine.get(ctx, r.APIReader, run)
+	if err == nil {
+		cases, res, err := r.testCases(ctx, run, st, s)
+		if err != nil || cases == nil {
+			return res, err
+		}
+		if err = checkQuarantine(ql, run, cases); err == nil {
+			return r.schedule(ctx, run, st, cases, s, ql)
+		}
 	}
-	return r.schedule(ctx, run, st, cases, s)
+	if isBadQuarantine(err) {
+		r.fail(st, "InvalidQuarantine", err.Error())
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 // fail ends a run that cannot be carried out.
@@ -159,7 +173,7 @@ func (r *TestRunReconciler) fail(st *v1alpha1.TestRunStatus, reason, msg string)
 // schedule evaluates plan.Next over the run and creates the pods it asks
 // for. Collecting and deleting are the TestCase reconciler's part of the
 // same decision.
-func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, cases []*v1alpha1.TestCase, s settings) (ctrl.Result, error) {
+func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, cases []*v1alpha1.TestCase, s settings, ql *quarantine.List) (ctrl.Result, error) {
 	pods := &corev1.PodList{}
 	if err := r.Client.List(ctx, pods, client.InNamespace(run.Namespace),
 		client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: "test"}); err != nil {
@@ -183,6 +197,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		obs = append(obs, observedAlone(tc, byOwner[tc.UID], now, s.observeOptions())...)
 	}
 	spec.Units = s.units(spec.Cases, expectedDurations(cases))
+	spec.Excused = excused(ql, cases, st.StartTime)
 	unitPods := map[string]*corev1.Pod{}
 	for _, p := range byOwner[run.UID] {
 		unitPods[p.Name] = p
@@ -196,7 +211,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	if d.Stopped {
 		wait, err := r.stop(ctx, run, st, d, obs, byID)
 		if err != nil || wait > 0 {
-			count(st, d, obs)
+			count(st, d, obs, spec.Excused)
 			return ctrl.Result{RequeueAfter: wait}, err
 		}
 	}
@@ -230,7 +245,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 			}
 		}
 	}
-	count(st, d, obs)
+	count(st, d, obs, spec.Excused)
 	if d.Done {
 		r.complete(ctx, run, st)
 		if err := r.saveDurations(ctx, run, cases); err != nil {
@@ -243,7 +258,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 
 // count sets the summary from the decision: the tests that pytest's
 // collection skipped, and the cases with a verdict.
-func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod) {
+func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod, excused map[string]bool) {
 	var c report.Counts
 	for _, cs := range d.Cases {
 		if !cs.Final {
@@ -253,10 +268,12 @@ func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod) {
 		if status != plan.Passed && status != plan.Failed && status != plan.Skipped {
 			status = plan.Error
 		}
-		c.Add(report.Tally{Status: status, NotRun: cs.Stopped && len(cs.Attempts) == 0, Flaky: cs.Flaky()})
+		c.Add(report.Tally{Status: status, NotRun: cs.Stopped && len(cs.Attempts) == 0, Flaky: cs.Flaky(),
+			Quarantined: excused[cs.Case.ID] && (status == plan.Failed || status == plan.Error)})
 	}
 	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
 	st.Passed, st.Failed, st.Errors, st.Flaky, st.NotRun = int32(c.Passed), int32(c.Failed), int32(c.Errors), int32(c.Flaky), int32(c.NotRun)
+	st.Quarantined = int32(c.Quarantined)
 	st.Skipped = st.CollectionSkipped + int32(c.Skipped)
 	st.Active = 0
 	for _, o := range obs {
@@ -320,12 +337,17 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	if st.NotRun > 0 {
 		st.Message += fmt.Sprintf(", %d not run", st.NotRun)
 	}
+	if st.Quarantined > 0 {
+		st.Message += fmt.Sprintf(", %d quarantined", st.Quarantined)
+	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionComplete, Status: metav1.ConditionTrue, Reason: reason, Message: st.Message,
 	})
 	view := run.DeepCopy()
 	view.Status = *st
-	ref, err := r.storeReport(ctx, view)
+	ref, rep, err := r.storeReport(ctx, view)
+	r.remember(ctx, run, rep, st)
+	r.warnExpired(run, rep)
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "storing the report", "testrun", run.Name)
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -340,19 +362,21 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	})
 }
 
-func (r *TestRunReconciler) storeReport(ctx context.Context, run *v1alpha1.TestRun) (*v1alpha1.ReportRef, error) {
+// storeReport stores the run's report, and returns it once loaded even
+// if storing it failed.
+func (r *TestRunReconciler) storeReport(ctx context.Context, run *v1alpha1.TestRun) (*v1alpha1.ReportRef, *report.Report, error) {
 	rep, err := LoadReport(ctx, r.APIReader, run)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cm, ref, err := reportConfigMap(run, rep)
 	if err != nil {
-		return nil, err
+		return nil, rep, err
 	}
 	if err := put(ctx, r.Client, r.APIReader, cm); err != nil {
-		return nil, err
+		return nil, rep, err
 	}
-	return ref, nil
+	return ref, rep, nil
 }
 
 // finished tidies a finished run and deletes it once its TTL passed.

@@ -52,7 +52,8 @@ type Event struct {
 	// Comparison is the run against its base (--history); absent
 	// without one.
 	Comparison *history.Comparison `json:"comparison,omitempty"`
-	// NotAffected counts the skipped tests --affected-since left out.
+	// NotAffected counts the tests --affected-since left out, apart from
+	// Skipped.
 	NotAffected int `json:"not_affected,omitempty"`
 }
 

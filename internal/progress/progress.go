@@ -119,8 +119,6 @@ type Summary struct {
 	// Comparison is the run against its base in the history store; nil
 	// without one.
 	Comparison *history.Comparison
-	// NotAffected counts the skipped tests --affected-since left out.
-	NotAffected int
 }
 
 // Printer hears of the run's steps. Its methods may be called from more

@@ -16,6 +16,9 @@ type Counts struct {
 	// Quarantined counts the failed or errored tests a quarantine entry
 	// excused; they count in neither Failed nor Errors.
 	Quarantined int
+	// NotAffected counts the tests --affected-since left out, reported
+	// skipped in JUnit; they count apart from Skipped.
+	NotAffected int
 }
 
 // Tally is what one test counts as.
@@ -31,6 +34,8 @@ type Tally struct {
 	Infra bool
 	// Quarantined marks a failure or error a quarantine entry excused.
 	Quarantined bool
+	// NotAffected marks a test --affected-since left out.
+	NotAffected bool
 }
 
 // Add counts one test. Every count of tests goes through it, so that a
@@ -46,6 +51,10 @@ func (c *Counts) Add(t Tally) {
 	}
 	if t.Quarantined {
 		c.Quarantined++
+		return
+	}
+	if t.NotAffected {
+		c.NotAffected++
 		return
 	}
 	switch t.Status {

@@ -69,6 +69,7 @@ func (r *Report) Counts() Counts {
 		c.Add(Tally{
 			Status: cr.Status, NotRun: len(cr.Attempts) == 0, Stopped: cr.Stopped,
 			Flaky: cr.Flaky, Infra: IsInfra(cr.Last().Outcome), Quarantined: quarantined,
+			NotAffected: cr.NotAffected != "",
 		})
 	}
 	return c
@@ -255,7 +256,7 @@ func (r *Report) SummaryCases() []Case {
 			TestID: cr.Case.TestID, Status: tc.Status(), File: tc.File, Line: tc.Line,
 			Duration: tc.Duration(), Attempts: len(cr.Attempts), Flaky: cr.Flaky,
 			Reason: cr.Last().Outcome.Reason, NotRun: len(cr.Attempts) == 0,
-			Lane: cr.Case.Lane,
+			Lane: cr.Case.Lane, NotAffected: cr.NotAffected != "",
 		}
 		if e, ok := r.Quarantined(cr); ok {
 			c.Quarantined = e.Describe()

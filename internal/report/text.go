@@ -56,6 +56,9 @@ type Case struct {
 	// failure or error (reason, until, owner); empty when none did. Such
 	// a test counts apart from failures and errors.
 	Quarantined string
+	// NotAffected marks a test --affected-since left out; it counts apart
+	// from the skipped ones.
+	NotAffected bool
 	// Lane is the test's marker lane (serial, slow, flaky, disruptive);
 	// empty for the default one.
 	Lane string
@@ -97,7 +100,7 @@ func (p Phases) Total() time.Duration { return p.Waiting + p.Starting + p.Testin
 func Count(cases []Case) Summary {
 	var s Summary
 	for _, c := range cases {
-		s.Add(Tally{Status: c.Status, NotRun: c.NotRun, Flaky: c.Flaky, Quarantined: c.Quarantined != ""})
+		s.Add(Tally{Status: c.Status, NotRun: c.NotRun, Flaky: c.Flaky, Quarantined: c.Quarantined != "", NotAffected: c.NotAffected})
 	}
 	return s
 }
@@ -214,9 +217,9 @@ func orDash(s string) string {
 }
 
 // rateLine is the wall time and the tests run per second; tests that
-// never ran do not count.
+// never ran, or that --affected-since left out, do not count.
 func rateLine(s Summary) string {
-	ran := s.Total - s.NotRun
+	ran := s.Total - s.NotRun - s.NotAffected
 	rate := "-"
 	if s.Wall > 0 {
 		rate = fmt.Sprintf("%.2f", float64(ran)/s.Wall.Seconds())
@@ -351,6 +354,7 @@ func countParts(s Summary) []string {
 		{s.Flaky, "flaky"},
 		{s.NotRun, "not run"},
 		{s.Quarantined, "quarantined"},
+		{s.NotAffected, "not affected"},
 	} {
 		if c.n == 0 {
 			continue

@@ -139,6 +139,9 @@ func TestOperator(t *testing.T) {
 	t.Run("runtime matrix", e.testMatrix)
 	t.Run("api coverage", e.testAPICoverage)
 	t.Run("node lost", e.testNodeLost)
+	t.Run("history", e.testHistory)
+	t.Run("quarantine", e.testQuarantine)
+	t.Run("run quarantine", e.testRunQuarantine)
 }
 
 func kubectlPath(t *testing.T) string {
@@ -351,7 +354,7 @@ spec:
 	t.Logf("kubectl get testruns:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 2)
-	assert.Equal(t, []string{"NAME", "PHASE", "TOTAL", "PASSED", "FAILED", "ERRORS", "SKIPPED", "AGE"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"NAME", "PHASE", "TOTAL", "PASSED", "FAILED", "ERRORS", "SKIPPED", "NEW", "FAILURES", "AGE"}, strings.Fields(lines[0]))
 	assert.Equal(t, []string{"applied", "Failed", "12", "7", "2", "1", "2"}, strings.Fields(lines[1])[:7])
 	out, err = e.run(ctx, "get", "testcases", "-n", e.ns, "-l", k8s.LabelRun+"=applied")
 	require.NoError(t, err, out)
