@@ -2,9 +2,10 @@ package k8s
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s/k8stest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -40,7 +40,7 @@ func TestNodeWatcher(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	client := fake.NewClientset(node("a", corev1.ConditionTrue), node("b", corev1.ConditionTrue))
-	watching := watchStarted(client)
+	watching := k8stest.NodeWatchStarted(client)
 	clock := time.Unix(1000, 0)
 	var tick int64
 	w, err := NewNodeWatcher(client, func() time.Time { tick++; return clock.Add(time.Duration(tick) * time.Second) })
@@ -97,19 +97,6 @@ func TestNodeWatcher(t *testing.T) {
 	assert.Equal(t, plan.ReasonNodeLost, o.Reason)
 	assert.True(t, o.Disrupted())
 	assert.Equal(t, "node b has been deleted for 42s: the pod was ended and its tests run again", o.Message)
-}
-
-// watchStarted is closed once the informer's watch of nodes is registered
-// with the fake clientset's tracker.
-func watchStarted(client *fake.Clientset) <-chan struct{} {
-	ch := make(chan struct{})
-	var once sync.Once
-	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(k8stesting.WatchActionImpl).ListOptions)
-		once.Do(func() { close(ch) })
-		return true, w, err
-	})
-	return ch
 }
 
 // TestSlimNode: the watch keeps a node's name and Ready condition only.

@@ -3,9 +3,10 @@ package operator
 import (
 	"context"
 	"sort"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s/k8stest"
 
 	"github.com/go-logr/logr/funcr"
 	"github.com/stretchr/testify/assert"
@@ -16,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/watch"
 	kfake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -41,7 +41,7 @@ func readyNode(name string) *corev1.Node {
 func (e *env) nodes(ctx context.Context) (*k8s.NodeWatcher, func()) {
 	e.t.Helper()
 	kube := kfake.NewClientset(readyNode("doomed"), readyNode("spare"))
-	watching := watchStarted(kube)
+	watching := k8stest.NodeWatchStarted(kube)
 	nw, err := k8s.NewNodeWatcher(kube, func() time.Time { return e.now })
 	require.NoError(e.t, err)
 	require.NoError(e.t, nw.Start(ctx))
@@ -176,19 +176,6 @@ func TestRunUnitOnLostNodeRunsAgain(t *testing.T) {
 	second := e.runPods("r1")
 	require.Len(t, second, 1, "the unit runs again, the lost pod is gone")
 	assert.NotEqual(t, first, second[0].Name)
-}
-
-// watchStarted is closed once an informer's watch of nodes is registered
-// with the fake clientset's tracker, which replays nothing a watch missed.
-func watchStarted(client *kfake.Clientset) <-chan struct{} {
-	ch := make(chan struct{})
-	var once sync.Once
-	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(k8stesting.WatchActionImpl).ListOptions)
-		once.Do(func() { close(ch) })
-		return true, w, err
-	})
-	return ch
 }
 
 func names(pods []corev1.Pod) []string {

@@ -3,17 +3,16 @@ package runner
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s/k8stest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
@@ -37,7 +36,7 @@ func TestNodeLostAfterWindow(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			client := fake.NewClientset(readyNode("n1"))
-			watching := watchStarted(client)
+			watching := k8stest.NodeWatchStarted(client)
 			nw, err := k8s.NewNodeWatcher(client, func() time.Time { return down })
 			require.NoError(t, err)
 			require.NoError(t, nw.Start(ctx))
@@ -69,17 +68,4 @@ func TestNodeLostAfterWindow(t *testing.T) {
 			assert.True(t, obs.Outcome.Disrupted(), "an infrastructure retry")
 		})
 	}
-}
-
-// watchStarted is closed once an informer's watch of nodes is registered
-// with the fake clientset's tracker, which replays nothing a watch missed.
-func watchStarted(client *fake.Clientset) <-chan struct{} {
-	ch := make(chan struct{})
-	var once sync.Once
-	client.PrependWatchReactor("nodes", func(a k8stesting.Action) (bool, watch.Interface, error) {
-		w, err := client.Tracker().Watch(a.GetResource(), a.GetNamespace(), a.(k8stesting.WatchActionImpl).ListOptions)
-		once.Do(func() { close(ch) })
-		return true, w, err
-	})
-	return ch
 }
