@@ -66,12 +66,7 @@ func (s *Session) RealSuite(ctx context.Context, selection []string) (*RealSuite
 	if err != nil {
 		return nil, fmt.Errorf("finding the cache dir: %w", err)
 	}
-	recipe := rootfs.Recipe{
-		Name:     "python-pyflakes",
-		Codename: codename,
-		Packages: append(append([]string(nil), rootfs.PythonPackages...), RealSuitePackage),
-	}
-	tarPath, err := rootfs.Build(ctx, filepath.Join(cache, "k8s-testrun"), recipe, s.Log.With("component", "rootfs"))
+	tarPath, err := rootfs.Build(ctx, filepath.Join(cache, "k8s-testrun"), RealSuiteRecipe(codename), s.Log.With("component", "rootfs"))
 	if err != nil {
 		return nil, fmt.Errorf("real suite's root filesystem: %w", err)
 	}
@@ -85,7 +80,7 @@ func (s *Session) RealSuite(ctx context.Context, selection []string) (*RealSuite
 		return nil, err
 	}
 	rs := &RealSuite{Base: ref + "@" + digest.String(), Dir: filepath.Join(s.Dir, "realsuite"), Selection: selection}
-	n, err := extractTests(tarPath, realSuiteTests, filepath.Join(rs.Dir, realSuiteDir))
+	n, err := RealSuiteProject(tarPath, rs.Dir)
 	if err != nil {
 		return nil, err
 	}

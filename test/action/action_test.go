@@ -44,6 +44,9 @@ type job struct {
 	workspace, temp, home, workflow    string
 	fileCommands, output, summary      string
 	network, gateway, namespace, event string
+	// stepEnv is the step's env:, which the runner passes to the
+	// container beside the inputs.
+	stepEnv map[string]string
 }
 
 func newID() string {
@@ -56,6 +59,13 @@ func newID() string {
 // the event of a pull request, the network github_network_<id> and a
 // namespace for the pods.
 func newJob(t *testing.T, project string) *job {
+	t.Helper()
+	return newJobAt(t, project, filepath.Base(project))
+}
+
+// newJobAt is newJob with the project at dest in the workspace ("." for
+// the workspace itself, as a checkout of the project's repository).
+func newJobAt(t *testing.T, project, dest string) *job {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -74,7 +84,10 @@ func newJob(t *testing.T, project string) *job {
 	for _, f := range []string{j.output, j.summary, "add_path_" + j.id, "set_env_" + j.id, "save_state_" + j.id} {
 		require.NoError(t, os.WriteFile(filepath.Join(j.fileCommands, f), nil, 0o644))
 	}
-	cp := exec.Command("cp", "-a", project, filepath.Join(j.workspace, filepath.Base(project)))
+	cp := exec.Command("cp", "-a", project, filepath.Join(j.workspace, dest))
+	if filepath.Clean(dest) == "." {
+		cp = exec.Command("cp", "-a", project+"/.", j.workspace)
+	}
 	out, err := cp.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	j.event = `{"action": "synchronize", "number": 3, "pull_request": {"number": 3, "head": {"sha": "` + headSHA + `", "ref": "feature", "repo": {"full_name": "o/r"}}, "base": {"sha": "1111", "ref": "main", "repo": {"full_name": "o/r"}}}, "repository": {"full_name": "o/r"}}`
@@ -186,6 +199,9 @@ func (j *job) dockerRun(ctx context.Context, t *testing.T, apiURL string, with m
 	}
 	for k, v := range inputs(t, with) {
 		env[inputEnv(k)] = v
+	}
+	for k, v := range j.stepEnv {
+		env[k] = v
 	}
 	args := []string{"run",
 		"--name", "o_k8s-testrun_" + j.id,

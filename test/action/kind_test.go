@@ -162,53 +162,50 @@ func TestKindNode(t *testing.T) {
 	assert.Equal(t, kindCluster.nodeImage+" true", strings.TrimSpace(string(out)))
 }
 
-// TestKindSample runs the action on testdata/sample, one pod per test,
-// against the kind cluster: the image goes to kind's registry through
-// kind-registry on the kind network, and the nodes pull it by the name the
-// local-registry-hosting ConfigMap gives (localhost:PORT), which their
-// containerd resolves to kind-registry through hosts.toml.
+// TestKindSample runs the README's kind quick start (runQuickStart) on
+// testdata/sample, one pod per test, against the kind cluster: the action
+// finds kind's kubeconfig through the step's KUBECONFIG in the workspace,
+// the image goes to kind's registry through kind-registry on the kind
+// network, and the nodes pull it by the name the local-registry-hosting
+// ConfigMap gives (localhost:PORT), which their containerd resolves to
+// kind-registry through hosts.toml.
 func TestKindSample(t *testing.T) {
 	if kindCluster.name == "" {
 		t.Skip("no kind cluster: run make e2e-kind")
 	}
-	j := newJob(t, filepath.Join(support.RepoRoot(), "testdata", "sample"))
-	api := newGitHubAPI(t, j.gateway, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	with := commonInputs(j, "sample")
-	with["pod_per"] = "test"
-	with["junit_path"] = "reports/junit.xml"
+	r := runQuickStart(ctx, t, filepath.Join(support.RepoRoot(), "testdata", "sample"),
+		map[string]string{"base_image": kindRegistryName(s.baseImage)})
+	j, stdout, stderr := r.j, r.stdout, r.stderr
+	assert.Equal(t, 1, r.exit, "1: tests failed (the sample fails on purpose)\nstdout:\n%s", lastLines(stdout, 40))
+	assert.True(t, strings.HasPrefix(stdout, "::add-mask::"+token+"\n"), "the token is masked first")
+	assert.Equal(t, 1, strings.Count(stdout+stderr, token), "the token shows only in its mask command")
+	assert.Contains(t, stdout+stderr, "kind-registry:5000", "the action pushes to kind-registry on the kind network")
 
-	cmd := j.dockerRun(ctx, t, api.URL, with)
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("docker run took %s, exit %d\nstderr:\n%s", time.Since(start).Round(time.Second), cmd.ProcessState.ExitCode(), lastLines(stderr.String(), 40))
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, "the step fails: the sample fails on purpose\nstdout:\n%s", lastLines(stdout.String(), 40))
-	assert.Equal(t, 1, cmd.ProcessState.ExitCode(), "1: tests failed\nstdout:\n%s", lastLines(stdout.String(), 40))
-	assert.True(t, strings.HasPrefix(stdout.String(), "::add-mask::"+token+"\n"), "the token is masked first")
-	assert.Equal(t, 1, strings.Count(stdout.String()+stderr.String(), token), "the token shows only in its mask command")
-	assert.Contains(t, stdout.String()+stderr.String(), "kind-registry:5000", "the action pushes to kind-registry on the kind network")
-
-	report, err := os.ReadFile(filepath.Join(j.workspace, "reports", "junit.xml"))
+	// What the upload step uploads: the JUnit file in the workspace.
+	require.NotEmpty(t, r.artifact, "the README's upload step names the action's junit_path output")
+	report, err := os.ReadFile(r.artifact)
 	require.NoError(t, err, "the JUnit file is in the workspace")
 	ts, err := junit.Parse(strings.NewReader(string(report)))
 	require.NoError(t, err)
 	require.Len(t, ts.Suites, 1)
 	require.Len(t, ts.Suites[0].Testcases, 12)
 	counts := map[junit.Status]int{}
+	pods := map[string]bool{}
 	for _, tc := range ts.Suites[0].Testcases {
 		counts[tc.Status()]++
+		pod, _ := tc.Property(junit.PropertyPod)
+		pods[pod] = true
 	}
-	outs := readOutputs(t, filepath.Join(j.fileCommands, j.output))
+	assert.Len(t, pods, 12, "one pod per test, the action's default")
+	outs := r.outs
 	assert.Equal(t, "12", outs["total"])
 	assert.Equal(t, fmt.Sprint(counts[junit.StatusPassed]), outs["passed"])
 	assert.Equal(t, fmt.Sprint(counts[junit.StatusFailed]), outs["failed"])
 	assert.Equal(t, fmt.Sprint(counts[junit.StatusError]), outs["errors"])
 	assert.Equal(t, 3, counts[junit.StatusFailed]+counts[junit.StatusError], "the sample's two failures and one fixture error")
-	assert.Equal(t, "reports/junit.xml", outs["junit_path"])
+	assert.Equal(t, "k8s-testrun-junit.xml", outs["junit_path"])
 	assert.Equal(t, "https://github.example/o/r/runs/7", outs["check_url"])
 	image := outs["image"]
 	assert.True(t, strings.HasPrefix(image, kindCluster.registry+"/"), "pods name the image as the ConfigMap's host: %s", image)
@@ -219,7 +216,7 @@ func TestKindSample(t *testing.T) {
 	assert.Contains(t, string(summary), "### ❌ k8s-testrun: ")
 	assert.Contains(t, string(summary), "| **Total** | **12** |")
 
-	reqs := api.Got()
+	reqs := r.api.Got()
 	require.GreaterOrEqual(t, len(reqs), 2, "create and completion")
 	assert.Equal(t, "POST", reqs[0].Method)
 	assert.Equal(t, "/repos/o/r/check-runs", reqs[0].Path)
@@ -228,26 +225,27 @@ func TestKindSample(t *testing.T) {
 	assert.Equal(t, "completed", done.Body["status"])
 	assert.Equal(t, "failure", done.Body["conclusion"])
 
-	// One pod per test: the kubelet pulled or found the test image by the
-	// ConfigMap's name for each of them, and the registry container served
-	// its manifest to the node.
+	// One pod per test, in the kubeconfig's namespace (kind's: default):
+	// the kubelet pulled or found the test image by the ConfigMap's name
+	// for each of them, and the registry container served its manifest to
+	// the node.
 	ectx, ecancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer ecancel()
-	events, err := s.client.CoreV1().Events(j.namespace).List(ectx, metav1.ListOptions{})
+	events, err := s.client.CoreV1().Events(metav1.NamespaceDefault).List(ectx, metav1.ListOptions{})
 	require.NoError(t, err)
-	pods := map[string]bool{}
+	pulled := map[string]bool{}
 	for _, e := range events.Items {
 		if (e.Reason == "Pulled" || e.Reason == "Pulling") && strings.Contains(e.Message, image) {
-			pods[e.InvolvedObject.Name] = true
+			pulled[e.InvolvedObject.Name] = true
 		}
 	}
-	assert.GreaterOrEqual(t, len(pods), 12, "pods whose image came by %s: %v", image, pods)
+	assert.GreaterOrEqual(t, len(pulled), 12, "pods whose image came by %s: %v", image, pulled)
 	_, digest, _ := strings.Cut(image, "@")
 	logs, err := exec.CommandContext(ectx, dockerBin, "logs", "kind-registry").CombinedOutput()
 	require.NoError(t, err, "%s", logs)
 	assert.Contains(t, string(logs), "/manifests/"+digest, "the node pulled the test image from the kind-registry container")
 
-	requireNoPods(t, j.namespace)
+	requireNoPods(t, metav1.NamespaceDefault)
 	requireNoContainer(t, j)
 }
 
