@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -361,25 +360,6 @@ func bindOutputFlags(fs *pflag.FlagSet, c *Config) {
 	in("verbose")
 }
 
-// ParseRun reads the arguments of the run subcommand:
-//
-//	run [flags] [PROJECT_DIR] [-- PYTEST_SELECTION...]
-//
-// getenv supplies defaults that the environment gives (KUBECONFIG and the
-// local cluster's K8S_TESTRUN_REGISTRY); usage goes to out. The command line
-// binds the same flags with BindRunFlags and calls Complete itself.
-func ParseRun(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	c := Config{}
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(out)
-	BindRunFlags(fs, &c)
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	positional, selection := SplitAtDash(fs.Args(), fs.ArgsLenAtDash())
-	return c, c.Complete(positional, selection, getenv)
-}
-
 // SplitAtDash splits a command's arguments where "--" stood (at, or -1
 // when there was none): the project directory before, pytest's selection
 // after.
@@ -666,13 +646,4 @@ func (c *Config) checkBaseImages(bad func(input, value, fix string)) {
 		}
 		seen[b] = true
 	}
-}
-
-// BaseImage is the first base image: the only one outside a runtime
-// matrix.
-func (c Config) BaseImage() string {
-	if len(c.BaseImages) == 0 {
-		return ""
-	}
-	return c.BaseImages[0]
 }
