@@ -37,15 +37,10 @@ var Overlays = map[string]string{
 	Local:   "overlays/local",
 }
 
-// Build runs kustomize over the named overlay and returns its objects, in
-// the order kustomize sorts them for applying (namespaces and CRDs first).
-// The operator watches its own namespace only.
-func Build(overlay string) ([]*unstructured.Unstructured, error) {
-	return BuildScoped(overlay, Scope{})
-}
-
-// BuildScoped is Build with the operator watching, and granted rights in,
-// the namespaces of s.
+// BuildScoped runs kustomize over the named overlay and returns its
+// objects, in the order kustomize sorts them for applying (namespaces and
+// CRDs first), with the operator watching, and granted rights in, the
+// namespaces of s (its own namespace only when s is empty).
 func BuildScoped(overlay string, s Scope) ([]*unstructured.Unstructured, error) {
 	dir, ok := Overlays[overlay]
 	if !ok {

@@ -274,6 +274,27 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 			a.log.Error("writing the JUnit report", "error", err)
 		}
 	}
+	s, tests, gantt := a.summarize(rep, runErr, cancelled)
+	conclusion, code := verdict(rep, runErr, cancelled, a.set.FailOn)
+	if a.set.FailOn == ghaction.FailOnNewFailures && code == ExitTestsFailed && a.mem.exitCode(config.FailOnNewFailures, code) == ExitOK {
+		conclusion, code = github.ConclusionNeutral, ExitOK
+	}
+
+	if err := a.wf.SetOutputs(ghaction.StepOutputs(rep, a.set.JUnitPath, a.image, s.CheckURL)); err != nil {
+		a.log.Warn("writing the step outputs", "error", err)
+	}
+	if err := a.wf.AddSummary(s.Markdown(ghaction.MaxJobSummary-len(gantt)) + gantt); err != nil {
+		a.log.Warn("writing the job summary", "error", err)
+	}
+
+	a.annotate(ctx, s, tests, conclusion)
+	return code
+}
+
+// summarize builds the job summary of the run, with the gantt of its
+// slowest pods to append, and says on the workflow's log what the summary
+// says: the text summary, the run's error, expired quarantine entries.
+func (a *action) summarize(rep *report.Report, runErr error, cancelled bool) (ghaction.Summary, []ghaction.Test, string) {
 	tests := ghaction.Tests(rep, a.set.ProjectPrefix)
 	s := ghaction.Summary{
 		Tests: tests, CheckName: a.set.CheckName, Image: a.image, JUnitPath: a.set.JUnitPath,
@@ -334,18 +355,12 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 	if rep != nil && rep.Counts().Stopped > 0 {
 		s.Notes = append(s.Notes, stoppedNote(rep.Counts().Stopped, a.cfg.MaxFailures))
 	}
-	conclusion, code := verdict(rep, runErr, cancelled, a.set.FailOn)
-	if a.set.FailOn == ghaction.FailOnNewFailures && code == ExitTestsFailed && a.mem.exitCode(config.FailOnNewFailures, code) == ExitOK {
-		conclusion, code = github.ConclusionNeutral, ExitOK
-	}
+	return s, tests, gantt
+}
 
-	if err := a.wf.SetOutputs(ghaction.StepOutputs(rep, a.set.JUnitPath, a.image, s.CheckURL)); err != nil {
-		a.log.Warn("writing the step outputs", "error", err)
-	}
-	if err := a.wf.AddSummary(s.Markdown(ghaction.MaxJobSummary-len(gantt)) + gantt); err != nil {
-		a.log.Warn("writing the job summary", "error", err)
-	}
-
+// annotate completes the check run with the tests' annotations or, without
+// a check run, writes them from this step.
+func (a *action) annotate(ctx context.Context, s ghaction.Summary, tests []ghaction.Test, conclusion string) {
 	annotations := ghaction.Annotations(tests)
 	if a.check != nil {
 		err := a.checks.Complete(ctx, a.check, github.Result{
@@ -354,14 +369,13 @@ func (a *action) finish(ctx context.Context, rep *report.Report, runErr error, c
 		})
 		if err == nil {
 			a.log.Info("completed check run", "conclusion", conclusion, "annotations", len(annotations), "url", a.check.URL)
-			return code
+			return
 		}
 		a.wf.Warning("k8s-testrun: the check run could not be completed: " + oneLine(err) + "; the annotations follow from this step")
 	}
 	for _, an := range annotations {
 		a.wf.Annotate(an)
 	}
-	return code
 }
 
 // verdict is the check run's conclusion and the step's exit code. fail_on

@@ -129,7 +129,7 @@ func TestOperatorRunRecordsAPICoverage(t *testing.T) {
 	dir := t.TempDir()
 	tmpl := filepath.Join(dir, "pod.yaml")
 	require.NoError(t, os.WriteFile(tmpl, []byte("spec:\n  serviceAccountName: tests\n"), 0o644))
-	cfg, err := config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--api-coverage", "kind:ci", "--pod-template", tmpl, dir},
+	cfg, err := parseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--api-coverage", "kind:ci", "--pod-template", tmpl, dir},
 		func(string) string { return "" }, &bytes.Buffer{})
 	require.NoError(t, err)
 	p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}

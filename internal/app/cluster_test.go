@@ -34,7 +34,7 @@ contexts: [{name: c, context: {cluster: c, user: u}}]
 current-context: c
 `)
 	dir := t.TempDir()
-	cfg, err := config.ParseRun([]string{"--repository", "r.io/x", "--kube-api-qps", "321", "--kube-api-burst", "654", "--node-lost-after", "7s", dir}, func(string) string { return "" }, &bytes.Buffer{})
+	cfg, err := parseRun([]string{"--repository", "r.io/x", "--kube-api-qps", "321", "--kube-api-burst", "654", "--node-lost-after", "7s", dir}, func(string) string { return "" }, &bytes.Buffer{})
 	require.NoError(t, err)
 	cfg.KubeconfigData = kubeconfig
 	p, err := newPipeline(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
@@ -55,7 +55,7 @@ func TestOperatorRunTakesNodeLostAfter(t *testing.T) {
 		{[]string{"--node-lost-after", "90s"}, 90 * time.Second},
 	} {
 		dir := t.TempDir()
-		cfg, err := config.ParseRun(append(append([]string{"--repository", "r.io/x", "--mode", "operator"}, tc.args...), dir), func(string) string { return "" }, &bytes.Buffer{})
+		cfg, err := parseRun(append(append([]string{"--repository", "r.io/x", "--mode", "operator"}, tc.args...), dir), func(string) string { return "" }, &bytes.Buffer{})
 		require.NoError(t, err)
 		p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
 		run, err := p.testRun("img@sha256:1")

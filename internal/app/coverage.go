@@ -59,31 +59,10 @@ const maxCoverageLog = coverage.BlockLimit + 64<<10
 // the Cobertura report through its log. Nothing of it runs here.
 func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *report.Report) error {
 	start := time.Now()
-	data, err := filepath.Glob(filepath.Join(dir, coverage.DataPrefix+".*"))
+	files, err := p.coverageFiles(dir)
 	if err != nil {
 		return err
 	}
-	if len(data) == 0 {
-		return fmt.Errorf("combining coverage: no pod shipped a coverage data file")
-	}
-	var size int64
-	files := make([]build.OverlayFile, 0, len(data)+1)
-	for _, f := range data {
-		if info, err := os.Stat(f); err == nil {
-			size += info.Size()
-		}
-		files = append(files, build.OverlayFile{Path: path.Join(coverage.DataDir, filepath.Base(f)), Src: f})
-	}
-	p.log.Info("combining coverage data", "files", len(data), "bytes", size)
-	user, err := coverage.ReadProjectRcfile(p.cfg.ProjectDir)
-	if err != nil {
-		return fmt.Errorf("reading the project's coverage configuration: %w", err)
-	}
-	rc := filepath.Join(dir, "coveragerc")
-	if err := os.WriteFile(rc, []byte(coverage.Rcfile(layout.WorkDir, user)), 0o644); err != nil {
-		return fmt.Errorf("combining coverage: %w", err)
-	}
-	files = append(files, build.OverlayFile{Path: coverage.RcfilePath, Src: rc})
 
 	pushed, err := p.pushedImage(p.image.Digest)
 	if err != nil {
@@ -127,9 +106,47 @@ func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *report.
 		}
 		return fmt.Errorf("combining coverage in pod %s: %s: %s", pod.Name, why, lastLogLine(log, out.Message))
 	}
+	return p.writeCoverage(rep, pod.Name, log, start)
+}
+
+// coverageFiles lists the pods' coverage data files under dir and writes
+// the rcfile beside them: the files of the layer that combines them.
+func (p *pipeline) coverageFiles(dir string) ([]build.OverlayFile, error) {
+	data, err := filepath.Glob(filepath.Join(dir, coverage.DataPrefix+".*"))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("combining coverage: no pod shipped a coverage data file")
+	}
+	var size int64
+	files := make([]build.OverlayFile, 0, len(data)+1)
+	for _, f := range data {
+		if info, err := os.Stat(f); err == nil {
+			size += info.Size()
+		}
+		files = append(files, build.OverlayFile{Path: path.Join(coverage.DataDir, filepath.Base(f)), Src: f})
+	}
+	p.log.Info("combining coverage data", "files", len(data), "bytes", size)
+	user, err := coverage.ReadProjectRcfile(p.cfg.ProjectDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the project's coverage configuration: %w", err)
+	}
+	rc := filepath.Join(dir, "coveragerc")
+	if err := os.WriteFile(rc, []byte(coverage.Rcfile(layout.WorkDir, user)), 0o644); err != nil {
+		return nil, fmt.Errorf("combining coverage: %w", err)
+	}
+	files = append(files, build.OverlayFile{Path: coverage.RcfilePath, Src: rc})
+	return files, nil
+}
+
+// writeCoverage reads the combined Cobertura report out of the coverage
+// pod's log, keeps the footprints for the history, and writes the report
+// beside the JUnit report and into rep.
+func (p *pipeline) writeCoverage(rep *report.Report, podName string, log []byte, start time.Time) error {
 	xml, err := coverage.ReadReport(log)
 	if err != nil {
-		return fmt.Errorf("combining coverage in pod %s: %w", pod.Name, err)
+		return fmt.Errorf("combining coverage in pod %s: %w", podName, err)
 	}
 	if p.cfg.History != "" {
 		fp, err := coverage.ReadFootprints(log, layout.WorkDir)
@@ -145,7 +162,7 @@ func (p *pipeline) combineCoverage(ctx context.Context, dir string, rep *report.
 	xml = coverage.Localize(xml, layout.WorkDir, projectDir)
 	sum, err := coverage.ParseReport(bytes.NewReader(xml))
 	if err != nil {
-		return fmt.Errorf("combining coverage in pod %s: %w", pod.Name, err)
+		return fmt.Errorf("combining coverage in pod %s: %w", podName, err)
 	}
 	reportPath, err := filepath.Abs(coveragePath(p.cfg.JUnitPath))
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/ghaction"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 )
 
 // hostileCollection is pytest's output for a test module whose import
@@ -27,7 +28,7 @@ const hostileCollection = "ERROR tests/test_x.py - ImportError: boom\r::warning:
 func runnerCommands(output string) []string {
 	var cmds []string
 	resume := ""
-	for _, l := range logtext.SplitRunnerLines(output) {
+	for _, l := range runnertest.Lines(output) {
 		l = strings.TrimSpace(l)
 		if resume != "" {
 			if l == "::"+resume+"::" {
@@ -65,7 +66,7 @@ func TestCollectionErrorCLI(t *testing.T) {
 	printError(&stderr, err)
 
 	out := stderr.String()
-	for _, l := range logtext.SplitRunnerLines(out) {
+	for _, l := range runnertest.Lines(out) {
 		assert.False(t, strings.HasPrefix(strings.TrimSpace(l), "::"), "line %q is a workflow command", l)
 	}
 	assert.Empty(t, runnerCommands(out))
@@ -104,7 +105,7 @@ func TestCollectionErrorAction(t *testing.T) {
 		}
 	}
 	assert.Contains(t, stdout.String(), "::error::k8s-testrun: discovering tests: ", "the problem is an annotation")
-	for _, l := range logtext.SplitRunnerLines(stderr.String()) {
+	for _, l := range runnertest.Lines(stderr.String()) {
 		assert.False(t, strings.HasPrefix(strings.TrimSpace(l), "::"), "stderr line %q is a workflow command", l)
 	}
 }

@@ -28,7 +28,7 @@ func TestOperatorRunTakesPodPerAndShards(t *testing.T) {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			dir := t.TempDir()
 			args := append(append([]string{"--repository", "r.io/x", "--mode", "operator"}, tc.args...), dir)
-			cfg, err := config.ParseRun(args, func(string) string { return "" }, &strings.Builder{})
+			cfg, err := parseRun(args, func(string) string { return "" }, &strings.Builder{})
 			require.NoError(t, err, "operator mode takes %v", tc.args)
 			p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
 			run, err := p.testRun("img@sha256:1")

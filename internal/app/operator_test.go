@@ -44,7 +44,7 @@ func TestRunName(t *testing.T) {
 
 func deployment(t *testing.T, overlay, image, host string) *appsv1.Deployment {
 	t.Helper()
-	objs, err := manifests.Build(overlay)
+	objs, err := manifests.BuildScoped(overlay, manifests.Scope{})
 	require.NoError(t, err)
 	require.NoError(t, setImage(objs, image))
 	if host != "" {
@@ -71,7 +71,7 @@ func TestInstallEditsTheDeployment(t *testing.T) {
 	assert.Equal(t, "7443", env["KUBERNETES_SERVICE_PORT"], "the port comes from the kubeconfig")
 	assert.True(t, d.Spec.Template.Spec.HostNetwork)
 
-	objs, err := manifests.Build(manifests.Local)
+	objs, err := manifests.BuildScoped(manifests.Local, manifests.Scope{})
 	require.NoError(t, err)
 	assert.ErrorContains(t, setAPIServer(objs, "https://10.0.0.1:6443"), "use --overlay default")
 }

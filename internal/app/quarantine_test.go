@@ -15,6 +15,7 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/discover"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
@@ -61,7 +62,7 @@ func TestCheckQuarantineUnderASelection(t *testing.T) {
 	assert.Contains(t, out, "level=WARN")
 	assert.Contains(t, out, `q.yaml: 2 of 3 entries match no test of this selection (entry 2 (test \"tests/b.py::*\"), entry 3 (test \"::set-output name=x::y\")); they apply to runs that collect their tests`)
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		assert.False(t, logtext.IsCommand(line), line)
+		assert.False(t, runnertest.LooksLikeCommand(line), line)
 	}
 
 	buf.Reset()

@@ -146,7 +146,7 @@ func TestOperatorRunTakesRerunAndLanes(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "junit.xml")
 	require.NoError(t, os.WriteFile(report, []byte(ownReport), 0o644))
-	cfg, err := config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", report,
+	cfg, err := parseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--rerun-failed", report,
 		"--lane", "serial=serial,db", "--slow-timeout", "20m", "--flaky-retries", "4", dir}, func(string) string { return "" }, &strings.Builder{})
 	require.NoError(t, err)
 	p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
@@ -162,7 +162,7 @@ func TestOperatorRunTakesRerunAndLanes(t *testing.T) {
 
 	// Without the flags: no lanes mapping, the default slow timeout (3×
 	// timeout, the operator's too), discovery.
-	cfg, err = config.ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", dir}, func(string) string { return "" }, &strings.Builder{})
+	cfg, err = parseRun([]string{"--repository", "r.io/x", "--mode", "operator", dir}, func(string) string { return "" }, &strings.Builder{})
 	require.NoError(t, err)
 	p = &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
 	run, err = p.testRun("img@sha256:1")

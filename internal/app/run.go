@@ -191,21 +191,10 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if err := checkQuarantine(p.cfg.QuarantineList, bases, len(p.cfg.Selection) > 0, p.log); err != nil {
 		return nil, err
 	}
-	var cases []plan.Case
-	var skipped []report.CaseResult
-	for i, b := range bases {
-		bc, err := p.casesOf(ctx, i, b)
-		if err != nil {
-			return nil, err
-		}
-		cases = append(cases, bc...)
-		skipped = append(skipped, report.SkippedAtCollection(b.found.Skipped, i)...)
-	}
-	cases, notAffected, err := p.affected(ctx, cases)
+	cases, skipped, err := p.selectCases(ctx, bases)
 	if err != nil {
 		return nil, err
 	}
-	skipped = append(skipped, notAffected...)
 	faketimeLib, err := faketimeLibrary(bases)
 	if err != nil {
 		return nil, err
@@ -232,68 +221,136 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	if err != nil {
 		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
 	}
-	grouping := plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past, Slots: p.cfg.Parallelism, Overhead: overhead}
-	units := plan.GroupBases(cases, grouping)
-	if p.cfg.PodPer == config.PodPerAuto && p.cfg.Shards <= 0 {
-		p.planNote = plan.DescribeAuto(cases, grouping, units, overhead > 0)
-		p.log.Info(p.planNote)
-	}
+	units := p.groupUnits(cases, past, overhead)
 	// The tests' artifacts wait for the report on disk.
 	spill, err := os.MkdirTemp("", "k8s-testrun-artifacts-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a directory for the tests' artifacts: %w", err)
 	}
 	defer os.RemoveAll(spill)
-	results, runErr := runner.Run(ctx, runner.Options{
+	results, runErr := runner.Run(ctx, p.runnerOptions(runSetup{
+		cases: cases, units: units, start: start, native: native,
+		faketimeLib: faketimeLib, covDir: covDir, spill: spill,
+	}))
+	return p.finishRun(ctx, runOutcome{
+		start: start, bases: bases, skipped: skipped, results: results, runErr: runErr,
+		apiSrc: apiSrc, covDir: covDir, past: past,
+	})
+}
+
+// selectCases lists the cases of every base, drops those the change does
+// not affect, and returns them with the results of the tests skipped at
+// collection or not affected.
+func (p *pipeline) selectCases(ctx context.Context, bases []*base) ([]plan.Case, []report.CaseResult, error) {
+	var cases []plan.Case
+	var skipped []report.CaseResult
+	for i, b := range bases {
+		bc, err := p.casesOf(ctx, i, b)
+		if err != nil {
+			return nil, nil, err
+		}
+		cases = append(cases, bc...)
+		skipped = append(skipped, report.SkippedAtCollection(b.found.Skipped, i)...)
+	}
+	cases, notAffected, err := p.affected(ctx, cases)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cases, append(skipped, notAffected...), nil
+}
+
+// groupUnits groups the cases into the pods' units and, with --pod-per
+// auto, logs and keeps the note that explains the choice.
+func (p *pipeline) groupUnits(cases []plan.Case, past map[string]time.Duration, overhead time.Duration) []plan.Unit {
+	grouping := plan.Grouping{PodPer: p.cfg.PodPer, Shards: p.cfg.Shards, Durations: past, Slots: p.cfg.Parallelism, Overhead: overhead}
+	units := plan.GroupBases(cases, grouping)
+	if p.cfg.PodPer == config.PodPerAuto && p.cfg.Shards <= 0 {
+		p.planNote = plan.DescribeAuto(cases, grouping, units, overhead > 0)
+		p.log.Info(p.planNote)
+	}
+	return units
+}
+
+// runSetup is what execute prepared for the runner.
+type runSetup struct {
+	cases       []plan.Case
+	units       []plan.Unit
+	start       time.Time
+	native      bool
+	faketimeLib string
+	covDir      string
+	spill       string
+}
+
+// runnerOptions returns the runner's options for the run execute prepared.
+func (p *pipeline) runnerOptions(rs runSetup) runner.Options {
+	return runner.Options{
 		Client:         p.cluster.Client,
 		Namespace:      p.cluster.Namespace,
 		RunID:          p.runID,
 		Image:          p.image.Image,
-		Cases:          cases,
-		Units:          units,
+		Cases:          rs.cases,
+		Units:          rs.units,
 		Parallelism:    p.cfg.Parallelism,
 		MaxAttempts:    p.cfg.Retries + 1,
 		MaxFailures:    p.cfg.MaxFailures,
-		Excused:        excusedCases(p.cfg.QuarantineList, cases, start),
+		Excused:        excusedCases(p.cfg.QuarantineList, rs.cases, rs.start),
 		InfraRetries:   p.cfg.InfraRetries,
 		Timeout:        p.cfg.Timeout,
 		SlowTimeout:    p.cfg.EffectiveSlowTimeout(),
 		FlakyAttempts:  p.cfg.FlakyRetries + 1,
 		PendingTimeout: p.cfg.PendingTimeout,
-		NativeSidecar:  native,
+		NativeSidecar:  rs.native,
 		Template:       p.template,
 		ResultLimit:    p.cfg.ResultLimit,
 		Logger:         p.log,
 		OnAttempt:      p.onAttempt,
 		OnPod:          p.onPod,
 
-		FaketimeLibrary: faketimeLib,
-		CoverageDir:     covDir,
-		SpillDir:        spill,
+		FaketimeLibrary: rs.faketimeLib,
+		CoverageDir:     rs.covDir,
+		SpillDir:        rs.spill,
 		NodeLostAfter:   p.cfg.NodeLostAfter,
-	})
+	}
+}
+
+// runOutcome is what execute carries from the run into the report.
+type runOutcome struct {
+	start   time.Time
+	bases   []*base
+	skipped []report.CaseResult
+	results []report.CaseResult
+	runErr  error
+	apiSrc  auditSource
+	covDir  string
+	past    map[string]time.Duration
+}
+
+// finishRun builds the report of the run, writes it, combines coverage and
+// saves durations and overhead; the error says why the run ended early.
+func (p *pipeline) finishRun(ctx context.Context, o runOutcome) (*report.Report, error) {
 	// Modules pytest skipped at collection ran in no pod; they lead the
 	// report, as they lead pytest's own.
-	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), start, time.Since(start), append(skipped, results...))
-	rep.Bases = reportBases(bases)
+	rep := report.NewReport(p.runID, p.image.Image, p.image.Digest.String(), o.start, time.Since(o.start), append(o.skipped, o.results...))
+	rep.Bases = reportBases(o.bases)
 	rep.Quarantine = p.cfg.QuarantineList
-	apiErr := p.measureAPICoverage(ctx, apiSrc, rep)
+	apiErr := p.measureAPICoverage(ctx, o.apiSrc, rep)
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
-	if covDir != "" && runErr == nil {
-		if err := p.combineCoverage(ctx, covDir, rep); err != nil {
+	if o.covDir != "" && o.runErr == nil {
+		if err := p.combineCoverage(ctx, o.covDir, rep); err != nil {
 			return rep, err
 		}
 	}
-	if err := p.saveDurations(past, results); err != nil {
+	if err := p.saveDurations(o.past, o.results); err != nil {
 		return rep, err
 	}
 	if err := p.saveOverhead(rep); err != nil {
 		return rep, err
 	}
-	if runErr != nil {
-		return rep, fmt.Errorf("run %s: %w", p.runID, runErr)
+	if o.runErr != nil {
+		return rep, fmt.Errorf("run %s: %w", p.runID, o.runErr)
 	}
 	return rep, apiErr
 }

@@ -61,40 +61,8 @@ func Build(ctx context.Context, opts Options) (Result, error) {
 
 func (b *builder) build(ctx context.Context) (Result, error) {
 	start := time.Now()
-	var (
-		base          *baseImage
-		source, bin   v1.Layer
-		binCompressed bool
-	)
-	var g errgroup.Group
-	g.Go(func() error {
-		var err error
-		// The image keeps the context for fetching its layers later, so it
-		// gets the build's, not one that ends with this group.
-		if base, err = resolveBase(b.baseRef, b.platform, b.remote(ctx)); err != nil {
-			return fmt.Errorf("base image %q: %w", b.baseRef, err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		pm, file, err := ignoreMatcher(b.projectDir, b.ignoreFile)
-		if err != nil {
-			return err
-		}
-		if source, err = sourceLayer(b.tmpDir, b.projectDir, pm, types.DockerLayer); err != nil {
-			return fmt.Errorf("project directory %q: %w", b.projectDir, err)
-		}
-		b.log.Debug("archived sources", "ignore_file", file, "digest", digestOf(source))
-		return nil
-	})
-	g.Go(func() error {
-		var err error
-		if bin, binCompressed, err = b.binaryLayer(); err != nil {
-			return fmt.Errorf("binary %q: %w", b.binary, err)
-		}
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	base, source, bin, binCompressed, err := b.inputs(ctx)
+	if err != nil {
 		return Result{}, err
 	}
 	b.log.Debug("resolved base image", "image", b.baseRef.String(), "digest", base.digest.String())
@@ -141,6 +109,43 @@ func (b *builder) build(ctx context.Context) (Result, error) {
 		"uploaded_bytes", res.UploadedBytes, "pip_ran", res.PipRan,
 		"binary_compressed", res.BinaryCompressed, "base_inspected", res.BaseInspected, "duration", time.Since(start).Round(time.Millisecond))
 	return res, nil
+}
+
+// inputs resolves the base image and makes the layers of the sources and
+// of the binary, all three at once.
+func (b *builder) inputs(ctx context.Context) (base *baseImage, source, bin v1.Layer, binCompressed bool, err error) {
+	var g errgroup.Group
+	g.Go(func() error {
+		var err error
+		// The image keeps the context for fetching its layers later, so it
+		// gets the build's, not one that ends with this group.
+		if base, err = resolveBase(b.baseRef, b.platform, b.remote(ctx)); err != nil {
+			return fmt.Errorf("base image %q: %w", b.baseRef, err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		pm, file, err := ignoreMatcher(b.projectDir, b.ignoreFile)
+		if err != nil {
+			return err
+		}
+		if source, err = sourceLayer(b.tmpDir, b.projectDir, pm, types.DockerLayer); err != nil {
+			return fmt.Errorf("project directory %q: %w", b.projectDir, err)
+		}
+		b.log.Debug("archived sources", "ignore_file", file, "digest", digestOf(source))
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		if bin, binCompressed, err = b.binaryLayer(); err != nil {
+			return fmt.Errorf("binary %q: %w", b.binary, err)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, nil, nil, false, err
+	}
+	return base, source, bin, binCompressed, nil
 }
 
 // FaketimeLibrary resolves the base image of opts for its platform and

@@ -128,20 +128,9 @@ func newBuilder(o Options) (*builder, error) {
 		log:        o.Logger,
 		faketime:   o.Faketime,
 	}
-	if o.ProjectDir == "" {
-		return nil, errors.New("project directory is required")
-	}
-	dir, err := filepath.Abs(o.ProjectDir)
+	dir, err := projectDirOf(o.ProjectDir)
 	if err != nil {
-		return nil, fmt.Errorf("project directory %q: %w", o.ProjectDir, err)
-	}
-	switch info, err := os.Stat(dir); {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, &notExistError{what: "project directory", path: o.ProjectDir, err: err}
-	case err != nil:
-		return nil, fmt.Errorf("project directory %q: %w", o.ProjectDir, err)
-	case !info.IsDir():
-		return nil, fmt.Errorf("project directory %q is not a directory", o.ProjectDir)
+		return nil, err
 	}
 	b.projectDir = dir
 
@@ -159,16 +148,8 @@ func newBuilder(o Options) (*builder, error) {
 		return nil, fmt.Errorf("base image %q: %w", base, err)
 	}
 
-	if o.Binary == "" {
-		return nil, errors.New("binary is required")
-	}
-	switch info, err := os.Stat(o.Binary); {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, &notExistError{what: "binary", path: o.Binary, err: err}
-	case err != nil:
-		return nil, fmt.Errorf("binary %q: %w", o.Binary, err)
-	case !info.Mode().IsRegular():
-		return nil, fmt.Errorf("binary %q is not a regular file", o.Binary)
+	if err := checkBinary(o.Binary); err != nil {
+		return nil, err
 	}
 
 	b.requirements = o.Requirements
@@ -207,6 +188,44 @@ func newBuilder(o Options) (*builder, error) {
 	}
 	b.cache = openCache(cacheDir, b.log)
 	return b, nil
+}
+
+// projectDirOf is the absolute path of the project directory, which must
+// exist.
+func projectDirOf(projectDir string) (string, error) {
+	if projectDir == "" {
+		return "", errors.New("project directory is required")
+	}
+	dir, err := filepath.Abs(projectDir)
+	if err != nil {
+		return "", fmt.Errorf("project directory %q: %w", projectDir, err)
+	}
+	switch info, err := os.Stat(dir); {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &notExistError{what: "project directory", path: projectDir, err: err}
+	case err != nil:
+		return "", fmt.Errorf("project directory %q: %w", projectDir, err)
+	case !info.IsDir():
+		return "", fmt.Errorf("project directory %q is not a directory", projectDir)
+	}
+	return dir, nil
+}
+
+// checkBinary checks that the binary to put in the image is a regular
+// file.
+func checkBinary(binary string) error {
+	if binary == "" {
+		return errors.New("binary is required")
+	}
+	switch info, err := os.Stat(binary); {
+	case errors.Is(err, fs.ErrNotExist):
+		return &notExistError{what: "binary", path: binary, err: err}
+	case err != nil:
+		return fmt.Errorf("binary %q: %w", binary, err)
+	case !info.Mode().IsRegular():
+		return fmt.Errorf("binary %q is not a regular file", binary)
+	}
+	return nil
 }
 
 // requirementsPath is the requirements file's path on disk.

@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -246,10 +245,22 @@ const (
 // BindRunFlags defines the flags of the run subcommand on fs, each bound to
 // a field of c and set to its default.
 func BindRunFlags(fs *pflag.FlagSet, c *Config) {
-	group := GroupImage
-	in := func(name string) {
+	bindImageFlags(fs, c)
+	bindClusterFlags(fs, c)
+	bindRunGroupFlags(fs, c)
+	bindOutputFlags(fs, c)
+}
+
+// groupIn returns a function that puts a flag of fs in the help group.
+func groupIn(fs *pflag.FlagSet, group string) func(name string) {
+	return func(name string) {
 		_ = fs.SetAnnotation(name, groupAnnotation, []string{group})
 	}
+}
+
+// bindImageFlags defines the flags of the test image.
+func bindImageFlags(fs *pflag.FlagSet, c *Config) {
+	in := groupIn(fs, GroupImage)
 	fs.StringVar(&c.Repository, "repository", "", "image repository to push the test image to, e.g. localhost:5001/myproject (default $K8S_TESTRUN_REGISTRY/k8s-testrun/<project>, else the cluster's advertised local registry)")
 	in("repository")
 	fs.StringVar(&c.PullRegistry, "pull-registry", "", "registry host[:port] the nodes pull the image from, when it differs from the repository's, e.g. localhost:5001")
@@ -262,8 +273,11 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("platform")
 	fs.StringVar(&c.Binary, "binary", "", "linux k8s-testrun-pod binary to put in the image (default: $K8S_TESTRUN_POD_BINARY, else k8s-testrun-pod beside this executable)")
 	in("binary")
+}
 
-	group = GroupCluster
+// bindClusterFlags defines the flags of the cluster and how to reach it.
+func bindClusterFlags(fs *pflag.FlagSet, c *Config) {
+	in := groupIn(fs, GroupCluster)
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
 	in("kubeconfig")
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context (default: the current context)")
@@ -280,8 +294,11 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("kube-api-qps")
 	fs.IntVar(&c.KubeAPIBurst, "kube-api-burst", DefaultKubeAPIBurst, "queries this process may send the API server at once, above --kube-api-qps")
 	in("kube-api-burst")
+}
 
-	group = GroupRun
+// bindRunGroupFlags defines the flags of how the tests run.
+func bindRunGroupFlags(fs *pflag.FlagSet, c *Config) {
+	in := groupIn(fs, GroupRun)
 	fs.IntVarP(&c.Parallelism, "parallelism", "p", DefaultParallelism, "pods running at once")
 	in("parallelism")
 	fs.DurationVar(&c.Timeout, "timeout", DefaultTimeout, "per-test timeout, e.g. 90s or 10m; 0 for none")
@@ -328,8 +345,11 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("coverage")
 	fs.StringVar(&c.APICoverage, "api-coverage", "", "measure which Kubernetes API endpoints each test hit, from the API server's audit log: a file of JSON-lines audit events, local (the local cluster's), or kind:CLUSTER; the pod template must name a ServiceAccount")
 	in("api-coverage")
+}
 
-	group = GroupOutput
+// bindOutputFlags defines the flags of the run's reports and output.
+func bindOutputFlags(fs *pflag.FlagSet, c *Config) {
+	in := groupIn(fs, GroupOutput)
 	fs.StringVar(&c.JUnitPath, "junit", DefaultJUnitPath, "where to write the merged JUnit XML report")
 	in("junit")
 	fs.StringVar(&c.ArtifactsDir, "artifacts", DefaultArtifactsDir, "directory for the files tests write to $K8S_TESTRUN_ARTIFACTS, one subdirectory per test")
@@ -338,25 +358,6 @@ func BindRunFlags(fs *pflag.FlagSet, c *Config) {
 	in("output")
 	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "log every step (key=value lines on stderr)")
 	in("verbose")
-}
-
-// ParseRun reads the arguments of the run subcommand:
-//
-//	run [flags] [PROJECT_DIR] [-- PYTEST_SELECTION...]
-//
-// getenv supplies defaults that the environment gives (KUBECONFIG and the
-// local cluster's K8S_TESTRUN_REGISTRY); usage goes to out. The command line
-// binds the same flags with BindRunFlags and calls Complete itself.
-func ParseRun(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	c := Config{}
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.SetOutput(out)
-	BindRunFlags(fs, &c)
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	positional, selection := SplitAtDash(fs.Args(), fs.ArgsLenAtDash())
-	return c, c.Complete(positional, selection, getenv)
 }
 
 // SplitAtDash splits a command's arguments where "--" stood (at, or -1
@@ -397,6 +398,46 @@ func (c *Config) Complete(positional, selection []string, getenv func(string) st
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(input, value, fix string) { errs = append(errs, &Error{Input: input, Value: value, Fix: fix}) }
+	c.checkSources(bad)
+	c.checkLimits(bad)
+	c.checkMode(bad)
+	c.checkCluster(bad)
+	c.checkShape(bad)
+	if c.LaneMarkers == nil {
+		lanes, err := ParseLanes(c.Lanes)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.LaneMarkers = lanes
+	}
+	if c.MaxFailures < 0 {
+		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")
+	}
+	c.checkRerun(bad)
+	errs = append(errs, c.loadQuarantine()...)
+	c.checkHistory(bad)
+	if c.JUnitPath == "" {
+		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
+	}
+	if c.PodTemplatePath != "" && c.PodTemplate == nil {
+		b, err := os.ReadFile(c.PodTemplatePath)
+		if err != nil {
+			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
+		}
+		c.PodTemplate = b
+	}
+	c.checkAPICoverage(bad)
+	if c.Requirements != "" && c.ProjectDir != "" {
+		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
+			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkSources checks where the project, its images and their registries
+// are, and the platform to build for.
+func (c *Config) checkSources(bad func(input, value, fix string)) {
 	if st, err := os.Stat(c.ProjectDir); err != nil || !st.IsDir() {
 		bad("project directory", c.ProjectDir, "does not exist or is not a directory; give the path of the Python project to test")
 	}
@@ -416,6 +457,11 @@ func (c *Config) Validate() error {
 	if os, arch, ok := strings.Cut(c.Platform, "/"); !ok || os == "" || arch == "" {
 		bad("platform", c.Platform, "give os/arch, e.g. linux/amd64")
 	}
+}
+
+// checkLimits checks the run's parallelism, timeouts, retries, sidecar and
+// result limit.
+func (c *Config) checkLimits(bad func(input, value, fix string)) {
 	if c.Parallelism < 1 {
 		bad("parallelism", fmt.Sprint(c.Parallelism), "must be 1 or more")
 	}
@@ -439,8 +485,11 @@ func (c *Config) Validate() error {
 	if c.ResultLimit < 4096 {
 		bad("result limit", fmt.Sprint(c.ResultLimit), "must be at least 4096 bytes")
 	}
-	c.checkMode(bad)
-	c.checkCluster(bad)
+}
+
+// checkShape checks how tests are grouped into pods, the output format,
+// shards, faketime, the slow timeout and flaky retries.
+func (c *Config) checkShape(bad func(input, value, fix string)) {
 	switch c.PodPer {
 	case "", PodPerTest, PodPerClass, PodPerFile, PodPerAuto:
 	default:
@@ -465,16 +514,11 @@ func (c *Config) Validate() error {
 	if c.FlakyRetries < 0 {
 		bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be 0 or more")
 	}
-	if c.LaneMarkers == nil {
-		lanes, err := ParseLanes(c.Lanes)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.LaneMarkers = lanes
-	}
-	if c.MaxFailures < 0 {
-		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")
-	}
+}
+
+// checkRerun loads the report --rerun-failed names, once, and checks that
+// the mode can rerun its failed tests.
+func (c *Config) checkRerun(bad func(input, value, fix string)) {
 	if c.RerunFailed != "" && c.Rerun == nil {
 		rep, err := rerun.Load(c.RerunFailed)
 		var fe *rerun.FileError
@@ -494,25 +538,6 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	errs = append(errs, c.loadQuarantine()...)
-	c.checkHistory(bad)
-	if c.JUnitPath == "" {
-		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
-	}
-	if c.PodTemplatePath != "" && c.PodTemplate == nil {
-		b, err := os.ReadFile(c.PodTemplatePath)
-		if err != nil {
-			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
-		}
-		c.PodTemplate = b
-	}
-	c.checkAPICoverage(bad)
-	if c.Requirements != "" && c.ProjectDir != "" {
-		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
-			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // checkMode checks the mode and what it does not take.
@@ -621,13 +646,4 @@ func (c *Config) checkBaseImages(bad func(input, value, fix string)) {
 		}
 		seen[b] = true
 	}
-}
-
-// BaseImage is the first base image: the only one outside a runtime
-// matrix.
-func (c Config) BaseImage() string {
-	if len(c.BaseImages) == 0 {
-		return ""
-	}
-	return c.BaseImages[0]
 }

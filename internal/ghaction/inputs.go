@@ -152,6 +152,45 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		errs = append(errs, &config.Error{Input: input, Value: value, Fix: fix})
 	}
 
+	s := readSettings(a, getenv, in, bad)
+	c := readConfig(getenv, in, s)
+	s.ProjectPrefix = prefix(s.Workspace, c.ProjectDir)
+	if k := a.GetInput(InputKubeconfig); k != "" {
+		c.KubeconfigData = []byte(k + "\n")
+	} else if k := getenv("KUBECONFIG"); k != "" {
+		c.Kubeconfig = inWorkspace(s.Workspace, k)
+	}
+	if t := a.GetInput(InputPodTemplate); t != "" {
+		c.PodTemplate = []byte(t + "\n")
+		c.PodTemplatePath = "the pod_template input"
+	}
+	errs = append(errs, checkInlineFiles(&c)...)
+	if c.Repository == "" {
+		if reg := getenv("K8S_TESTRUN_REGISTRY"); reg != "" {
+			c.Repository = reg + "/k8s-testrun/" + repoName(c.ProjectDir)
+		}
+	}
+
+	readCounts(&c, in, bad)
+	// An input that did not parse has its error already; Validate would
+	// only add a second, confusing one about the zero value left behind.
+	reported := map[string]bool{}
+	for _, e := range errs {
+		reported[e.(*config.Error).Input] = true
+	}
+	for _, e := range inputErrors(c.Validate()) {
+		var ce *config.Error
+		if errors.As(e, &ce) && reported[ce.Input] {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return c, s, errors.Join(errs...)
+}
+
+// readSettings reads the action's own inputs (the token through a, never
+// with a default); bad hears a fail_on it does not know.
+func readSettings(a *githubactions.Action, getenv, in func(string) string, bad func(input, value, fix string)) Settings {
 	s := Settings{
 		Token:     a.GetInput(InputToken),
 		CheckName: in(InputCheckName),
@@ -168,6 +207,12 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 		bad(InputFailOn, s.FailOn, "must be failures, errors, new-failures or never")
 	}
 
+	return s
+}
+
+// readConfig reads the inputs of the run, relative to the workspace, into
+// a Config with the run's defaults.
+func readConfig(getenv, in func(string) string, s Settings) config.Config {
 	c := config.Config{
 		ProjectDir:     inWorkspace(s.Workspace, in(InputProjectPath)),
 		Requirements:   in(InputRequirements),
@@ -202,16 +247,13 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	if s.FailOn == FailOnNewFailures {
 		c.FailOn = FailOnNewFailures
 	}
-	s.ProjectPrefix = prefix(s.Workspace, c.ProjectDir)
-	if k := a.GetInput(InputKubeconfig); k != "" {
-		c.KubeconfigData = []byte(k + "\n")
-	} else if k := getenv("KUBECONFIG"); k != "" {
-		c.Kubeconfig = inWorkspace(s.Workspace, k)
-	}
-	if t := a.GetInput(InputPodTemplate); t != "" {
-		c.PodTemplate = []byte(t + "\n")
-		c.PodTemplatePath = "the pod_template input"
-	}
+	return c
+}
+
+// checkInlineFiles checks the kubeconfig and the pod template the inputs
+// give, so that malformed contents are input errors.
+func checkInlineFiles(c *config.Config) []error {
+	var errs []error
 	// Malformed contents would only fail later, at connection or pod
 	// creation, as an error that fail_on could let pass.
 	switch {
@@ -229,27 +271,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 			errs = append(errs, err)
 		}
 	}
-	if c.Repository == "" {
-		if reg := getenv("K8S_TESTRUN_REGISTRY"); reg != "" {
-			c.Repository = reg + "/k8s-testrun/" + repoName(c.ProjectDir)
-		}
-	}
-
-	readCounts(&c, in, bad)
-	// An input that did not parse has its error already; Validate would
-	// only add a second, confusing one about the zero value left behind.
-	reported := map[string]bool{}
-	for _, e := range errs {
-		reported[e.(*config.Error).Input] = true
-	}
-	for _, e := range inputErrors(c.Validate()) {
-		var ce *config.Error
-		if errors.As(e, &ce) && reported[ce.Input] {
-			continue
-		}
-		errs = append(errs, e)
-	}
-	return c, s, errors.Join(errs...)
+	return errs
 }
 
 // readCounts reads the inputs of numbers, durations, switches and

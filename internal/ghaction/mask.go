@@ -171,18 +171,6 @@ func authSecrets(cfg *clientcmdapi.Config, dir string) []string {
 	return out
 }
 
-// KubeconfigFiles reads the files a KUBECONFIG value names, so their
-// secrets can be masked too; unreadable ones are skipped.
-func KubeconfigFiles(kubeconfig string) [][]byte {
-	var out [][]byte
-	for _, p := range filepath.SplitList(kubeconfig) {
-		if b, err := os.ReadFile(p); err == nil {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
 // KubeconfigFileSecrets is KubeconfigSecrets of every file a KUBECONFIG
 // value names, each with its relative names resolved from its own
 // directory, as client-go resolves them.

@@ -110,6 +110,25 @@ func (s Summary) icon() string {
 // left out whole, failures last, and a note says how much was left out and
 // where to find it.
 func (s Summary) Markdown(limit int) string {
+	b := &budget{limit: limit}
+	b.add(s.head())
+
+	if len(s.Bases) > 1 {
+		s.matrix(b)
+	}
+	tests := slices.SortedFunc(slices.Values(s.Tests), func(a, b Test) int {
+		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(s.Bases, a.Base), slices.Index(s.Bases, b.Base)))
+	})
+	s.testSections(b, tests)
+	disruptionSection(b, tests)
+	slowestSection(b, tests, s.Slowest)
+	apiCoverageSection(b, s.APICoverage)
+	return b.finish(s.JUnitPath)
+}
+
+// head renders the summary's title, counts, lanes, links, warnings and
+// notes, and the coverage and comparison sections.
+func (s Summary) head() string {
 	var head strings.Builder
 	fmt.Fprintf(&head, "### %s k8s-testrun: %s\n\n", s.icon(), s.Title())
 	countsTable(&head, s.Counts)
@@ -149,16 +168,12 @@ func (s Summary) Markdown(limit int) string {
 
 	head.WriteString(coverageSection(s.Coverage))
 	head.WriteString(compareSection(s.Comparison, s.Ready))
+	return head.String()
+}
 
-	b := &budget{limit: limit}
-	b.add(head.String())
-
-	if len(s.Bases) > 1 {
-		s.matrix(b)
-	}
-	tests := slices.SortedFunc(slices.Values(s.Tests), func(a, b Test) int {
-		return cmp.Or(strings.Compare(a.TestID, b.TestID), cmp.Compare(slices.Index(s.Bases, a.Base), slices.Index(s.Bases, b.Base)))
-	})
+// testSections adds the sections of failures and errors, quarantined
+// tests and flaky tests to b.
+func (s Summary) testSections(b *budget, tests []Test) {
 	var problems, flaky, quarantined []Test
 	for _, t := range tests {
 		switch {
@@ -194,6 +209,11 @@ func (s Summary) Markdown(limit int) string {
 		}
 		b.add("\n")
 	}
+}
+
+// disruptionSection adds the section of the tests' infrastructure retries
+// to b.
+func disruptionSection(b *budget, tests []Test) {
 	var disrupted []Test
 	for _, t := range tests {
 		if len(t.Disruptions) > 0 {
@@ -209,7 +229,11 @@ func (s Summary) Markdown(limit int) string {
 		}
 		b.add("\n")
 	}
-	n := s.Slowest
+}
+
+// slowestSection adds the section of the n slowest tests (5 when n is 0)
+// to b.
+func slowestSection(b *budget, tests []Test, n int) {
 	if n == 0 {
 		n = 5
 	}
@@ -220,8 +244,6 @@ func (s Summary) Markdown(limit int) string {
 		}
 		b.add("\n")
 	}
-	apiCoverageSection(b, s.APICoverage)
-	return b.finish(s.JUnitPath)
 }
 
 func (s Summary) problem(t Test) string {

@@ -2,7 +2,6 @@ package history
 
 import (
 	"path"
-	"sort"
 	"strings"
 )
 
@@ -117,14 +116,4 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// Skipped lists a selection's skipped tests in order.
-func (s Selection) Skipped() []string {
-	out := make([]string, 0, len(s.Skip))
-	for id := range s.Skip {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
 }

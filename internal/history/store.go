@@ -278,15 +278,6 @@ func readHead(p string) (Entry, error) {
 	return Entry{Commit: head.Commit, Branch: head.Branch, Time: head.Time, path: p}, nil
 }
 
-// Load reads commit's record; ok is false when the store has none.
-func (s Store) Load(commit string) (Record, bool, error) {
-	p, err := s.path(commit)
-	if err != nil {
-		return Record{}, false, err
-	}
-	return loadRecord(p)
-}
-
 func loadRecord(p string) (Record, bool, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -418,14 +409,6 @@ func resolve(idx []Entry, ref, except string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
-}
-
-// Previous is the newest record of branch other than commit's.
-func (s Store) Previous(branch, commit string) (Entry, bool, error) {
-	if branch == "" {
-		return Entry{}, false, nil
-	}
-	return s.Resolve(branch, commit)
 }
 
 // Read reads the record an Entry lists.

@@ -54,19 +54,6 @@ func defuse(line string) string {
 	return strings.ReplaceAll(line, "##[", `##\[`)
 }
 
-// IsCommand tells whether the runner would take line (one line, split as
-// the runner splits) as a workflow command.
-func IsCommand(line string) bool {
-	rest := strings.TrimLeftFunc(line, unicode.IsSpace)
-	return strings.HasPrefix(rest, "::") || strings.Contains(line, "##[")
-}
-
-// SplitRunnerLines splits output into lines as the runner does: at "\n",
-// "\r\n" and a lone "\r".
-func SplitRunnerLines(output string) []string {
-	return strings.Split(breaks.Replace(output), "\n")
-}
-
 // Writer defuses every line written through it, however the lines are cut
 // into writes: a "::" at a line start (after leading white space) becomes
 // "\::" and a "##[" anywhere becomes "##\[", as in Lines. It keeps what it

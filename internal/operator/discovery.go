@@ -45,49 +45,17 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 		}
 		return cases, ctrl.Result{}, nil
 	}
-	// Each base's discovery, all at once: the ids can differ by version.
-	found := make([]discover.Collection, len(bases))
-	if len(run.Spec.Tests) == 0 {
-		var (
-			pending ctrl.Result
-			waiting bool
-		)
-		for b := range bases {
-			f, res, err := r.discover(ctx, run, st, s, b)
-			if err != nil || st.Phase == v1alpha1.RunError {
-				return nil, res, err
-			}
-			if f.IDs == nil {
-				pending, waiting = res, true
-				continue
-			}
-			found[b] = f
-		}
-		if waiting {
-			return nil, pending, nil
-		}
-	} else {
-		for b := range found {
-			found[b].IDs = run.Spec.Tests
-		}
+	found, res, wait, err := r.discoverAll(ctx, run, st, s, len(bases))
+	if err != nil || wait {
+		return nil, res, err
 	}
 	total, skippedTotal := 0, 0
 	st.Bases = nil
 	past := r.loadDurations(ctx, run)
 	for b, f := range found {
 		ids := unique(f.IDs)
-		for i, id := range ids {
-			ft := run.Spec.Faketime
-			if v, ok := f.Markers[id]; ok {
-				ft = v
-			}
-			var expected *metav1.Duration
-			if d, ok := past[id]; ok {
-				expected = &metav1.Duration{Duration: d}
-			}
-			if err := r.createCase(ctx, run, i, b, id, ft, s.lane(f.Marks[id]), expected, s); err != nil {
-				return nil, ctrl.Result{}, err
-			}
+		if err := r.createCases(ctx, run, b, ids, f, past, s); err != nil {
+			return nil, ctrl.Result{}, err
 		}
 		if len(f.Skipped) > 0 {
 			cm, err := collectionConfigMap(run, b, f.Skipped)
@@ -115,6 +83,58 @@ func (r *TestRunReconciler) testCases(ctx context.Context, run *v1alpha1.TestRun
 	})
 	r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, "Discovered", "CreateTestCases", "%d tests", total)
 	return nil, ctrl.Result{}, nil
+}
+
+// discoverAll returns what the discovery of each of the run's n bases
+// found, or the tests the spec names. wait says the caller returns res and
+// err now: a discovery is under way or failed.
+func (r *TestRunReconciler) discoverAll(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, n int) ([]discover.Collection, ctrl.Result, bool, error) {
+	// Each base's discovery, all at once: the ids can differ by version.
+	found := make([]discover.Collection, n)
+	if len(run.Spec.Tests) == 0 {
+		var (
+			pending ctrl.Result
+			waiting bool
+		)
+		for b := range n {
+			f, res, err := r.discover(ctx, run, st, s, b)
+			if err != nil || st.Phase == v1alpha1.RunError {
+				return nil, res, true, err
+			}
+			if f.IDs == nil {
+				pending, waiting = res, true
+				continue
+			}
+			found[b] = f
+		}
+		if waiting {
+			return nil, pending, true, nil
+		}
+	} else {
+		for b := range found {
+			found[b].IDs = run.Spec.Tests
+		}
+	}
+	return found, ctrl.Result{}, false, nil
+}
+
+// createCases creates the TestCases of base b, one for each of ids, with
+// its faketime, lane and expected duration.
+func (r *TestRunReconciler) createCases(ctx context.Context, run *v1alpha1.TestRun, b int, ids []string, f discover.Collection, past map[string]time.Duration, s settings) error {
+	for i, id := range ids {
+		ft := run.Spec.Faketime
+		if v, ok := f.Markers[id]; ok {
+			ft = v
+		}
+		var expected *metav1.Duration
+		if d, ok := past[id]; ok {
+			expected = &metav1.Duration{Duration: d}
+		}
+		if err := r.createCase(ctx, run, i, b, id, ft, s.lane(f.Marks[id]), expected, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRun, index, base int, id, faketime, lane string, expected *metav1.Duration, s settings) error {

@@ -169,19 +169,3 @@ func reportConfigMap(run *v1alpha1.TestRun, rep *report.Report) (*corev1.ConfigM
 	ref.Key = ReportKeyGzip
 	return cm, ref, nil
 }
-
-// ReadReport returns the merged JUnit XML a run's status points at.
-func ReadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) ([]byte, error) {
-	ref := run.Status.Report
-	if ref == nil {
-		return nil, fmt.Errorf("run %s has no report yet", run.Name)
-	}
-	cm := &corev1.ConfigMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.ConfigMap}, cm); err != nil {
-		return nil, fmt.Errorf("reading report of run %s: %w", run.Name, err)
-	}
-	if ref.Key == ReportKeyGzip {
-		return gunzipBytes(cm.BinaryData[ref.Key], maxLog)
-	}
-	return []byte(cm.Data[ref.Key]), nil
-}

@@ -125,6 +125,15 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			}
 		}
 	}
+	if err := r.enforceTimeouts(ctx, tc, obs, byName, s, now, later); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.record(ctx, tc, run, d.Cases[0], obs, byName, now, s, res)
+}
+
+// enforceTimeouts deletes the pods of tc that ran past the test's timeout
+// and tells later when to look again at those still running or pending.
+func (r *TestCaseReconciler) enforceTimeouts(ctx context.Context, tc *v1alpha1.TestCase, obs []plan.Pod, byName map[string]*corev1.Pod, s settings, now time.Time, later func(time.Duration)) error {
 	for _, o := range obs {
 		if o.Done {
 			continue
@@ -135,7 +144,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 		wait, err := r.enforceTimeout(ctx, p, s.linger, s.caseTimeout(tc), now)
 		if err != nil {
-			return ctrl.Result{}, err
+			return err
 		}
 		later(wait)
 		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
@@ -143,6 +152,12 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			later(min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second))
 		}
 	}
+	return nil
+}
+
+// record writes what the pods of tc, and a running pod of its unit, say
+// of the test into its status; res is the result when nothing fails.
+func (r *TestCaseReconciler) record(ctx context.Context, tc *v1alpha1.TestCase, run *v1alpha1.TestRun, cs plan.CaseState, obs []plan.Pod, byName map[string]*corev1.Pod, now time.Time, s settings, res ctrl.Result) (ctrl.Result, error) {
 	unit, err := runningUnitPod(ctx, r.Client, tc, run, now, s.observeOptions())
 	if err != nil {
 		return ctrl.Result{}, err
@@ -153,7 +168,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		byName[unit.Name] = unit
 	}
 	st := tc.Status.DeepCopy()
-	describe(st, d.Cases[0], obs, byName)
+	describe(st, cs, obs, byName)
 	if !equality.Semantic.DeepEqual(st, &tc.Status) {
 		tc.Status = *st
 		if err := r.Client.Status().Update(ctx, tc); err != nil {

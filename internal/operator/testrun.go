@@ -174,17 +174,9 @@ func (r *TestRunReconciler) fail(st *v1alpha1.TestRunStatus, reason, msg string)
 // for. Collecting and deleting are the TestCase reconciler's part of the
 // same decision.
 func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, cases []*v1alpha1.TestCase, s settings, ql *quarantine.List) (ctrl.Result, error) {
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(run.Namespace),
-		client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: "test"}); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing pods of run %s: %w", run.Name, err)
-	}
-	byOwner := map[types.UID][]*corev1.Pod{}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if ref := metav1.GetControllerOf(p); ref != nil {
-			byOwner[ref.UID] = append(byOwner[ref.UID], p)
-		}
+	byOwner, err := r.podsByOwner(ctx, run)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	now := r.now()
 	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run), FlakyAttempts: s.flakyAttempts}
@@ -254,6 +246,24 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		}
 	}
 	return res, nil
+}
+
+// podsByOwner lists the test pods of run by the UID of their controller:
+// a TestCase, or the run itself for a unit's pod.
+func (r *TestRunReconciler) podsByOwner(ctx context.Context, run *v1alpha1.TestRun) (map[types.UID][]*corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(run.Namespace),
+		client.MatchingLabels{k8s.LabelRun: run.Name, k8s.LabelRole: "test"}); err != nil {
+		return nil, fmt.Errorf("listing pods of run %s: %w", run.Name, err)
+	}
+	byOwner := map[types.UID][]*corev1.Pod{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if ref := metav1.GetControllerOf(p); ref != nil {
+			byOwner[ref.UID] = append(byOwner[ref.UID], p)
+		}
+	}
+	return byOwner, nil
 }
 
 // count sets the summary from the decision: the tests that pytest's

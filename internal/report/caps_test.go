@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
-	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 )
 
 // TestTextCapsOneFailure: a failure with a 4 MiB message prints a few
@@ -31,8 +31,8 @@ func TestTextDefusesWorkflowCommands(t *testing.T) {
 		Message: "boom\r::warning::pwned\n::add-mask::x\r\n  ::stop-commands::abc"}}
 	var buf bytes.Buffer
 	require.NoError(t, Text(&buf, Count(cases), cases, Options{}))
-	for _, l := range logtext.SplitRunnerLines(buf.String()) {
-		assert.False(t, logtext.IsCommand(l), "line %q", l)
+	for _, l := range runnertest.Lines(buf.String()) {
+		assert.False(t, runnertest.LooksLikeCommand(l), "line %q", l)
 	}
 	assert.Contains(t, buf.String(), `\::warning::pwned`)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
-	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
+	"github.com/k8s-testrun/k8s-testrun/internal/logtext/runnertest"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 )
@@ -131,7 +131,7 @@ func TestQuarantineTextIsDefused(t *testing.T) {
 	var out strings.Builder
 	rep.PrintSummary(&out)
 	for _, line := range strings.Split(out.String(), "\n") {
-		assert.False(t, logtext.IsCommand(line), "%q", line)
+		assert.False(t, runnertest.LooksLikeCommand(line), "%q", line)
 		assert.NotContains(t, line, "\x1b")
 	}
 	assert.Contains(t, out.String(), "    quarantined: x; \\::error::pwned ##\\[group]g ?[31mred (until 2026-12-31)\n")

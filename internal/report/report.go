@@ -236,15 +236,6 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 	return junit.Write(w, r.JUnit())
 }
 
-// PrintSummary writes the terminal summary: counts, failures with their
-// messages and locations, flaky and slowest tests, wall time.
-func (r *Report) PrintSummary(w io.Writer) {
-	cases := r.SummaryCases()
-	s := Count(cases)
-	s.Wall = r.Wall
-	_ = Text(w, s, cases, Options{Bases: r.BaseLabels()})
-}
-
 // SummaryCases converts the results into the summary's view of them.
 func (r *Report) SummaryCases() []Case {
 	out := make([]Case, 0, len(r.Cases))

@@ -132,51 +132,8 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	})
 	p := &printer{w: w}
 
-	var problems, flaky, quarantined []Case
-	for _, c := range cases {
-		switch {
-		case c.NotRun:
-		case c.Quarantined != "":
-			quarantined = append(quarantined, c)
-		case c.Status == junit.StatusFailed || c.Status == junit.StatusError:
-			problems = append(problems, c)
-		case c.Flaky:
-			flaky = append(flaky, c)
-		}
-	}
-	if len(problems) > 0 {
-		p.section("failures and errors")
-		for _, c := range problems {
-			p.problem(c, opts.MessageLines)
-		}
-	}
-	if len(quarantined) > 0 {
-		p.section("quarantined (their failures do not fail the run)")
-		for _, c := range quarantined {
-			p.problem(c, opts.MessageLines)
-		}
-	}
-	if len(flaky) > 0 {
-		p.section("flaky tests")
-		for _, c := range flaky {
-			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.Name()), c.Attempts, location(c))
-		}
-	}
-	var disrupted []Case
-	for _, c := range cases {
-		if len(c.Disruptions) > 0 {
-			disrupted = append(disrupted, c)
-		}
-	}
-	if len(disrupted) > 0 {
-		p.section("infrastructure retries")
-		for _, c := range disrupted {
-			for _, d := range c.Disruptions {
-				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.Name()), d.Attempt, sanitize(d.Reason),
-					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
-			}
-		}
-	}
+	p.verdictSections(cases, opts.MessageLines)
+	p.disruptions(cases)
 	if lines := LaneLines(cases); len(lines) > 0 {
 		p.section("lanes")
 		for _, l := range lines {
@@ -207,6 +164,60 @@ func Text(w io.Writer, s Summary, cases []Case, opts Options) error {
 	}
 	p.printf("%s\n", closingLine(s))
 	return p.err
+}
+
+// verdictSections prints the sections of failures and errors,
+// quarantined tests and flaky tests.
+func (p *printer) verdictSections(cases []Case, messageLines int) {
+	var problems, flaky, quarantined []Case
+	for _, c := range cases {
+		switch {
+		case c.NotRun:
+		case c.Quarantined != "":
+			quarantined = append(quarantined, c)
+		case c.Status == junit.StatusFailed || c.Status == junit.StatusError:
+			problems = append(problems, c)
+		case c.Flaky:
+			flaky = append(flaky, c)
+		}
+	}
+	if len(problems) > 0 {
+		p.section("failures and errors")
+		for _, c := range problems {
+			p.problem(c, messageLines)
+		}
+	}
+	if len(quarantined) > 0 {
+		p.section("quarantined (their failures do not fail the run)")
+		for _, c := range quarantined {
+			p.problem(c, messageLines)
+		}
+	}
+	if len(flaky) > 0 {
+		p.section("flaky tests")
+		for _, c := range flaky {
+			p.printf("FLAKY  %s  passed on attempt %d%s\n", sanitize(c.Name()), c.Attempts, location(c))
+		}
+	}
+}
+
+// disruptions prints the section of the tests' infrastructure retries.
+func (p *printer) disruptions(cases []Case) {
+	var disrupted []Case
+	for _, c := range cases {
+		if len(c.Disruptions) > 0 {
+			disrupted = append(disrupted, c)
+		}
+	}
+	if len(disrupted) > 0 {
+		p.section("infrastructure retries")
+		for _, c := range disrupted {
+			for _, d := range c.Disruptions {
+				p.printf("RETRY  %s  attempt %d  %s  pod %s  %s to %s\n", sanitize(c.Name()), d.Attempt, sanitize(d.Reason),
+					sanitize(d.Pod), orDash(d.Start), orDash(d.End))
+			}
+		}
+	}
 }
 
 func orDash(s string) string {

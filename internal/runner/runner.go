@@ -6,7 +6,6 @@
 package runner
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -176,54 +174,7 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 		if err != nil {
 			return finish(err)
 		}
-		live := map[string]*corev1.Pod{}
-		observed := make([]plan.Pod, 0, len(pods)+len(r.settling))
-		now := time.Now()
-		for _, p := range pods {
-			live[p.Name] = p
-			if rec, ok := r.collected[p.Name]; ok {
-				rec.pod.Deleting = rec.pod.Deleting || p.DeletionTimestamp != nil
-				continue
-			}
-			r.seen[p.Name] = p
-			obs := r.observe(p, now)
-			obs.Deleting = obs.Deleting || r.deleting[p.Name]
-			if obs.Done {
-				if tl := r.timeline(p.Name); tl.Seen.IsZero() {
-					tl.Seen = now
-				}
-			}
-			observed = append(observed, obs)
-			r.announce(p, obs)
-		}
-		vanished := r.gone(live, now)
-		for i := range vanished {
-			vanished[i].Gone = true
-		}
-		observed = append(observed, vanished...)
-		r.announceGone(live)
-		for name, c := range r.created {
-			switch {
-			case live[name] != nil:
-				delete(r.created, name)
-			case now.Sub(c.at) > createdGrace:
-				delete(r.created, name)
-			default:
-				observed = append(observed, c.pod)
-			}
-		}
-		for name := range r.settling {
-			rec := r.collected[name]
-			if _, ok := live[name]; !ok {
-				rec.pod.Deleting = true
-				rec.pod.Gone = true
-				if rec.pod.Done {
-					// Settled: the planner keeps its outcomes from now on.
-					delete(r.settling, name)
-				}
-			}
-			observed = append(observed, rec.pod)
-		}
+		live, observed := r.observeAll(pods)
 		if r.o.evaluated != nil {
 			r.o.evaluated(observed)
 		}
@@ -236,20 +187,8 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 		if r.last.Done && r.deletesDispatched() {
 			return finish(nil)
 		}
-		select {
-		case <-ctx.Done():
+		if r.await(ctx, w, nodeChanged, tick.C, gap) {
 			return finish(ctx.Err())
-		case <-w.Changed():
-		case <-nodeChanged:
-		case <-r.wake:
-		case <-tick.C:
-		}
-		if gap > 0 {
-			// Events that arrive meanwhile are decided on together.
-			select {
-			case <-ctx.Done():
-			case <-time.After(gap):
-			}
 		}
 	}
 }
@@ -310,103 +249,17 @@ func (r *run) timeline(pod string) *attempt.Timeline {
 	return tl
 }
 
+// act carries out one action of the planner: creates, collections and
+// deletes go to the worker pools, and their completions come back to the
+// loop.
 func (r *run) act(ctx context.Context, a plan.Action, live map[string]*corev1.Pod) error {
 	switch a.Kind {
 	case plan.Create:
-		opts := k8s.TestPodOptions{
-			Namespace:     r.o.Namespace,
-			RunID:         r.o.RunID,
-			Case:          a.Case,
-			Attempt:       a.Attempt,
-			Image:         cmp.Or(a.Case.Image, r.o.Image),
-			PytestArgs:    r.o.PytestArgs,
-			Timeout:       r.timeout(a.Case),
-			NativeSidecar: r.o.NativeSidecar,
-			ResultLimit:   r.o.ResultLimit,
-			Template:      r.o.Template,
-
-			FaketimeLibrary: r.o.FaketimeLibrary,
-			Coverage:        r.o.CoverageDir != "",
-		}
-		opts.ServiceTimeout = r.o.PendingTimeout
-		if a.Unit != a.Case.ID || len(a.Cases) > 1 {
-			opts.Unit, opts.Cases = a.Unit, a.Cases
-		}
-		pod, err := k8s.TestPod(opts)
-		if err != nil {
-			return err
-		}
-		obs := plan.Pod{Name: pod.Name, CaseID: pod.Labels[k8s.LabelCase], Attempt: a.Attempt}
-		if opts.Unit != "" {
-			obs.Cases = caseIDs(a.Cases)
-		}
-		if _, ok := r.created[pod.Name]; ok {
-			return nil
-		}
-		r.o.Logger.Debug("creating pod", "pod", pod.Name, "tests", len(a.Cases), "first", a.Case.TestID, "attempt", a.Attempt)
-		r.created[pod.Name] = createdPod{pod: obs, at: time.Now()}
-		if !r.goAsync(r.calls, func() func() error {
-			err := k8s.CreatePod(ctx, r.o.Client, pod)
-			at := time.Now()
-			return func() error {
-				if err != nil {
-					delete(r.created, pod.Name)
-					return err
-				}
-				r.timeline(pod.Name).Created = at
-				return nil
-			}
-		}) {
-			delete(r.created, pod.Name)
-		}
+		return r.actCreate(ctx, a)
 	case plan.Collect:
-		p := live[a.Pod]
-		if p == nil {
-			p = r.vanished[a.Pod]
-		}
-		if p == nil || r.collecting[a.Pod] {
-			return nil
-		}
-		var lost *plan.Outcome
-		if o, ok := r.lost[a.Pod]; ok {
-			lost = &o
-		}
-		r.collecting[a.Pod] = r.goAsync(r.reads, func() func() error {
-			rec := r.collect(ctx, p, lost)
-			return func() error {
-				delete(r.collecting, a.Pod)
-				r.finishCollect(p, rec)
-				return nil
-			}
-		})
+		r.actCollect(ctx, a, live)
 	case plan.Delete:
-		if r.deleting[a.Pod] {
-			return nil
-		}
-		if !r.goAsync(r.calls, func() func() error {
-			err := k8s.DeletePod(ctx, r.o.Client, r.o.Namespace, a.Pod, ptr.To(int64(0)))
-			at := time.Now()
-			return func() error {
-				if err != nil {
-					// Asked again at the next evaluation; the run's
-					// cleanup deletes by label whatever stays.
-					r.o.Logger.Debug("deleting pod failed", "pod", a.Pod, "err", err)
-					delete(r.deleting, a.Pod)
-					if rec, ok := r.collected[a.Pod]; ok {
-						rec.pod.Deleting = false
-					}
-					return nil
-				}
-				r.timeline(a.Pod).Deleted = at
-				return nil
-			}
-		}) {
-			return nil
-		}
-		r.deleting[a.Pod] = true
-		if rec, ok := r.collected[a.Pod]; ok {
-			rec.pod.Deleting = true
-		}
+		r.actDelete(ctx, a)
 	}
 	return nil
 }

@@ -78,7 +78,10 @@ func TestRunStopsAtMaxFailures(t *testing.T) {
 	assert.Equal(t, report.Counts{Total: 4, Failed: 1, NotRun: 3, Stopped: 3}, rep.Counts())
 	assert.Equal(t, 1, rep.ExitCode(0, 1, 2), "a run stopped by failures exits as failed, not as an infrastructure error")
 	var summary strings.Builder
-	rep.PrintSummary(&summary)
+	cases := rep.SummaryCases()
+	counts := report.Count(cases)
+	counts.Wall = rep.Wall
+	require.NoError(t, report.Text(&summary, counts, cases, report.Options{Bases: rep.BaseLabels()}))
 	assert.Contains(t, summary.String(), "1 failed, 3 not run in 1s (4 tests)\n", "tests not run are not errors")
 	for _, tc := range rep.JUnit().Suites[0].Testcases {
 		id, _ := tc.Property(junit.PropertyTestID)

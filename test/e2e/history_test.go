@@ -87,7 +87,7 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 	assert.NotContains(t, runFinished(t, res.Stdout), "comparison")
 	c.RequireNoRunPods(t, ns)
 
-	rec, ok, err := history.Store{Dir: hist}.Load(first)
+	rec, ok, err := loadHistoryRecord(history.Store{Dir: hist}, first)
 	require.NoError(t, err)
 	require.True(t, ok, "the first commit is recorded")
 	assert.Equal(t, "main", rec.Branch)
@@ -123,7 +123,7 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(res.Stderr, "  NEW FAILURE "), res.Stderr)
 	assert.Contains(t, res.Stderr, "  NEW FAILURE "+nowFailing+"\n")
 	assert.Contains(t, res.Stderr, "  FIXED "+nowFixed+"\n")
-	_, ok, err = history.Store{Dir: hist}.Load(second)
+	_, ok, err = loadHistoryRecord(history.Store{Dir: hist}, second)
 	require.NoError(t, err)
 	assert.True(t, ok, "the second commit is recorded")
 
@@ -196,4 +196,14 @@ func TestHistoryComparesWithTheBase(t *testing.T) {
 		require.GreaterOrEqual(t, len(reqs), 2)
 		assert.Equal(t, "neutral", reqs[len(reqs)-1].Body["conclusion"])
 	})
+}
+
+// loadHistoryRecord reads commit's record as a run finds it: resolved in
+// the store's index, then read; ok is false when the store has none.
+func loadHistoryRecord(s history.Store, commit string) (history.Record, bool, error) {
+	e, ok, err := s.Resolve(commit, "")
+	if err != nil || !ok {
+		return history.Record{}, ok, err
+	}
+	return s.Read(e)
 }

@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -360,7 +363,7 @@ spec:
 	require.NoError(t, err, out)
 	assert.Contains(t, out, "tests/test_fixtures.py::test_uses_broken_fixture")
 
-	xml, err := operator.ReadReport(ctx, e.cr, run)
+	xml, err := storedReport(ctx, e.cr, run)
 	require.NoError(t, err)
 	assert.Contains(t, string(xml), `tests="12" failures="2" errors="1" skipped="2"`)
 	e.noPods(ctx, t, "applied")
@@ -597,4 +600,26 @@ func (e *opEnv) testLinger(t *testing.T) {
 	e.gone(ctx, t, expiring)
 	e.noPods(ctx, t, "linger-ttl")
 	t.Logf("lingering pod gone %s after its run finished (TTL %ds, linger 600s)", time.Since(expiringDone).Round(time.Second), ttl)
+}
+
+// storedReport returns the merged JUnit XML that the run's status points
+// at, from the ConfigMap the operator stored it in.
+func storedReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) ([]byte, error) {
+	ref := run.Status.Report
+	if ref == nil {
+		return nil, fmt.Errorf("run %s has no report yet", run.Name)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.ConfigMap}, cm); err != nil {
+		return nil, fmt.Errorf("reading report of run %s: %w", run.Name, err)
+	}
+	if ref.Key != operator.ReportKeyGzip {
+		return []byte(cm.Data[ref.Key]), nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(cm.BinaryData[ref.Key]))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return io.ReadAll(zr)
 }
