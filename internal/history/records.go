@@ -72,18 +72,24 @@ func (rs Records) With(r Record) Records {
 // Unpack reads a packed store: each key ending in PackedSuffix is one
 // gzipped record, of at most MaxRecordBytes. A record in a format other
 // than StoreFormat is a *FormatError, so that a store a newer version
-// wrote is neither read nor overwritten.
+// wrote is neither read nor overwritten. All records together inflate to
+// at most MaxUnpackedBytes.
 func Unpack(data map[string][]byte) (Records, error) {
 	var out Records
+	left := unpackBudget
 	for key, gz := range data {
 		commit, ok := strings.CutSuffix(key, PackedSuffix)
 		if !ok {
 			continue
 		}
-		b, err := gunzip(gz, MaxRecordBytes)
+		b, err := gunzip(gz, min(MaxRecordBytes, left))
+		if errors.Is(err, errInflatesPast) && left < MaxRecordBytes {
+			return nil, fmt.Errorf("history records: larger than %d MiB once inflated in all (delete the oldest)", unpackBudget>>20)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("history record %s: %w (delete it)", key, err)
 		}
+		left -= len(b)
 		var r Record
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("history record %s: %w (delete it)", key, err)
@@ -167,7 +173,13 @@ func gunzip(gz []byte, max int) ([]byte, error) {
 		return nil, err
 	}
 	if len(b) > max {
-		return nil, errors.New("larger than " + fmt.Sprint(max>>20) + " MiB once inflated")
+		return nil, fmt.Errorf("larger than %d MiB once %w", max>>20, errInflatesPast)
 	}
 	return b, nil
 }
+
+// unpackBudget is MaxUnpackedBytes, smaller in tests.
+var unpackBudget = MaxUnpackedBytes
+
+// errInflatesPast ends gunzip's error when gz inflates past its bound.
+var errInflatesPast = errors.New("inflated")

@@ -93,6 +93,19 @@ func TestRecordsUnpackRefusesWhatItCannotRead(t *testing.T) {
 	_, err = Unpack(map[string][]byte{sha(3) + PackedSuffix: bomb})
 	require.ErrorContains(t, err, "once inflated", "a small object does not inflate without bound")
 
+	// Records each under the bound can still not inflate past the store's.
+	defer func(b int) { unpackBudget = b }(unpackBudget)
+	unpackBudget = 4 << 20
+	many := map[string][]byte{}
+	for i := range 5 {
+		r := rec(10+i, strings.Repeat("b", 1<<20))
+		gz, err := gzipJSON(r)
+		require.NoError(t, err)
+		many[r.Commit+PackedSuffix] = gz
+	}
+	_, err = Unpack(many)
+	require.ErrorContains(t, err, "once inflated in all", "the records together are bounded too")
+
 	other, err := gzipJSON(rec(4, "main"))
 	require.NoError(t, err)
 	_, err = Unpack(map[string][]byte{sha(5) + PackedSuffix: other})

@@ -40,6 +40,9 @@ const MaxCommits = 50
 const (
 	// MaxRecordBytes is the largest record read or written.
 	MaxRecordBytes = 64 << 20
+	// MaxUnpackedBytes is the most all the records of a packed store (a
+	// ConfigMap of at most 1 MiB) may inflate to together.
+	MaxUnpackedBytes = 256 << 20
 	// maxReasons and maxReasonBytes bound a test's reasons.
 	maxReasons     = 10
 	maxReasonBytes = 256
