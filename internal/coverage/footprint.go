@@ -50,32 +50,16 @@ func footprints(ctx context.Context, python, workDir string, env []string, dir s
 	cmd := exec.CommandContext(ctx, python, append([]string{script}, files...)...)
 	cmd.Dir, cmd.Env = workDir, env
 	cmd.WaitDelay = 5 * time.Second
-	out := &capped{max: MaxFootprints}
+	out := &transport.Bounded{Max: MaxFootprints}
 	tail := transport.NewTail(maxChildOutput)
 	cmd.Stdout, cmd.Stderr = out, tail
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("listing the data files' measured files: %w: %s", err, lastLine(tail.String()))
 	}
-	if out.over {
+	if out.Cut() {
 		return nil, fmt.Errorf("the measured files' list is larger than %d MiB", MaxFootprints>>20)
 	}
-	return out.b.Bytes(), nil
-}
-
-// capped keeps up to max bytes and notes whether more came.
-type capped struct {
-	b    bytes.Buffer
-	max  int
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.b.Len(); len(p) > room {
-		c.over = true
-		c.b.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return c.b.Write(p)
+	return out.Bytes(), nil
 }
 
 // encodeWithFootprints prints the report and, when they fit beside it in

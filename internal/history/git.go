@@ -1,13 +1,14 @@
 package history
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/transport"
 )
 
 // gitSafe are the options every git command here runs with: the project's
@@ -52,7 +53,7 @@ func gitRunner(ctx context.Context, git, dir string) func(args ...string) (strin
 		defer cancel()
 		cmd := exec.CommandContext(ctx, git, append(append(append([]string(nil), gitSafe...), "-C", dir), args...)...)
 		cmd.Env = []string{"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "GIT_OPTIONAL_LOCKS=0", "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
-		out, errb := &capped{max: maxGitOutput}, &capped{max: 64 << 10}
+		out, errb := &transport.Bounded{Max: maxGitOutput}, &transport.Bounded{Max: 64 << 10}
 		cmd.Stdout, cmd.Stderr = out, errb
 		if err := cmd.Run(); err != nil {
 			msg := strings.TrimSpace(errb.String())
@@ -61,33 +62,15 @@ func gitRunner(ctx context.Context, git, dir string) func(args ...string) (strin
 			}
 			return "", fmt.Errorf("git %s in %s: %w: %.200s", args[0], dir, err, msg)
 		}
-		if out.over {
+		if out.Cut() {
 			return "", fmt.Errorf("git %s in %s: more than %d MiB of output", args[0], dir, maxGitOutput>>20)
 		}
-		return strings.TrimSpace(out.b.String()), nil
+		return strings.TrimSpace(out.String()), nil
 	}
 }
 
 // maxGitOutput bounds what is kept of a git command's output.
 const maxGitOutput = 64 << 20
-
-// capped keeps up to max bytes and notes whether more came.
-type capped struct {
-	b    bytes.Buffer
-	max  int
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.b.Len(); len(p) > room {
-		c.over = true
-		c.b.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return c.b.Write(p)
-}
-
-func (c *capped) String() string { return c.b.String() }
 
 // maxChanged bounds the files a diff may name.
 const maxChanged = 100000

@@ -266,7 +266,7 @@ func readEntry(r io.Reader, name string, limits Limits, keep int64, buf []byte) 
 		}
 		return data, fmt.Sprintf("decoder cut the first %d bytes of %s", t.dropped, name), nil
 	case "junit":
-		b := &boundedBuffer{max: min(limits.JUnit, max(keep, 0))}
+		b := &Bounded{Max: min(limits.JUnit, max(keep, 0))}
 		x := newXMLCapper(b, limits.XMLValue)
 		if _, err := io.CopyBuffer(x, r, buf); err != nil {
 			return nil, "", err
@@ -277,18 +277,18 @@ func readEntry(r io.Reader, name string, limits Limits, keep int64, buf []byte) 
 		switch {
 		case b.dropped > 0:
 			// A cut XML file would not parse: drop it, and say so.
-			return nil, fmt.Sprintf("decoder dropped %s: over %d bytes with each value cut to %d", name, b.max, limits.XMLValue), nil
+			return nil, fmt.Sprintf("decoder dropped %s: over %d bytes with each value cut to %d", name, b.Max, limits.XMLValue), nil
 		case x.total > 0:
 			return nonNil(b.buf), fmt.Sprintf("decoder cut %d bytes of values over %d bytes from %s", x.total, limits.XMLValue, name), nil
 		}
 		return nonNil(b.buf), "", nil
 	default:
-		b := &boundedBuffer{max: min(limits.File, max(keep, 0))}
+		b := &Bounded{Max: min(limits.File, max(keep, 0))}
 		if _, err := io.CopyBuffer(b, r, buf); err != nil {
 			return nil, "", err
 		}
 		if b.dropped > 0 {
-			return nil, fmt.Sprintf("decoder dropped %s (%d bytes, over %d)", name, int64(len(b.buf))+b.dropped, b.max), nil
+			return nil, fmt.Sprintf("decoder dropped %s (%d bytes, over %d)", name, int64(len(b.buf))+b.dropped, b.Max), nil
 		}
 		return nonNil(b.buf), "", nil
 	}

@@ -82,15 +82,16 @@ func (l Limits) withDefaults() Limits {
 // CutNote is how a value cut by Decode ends: " [k8s-testrun cut N bytes]".
 func CutNote(n int64) string { return fmt.Sprintf(" [k8s-testrun cut %d bytes]", n) }
 
-// boundedBuffer keeps at most max bytes; the rest is counted, not kept.
-type boundedBuffer struct {
+// Bounded keeps at most Max bytes written to it; the rest is counted, not
+// kept: for output whose size the writer does not control.
+type Bounded struct {
 	buf     []byte
-	max     int64
+	Max     int64
 	dropped int64
 }
 
-func (b *boundedBuffer) Write(p []byte) (int, error) {
-	room := b.max - int64(len(b.buf))
+func (b *Bounded) Write(p []byte) (int, error) {
+	room := b.Max - int64(len(b.buf))
 	switch {
 	case room <= 0:
 		b.dropped += int64(len(p))
@@ -102,6 +103,15 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Bytes are the bytes kept.
+func (b *Bounded) Bytes() []byte { return b.buf }
+
+// String is Bytes as a string.
+func (b *Bounded) String() string { return string(b.buf) }
+
+// Cut says whether more was written than kept.
+func (b *Bounded) Cut() bool { return b.dropped > 0 }
 
 // Tail keeps the last bytes written to it, up to a bound, in a ring
 // allocated once: for a child process's output, where only its end is
