@@ -222,6 +222,16 @@ type TestRunSpec struct {
 	// +optional
 	APICoverage string `json:"apiCoverage,omitempty"`
 
+	// Coverage runs each test pod's pytest under coverage.py (the test
+	// image must have it) and keeps each pod's data files, gzipped, in a
+	// ConfigMap of the run (role coverage), for the k8s-testrun run or
+	// action that created the TestRun to combine into one report once the
+	// run ends, as direct mode's --coverage does. The operator combines
+	// nothing itself.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="coverage is immutable"
+	// +optional
+	Coverage bool `json:"coverage,omitempty"`
+
 	// History records the run in the project's history store and compares
 	// it with a base (status.comparison). Unset keeps no history.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="history is immutable"

@@ -202,6 +202,9 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
+	if err := p.operatorCoverage(ctx, c, final, rep); err != nil {
+		return rep, err
+	}
 	return rep, apiErr
 }
 
@@ -280,6 +283,7 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 			Shards:                  int32(p.cfg.Shards),
 			DurationsConfigMap:      durationsName(p.cfg.ProjectDir),
 			APICoverage:             p.cfg.APICoverage,
+			Coverage:                p.cfg.Coverage,
 		},
 	}
 	if len(p.cfg.Lanes) > 0 {

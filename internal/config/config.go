@@ -551,9 +551,6 @@ func (c *Config) checkMode(bad func(input, value, fix string)) {
 		if c.DurationsFile != "" {
 			bad("mode", c.Mode, "does not take --durations-file: the operator keeps the durations in the ConfigMap k8s-testrun-durations-<project> of the namespace; drop it")
 		}
-		if c.Coverage {
-			bad("mode", c.Mode, "does not take --coverage: the operator's pods ship results to the cluster, not to this machine, which combines the coverage data; use --mode direct")
-		}
 		if c.FlakyRetries > 10 {
 			bad("flaky retries", fmt.Sprint(c.FlakyRetries), "must be at most 10 in operator mode (the TestRun's flakyRetries)")
 		}

@@ -18,6 +18,11 @@ func TestCoverageFlag(t *testing.T) {
 	c, err = ParseRun([]string{"--repository", "r.io/x", dir}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.False(t, c.Coverage, "off by default")
+
+	// Operator mode takes it too: the CLI combines the data the operator kept.
+	c, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--coverage", dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.True(t, c.Coverage)
 }
 
 func TestCoverageBadValues(t *testing.T) {
@@ -27,7 +32,6 @@ func TestCoverageBadValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"operator mode", []string{"--coverage", "--mode", "operator"}, `mode "operator": does not take --coverage`},
 		{"not a boolean", []string{"--coverage=maybe"}, `invalid argument "maybe" for "--coverage" flag`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

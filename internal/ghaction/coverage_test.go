@@ -27,9 +27,9 @@ func TestReadCoverage(t *testing.T) {
 	require.True(t, errors.As(err, &ce), "%v", err)
 	assert.Equal(t, `coverage "yes": give true or false`, err.Error())
 
-	_, _, err = Read(runnerEnv(workspace(t), map[string]string{InputRepository: "r.example/x", InputCoverage: "true", InputMode: "operator"}))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `mode "operator": does not take --coverage`)
+	c, _, err := Read(runnerEnv(workspace(t), map[string]string{InputRepository: "r.example/x", InputCoverage: "true", InputMode: "operator"}))
+	require.NoError(t, err, "operator mode combines the coverage the operator kept")
+	assert.True(t, c.Coverage)
 }
 
 func sampleCoverage() *coverage.Summary {

@@ -169,6 +169,7 @@ func testPod(run *v1alpha1.TestRun, tc *v1alpha1.TestCase, attempt int, s settin
 		Timeout:       s.caseTimeout(tc),
 		NativeSidecar: s.native,
 		ResultLimit:   int(run.Spec.ResultLimit),
+		Coverage:      run.Spec.Coverage,
 		Template:      tmpl,
 
 		ServiceTimeout: s.pendingTimeout,

@@ -221,6 +221,9 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 		default:
 			tc.Status.Results = cm.Name
 		}
+		if err := keepCoverage(ctx, r.Client, r.APIReader, r.Recorder, tc, v1alpha1.GroupVersion.WithKind("TestCase"), tc.Spec.TestRun, pod, at.Results.Coverage); err != nil {
+			return 0, fmt.Errorf("storing the coverage data of pod %s: %w", pod.Name, err)
+		}
 	}
 	rec := record(at)
 	tc.Status.History = append(tc.Status.History, rec)

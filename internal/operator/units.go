@@ -165,6 +165,7 @@ func (r *TestRunReconciler) createUnit(ctx context.Context, run *v1alpha1.TestRu
 		Timeout:        s.caseTimeout(byID[a.Case.ID]),
 		NativeSidecar:  s.native,
 		ResultLimit:    int(run.Spec.ResultLimit),
+		Coverage:       run.Spec.Coverage,
 		Template:       tmpl,
 		ServiceTimeout: s.pendingTimeout,
 	})
@@ -220,6 +221,9 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 	var files []transport.File
 	if at.ResultErr == nil {
 		files, _ = transport.Decode(bytes.NewReader(raw))
+	}
+	if err := keepCoverage(ctx, r.Client, r.APIReader, r.Recorder, run, v1alpha1.GroupVersion.WithKind("TestRun"), run.Name, pod, coverageFiles(files)); err != nil {
+		return 0, fmt.Errorf("storing the coverage data of pod %s: %w", pod.Name, err)
 	}
 	unit, number := pod.Labels[k8s.LabelCase], podAttempt(pod)
 	for _, c := range cases {
@@ -306,7 +310,8 @@ func (r *TestRunReconciler) storeCaseResults(ctx context.Context, tc *v1alpha1.T
 // caseFiles are the files of a unit pod's block that concern one test: its
 // own stream entry when it finished (the session's output is the other
 // tests' too), else the session's files; the pod's artifacts when
-// SettleUnit gave them to the test. Coverage data is direct mode's.
+// SettleUnit gave them to the test. The pod's coverage data is kept apart
+// (keepCoverage).
 func caseFiles(files []transport.File, testID string, a attempt.Attempt) []transport.File {
 	finished := a.Results.Testcase != nil
 	entries := layout.CasesDir + "/"

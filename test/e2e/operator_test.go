@@ -145,6 +145,7 @@ func TestOperator(t *testing.T) {
 	t.Run("history", e.testHistory)
 	t.Run("quarantine", e.testQuarantine)
 	t.Run("run quarantine", e.testRunQuarantine)
+	t.Run("coverage", e.testCoverage)
 }
 
 func kubectlPath(t *testing.T) string {
