@@ -76,3 +76,21 @@ type QuarantineRef struct {
 	// +optional
 	Key string `json:"key,omitempty"`
 }
+
+// AffectedSince names the tests a change since a base commit cannot
+// affect.
+type AffectedSince struct {
+	// Commit is the base, recorded in the history with footprints.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:Pattern=`^[0-9A-Za-z_-][0-9A-Za-z._-]*$`
+	// +required
+	Commit string `json:"commit"`
+	// NotAffected are the test ids that passed at Commit and whose
+	// footprint holds none of the changed files.
+	// +kubebuilder:validation:MaxItems=20000
+	// +kubebuilder:validation:items:MaxLength=4096
+	// +listType=atomic
+	// +optional
+	NotAffected []string `json:"notAffected,omitempty"`
+}

@@ -59,6 +59,12 @@ type TestCaseSpec struct {
 	// pods and balances the shards.
 	// +optional
 	ExpectedDuration *metav1.Duration `json:"expectedDuration,omitempty"`
+	// NotAffected, set when the run's affectedSince left the test out, is
+	// the commit it last passed at: the test runs in no pod and ends
+	// Skipped, reported "not affected since <sha>: last passed at <sha>".
+	// +kubebuilder:validation:MaxLength=100
+	// +optional
+	NotAffected string `json:"notAffected,omitempty"`
 }
 
 // TestCasePhase is where a test stands.

@@ -232,6 +232,17 @@ type TestRunSpec struct {
 	// +optional
 	Coverage bool `json:"coverage,omitempty"`
 
+	// AffectedSince leaves out the tests a change cannot affect, as
+	// --affected-since does: `k8s-testrun run --mode operator
+	// --affected-since REF --history DIR` computes them where the
+	// footprints are (the history directory) and the project's checkout
+	// is (git diff), and leaves this unset when a change calls for every
+	// test. Of the tests discovery finds, those listed that are not in a
+	// lane that opts out (disruptive, flaky) run in no pod and end Skipped.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="affectedSince is immutable"
+	// +optional
+	AffectedSince *AffectedSince `json:"affectedSince,omitempty"`
+
 	// History records the run in the project's history store and compares
 	// it with a base (status.comparison). Unset keeps no history.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="history is immutable"
@@ -367,6 +378,10 @@ type TestRunStatus struct {
 	// excused; they count in neither Failed nor Errors.
 	// +optional
 	Quarantined int32 `json:"quarantined,omitempty"`
+	// NotAffected counts the tests spec.affectedSince left out, reported
+	// skipped; Total includes them, Skipped does not.
+	// +optional
+	NotAffected int32 `json:"notAffected,omitempty"`
 	// NotRun counts the tests a stopped run (MaxFailures) left out.
 	// +optional
 	NotRun int32 `json:"notRun,omitempty"`

@@ -12,6 +12,14 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
+// operatorExtras adds to the report of a finished TestRun what this
+// process finds beside the operator: the tests affectedSince left out, and
+// the combined coverage.
+func (p *pipeline) operatorExtras(ctx context.Context, c client.Reader, run, final *v1alpha1.TestRun, rep *report.Report) error {
+	p.operatorNotAffected(run, final)
+	return p.operatorCoverage(ctx, c, final, rep)
+}
+
 // operatorCoverage, with --coverage in operator mode, combines the data
 // files the operator kept of the run's pods (one ConfigMap per pod) exactly
 // as direct mode combines those its runner received: in a coverage pod of

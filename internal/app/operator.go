@@ -163,6 +163,9 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if run, err = p.testRun(p.image.Image); err != nil {
 		return nil, err
 	}
+	if run.Spec.AffectedSince, err = p.operatorAffected(ctx); err != nil {
+		return nil, err
+	}
 	if len(bases) > 1 {
 		for _, b := range bases {
 			run.Spec.Bases = append(run.Spec.Bases, v1alpha1.MatrixBase{Name: b.ref, Image: b.image.Image})
@@ -202,7 +205,7 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err := p.writeReport(rep); err != nil {
 		return rep, err
 	}
-	if err := p.operatorCoverage(ctx, c, final, rep); err != nil {
+	if err := p.operatorExtras(ctx, c, run, final, rep); err != nil {
 		return rep, err
 	}
 	return rep, apiErr

@@ -573,9 +573,6 @@ func (c *Config) checkHistory(bad func(input, value, fix string)) {
 	if c.AffectedSince != "" && c.History == "" {
 		bad("affected since", c.AffectedSince, "needs --history, where the footprints are; give --history DIR")
 	}
-	if c.AffectedSince != "" && c.Mode == ModeOperator {
-		bad("affected since", c.AffectedSince, "is direct mode only; use --mode direct")
-	}
 	if c.CompareTo != "" && c.History == "" {
 		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
 	}

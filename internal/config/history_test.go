@@ -25,9 +25,13 @@ func TestParseRunHistoryFlags(t *testing.T) {
 		{[]string{"--fail-on", "new-failures"}, `fail on "new-failures": needs a history store`},
 		{[]string{"--affected-since", "main"}, `affected since "main": needs --history`},
 		{[]string{"--history", "h", "--fail-on", "sometimes"}, `fail on "sometimes": must be failures or new-failures`},
-		{[]string{"--history", "h", "--mode", "operator", "--affected-since", "main"}, `affected since "main": is direct mode only`},
 	} {
 		_, err := ParseRun(append(append([]string{"--repository", "r.io/x"}, tt.args...), dir), env(nil), &bytes.Buffer{})
 		assert.ErrorContains(t, err, tt.want, "%v", tt.args)
 	}
+	// Operator mode takes it: the run computes the tests left out and
+	// passes them in the TestRun's affectedSince.
+	c, err = ParseRun([]string{"--repository", "r.io/x", "--history", "h", "--mode", "operator", "--affected-since", "main", dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "main", c.AffectedSince)
 }

@@ -3,6 +3,12 @@ package history
 import (
 	"path"
 	"strings"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/junit"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/report"
+	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
 
 // Candidate is a test a run could leave out: its id and marker lane.
@@ -116,4 +122,20 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// AlwaysRuns reports a lane whose tests run whatever their footprints
+// say (disruptive, flaky).
+func AlwaysRuns(lane string) bool { return alwaysRunLanes[lane] }
+
+// NotAffectedResult is the report of a test --affected-since left out:
+// skipped, with SkipMessage and the commit it last passed at, in no pod.
+// Direct and operator mode report it alike.
+func NotAffectedResult(c plan.Case, since, lastPassed string) report.CaseResult {
+	file := testid.File(c.TestID)
+	tc := junit.Testcase{Classname: file, Name: c.TestID, File: file, Time: "0",
+		Skipped: &junit.Result{Message: SkipMessage(since, lastPassed)},
+	}
+	return report.CaseResult{Case: c, Status: plan.Skipped, Final: true, NotAffected: lastPassed,
+		Attempts: []attempt.Attempt{{Outcome: plan.Outcome{Status: plan.Skipped}, Results: attempt.Results{Testcase: &tc, ExitCode: -1}}}}
 }

@@ -121,6 +121,7 @@ func (r *TestRunReconciler) discoverAll(ctx context.Context, run *v1alpha1.TestR
 // createCases creates the TestCases of base b, one for each of ids, with
 // its faketime, lane and expected duration.
 func (r *TestRunReconciler) createCases(ctx context.Context, run *v1alpha1.TestRun, b int, ids []string, f discover.Collection, past map[string]time.Duration, s settings) error {
+	s.notAffected = notAffectedSet(run)
 	for i, id := range ids {
 		ft := run.Spec.Faketime
 		if v, ok := f.Markers[id]; ok {
@@ -156,6 +157,7 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 			Lane: lane, MaxAttempts: int32(s.maxAttemptsOf(lane)),
 			Timeout:          &metav1.Duration{Duration: s.timeoutOf(lane)},
 			ExpectedDuration: expected,
+			NotAffected:      notAffectedOf(run, s.notAffected, id, lane),
 		},
 	}
 	if len(run.Spec.Bases) > 0 {

@@ -54,6 +54,9 @@ type settings struct {
 	grouping plan.Grouping
 	// nodeLoss ends the pods on lost nodes; nil without a node watch.
 	nodeLoss *k8s.NodeLoss
+	// notAffected are the tests spec.affectedSince leaves out, when the
+	// TestCases are created.
+	notAffected map[string]bool
 }
 
 // settingsOf resolves a run's options; serverNative says whether the API

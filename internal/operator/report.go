@@ -72,6 +72,10 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 		results = append(results, report.SkippedAtCollection(skipped, b)...)
 	}
 	for _, tc := range cases {
+		if tc.Spec.NotAffected != "" {
+			results = append(results, notAffectedResult(run, tc))
+			continue
+		}
 		cr := report.CaseResult{Case: CaseOf(tc), Final: tc.Status.Phase.Final(), Flaky: tc.Status.Flaky}
 		for _, a := range tc.Status.History {
 			cr.Attempts = append(cr.Attempts, AttemptOf(a))

@@ -83,6 +83,9 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("reading testrun %s: %w", tc.Spec.TestRun, err)
 	}
+	if tc.Spec.NotAffected != "" {
+		return ctrl.Result{}, r.settleNotAffected(ctx, tc, run)
+	}
 
 	s := settingsOf(run, r.NativeSidecar, r.Nodes)
 	now := r.now()

@@ -178,6 +178,8 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	cases, notAffected := splitNotAffected(cases)
+	st.NotAffected = int32(notAffected)
 	now := r.now()
 	spec := plan.Spec{Parallelism: s.parallelism, MaxAttempts: s.maxAttempts, InfraRetries: s.infraRetries, MaxFailures: int(run.Spec.MaxFailures), Stop: stopped(run), FlakyAttempts: s.flakyAttempts}
 	byID := make(map[string]*v1alpha1.TestCase, len(cases))
@@ -281,7 +283,7 @@ func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod, excused 
 		c.Add(report.Tally{Status: status, NotRun: cs.Stopped && len(cs.Attempts) == 0, Flaky: cs.Flaky(),
 			Quarantined: excused[cs.Case.ID] && (status == plan.Failed || status == plan.Error)})
 	}
-	st.Total = int32(len(d.Cases)) + st.CollectionSkipped
+	st.Total = int32(len(d.Cases)) + st.CollectionSkipped + st.NotAffected
 	st.Passed, st.Failed, st.Errors, st.Flaky, st.NotRun = int32(c.Passed), int32(c.Failed), int32(c.Errors), int32(c.Flaky), int32(c.NotRun)
 	st.Quarantined = int32(c.Quarantined)
 	st.Skipped = st.CollectionSkipped + int32(c.Skipped)
@@ -349,6 +351,9 @@ func (r *TestRunReconciler) complete(ctx context.Context, run *v1alpha1.TestRun,
 	}
 	if st.Quarantined > 0 {
 		st.Message += fmt.Sprintf(", %d quarantined", st.Quarantined)
+	}
+	if st.NotAffected > 0 {
+		st.Message += fmt.Sprintf(", %d not affected", st.NotAffected)
 	}
 	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionComplete, Status: metav1.ConditionTrue, Reason: reason, Message: st.Message,

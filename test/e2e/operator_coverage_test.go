@@ -30,7 +30,9 @@ import (
 // does (TestCoverage): coverage.xml beside the JUnit report with the same
 // files, lines and executed lines as one plain coverage run, the total in
 // the terminal summary, nothing run on the host, and, with --history,
-// each test's footprint in the history directory.
+// each test's footprint in the history directory; then a run with
+// --affected-since that commit, after a change no footprint holds, which
+// the operator leaves out (spec.affectedSince).
 func (e *opEnv) testCoverage(t *testing.T) {
 	env, marker := noHostCoverage(t)
 	ctx := Context(t, 10*time.Minute)
@@ -89,20 +91,49 @@ func (e *opEnv) testCoverage(t *testing.T) {
 	for id, fp := range rec.Footprints {
 		assert.Equal(t, hex.EncodeToString(sum[:]), fp["calc.py"], "%s executed calc.py: %v", id, fp)
 	}
+
+	// A change no footprint holds: the operator leaves both tests out.
+	require.NoError(t, os.WriteFile(filepath.Join(project, "NOTES.txt"), []byte("notes\n"), 0o644))
+	gitIn(t, project, "add", "NOTES.txt")
+	gitIn(t, project, "commit", "-q", "-m", "notes")
+	report = filepath.Join(t.TempDir(), "junit.xml")
+	res = e.c.RunCLI(ctx, t, nil, append(e.c.runArgs(t, e.ns, report, "--mode", "operator", "--base-image", base,
+		"--history", hist, "--affected-since", commit), project)...)
+	require.Equal(t, 0, res.Exit, "stderr:\n%s", res.Stderr)
+	run = e.latestRun(ctx, t, "coverage-")
+	require.NotNil(t, run.Spec.AffectedSince)
+	assert.Equal(t, commit, run.Spec.AffectedSince.Commit)
+	assert.EqualValues(t, 2, run.Status.NotAffected)
+	assert.EqualValues(t, 2, run.Status.Total)
+	assert.EqualValues(t, 0, run.Status.Skipped, "counted apart")
+	assert.Contains(t, res.Stdout, "2 tests were not affected by the change since "+commit[:12])
+	ts = readReport(t, report)
+	for _, s := range ts.Suites {
+		for _, tc := range s.Testcases {
+			require.NotNil(t, tc.Skipped, tc.Name)
+			assert.Equal(t, "not affected since "+commit[:12]+": last passed at "+commit[:12], tc.Skipped.Message)
+		}
+	}
+	e.c.RequireNoRunPods(t, e.ns)
 }
 
 // gitCommitAll makes dir a git repository of one commit, and returns it.
 func gitCommitAll(t *testing.T, dir string) string {
 	t.Helper()
-	var last string
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "project"}, {"rev-parse", "HEAD"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com",
-			"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com", "GIT_CONFIG_NOSYSTEM=1")
-		b, err := cmd.CombinedOutput()
-		require.NoError(t, err, "git %v: %s", args, b)
-		last = strings.TrimSpace(string(b))
-	}
-	return last
+	gitIn(t, dir, "init", "-q", "-b", "main")
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "project")
+	return gitIn(t, dir, "rev-parse", "HEAD")
+}
+
+// gitIn runs git in dir, without the system's configuration.
+func gitIn(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com",
+		"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com", "GIT_CONFIG_NOSYSTEM=1")
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, b)
+	return strings.TrimSpace(string(b))
 }
