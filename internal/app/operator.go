@@ -481,7 +481,12 @@ func (f *follower) observe(r *v1alpha1.TestRun) bool {
 }
 
 // report hands the attempts tc recorded since the last look to onAttempt.
+// In a runtime matrix the live lines name the base as direct mode's do:
+// by its Python once the run's status has the version, else by its image.
 func (f *follower) report(tc *v1alpha1.TestCase) {
+	if f.cur != nil {
+		f.p.baseLabels = (&report.Report{Bases: operator.ReportBases(f.cur)}).BaseLabels()
+	}
 	for _, a := range tc.Status.History {
 		if int(a.Number) <= f.reported[tc.Name] {
 			continue
