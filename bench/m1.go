@@ -107,7 +107,7 @@ func m1(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if err != nil {
 		return f, err
 	}
-	f.Notes = append(f.Notes, fmt.Sprintf("%d mutations of %d source files, seed %d (tar %s)", len(muts), len(sources), o.M1Seed, filepath.Base(tarPath)))
+	f.Notes = append(f.Notes, fmt.Sprintf("%d mutations of %d source files, seed %d (tar %s); each mutation's full and affected runs with --pod-per %s", len(muts), len(sources), o.M1Seed, filepath.Base(tarPath), o.M1PodPer))
 
 	var runs []m1Run
 	start := time.Now()
@@ -142,9 +142,9 @@ func m1(ctx context.Context, s *Session, o Options) (Figure, error) {
 				return f, err
 			}
 			if affected {
-				aff, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-affected", k+1), o.B6P, "--history", hist, "--affected-since", base)
+				aff, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-affected", k+1), o.B6P, "--pod-per", o.M1PodPer, "--history", hist, "--affected-since", base)
 			} else {
-				full, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-full", k+1), o.B6P)
+				full, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-full", k+1), o.B6P, "--pod-per", o.M1PodPer)
 			}
 			if err != nil {
 				return f, fmt.Errorf("mutation %d (%s): %w", k+1, m, err)
