@@ -178,7 +178,7 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	for _, e := range errs {
 		reported[e.(*config.Error).Input] = true
 	}
-	for _, e := range inputErrors(c.Validate()) {
+	for _, e := range inputErrors(c.LoadAndValidate()) {
 		var ce *config.Error
 		if errors.As(e, &ce) && reported[ce.Input] {
 			continue
