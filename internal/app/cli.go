@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
@@ -201,18 +202,12 @@ func (e *flagError) Unwrap() error { return e.err }
 // the flag, the value, what would be valid.
 func describeFlagError(err error) string {
 	var invalid *pflag.InvalidValueError
-	if errors.As(err, &invalid) {
-		f := invalid.GetFlag()
-		name := "--" + f.Name
-		switch f.Value.Type() {
-		case "int":
-			return fmt.Sprintf("%s %q: not a whole number, e.g. %s", name, invalid.GetValue(), exampleValue(f))
-		case "duration":
-			return fmt.Sprintf("%s %q: not a duration, e.g. 90s, 10m or 1h30m", name, invalid.GetValue())
-		case "bool":
-			return fmt.Sprintf("%s=%s: give true or false", name, invalid.GetValue())
+	if fix, ok := config.ValueFix(err); ok && errors.As(err, &invalid) {
+		name := "--" + invalid.GetFlag().Name
+		if invalid.GetFlag().Value.Type() == "bool" {
+			return fmt.Sprintf("%s=%s: %s", name, invalid.GetValue(), fix)
 		}
-		return fmt.Sprintf("%s %q: %v", name, invalid.GetValue(), errors.Unwrap(err))
+		return fmt.Sprintf("%s %q: %s", name, invalid.GetValue(), fix)
 	}
 	var missing *pflag.ValueRequiredError
 	if errors.As(err, &missing) {
@@ -227,13 +222,6 @@ func describeFlagError(err error) string {
 		return "unknown flag -" + unknown.GetSpecifiedName()
 	}
 	return err.Error()
-}
-
-func exampleValue(f *pflag.Flag) string {
-	if f.DefValue != "" && f.DefValue != "0" {
-		return f.DefValue
-	}
-	return "3"
 }
 
 // singleDashFlag catches a long flag given with one dash, as Go's flag
