@@ -13,24 +13,26 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
-// Defaults a user sees in --help and in action.yml.
+// Defaults a user sees in --help and in action.yml; those the operator and
+// the CRD share are declared in package defaults.
 const (
 	DefaultBaseImage      = "python:3.12-slim"
-	DefaultParallelism    = 4
-	DefaultTimeout        = 10 * time.Minute
-	DefaultPendingTimeout = 2 * time.Minute
+	DefaultParallelism    = defaults.Parallelism
+	DefaultTimeout        = defaults.Timeout
+	DefaultPendingTimeout = defaults.PendingTimeout
 	DefaultJUnitPath      = "k8s-testrun-junit.xml"
 	DefaultArtifactsDir   = "k8s-testrun-artifacts"
 	DefaultPlatform       = "linux/amd64"
-	DefaultResultLimit    = 1 << 20
-	DefaultInfraRetries   = 2
-	DefaultFlakyRetries   = 2
+	DefaultResultLimit    = defaults.ResultLimit
+	DefaultInfraRetries   = defaults.InfraRetries
+	DefaultFlakyRetries   = defaults.FlakyRetries
 )
 
 // Modes: who drives the test pods.
@@ -44,7 +46,7 @@ const (
 
 // Sidecar modes.
 const (
-	SidecarAuto      = "auto"
+	SidecarAuto      = defaults.Sidecar
 	SidecarNative    = "native"
 	SidecarContainer = "container"
 )
