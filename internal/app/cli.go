@@ -100,6 +100,7 @@ func execute(ctx context.Context, args []string, env Env) int {
 		_ = root.Usage()
 		return ExitInfra
 	}
+	args = doubleDash(root, args)
 	root.SetArgs(args)
 	err := singleDashFlag(root, args)
 	if err == nil {
@@ -222,6 +223,35 @@ func describeFlagError(err error) string {
 		return "unknown flag -" + unknown.GetSpecifiedName()
 	}
 	return err.Error()
+}
+
+// annotationSingleDash marks a command that takes -flag for --flag, as Go's
+// flag package did.
+const annotationSingleDash = "k8s-testrun.io/single-dash"
+
+// doubleDash rewrites -name and -name=value into --name and --name=value,
+// up to "--", for each flag name of the command args run, when that
+// command is annotated annotationSingleDash; other commands' arguments are
+// returned as they are.
+func doubleDash(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.Annotations[annotationSingleDash] != "true" {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) >= 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if name == "help" || cmd.Flags().Lookup(name) != nil {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // singleDashFlag catches a long flag given with one dash, as Go's flag
