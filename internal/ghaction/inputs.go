@@ -181,14 +181,17 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 }
 
 // actionOnly sets what the action takes otherwise than the command line:
-// the project and the report (relative to the workspace), pytest's arguments (one
-// shell-quoted input), the kubeconfig and pod template as contents, the
-// registry and the commit from the environment, fail_on's new-failures,
-// verbosity from RUNNER_DEBUG, and no artifacts directory.
+// the project and the default report path (relative to the workspace),
+// pytest's arguments (one shell-quoted input), the kubeconfig and pod
+// template as contents, the registry and the commit from the environment,
+// fail_on's new-failures, verbosity from RUNNER_DEBUG, and no artifacts
+// directory.
 func actionOnly(c *config.Config, fs *pflag.FlagSet, a *githubactions.Action, getenv func(string) string, s Settings, bad func(input, value, fix string)) {
 	c.ProjectDir = inWorkspace(s.Workspace, cmp.Or(a.GetInput(InputProjectPath), defaultOf(InputProjectPath)))
-	// The report's default path is relative to the workspace too.
-	c.JUnitPath = inWorkspace(s.Workspace, s.JUnitPath)
+	if !fs.Changed("junit") {
+		// The flag's default path is relative to the workspace too.
+		c.JUnitPath = inWorkspace(s.Workspace, c.JUnitPath)
+	}
 	var err error
 	if v := a.GetInput(InputPytestArgs); v != "" {
 		if c.Selection, err = splitArgs(v); err != nil {
