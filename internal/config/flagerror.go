@@ -19,9 +19,9 @@ func ValueFix(err error) (fix string, ok bool) {
 	f := invalid.GetFlag()
 	switch f.Value.Type() {
 	case "int":
-		return "not a whole number, e.g. " + ExampleValue(f), true
+		return "not a whole number, e.g. " + exampleValue(f), true
 	case "float32", "float64":
-		return "not a number, e.g. " + ExampleValue(f), true
+		return "not a number, e.g. " + exampleValue(f), true
 	case "duration":
 		return "not a duration, e.g. 90s, 10m or 1h30m", true
 	case "bool":
@@ -30,8 +30,8 @@ func ValueFix(err error) (fix string, ok bool) {
 	return fmt.Sprint(errors.Unwrap(err)), true
 }
 
-// ExampleValue is a value a numeric flag takes: its default, or 3.
-func ExampleValue(f *pflag.Flag) string {
+// exampleValue is a value a numeric flag takes: its default, or 3.
+func exampleValue(f *pflag.Flag) string {
 	if f.DefValue != "" && f.DefValue != "0" {
 		return f.DefValue
 	}

@@ -1,9 +1,11 @@
 package ghaction
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 
+	"github.com/sethvargo/go-githubactions"
 	"github.com/spf13/pflag"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
@@ -78,6 +80,57 @@ func bareSeconds(_, v string) []string {
 		return []string{v + "s"}
 	}
 	return []string{v}
+}
+
+// actionOnly sets what the action takes otherwise than the command line:
+// the project and the default report path (relative to the workspace),
+// pytest's arguments (one shell-quoted input), the kubeconfig and pod
+// template as contents, the registry and the commit from the environment,
+// fail_on's new-failures, verbosity from RUNNER_DEBUG, and no artifacts
+// directory.
+func actionOnly(c *config.Config, fs *pflag.FlagSet, a *githubactions.Action, getenv func(string) string, s Settings, bad func(input, value, fix string)) {
+	c.ProjectDir = inWorkspace(s.Workspace, cmp.Or(a.GetInput(InputProjectPath), defaultOf(InputProjectPath)))
+	if !fs.Changed("junit") {
+		// The flag's default path is relative to the workspace too.
+		c.JUnitPath = inWorkspace(s.Workspace, c.JUnitPath)
+	}
+	var err error
+	if v := a.GetInput(InputPytestArgs); v != "" {
+		if c.Selection, err = splitArgs(v); err != nil {
+			bad(InputPytestArgs, v, err.Error())
+		}
+	}
+	if k := a.GetInput(InputKubeconfig); k != "" {
+		c.KubeconfigData = []byte(k + "\n")
+	} else if k := getenv("KUBECONFIG"); k != "" {
+		c.Kubeconfig = inWorkspace(s.Workspace, k)
+	}
+	if t := a.GetInput(InputPodTemplate); t != "" {
+		c.PodTemplate = []byte(t + "\n")
+		c.PodTemplatePath = "the pod_template input"
+	}
+	if c.Repository == "" {
+		if reg := getenv("K8S_TESTRUN_REGISTRY"); reg != "" {
+			c.Repository = reg + "/k8s-testrun/" + repoName(c.ProjectDir)
+		}
+	}
+	if c.History != "" {
+		// The commit under test, as GitHub names it: git is not needed.
+		c.HistoryCommit = getenv("GITHUB_SHA")
+		c.HistoryBranch = cmp.Or(getenv("GITHUB_HEAD_REF"), getenv("GITHUB_REF_NAME"))
+		if b := getenv("GITHUB_BASE_REF"); b != "" {
+			c.CompareDefaults = []string{b}
+		}
+	}
+	if s.FailOn == FailOnNewFailures {
+		_ = fs.Set("fail-on", FailOnNewFailures)
+	}
+	if getenv("RUNNER_DEBUG") == "1" {
+		_ = fs.Set("verbose", "true")
+	}
+	// The action keeps what tests write to $K8S_TESTRUN_ARTIFACTS in their
+	// results only; it writes no directory of them.
+	c.ArtifactsDir = ""
 }
 
 // setFlags sets the run flag of every input given (getInput returns ""
