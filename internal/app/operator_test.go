@@ -253,7 +253,7 @@ func TestOperatorNamespaceFlag(t *testing.T) {
 	code := Run(context.Background(), []string{"operator", "--watch-namespace", "x_y"},
 		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
 	assert.Equal(t, ExitInfra, code)
-	assert.Contains(t, errOut.String(), `invalid value "x_y" for flag -watch-namespace: namespace "x_y"`)
+	assert.Contains(t, errOut.String(), `--watch-namespace "x_y": namespace "x_y"`)
 }
 
 // TestInstallRevokesStaleRights installs narrower than before: the

@@ -13,18 +13,20 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
 // Defaults for fields a TestRun may leave unset (the CRD defaults them; an
-// object created without the CRD's defaulting, as in tests, still works).
+// object created without the CRD's defaulting, as in tests, still works),
+// declared once in package defaults.
 const (
-	DefaultParallelism    = 4
-	DefaultTimeout        = 10 * time.Minute
-	DefaultPendingTimeout = 2 * time.Minute
-	DefaultInfraRetries   = 2
-	DefaultFlakyRetries   = 2
+	DefaultParallelism    = defaults.Parallelism
+	DefaultTimeout        = defaults.Timeout
+	DefaultPendingTimeout = defaults.PendingTimeout
+	DefaultInfraRetries   = defaults.InfraRetries
+	DefaultFlakyRetries   = defaults.FlakyRetries
 )
 
 // lingerDir is where the collector of a lingering pod reads
