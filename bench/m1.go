@@ -298,8 +298,8 @@ func m1Sources(dir string) (map[string][]byte, error) {
 
 // mutationSuite makes the real suite's project with the library beside
 // its tests: the package's tests under tests/ as for the other real-suite
-// benchmarks, and its source under pyflakes/ (with pyflakes/test/ holding
-// only the harness the tests import). The base image adds coverage.py to
+// benchmarks, and its source under pyflakes/ (pyflakes/test/ as the package
+// ships it, which the tests import; only tests/ is collected). The base image adds coverage.py to
 // the real suite's, from the Debian package, for --coverage.
 func (s *Session) mutationSuite(ctx context.Context, selection []string) (*RealSuite, string, error) {
 	codename, err := rootfs.OSCodename()
@@ -338,14 +338,11 @@ func (s *Session) mutationSuite(ctx context.Context, selection []string) (*RealS
 			return nil, "", err
 		}
 	}
-	tests, err := filepath.Glob(filepath.Join(lib, "test", "test_*.py"))
-	if err != nil {
-		return nil, "", err
-	}
-	for _, t := range tests {
-		if err := os.Remove(t); err != nil {
-			return nil, "", err
-		}
+	if len(rs.Selection) == 0 {
+		// The library's copy of its test modules stays, for the tests
+		// that import them (test_doctests imports test_other), and is not
+		// collected a second time.
+		rs.Selection = []string{realSuiteDir}
 	}
 	s.Log.Info("mutation suite", "package", RealSuitePackage, "base", rs.Base, "dir", rs.Dir)
 	return rs, tarPath, nil
