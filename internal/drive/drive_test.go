@@ -54,9 +54,11 @@ func TestResultsReadOncePerKeyUntilTaken(t *testing.T) {
 	_, ok = r.Take("a", read)
 	assert.False(t, ok, "a key asked again after its result was taken is read again")
 	<-woken
-	r.Forget("a")
-	assert.False(t, r.Running("a"))
 	r.Wait()
+	assert.True(t, r.Busy(), "a result not yet taken")
+	r.ForgetIf(func(k string) bool { return k == "a" })
+	assert.False(t, r.Running("a"))
+	assert.False(t, r.Busy())
 }
 
 func TestPendingShowsCreatedPodsUntilSeenOrExpired(t *testing.T) {

@@ -70,10 +70,3 @@ func (c *Pending) Merge(obs []plan.Pod, seen func(name string) bool, now time.Ti
 	}
 	return obs
 }
-
-// Len is how many pods are pending.
-func (c *Pending) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.pods)
-}

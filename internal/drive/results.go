@@ -61,12 +61,24 @@ func (r *Results[K, V]) Running(key K) bool {
 	return r.running[key] || ready
 }
 
-// Forget drops the result of key, if any; a read under way still ends
-// with a result, kept until taken or forgotten again.
-func (r *Results[K, V]) Forget(key K) {
+// ForgetIf drops the results not yet taken of the keys drop reports; a
+// read under way still ends with a result, kept until taken or forgotten
+// again.
+func (r *Results[K, V]) ForgetIf(drop func(K) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.ready, key)
+	for k := range r.ready {
+		if drop(k) {
+			delete(r.ready, k)
+		}
+	}
+}
+
+// Busy reports whether any read is under way or any result not yet taken.
+func (r *Results[K, V]) Busy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running) > 0 || len(r.ready) > 0
 }
 
 // Wait returns once every read under way has ended.
