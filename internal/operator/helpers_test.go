@@ -146,17 +146,31 @@ func testRun(name string, mutate ...func(*v1alpha1.TestRun)) *v1alpha1.TestRun {
 	return run
 }
 
+// reconcileRun reconciles the run as the woken controller would: a log
+// read the reconcile started ends and wakes it again, which records it.
 func (e *env) reconcileRun(name string) ctrl.Result {
 	e.t.Helper()
-	res, err := e.runs.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
-	require.NoError(e.t, err)
-	return res
+	return e.reconcileAfterReads(&e.runs.reads, e.runs.Reconcile, name)
 }
 
+// reconcileCase reconciles the test as reconcileRun does the run.
 func (e *env) reconcileCase(name string) ctrl.Result {
 	e.t.Helper()
-	res, err := e.cases.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+	return e.reconcileAfterReads(&e.cases.reads, e.cases.Reconcile, name)
+}
+
+func (e *env) reconcileAfterReads(r *reads, reconcile func(context.Context, ctrl.Request) (ctrl.Result, error), name string) ctrl.Result {
+	e.t.Helper()
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
+	res, err := reconcile(context.Background(), req)
 	require.NoError(e.t, err)
+	for range 3 {
+		if !r.wait() {
+			break
+		}
+		res, err = reconcile(context.Background(), req)
+		require.NoError(e.t, err)
+	}
 	return res
 }
 

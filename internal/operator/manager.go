@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/drive"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
@@ -214,12 +217,20 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
+	// One read pool for both reconcilers; a read's end wakes the object
+	// that asked for it.
+	x := drive.New(1, readWorkers)
+	runsRead, casesRead := make(chan event.GenericEvent, wakeBuffer), make(chan event.GenericEvent, wakeBuffer)
+	runs.reads.setup(x, func(k types.NamespacedName) {
+		runsRead <- event.GenericEvent{Object: &v1alpha1.TestRun{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	})
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("testrun").
 		For(&v1alpha1.TestRun{}).
 		Owns(&v1alpha1.TestCase{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(runOfPod)).
 		WatchesRawSource(source.Channel(wake.runs, handler.EnqueueRequestsFromMapFunc(runOfPod))).
+		WatchesRawSource(source.Channel(runsRead, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: defaultRunWorkers}).
 		Complete(runs)
 	if err != nil {
@@ -231,12 +242,16 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
+	cases.reads.setup(x, func(k types.NamespacedName) {
+		casesRead <- event.GenericEvent{Object: &v1alpha1.TestCase{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	})
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("testcase").
 		For(&v1alpha1.TestCase{}).
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(casesOfUnitPod)).
 		WatchesRawSource(source.Channel(wake.cases, handler.EnqueueRequestsFromMapFunc(casesOfPod))).
+		WatchesRawSource(source.Channel(casesRead, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(cases)
 	if err != nil {

@@ -52,6 +52,7 @@ type TestRunReconciler struct {
 
 	expect     expectations
 	quarantine quarantines
+	reads      reads
 }
 
 // casesSettle is how long a run waits for the cache to show the TestCases
@@ -71,6 +72,7 @@ func (r *TestRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
 		if kerrors.IsNotFound(err) {
 			r.expect.forget(req.NamespacedName)
+			r.reads.forget(req.NamespacedName)
 			r.quarantine.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}

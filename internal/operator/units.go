@@ -194,12 +194,22 @@ func (r *TestRunReconciler) createUnit(ctx context.Context, run *v1alpha1.TestRu
 }
 
 // collectUnit reads a finished unit pod, records the attempt of each test
-// it settled that does not hold it yet, then marks the pod collected.
+// it settled that does not hold it yet, then marks the pod collected. The
+// read runs beside the reconcile: until it ends, collectUnit returns at
+// once, and the read's end wakes the run.
 func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestRun, pod *corev1.Pod, byID map[string]*v1alpha1.TestCase, s settings) (time.Duration, error) {
 	if r.Collect == nil {
 		return 0, errors.New("no collector is configured for unit pods")
 	}
-	at, raw := collectOrLose(ctx, r.Collect, pod, 0, s, r.now())
+	now := r.now()
+	got, ok, wait := r.reads.take(ctx, run, pod, func(ctx context.Context, pod *corev1.Pod) collected {
+		at, raw := collectOrLose(ctx, r.Collect, pod, 0, s, now)
+		return collected{at, raw}
+	})
+	if !ok {
+		return wait, nil
+	}
+	at, raw := got.at, got.raw
 	var cases []plan.Case
 	for _, id := range strings.Split(pod.Annotations[k8s.AnnotationCases], ",") {
 		if tc := byID[id]; tc != nil {
