@@ -52,6 +52,9 @@ type TestRunReconciler struct {
 
 	expect     expectations
 	quarantine quarantines
+	// memory keeps the pods seen and not yet recorded, shared with the
+	// TestCase reconciler; nil keeps none.
+	memory *podMemory
 }
 
 // casesSettle is how long a run waits for the cache to show the TestCases
@@ -186,7 +189,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		c := CaseOf(tc)
 		spec.Cases = append(spec.Cases, c)
 		byID[c.ID] = tc
-		obs = append(obs, observedAlone(tc, byOwner[tc.UID], now, s.observeOptions())...)
+		obs = append(obs, observedAlone(tc, r.memory.pods(tc.UID, byOwner[tc.UID], recordedIn(tc), now), now, s.observeOptions())...)
 	}
 	spec.Units = s.units(spec.Cases, expectedDurations(cases))
 	spec.Excused = excused(ql, cases, st.StartTime)
