@@ -296,9 +296,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 	}
 	if r := p.cfg.Rerun; r != nil {
 		// Validate refused a report without node ids in operator mode;
-		// the failed tests run without discovery.
+		// the operator discovers, so each test keeps its lane.
 		for _, t := range r.Failed {
-			run.Spec.Tests = append(run.Spec.Tests, t.TestID)
+			run.Spec.RerunTests = append(run.Spec.RerunTests, t.TestID)
 		}
 	}
 	return run, nil

@@ -110,6 +110,9 @@ func (r *TestRunReconciler) discoverAll(ctx context.Context, run *v1alpha1.TestR
 		if waiting {
 			return nil, pending, true, nil
 		}
+		if !r.rerunOnly(run, st, found) {
+			return nil, ctrl.Result{}, true, nil
+		}
 	} else {
 		for b := range found {
 			found[b].IDs = run.Spec.Tests
