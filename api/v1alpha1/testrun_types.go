@@ -51,6 +51,19 @@ type TestRunSpec struct {
 	// +optional
 	RerunTests []string `json:"rerunTests,omitempty"`
 
+	// CollectionConfigMap names the ConfigMaps, in the run's namespace,
+	// that carry the discovery's log (key discovery.log.gz, gzipped), one
+	// per base: this name for the first, with -b1, -b2, ... for the
+	// others. When one holds its base's log, the operator parses it as it
+	// would its discovery pod's log and starts no discovery pod; otherwise
+	// it discovers and, when the gzipped log fits in a ConfigMap, writes
+	// it there, owned by the run. `run --mode operator` fills them from
+	// its collection cache and keeps what the operator wrote in it.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="collectionConfigMap is immutable"
+	// +kubebuilder:validation:MaxLength=240
+	// +optional
+	CollectionConfigMap string `json:"collectionConfigMap,omitempty"`
+
 	// Selection are pytest arguments for discovery: paths, -k, -m.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="selection is immutable"
 	// +listType=atomic

@@ -176,6 +176,9 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 // error means not yet, or that the run failed (st says so).
 func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) (discover.Collection, ctrl.Result, error) {
 	image := basesOf(run)[base].Image
+	if found, ok := r.handedCollection(ctx, run, base); ok {
+		return found, ctrl.Result{}, nil
+	}
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodNameOf(run.Name, base)}, pod)
 	if kerrors.IsNotFound(err) {
@@ -216,6 +219,9 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 	case err != nil:
 		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
 		return discover.Collection{}, ctrl.Result{}, nil
+	}
+	if out.ExitCode == 0 {
+		r.keepDiscoveryLog(ctx, run, base, log)
 	}
 	return found, ctrl.Result{}, nil
 }
