@@ -172,14 +172,19 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	handed := p.handCollections(ctx, c, run, bases)
 	err = p.createTestRun(ctx, c, run)
 	p.ownQuarantine(ctx, c, qcm, run, err == nil)
+	handed.own(ctx, p, c, run, err == nil)
 	if err != nil {
 		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)
 	p.phase(phaseDiscover)
 	final, runErr := p.follow(ctx, c, run)
+	if runErr == nil {
+		handed.keep(ctx, p, c, run, bases)
+	}
 	p.finishOperator(ctx, c, run, final)
 	if runErr != nil {
 		return nil, runErr

@@ -227,7 +227,7 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 }
 
 func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) error {
-	argv := discover.Command(layout.BinaryPath, run.Spec.Selection)
+	argv := DiscoveryCommand(run)
 	tmpl, err := podTemplate(run)
 	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())
@@ -250,6 +250,13 @@ func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.Te
 		r.Recorder.Eventf(run, pod, corev1.EventTypeNormal, "Discovering", "CreatePod", "collecting tests in pod %s", pod.Name)
 	}
 	return nil
+}
+
+// DiscoveryCommand is the command of run's discovery pods: part of the
+// key under which `run --mode operator` finds their log in its collection
+// cache.
+func DiscoveryCommand(run *v1alpha1.TestRun) []string {
+	return discover.Command(layout.BinaryPath, run.Spec.Selection)
 }
 
 // unique keeps the first of repeated ids: one TestCase per test.
