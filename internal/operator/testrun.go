@@ -193,11 +193,12 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 	}
 	spec.Units = s.units(spec.Cases, expectedDurations(cases))
 	spec.Excused = excused(ql, cases, st.StartTime)
+	units := r.memory.pods(run.UID, byOwner[run.UID], heldByAny(cases), now)
 	unitPods := map[string]*corev1.Pod{}
-	for _, p := range byOwner[run.UID] {
+	for _, p := range units {
 		unitPods[p.Name] = p
 	}
-	obs = append(obs, observedUnits(cases, byOwner[run.UID], now, s.observeOptions())...)
+	obs = append(obs, observedUnits(cases, units, now, s.observeOptions())...)
 	key := client.ObjectKeyFromObject(run)
 	obs = r.expect.merge(key, obs, now)
 	d := plan.Next(spec, obs)

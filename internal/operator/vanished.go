@@ -56,10 +56,14 @@ func (m *podMemory) pods(owner types.UID, listed []*corev1.Pod, recorded func(po
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	mine := m.owners[owner]
+	if len(listed) == 0 && len(mine) == 0 {
+		// Most tests of a large run, most of the time: nothing to do.
+		return listed
+	}
 	if m.owners == nil {
 		m.owners = map[types.UID]map[string]lastSeen{}
 	}
-	mine := m.owners[owner]
 	if mine == nil {
 		mine = map[string]lastSeen{}
 		m.owners[owner] = mine
@@ -113,6 +117,27 @@ func recordedIn(tc *v1alpha1.TestCase) func(pod string) bool {
 			}
 		}
 		return false
+	}
+}
+
+// heldByAny says whether any of cases recorded an attempt made in pod: a
+// unit's pod is recorded once any of its tests holds it.
+func heldByAny(cases []*v1alpha1.TestCase) func(pod string) bool {
+	var held map[string]bool
+	return func(pod string) bool {
+		if held == nil {
+			// Built once, on the first question: a run of many tests
+			// asks about a few pods at a time.
+			held = map[string]bool{}
+			for _, tc := range cases {
+				for _, a := range tc.Status.History {
+					if a.Unit != "" {
+						held[a.Pod] = true
+					}
+				}
+			}
+		}
+		return held[pod]
 	}
 }
 

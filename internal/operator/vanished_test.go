@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/testid"
 )
@@ -67,4 +68,34 @@ func TestForceDeletedPodIsRecordedAndRunAgain(t *testing.T) {
 			assert.Equal(t, v1alpha1.RunSucceeded, e.run("r1").Status.Phase)
 		})
 	}
+}
+
+// A unit's pod force-deleted while it ran has its attempt recorded for
+// each of its tests as PodDeleted, and the unit runs again.
+func TestForceDeletedUnitPodIsRecordedAndRunAgain(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs...), withGrouping("", 1)))
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	first := k8s.PodName("r1", "shard-1", 1)
+	e.start(first)
+	e.reconcileRun("r1")
+
+	e.forceDelete(first)
+	e.reconcileRun("r1")
+	for _, id := range sampleIDs {
+		tc := e.testCase("r1", id)
+		require.Len(t, tc.Status.History, 1, "the lost attempt of %s is recorded", id)
+		assert.Equal(t, plan.ReasonPodDeleted, tc.Status.History[0].Reason, id)
+		assert.Equal(t, first, tc.Status.History[0].Pod, id)
+	}
+	e.reconcileRun("r1")
+	second := e.runPods("r1")
+	require.Len(t, second, 1)
+	assert.Equal(t, k8s.PodName("r1", "shard-1", 2), second[0].Name)
+	e.logs[second[0].Name] = unitBlock(t, "", 0, unitVerdict{sampleIDs[0], false}, unitVerdict{sampleIDs[1], false}, unitVerdict{sampleIDs[2], false})
+	e.finish(second[0].Name, 0, false)
+	e.reconcileRun("r1")
+	e.reconcileRun("r1")
+	assert.Equal(t, v1alpha1.RunSucceeded, e.run("r1").Status.Phase)
+	assert.Empty(t, e.pods())
 }
