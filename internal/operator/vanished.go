@@ -39,6 +39,9 @@ const podMemoryTTL = time.Hour
 type podMemory struct {
 	mu     sync.Mutex
 	owners map[types.UID]map[string]lastSeen
+	// swept is when the copies of every owner were last looked over, for
+	// those of owners no reconcile asks about any more (a deleted run).
+	swept time.Time
 }
 
 type lastSeen struct {
@@ -56,6 +59,7 @@ func (m *podMemory) pods(owner types.UID, listed []*corev1.Pod, recorded func(po
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.sweep(now)
 	mine := m.owners[owner]
 	if len(listed) == 0 && len(mine) == 0 {
 		// Most tests of a large run, most of the time: nothing to do.
@@ -91,6 +95,25 @@ func (m *podMemory) pods(owner types.UID, listed []*corev1.Pod, recorded func(po
 		delete(m.owners, owner)
 	}
 	return out
+}
+
+// sweep drops, every podMemoryTTL at most, the copies not listed for
+// podMemoryTTL, of every owner.
+func (m *podMemory) sweep(now time.Time) {
+	if now.Sub(m.swept) < podMemoryTTL {
+		return
+	}
+	m.swept = now
+	for owner, mine := range m.owners {
+		for name, s := range mine {
+			if now.Sub(s.at) > podMemoryTTL {
+				delete(mine, name)
+			}
+		}
+		if len(mine) == 0 {
+			delete(m.owners, owner)
+		}
+	}
 }
 
 // vanishedCopy is the last copy of a pod gone from the API, deleted now

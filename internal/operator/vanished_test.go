@@ -3,6 +3,7 @@ package operator
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,18 @@ func TestForceDeletedUnitPodIsRecordedAndRunAgain(t *testing.T) {
 	e.reconcileRun("r1")
 	assert.Equal(t, v1alpha1.RunSucceeded, e.run("r1").Status.Phase)
 	assert.Empty(t, e.pods())
+}
+
+// The memory forgets the pods of owners no reconcile asks about any more
+// (a deleted run's), past podMemoryTTL.
+func TestPodMemoryForgetsOwnersNoLongerAskedAbout(t *testing.T) {
+	m := &podMemory{}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p-1", Labels: map[string]string{k8s.LabelAttempt: "1"}}}
+	never := func(string) bool { return false }
+	m.pods("gone", []*corev1.Pod{pod}, never, t0)
+	assert.Len(t, m.pods("gone", nil, never, t0.Add(time.Minute)), 1, "listed no more: the copy comes back as deleted")
+	m.pods("other", nil, never, t0.Add(podMemoryTTL+time.Minute))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	assert.Empty(t, m.owners, "swept")
 }
