@@ -186,14 +186,19 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	handed := p.handCollections(ctx, c, run, bases)
 	err = p.createTestRun(ctx, c, run)
 	p.ownQuarantine(ctx, c, qcm, run, err == nil)
+	handed.own(ctx, p, c, run, err == nil)
 	if err != nil {
 		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)
 	p.phase(phaseDiscover)
 	final, runErr := p.follow(ctx, c, run)
+	if runErr == nil {
+		handed.keep(ctx, p, c, run, bases)
+	}
 	p.finishOperator(ctx, c, run, final)
 	if runErr != nil {
 		return nil, runErr
@@ -310,9 +315,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 	}
 	if r := p.cfg.Rerun; r != nil {
 		// Validate refused a report without node ids in operator mode;
-		// the failed tests run without discovery.
+		// the operator discovers, so each test keeps its lane.
 		for _, t := range r.Failed {
-			run.Spec.Tests = append(run.Spec.Tests, t.TestID)
+			run.Spec.RerunTests = append(run.Spec.RerunTests, t.TestID)
 		}
 	}
 	return run, nil

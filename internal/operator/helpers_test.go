@@ -79,17 +79,19 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 		}).
 		Build()
 	clock := func() time.Time { return e.now }
+	memory := &podMemory{}
 	e.runs = &TestRunReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true,
-		Logs: func(context.Context, string, string, string) ([]byte, error) { return []byte(e.discovery), nil }, Collect: e.collect}
-	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect}
+		Logs: func(context.Context, string, string, string) ([]byte, error) { return []byte(e.discovery), nil }, Collect: e.collect, memory: memory}
+	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect, memory: memory}
 	return e
 }
 
 // restart replaces the reconcilers with new ones, as a new operator
 // process would: nothing kept in memory survives.
 func (e *env) restart() {
-	e.runs = &TestRunReconciler{Client: e.runs.Client, APIReader: e.runs.APIReader, Recorder: e.recorder, Now: e.runs.Now, NativeSidecar: true, Logs: e.runs.Logs, Collect: e.collect}
-	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect}
+	memory := &podMemory{}
+	e.runs = &TestRunReconciler{Client: e.runs.Client, APIReader: e.runs.APIReader, Recorder: e.recorder, Now: e.runs.Now, NativeSidecar: true, Logs: e.runs.Logs, Collect: e.collect, memory: memory}
+	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect, memory: memory}
 }
 
 // collect stands for attempt.Collect: the outcome from the pod, the

@@ -208,8 +208,9 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 	}
 	recorder := mgr.GetEventRecorder(controllerName)
 	wake := newNodeWaker(nodes, mgr.GetClient())
+	memory := &podMemory{}
 	runs := &TestRunReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes, memory: memory,
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
@@ -237,7 +238,7 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 		return fmt.Errorf("setting up the testrun controller: %w", err)
 	}
 	cases := &TestCaseReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes, memory: memory,
 		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},

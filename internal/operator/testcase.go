@@ -43,6 +43,9 @@ type TestCaseReconciler struct {
 	Now func() time.Time
 
 	reads reads
+	// memory keeps the pods seen and not yet recorded, shared with the
+	// TestRun reconciler; nil keeps none.
+	memory *podMemory
 }
 
 // shipGrace is how long a lingering collector, still running, may take to
@@ -89,13 +92,14 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	s := settingsOf(run, r.NativeSidecar, r.Nodes)
 	now := r.now()
-	byName := make(map[string]*corev1.Pod, len(pods))
-	for i := range pods {
-		byName[pods[i].Name] = &pods[i]
-	}
 	live := make([]*corev1.Pod, 0, len(pods))
 	for i := range pods {
 		live = append(live, &pods[i])
+	}
+	live = r.memory.pods(tc.UID, live, recordedIn(tc), now)
+	byName := make(map[string]*corev1.Pod, len(live))
+	for _, p := range live {
+		byName[p.Name] = p
 	}
 	obs := observed(tc, live, now, s.observeOptions())
 	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries, Stop: stopped(run)}, obs)
