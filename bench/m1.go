@@ -229,8 +229,8 @@ func m1Figure(f Figure, runs []m1Run, o Options) Figure {
 	}
 	n := max(len(runs), 1)
 	ratio := affSum.Seconds() / max(fullSum.Seconds(), 1e-9)
-	f.Notes = append(f.Notes, fmt.Sprintf("M1 %d mutations (%d with tests they made fail), %d misses; mean selected %.1f%% of the suite; affected %.1fs / full %.1fs ratio %.2f (P=%d, one pod per test)",
-		len(runs), withFailures, misses, 100*fracSum/float64(n), affSum.Seconds(), fullSum.Seconds(), ratio, o.B6P))
+	f.Notes = append(f.Notes, fmt.Sprintf("M1 %d mutations (%d with tests they made fail), %d misses; mean selected %.1f%% of the suite; affected %.1fs / full %.1fs ratio %.2f (P=%d, --pod-per %s)",
+		len(runs), withFailures, misses, 100*fracSum/float64(n), affSum.Seconds(), fullSum.Seconds(), ratio, o.B6P, o.M1PodPer))
 	f.Pass = misses == 0 && differs == 0
 	f.Value = fmt.Sprintf("%d misses in %d mutations (%d with failures), mean selected %.1f%%, wall affected/full %.2f",
 		misses, len(runs), withFailures, 100*fracSum/float64(n), ratio)
