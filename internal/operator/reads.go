@@ -96,11 +96,3 @@ func (r *reads) forget(owner types.NamespacedName) {
 	r.setup(nil, nil)
 	r.results.ForgetIf(func(k readKey) bool { return k.owner == owner })
 }
-
-// wait returns once every read under way has ended, and reports whether
-// any result waits to be taken; for tests.
-func (r *reads) wait() bool {
-	r.setup(nil, nil)
-	r.results.Wait()
-	return r.results.Busy()
-}
