@@ -145,6 +145,19 @@ func (m *recall) exitCode(failOn string, code int) int {
 // maxListed bounds each list the terminal shows of a comparison.
 const maxListed = 20
 
+// comparedLine is the summary's line of a comparison with the base, in
+// direct and operator mode alike.
+func comparedLine(base, branch string, newFailures, fixed, stillFailing, newFlaky, newTests, removed, slower int) string {
+	if len(base) > 12 {
+		base = base[:12]
+	}
+	if branch != "" {
+		base += " (" + logtext.Line(branch) + ")"
+	}
+	return fmt.Sprintf("Compared with %s: %d new failures, %d fixed, %d still failing, %d new flaky, %d new tests, %d removed, %d slower",
+		logtext.Line(base), newFailures, fixed, stillFailing, newFlaky, newTests, removed, slower)
+}
+
 // print writes the comparison, or why there is none, and the tests ready
 // to release, to the terminal. Test ids are the tests' words: each is one
 // defused line.
@@ -159,15 +172,7 @@ func (m *recall) print(w io.Writer) {
 		fmt.Fprintln(w, m.NoBase)
 	}
 	if c := m.Comparison; c != nil {
-		base := c.Base
-		if len(base) > 12 {
-			base = base[:12]
-		}
-		if c.Branch != "" {
-			base += " (" + logtext.Line(c.Branch) + ")"
-		}
-		fmt.Fprintf(w, "Compared with %s: %d new failures, %d fixed, %d still failing, %d new flaky, %d new tests, %d removed, %d slower\n",
-			base, len(c.NewFailures), len(c.Fixed), len(c.StillFailing), len(c.NewFlaky), len(c.NewTests), len(c.RemovedTests), len(c.Slower))
+		fmt.Fprintln(w, comparedLine(c.Base, c.Branch, len(c.NewFailures), len(c.Fixed), len(c.StillFailing), len(c.NewFlaky), len(c.NewTests), len(c.RemovedTests), len(c.Slower)))
 		for _, l := range []struct {
 			what string
 			ids  []string

@@ -17,6 +17,7 @@ import (
 // the combined coverage.
 func (p *pipeline) operatorExtras(ctx context.Context, c client.Reader, run, final *v1alpha1.TestRun, rep *report.Report) error {
 	p.operatorNotAffected(run, final)
+	p.keepOperatorRecall(final)
 	return p.operatorCoverage(ctx, c, final, rep)
 }
 

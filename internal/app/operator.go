@@ -148,13 +148,9 @@ const operatorPickup = 30 * time.Second
 // follows its status and writes the same report from what the run kept.
 func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) {
 	start := time.Now()
-	scheme, err := operator.Scheme()
+	c, err := p.operatorClient()
 	if err != nil {
 		return nil, err
-	}
-	c, err := client.NewWithWatch(p.cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("creating client: %w", err)
 	}
 	p.runID = runName(p.cfg.ProjectDir, p.runID)
 	run, err := p.testRun("preflight.invalid/image")
@@ -177,7 +173,7 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if run, err = p.testRun(p.image.Image); err != nil {
 		return nil, err
 	}
-	if run.Spec.AffectedSince, err = p.operatorAffected(ctx); err != nil {
+	if err := p.operatorSpec(ctx, run); err != nil {
 		return nil, err
 	}
 	if len(bases) > 1 {
@@ -228,6 +224,20 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 		return rep, err
 	}
 	return rep, apiErr
+}
+
+// operatorClient is a client of the cluster that knows the TestRun API
+// and can watch.
+func (p *pipeline) operatorClient() (client.WithWatch, error) {
+	scheme, err := operator.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewWithWatch(p.cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating client: %w", err)
+	}
+	return c, nil
 }
 
 // operatorCreateTimeout bounds the create of a TestRun, which a cancelled

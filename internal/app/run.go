@@ -72,6 +72,7 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	if rep != nil {
 		printSummary(out.summary, rep)
 		mem.print(out.summary)
+		p.printOperatorComparison(out.summary)
 		if p.affectedNote != "" {
 			fmt.Fprintln(out.summary, p.affectedNote)
 		}
@@ -131,6 +132,8 @@ type pipeline struct {
 	// affectedNote says so in the summaries; "" when none.
 	notAffected  int
 	affectedNote string
+	// opRecall is what the operator compared, in operator mode.
+	opRecall *operatorRecall
 	// planNote says what --pod-per auto chose, for the summaries; "" for
 	// the other modes.
 	planNote string

@@ -172,6 +172,10 @@ type Config struct {
 	// AffectedSince, a commit or branch recorded in History, runs only
 	// the tests a change since then can affect.
 	AffectedSince string
+	// HistoryConfigMap, in operator mode, names the TestRun's history
+	// ConfigMap (spec.history): the operator records the run there and
+	// compares it with CompareTo's base.
+	HistoryConfigMap string
 }
 
 // Values of FailOn.
@@ -324,6 +328,8 @@ func bindRunGroupFlags(fs *pflag.FlagSet, c *Config) {
 	in("compare-to")
 	fs.StringVar(&c.AffectedSince, "affected-since", "", "commit or branch recorded in --history: run only the tests whose footprint holds a file changed since (see docs/isolation-and-speed.md)")
 	in("affected-since")
+	fs.StringVar(&c.HistoryConfigMap, "history-configmap", "", "operator mode: ConfigMap of the namespace where the operator records the run and compares it with --compare-to's base (the TestRun's spec.history)")
+	in("history-configmap")
 	fs.StringVar(&c.FailOn, "fail-on", FailOnFailures, "which failures fail the run: failures, or new-failures (only tests that passed on the --compare-to base, and failing new tests)")
 	in("fail-on")
 	fs.StringVar(&c.Quarantine, "quarantine", "", "YAML file of quarantined tests (test id or pattern, until, reason): their failures are reported apart and do not fail the run until the date (default "+quarantine.DefaultPath+" in the project when present)")
@@ -547,7 +553,10 @@ func (c *Config) checkHistory(bad func(input, value, fix string)) {
 	if c.AffectedSince != "" && c.History == "" {
 		bad("affected since", c.AffectedSince, "needs --history, where the footprints are; give --history DIR")
 	}
-	if c.CompareTo != "" && c.History == "" {
+	if c.HistoryConfigMap != "" {
+		checkHistoryConfigMap(c, bad)
+	}
+	if c.CompareTo != "" && c.History == "" && c.HistoryConfigMap == "" {
 		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
 	}
 }

@@ -259,12 +259,9 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 			settled[c.ID] = at
 		}
 	}
-	var files []transport.File
-	if at.ResultErr == nil {
-		files, _ = transport.Decode(bytes.NewReader(raw))
-	}
-	if err := keepCoverage(ctx, r.Client, r.APIReader, r.Recorder, run, v1alpha1.GroupVersion.WithKind("TestRun"), run.Name, pod, coverageFiles(files)); err != nil {
-		return 0, fmt.Errorf("storing the coverage data of pod %s: %w", pod.Name, err)
+	files, err := r.unitFiles(ctx, run, pod, at, raw)
+	if err != nil {
+		return 0, err
 	}
 	unit, number := pod.Labels[k8s.LabelCase], podAttempt(pod)
 	var (
@@ -295,7 +292,7 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	maps.Copy(byID, recorded)
 	if err != nil {
 		return 0, err
@@ -310,6 +307,20 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 			pod.Name, unit, truncate(firstLine(at.Outcome.Message), 500), len(settled), len(cases))
 	}
 	return 0, r.markCollected(ctx, pod)
+}
+
+// unitFiles are the files of a unit pod's block, empty when it shipped
+// none; the pod's coverage data among them is kept apart (keepCoverage)
+// first, for the run's coverage report.
+func (r *TestRunReconciler) unitFiles(ctx context.Context, run *v1alpha1.TestRun, pod *corev1.Pod, at attempt.Attempt, raw []byte) ([]transport.File, error) {
+	if at.ResultErr != nil {
+		return nil, nil
+	}
+	files, _ := transport.Decode(bytes.NewReader(raw))
+	if err := keepCoverage(ctx, r.Client, r.APIReader, r.Recorder, run, v1alpha1.GroupVersion.WithKind("TestRun"), run.Name, pod, coverageFiles(files)); err != nil {
+		return nil, fmt.Errorf("storing the coverage data of pod %s: %w", pod.Name, err)
+	}
+	return files, nil
 }
 
 // recordWorkers is how many of a unit's tests are recorded at once.

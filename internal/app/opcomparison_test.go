@@ -1,0 +1,87 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
+	"github.com/k8s-testrun/k8s-testrun/internal/history"
+)
+
+// The operator's comparison prints with direct mode's lines.
+func TestOperatorComparisonPrintsAsDirectMode(t *testing.T) {
+	base := "0123456789abcdef0123456789abcdef01234567"
+	direct := &recall{Comparison: &history.Comparison{Base: base, Branch: "main",
+		NewFailures: []string{"tests/test_a.py::test_x"}, Fixed: []string{"tests/test_a.py::test_y"}}}
+	var want bytes.Buffer
+	direct.print(&want)
+
+	run := &v1alpha1.TestRun{Spec: v1alpha1.TestRunSpec{History: &v1alpha1.HistorySpec{ConfigMap: "h"}}}
+	run.Status.Comparison = &v1alpha1.ComparisonStatus{Base: base, Branch: "main", NewFailures: 1, Fixed: 1, NewFailureTests: []string{"tests/test_a.py::test_x"}}
+	p := &pipeline{}
+	p.keepOperatorRecall(run)
+	var got bytes.Buffer
+	p.printOperatorComparison(&got)
+	assert.Equal(t, "Compared with 0123456789ab (main): 1 new failures, 1 fixed, 0 still failing, 0 new flaky, 0 new tests, 0 removed, 0 slower\n  NEW FAILURE tests/test_a.py::test_x\n", got.String())
+	assert.Contains(t, want.String(), got.String()[:len(got.String())-len("  NEW FAILURE tests/test_a.py::test_x\n")], "the same line as direct mode's")
+	assert.Contains(t, want.String(), "  NEW FAILURE tests/test_a.py::test_x\n")
+
+	run.Status.Comparison = nil
+	run.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionCompared, Status: metav1.ConditionFalse, Reason: "NoBase", Message: "no earlier run of branch main is recorded in configmap h; nothing to compare with"}}
+	p.keepOperatorRecall(run)
+	got.Reset()
+	p.printOperatorComparison(&got)
+	assert.Equal(t, "history: no earlier run of branch main is recorded in configmap h; nothing to compare with\n", got.String())
+
+	p = &pipeline{}
+	p.keepOperatorRecall(&v1alpha1.TestRun{})
+	got.Reset()
+	p.printOperatorComparison(&got)
+	assert.Empty(t, got.String(), "no spec.history, nothing")
+}
+
+// --history-configmap sets spec.history: the commit, its branch and the
+// base to compare with; the commit is the checkout's when the flags name
+// none, and without the flag there is no spec.history.
+func TestOperatorHistorySpec(t *testing.T) {
+	ctx := context.Background()
+	p := &pipeline{cfg: config.Config{HistoryConfigMap: "proj-history", HistoryCommit: "abc1234", HistoryBranch: "feature", CompareTo: "main"}, log: slog.New(slog.DiscardHandler)}
+	run := &v1alpha1.TestRun{}
+	require.NoError(t, p.operatorSpec(ctx, run))
+	assert.Equal(t, &v1alpha1.HistorySpec{ConfigMap: "proj-history", Commit: "abc1234", Branch: "feature", CompareTo: "main"}, run.Spec.History)
+
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(repo, "test_a.py"), []byte("def test_a(): pass\n"), 0o644))
+	for _, args := range [][]string{{"init", "-q", "-b", "topic"}, {"add", "-A"}, {"commit", "-q", "-m", "one"}} {
+		cmd := exec.Command(git, args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	head, _, err := history.Head(ctx, git, repo)
+	require.NoError(t, err)
+	p.cfg = config.Config{HistoryConfigMap: "proj-history", ProjectDir: repo}
+	run = &v1alpha1.TestRun{}
+	require.NoError(t, p.operatorSpec(ctx, run))
+	assert.Equal(t, &v1alpha1.HistorySpec{ConfigMap: "proj-history", Commit: head, Branch: "topic"}, run.Spec.History, "the checkout's commit and branch")
+
+	p.cfg = config.Config{}
+	run = &v1alpha1.TestRun{}
+	require.NoError(t, p.operatorSpec(ctx, run))
+	assert.Nil(t, run.Spec.History, "no flag, no spec.history")
+}
