@@ -144,6 +144,7 @@ func TestOperator(t *testing.T) {
 	t.Run("api coverage", e.testAPICoverage)
 	t.Run("node lost", e.testNodeLost)
 	t.Run("history", e.testHistory)
+	t.Run("run history configmap", e.testRunHistory)
 	t.Run("quarantine", e.testQuarantine)
 	t.Run("run quarantine", e.testRunQuarantine)
 	t.Run("coverage", e.testCoverage)
