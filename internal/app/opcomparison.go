@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
@@ -61,6 +62,20 @@ func (p *pipeline) keepOperatorRecall(final *v1alpha1.TestRun) {
 		r.noBase = "history: " + c.Message
 	}
 	p.opRecall = r
+}
+
+// exitCode is the run's exit code under --fail-on with the operator's
+// comparison, as recall.exitCode with direct mode's: under new-failures a
+// run whose failures all failed on the base too passes; without a
+// comparison every failure is new.
+func (r *operatorRecall) exitCode(failOn string, code int) int {
+	if failOn != config.FailOnNewFailures || code != ExitTestsFailed || r == nil || r.comparison == nil {
+		return code
+	}
+	if r.comparison.NewFailures > 0 || r.comparison.FailingNewTests > 0 {
+		return code
+	}
+	return ExitOK
 }
 
 // printOperatorComparison prints the operator's comparison in the

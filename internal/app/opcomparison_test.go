@@ -85,3 +85,17 @@ func TestOperatorHistorySpec(t *testing.T) {
 	require.NoError(t, p.operatorSpec(ctx, run))
 	assert.Nil(t, run.Spec.History, "no flag, no spec.history")
 }
+
+// --fail-on new-failures reads the operator's comparison as direct mode
+// reads its own: only a new failure, or a failing new test, fails the run.
+func TestOperatorComparisonFailOnNewFailures(t *testing.T) {
+	recall := func(c *v1alpha1.ComparisonStatus) *operatorRecall { return &operatorRecall{comparison: c} }
+	old := recall(&v1alpha1.ComparisonStatus{Base: "abc", StillFailing: 2, Fixed: 1})
+	assert.Equal(t, ExitOK, old.exitCode(config.FailOnNewFailures, ExitTestsFailed), "only old failures")
+	assert.Equal(t, ExitTestsFailed, old.exitCode(config.FailOnFailures, ExitTestsFailed), "the default is unchanged")
+	assert.Equal(t, ExitInfra, old.exitCode(config.FailOnNewFailures, ExitInfra), "an infrastructure error stays one")
+	assert.Equal(t, ExitTestsFailed, recall(&v1alpha1.ComparisonStatus{NewFailures: 1, StillFailing: 1}).exitCode(config.FailOnNewFailures, ExitTestsFailed))
+	assert.Equal(t, ExitTestsFailed, recall(&v1alpha1.ComparisonStatus{NewTests: 1, FailingNewTests: 1}).exitCode(config.FailOnNewFailures, ExitTestsFailed))
+	assert.Equal(t, ExitTestsFailed, recall(nil).exitCode(config.FailOnNewFailures, ExitTestsFailed), "no base: every failure counts")
+	assert.Equal(t, ExitTestsFailed, (*operatorRecall)(nil).exitCode(config.FailOnNewFailures, ExitTestsFailed), "no spec.history")
+}

@@ -64,7 +64,7 @@ func runCommand(ctx context.Context, cfg config.Config, env Env) (int, error) {
 	err = cmpOrErr(err, herr)
 	code := ExitInfra
 	if err == nil {
-		code = mem.exitCode(cfg.FailOn, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra))
+		code = p.opRecall.exitCode(cfg.FailOn, mem.exitCode(cfg.FailOn, rep.ExitCode(ExitOK, ExitTestsFailed, ExitInfra)))
 	}
 	sum := summaryOf(rep, code)
 	sum.Comparison, sum.NotAffected = mem.comparison(), p.notAffected

@@ -544,8 +544,8 @@ func (c *Config) checkHistory(bad func(input, value, fix string)) {
 	switch c.FailOn {
 	case "", FailOnFailures:
 	case FailOnNewFailures:
-		if c.History == "" {
-			bad("fail on", c.FailOn, "needs a history store, where the base's results are (--history, the action's history_path)")
+		if c.History == "" && c.HistoryConfigMap == "" {
+			bad("fail on", c.FailOn, "needs a history store, where the base's results are (--history, --history-configmap in operator mode, the action's history_path)")
 		}
 	default:
 		bad("fail on", c.FailOn, "must be failures or new-failures")
@@ -557,7 +557,7 @@ func (c *Config) checkHistory(bad func(input, value, fix string)) {
 		checkHistoryConfigMap(c, bad)
 	}
 	if c.CompareTo != "" && c.History == "" && c.HistoryConfigMap == "" {
-		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, the action's history_path)")
+		bad("compare to", c.CompareTo, "needs a history store, where the base's results are (--history, --history-configmap in operator mode, the action's history_path)")
 	}
 }
 

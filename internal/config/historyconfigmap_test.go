@@ -15,6 +15,9 @@ func TestHistoryConfigMap(t *testing.T) {
 	require.NoError(t, err, "--compare-to takes the operator's history too")
 	assert.Equal(t, "proj-history", c.HistoryConfigMap)
 	assert.Equal(t, "main", c.CompareTo)
+	c, err = ParseRun([]string{"--repository", "r.io/x", "--mode", "operator", "--history-configmap", "proj-history", "--fail-on", "new-failures", dir}, env(nil), &bytes.Buffer{})
+	require.NoError(t, err, "--fail-on new-failures takes the operator's comparison too")
+	assert.Equal(t, FailOnNewFailures, c.FailOn)
 
 	for _, tt := range []struct {
 		args []string

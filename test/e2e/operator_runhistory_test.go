@@ -22,7 +22,8 @@ import (
 // no base; after a commit where one passing test fails and one failing
 // test passes, a run with --compare-to the first commit prints, in its
 // terminal summary, exactly 1 new failure and 1 fixed test, from the
-// operator's status.comparison.
+// operator's status.comparison; --fail-on new-failures fails on that new
+// failure, and passes against a base that failed the same way.
 func (e *opEnv) testRunHistory(t *testing.T) {
 	ctx := Context(t, 10*time.Minute)
 	project, git := gitRepo(t)
@@ -64,5 +65,14 @@ func (e *opEnv) testRunHistory(t *testing.T) {
 	tr = e.latestRun(ctx, t, "sample-")
 	require.NotNil(t, tr.Spec.History)
 	assert.Equal(t, v1alpha1.HistorySpec{ConfigMap: cm, Commit: second, Branch: "main", CompareTo: first}, *tr.Spec.History)
+	e.c.RequireNoRunPods(t, e.ns)
+
+	// --fail-on new-failures reads the operator's comparison: the second
+	// commit's failure is new against the first, and old against itself.
+	res = run("--compare-to", first, "--fail-on", "new-failures")
+	assert.Equal(t, 1, res.Exit, "a new failure fails the run: %s", res.Stderr)
+	res = run("--compare-to", second, "--fail-on", "new-failures")
+	assert.Equal(t, 0, res.Exit, "a failure the base had too passes: %s", res.Stderr)
+	assert.Contains(t, res.Stdout, "Compared with "+second[:12]+" (main): 0 new failures, 0 fixed, 1 still failing")
 	e.c.RequireNoRunPods(t, e.ns)
 }
