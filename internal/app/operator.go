@@ -511,6 +511,11 @@ func (f *follower) observe(r *v1alpha1.TestRun) bool {
 	if !f.running && r.Status.Phase == v1alpha1.RunRunning {
 		f.running = true
 		f.p.phase(phaseRun)
+		if f.p.onStart != nil {
+			// The tests the operator runs: its total less those it runs in
+			// no pod.
+			f.p.onStart(int(r.Status.Total-r.Status.CollectionSkipped-r.Status.NotAffected), nil)
+		}
 		f.p.log.Info("running tests", "run", r.Name, "tests", r.Status.Total, "parallelism", r.Spec.Parallelism, "namespace", r.Namespace)
 	}
 	return r.Status.Phase.Finished()

@@ -186,6 +186,29 @@ func TestFollowerNamesTheBaseOfAMatrix(t *testing.T) {
 	assert.Equal(t, []string{"t.py::a [python:3.13]", "t.py::a [Python 3.13]"}, lines)
 }
 
+// The follower says how many tests the operator runs once the run is
+// Running, as direct mode does after its discovery: the run's total less
+// the tests it runs in no pod.
+func TestFollowerStartsWithTheRunsTests(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	p := &pipeline{log: log}
+	got := -1
+	p.onStart = func(tests int, _ map[string]time.Duration) { got = tests }
+	f := &follower{p: p, reported: map[string]int{}}
+	run := &v1alpha1.TestRun{}
+	run.Status.Phase = v1alpha1.RunPending
+	f.observe(run)
+	assert.Equal(t, -1, got, "not before the run is Running")
+	run = run.DeepCopy()
+	run.Status.Phase = v1alpha1.RunRunning
+	run.Status.Total, run.Status.CollectionSkipped, run.Status.NotAffected = 12, 2, 3
+	f.observe(run)
+	assert.Equal(t, 7, got)
+	got = -1
+	f.observe(run)
+	assert.Equal(t, -1, got, "once")
+}
+
 // TestFollowOpensABrokenWatchAgain plays an API server that refuses the
 // first watches: follow tries again, with backoff, and sees the run end.
 func TestFollowOpensABrokenWatchAgain(t *testing.T) {

@@ -84,7 +84,7 @@ func (o runOutput) attach(p *pipeline) {
 	}
 	p.onAttempt = func(c plan.Case, a attempt.Attempt) {
 		if !started {
-			// Operator mode does not say how many tests it found.
+			// An operator run whose first attempt came before it was seen Running.
 			p.onStart(0, nil)
 		}
 		r := attemptResult(c, a)
