@@ -67,6 +67,7 @@ type Session struct {
 	// flowSchema and kwokNode are cluster-scoped objects of the session.
 	flowSchema string
 	kwokNode   string
+	kwokNodes  []string
 }
 
 type trivialImage struct {
