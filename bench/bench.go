@@ -11,6 +11,7 @@
 //	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
 //	B6  the CLI with --pod-per file and --shards / one plain pytest pod
 //	B6A the CLI with --pod-per auto / the best of file, class and shards
+//	B6AL B6A on a suite of a few long tests among hundreds of short ones
 //	B7  operator mode's wall time / direct mode's, real suite
 //	B8  dispatch at scale: runner's and operator's pods/s / a bare creator's
 //	    on 100 kwok nodes, 10,000 tests at parallelism 500; peak RSS
@@ -131,14 +132,14 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
-	{"b6", b6}, {"b6a", b6auto}, {"b7", b7}, {"f1", fidelity}, {"m1", m1}, {"b8", b8},
+	{"b6", b6}, {"b6a", b6auto}, {"b6al", b6autoLong}, {"b7", b7}, {"f1", fidelity}, {"m1", m1}, {"b8", b8},
 }
 
 // notInAll are the benchmarks that run only when named: M1 runs the real
 // suite twice per mutation, B8 runs 10,000 fake pods three times.
 var notInAll = []string{"m1", "b8"}
 
-const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b7 f1 | m1 | b8
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b6al b7 f1 | m1 | b8
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure
