@@ -77,3 +77,16 @@ func TestNotInstalled(t *testing.T) {
 	_, _, err = operatorDeployment(ctx, fake.NewSimpleClientset(), nil)
 	require.ErrorContains(t, err, "no Deployment")
 }
+
+func TestRequestsPerTest(t *testing.T) {
+	var req [2]RequestCounts
+	req[0] = addCounts(req[0], RequestCounts{{"POST", "pods", ""}: 10})
+	req[1] = addCounts(req[1], RequestCounts{{"POST", "pods", ""}: 10, {"PUT", "testcases", "status"}: 30})
+	req[1] = addCounts(req[1], RequestCounts{{"PUT", "testcases", "status"}: 10, {"WATCH", "pods", ""}: 3})
+	lines := requestsPerTest(req, 10)
+	assert.Equal(t, []string{
+		"  API requests per test (whole cluster, 10 tests), direct | operator:",
+		"    PUT testcases/status       0.00 |   4.00",
+		"    POST pods                  1.00 |   1.00",
+	}, lines, "only the requests B7 breaks down, per test, in b7Requests' order")
+}

@@ -120,6 +120,9 @@ type Options struct {
 	B8N, B8P, B8Nodes int
 	B8QPS             float64
 	B8Burst           int
+	// M1PodPer is --pod-per of each mutation's full and affected runs;
+	// the footprint run is always one pod per test, as footprints need.
+	M1PodPer string
 	// Settle is the pause between two measured phases, for the node to
 	// finish tearing down the previous phase's containers.
 	Settle time.Duration
@@ -273,6 +276,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.StringVar(&o.B7Overlay, "b7-overlay", "auto", "B7: the operator's overlay for k8s-testrun install: auto (local on the local cluster of hack/cluster, else default), default or local")
 	fs.IntVar(&o.M1N, "m1-n", 20, "M1: single-function mutations of the real suite's library, each run in full and with --affected-since")
 	fs.Uint64Var(&o.M1Seed, "m1-seed", 1, "M1: seed that picks the mutations")
+	fs.StringVar(&o.M1PodPer, "m1-pod-per", "test", "M1: --pod-per of each mutation's full and affected runs (test, class or file); the footprint run is one pod per test")
 	fs.DurationVar(&o.M1Time, "m1-time", 0, "M1: start no further mutation once the mutations have taken this long (0: run all -m1-n)")
 	fs.IntVar(&o.B8N, "b8-n", 10000, "B8: simulated tests, run by each of the bare creator, the runner and the operator")
 	fs.IntVar(&o.B8P, "b8-p", 500, "B8: parallelism (pods in flight)")
@@ -330,6 +334,11 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 		if v.n < 1 {
 			return o, nil, fmt.Errorf("-%s %d: must be at least 1", v.name, v.n)
 		}
+	}
+	switch o.M1PodPer {
+	case "test", "class", "file":
+	default:
+		return o, nil, fmt.Errorf("-m1-pod-per %q: give test, class or file", o.M1PodPer)
 	}
 	return o, names, nil
 }

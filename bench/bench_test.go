@@ -202,6 +202,7 @@ func TestParseFlags(t *testing.T) {
 		{"-real-n", "-1", "b1r"},
 		{"-b7-rounds", "0", "b7"},
 		{"-b7-overlay", "kind", "b7"},
+		{"-m1-pod-per", "shards", "m1"},
 	} {
 		_, _, err := parseFlags(bad, io.Discard)
 		assert.Error(t, err, bad)

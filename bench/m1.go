@@ -107,7 +107,7 @@ func m1(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if err != nil {
 		return f, err
 	}
-	f.Notes = append(f.Notes, fmt.Sprintf("%d mutations of %d source files, seed %d (tar %s)", len(muts), len(sources), o.M1Seed, filepath.Base(tarPath)))
+	f.Notes = append(f.Notes, fmt.Sprintf("%d mutations of %d source files, seed %d (tar %s); each mutation's full and affected runs with --pod-per %s", len(muts), len(sources), o.M1Seed, filepath.Base(tarPath), o.M1PodPer))
 
 	var runs []m1Run
 	start := time.Now()
@@ -142,9 +142,9 @@ func m1(ctx context.Context, s *Session, o Options) (Figure, error) {
 				return f, err
 			}
 			if affected {
-				aff, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-affected", k+1), o.B6P, "--history", hist, "--affected-since", base)
+				aff, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-affected", k+1), o.B6P, "--pod-per", o.M1PodPer, "--history", hist, "--affected-since", base)
 			} else {
-				full, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-full", k+1), o.B6P)
+				full, err = s.cliRun(ctx, rs, fmt.Sprintf("m1-%d-full", k+1), o.B6P, "--pod-per", o.M1PodPer)
 			}
 			if err != nil {
 				return f, fmt.Errorf("mutation %d (%s): %w", k+1, m, err)
@@ -229,8 +229,8 @@ func m1Figure(f Figure, runs []m1Run, o Options) Figure {
 	}
 	n := max(len(runs), 1)
 	ratio := affSum.Seconds() / max(fullSum.Seconds(), 1e-9)
-	f.Notes = append(f.Notes, fmt.Sprintf("M1 %d mutations (%d with tests they made fail), %d misses; mean selected %.1f%% of the suite; affected %.1fs / full %.1fs ratio %.2f (P=%d, one pod per test)",
-		len(runs), withFailures, misses, 100*fracSum/float64(n), affSum.Seconds(), fullSum.Seconds(), ratio, o.B6P))
+	f.Notes = append(f.Notes, fmt.Sprintf("M1 %d mutations (%d with tests they made fail), %d misses; mean selected %.1f%% of the suite; affected %.1fs / full %.1fs ratio %.2f (P=%d, --pod-per %s)",
+		len(runs), withFailures, misses, 100*fracSum/float64(n), affSum.Seconds(), fullSum.Seconds(), ratio, o.B6P, o.M1PodPer))
 	f.Pass = misses == 0 && differs == 0
 	f.Value = fmt.Sprintf("%d misses in %d mutations (%d with failures), mean selected %.1f%%, wall affected/full %.2f",
 		misses, len(runs), withFailures, 100*fracSum/float64(n), ratio)
@@ -298,8 +298,8 @@ func m1Sources(dir string) (map[string][]byte, error) {
 
 // mutationSuite makes the real suite's project with the library beside
 // its tests: the package's tests under tests/ as for the other real-suite
-// benchmarks, and its source under pyflakes/ (with pyflakes/test/ holding
-// only the harness the tests import). The base image adds coverage.py to
+// benchmarks, and its source under pyflakes/ (pyflakes/test/ as the package
+// ships it, which the tests import; only tests/ is collected). The base image adds coverage.py to
 // the real suite's, from the Debian package, for --coverage.
 func (s *Session) mutationSuite(ctx context.Context, selection []string) (*RealSuite, string, error) {
 	codename, err := rootfs.OSCodename()
@@ -338,14 +338,11 @@ func (s *Session) mutationSuite(ctx context.Context, selection []string) (*RealS
 			return nil, "", err
 		}
 	}
-	tests, err := filepath.Glob(filepath.Join(lib, "test", "test_*.py"))
-	if err != nil {
-		return nil, "", err
-	}
-	for _, t := range tests {
-		if err := os.Remove(t); err != nil {
-			return nil, "", err
-		}
+	if len(rs.Selection) == 0 {
+		// The library's copy of its test modules stays, for the tests
+		// that import them (test_doctests imports test_other), and is not
+		// collected a second time.
+		rs.Selection = []string{realSuiteDir}
 	}
 	s.Log.Info("mutation suite", "package", RealSuitePackage, "base", rs.Base, "dir", rs.Dir)
 	return rs, tarPath, nil

@@ -39,6 +39,31 @@ type TestRunSpec struct {
 	// +optional
 	Tests []string `json:"tests,omitempty"`
 
+	// RerunTests are the pytest node ids of an earlier run's failed tests
+	// to run again, as `run --rerun-failed` gives them. Unlike Tests, the
+	// tests are discovered as for a full run, so each keeps its markers,
+	// faketime and lane; then only these of the tests found run. Those no
+	// longer found are named in a RerunMissing event; when none is found,
+	// the run ends in error.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="rerunTests are immutable"
+	// +kubebuilder:validation:items:MinLength=1
+	// +listType=atomic
+	// +optional
+	RerunTests []string `json:"rerunTests,omitempty"`
+
+	// CollectionConfigMap names the ConfigMaps, in the run's namespace,
+	// that carry the discovery's log (key discovery.log.gz, gzipped), one
+	// per base: this name for the first, with -b1, -b2, ... for the
+	// others. When one holds its base's log, the operator parses it as it
+	// would its discovery pod's log and starts no discovery pod; otherwise
+	// it discovers and, when the gzipped log fits in a ConfigMap, writes
+	// it there, owned by the run. `run --mode operator` fills them from
+	// its collection cache and keeps what the operator wrote in it.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="collectionConfigMap is immutable"
+	// +kubebuilder:validation:MaxLength=240
+	// +optional
+	CollectionConfigMap string `json:"collectionConfigMap,omitempty"`
+
 	// Selection are pytest arguments for discovery: paths, -k, -m.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="selection is immutable"
 	// +listType=atomic
@@ -400,6 +425,7 @@ type TestRunStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40 && !self.metadata.name.contains('.')",message="name must be a DNS label of at most 40 characters: it names the run's pods and labels"
 // +kubebuilder:validation:XValidation:rule="!has(self.spec.bases) || self.spec.bases.size() == 0 || self.spec.bases[0].image == self.spec.image",message="the first base's image must be spec.image"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.tests) || !has(self.spec.rerunTests)",message="give spec.tests or spec.rerunTests, not both"
 type TestRun struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

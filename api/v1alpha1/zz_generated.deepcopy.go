@@ -339,6 +339,11 @@ func (in *TestRunSpec) DeepCopyInto(out *TestRunSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.RerunTests != nil {
+		in, out := &in.RerunTests, &out.RerunTests
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Selection != nil {
 		in, out := &in.Selection, &out.Selection
 		*out = make([]string, len(*in))

@@ -204,7 +204,7 @@ func TestActionBadInputs(t *testing.T) {
 	env, stdout, stderr := testEnv(vars)
 	assert.Equal(t, ExitInfra, Run(context.Background(), []string{"action"}, env), "bad inputs fail the step whatever fail_on says")
 	log := stdout.String()
-	assert.Contains(t, log, "::error::k8s-testrun: input parallelism \"many\": give a whole number")
+	assert.Contains(t, log, "::error::k8s-testrun: input parallelism \"many\": not a whole number")
 	assert.Contains(t, log, "::error::k8s-testrun: input project_path ")
 	assert.Contains(t, stderr.String(), "invalid inputs")
 	assert.Empty(t, api.paths, "nothing was tested, so no check run")

@@ -8,7 +8,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,8 +58,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	return execute(ctx, args, env)
 }
-
-var errHelp = errors.New("help requested")
 
 // printError prints the one line a failed command ends with.
 func printError(w io.Writer, err error) {

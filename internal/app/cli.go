@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
 
@@ -99,6 +100,7 @@ func execute(ctx context.Context, args []string, env Env) int {
 		_ = root.Usage()
 		return ExitInfra
 	}
+	args = doubleDash(root, args)
 	root.SetArgs(args)
 	err := singleDashFlag(root, args)
 	if err == nil {
@@ -201,18 +203,12 @@ func (e *flagError) Unwrap() error { return e.err }
 // the flag, the value, what would be valid.
 func describeFlagError(err error) string {
 	var invalid *pflag.InvalidValueError
-	if errors.As(err, &invalid) {
-		f := invalid.GetFlag()
-		name := "--" + f.Name
-		switch f.Value.Type() {
-		case "int":
-			return fmt.Sprintf("%s %q: not a whole number, e.g. %s", name, invalid.GetValue(), exampleValue(f))
-		case "duration":
-			return fmt.Sprintf("%s %q: not a duration, e.g. 90s, 10m or 1h30m", name, invalid.GetValue())
-		case "bool":
-			return fmt.Sprintf("%s=%s: give true or false", name, invalid.GetValue())
+	if fix, ok := config.ValueFix(err); ok && errors.As(err, &invalid) {
+		name := "--" + invalid.GetFlag().Name
+		if invalid.GetFlag().Value.Type() == "bool" {
+			return fmt.Sprintf("%s=%s: %s", name, invalid.GetValue(), fix)
 		}
-		return fmt.Sprintf("%s %q: %v", name, invalid.GetValue(), errors.Unwrap(err))
+		return fmt.Sprintf("%s %q: %s", name, invalid.GetValue(), fix)
 	}
 	var missing *pflag.ValueRequiredError
 	if errors.As(err, &missing) {
@@ -229,11 +225,33 @@ func describeFlagError(err error) string {
 	return err.Error()
 }
 
-func exampleValue(f *pflag.Flag) string {
-	if f.DefValue != "" && f.DefValue != "0" {
-		return f.DefValue
+// annotationSingleDash marks a command that takes -flag for --flag, as Go's
+// flag package did.
+const annotationSingleDash = "k8s-testrun.io/single-dash"
+
+// doubleDash rewrites -name and -name=value into --name and --name=value,
+// up to "--", for each flag name of the command args run, when that
+// command is annotated annotationSingleDash; other commands' arguments are
+// returned as they are.
+func doubleDash(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.Annotations[annotationSingleDash] != "true" {
+		return args
 	}
-	return "3"
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) >= 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if name == "help" || cmd.Flags().Lookup(name) != nil {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // singleDashFlag catches a long flag given with one dash, as Go's flag

@@ -1,7 +1,7 @@
 package app
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -199,34 +199,31 @@ func newVersionCommand(env Env) *cobra.Command {
 	}
 }
 
-// The operator's role keeps the flag parsing it had: its command line is
+// The operator's role is not for people to type: its command line is
 // written into the operator's Deployment, possibly by another version of
-// k8s-testrun, and Go's flag package reads both -flag and --flag. The roles
-// of the test pods are k8s-testrun-pod's (internal/podcmd).
+// k8s-testrun, whose flags Go's flag package read as -flag or --flag. So
+// it takes both: execute rewrites -flag into --flag for the flags of a
+// command annotated singleDash (doubleDash). The roles of the test pods are
+// k8s-testrun-pod's (internal/podcmd).
 
 func newOperatorCommand(env Env) *cobra.Command {
-	return hiddenRole("operator", "Reconcile TestRun and TestCase resources (the operator's Deployment runs it)",
-		func(cmd *cobra.Command, args []string) error {
-			return roleExit(ExitOK, operatorCommand(cmd.Context(), args, env))
-		})
+	return operatorCommand(env, runOperator)
 }
 
-func hiddenRole(name, short string, run func(*cobra.Command, []string) error) *cobra.Command {
-	return &cobra.Command{
-		Use:                name,
-		Short:              short,
-		Hidden:             true,
-		DisableFlagParsing: true,
-		Args:               cobra.ArbitraryArgs,
-		RunE:               run,
+// operatorCommand is the operator's command, which parses its flags and
+// hands them to run.
+func operatorCommand(env Env, run func(context.Context, operatorFlags, Env) error) *cobra.Command {
+	var o operatorFlags
+	cmd := &cobra.Command{
+		Use:         "operator",
+		Short:       "Reconcile TestRun and TestCase resources (the operator's Deployment runs it)",
+		Hidden:      true,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{annotationSingleDash: "true"},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return exit(ExitOK, run(cmd.Context(), o, env))
+		},
 	}
-}
-
-// roleExit maps a role's result to the command's: a help request (the
-// role printed its usage) succeeds.
-func roleExit(code int, err error) error {
-	if errors.Is(err, errHelp) {
-		return nil
-	}
-	return exit(code, err)
+	bindOperatorFlags(cmd.Flags(), &o)
+	return cmd
 }

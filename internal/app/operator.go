@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,69 +33,81 @@ import (
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
 
-// operatorCommand runs the operator, in the cluster or against a
-// kubeconfig:
+// operatorFlags are the operator role's flags:
 //
 //	operator [flags]
-func operatorCommand(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("operator", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
-	var watchNS namespaceList
-	fs.Var(&watchNS, "watch-namespace", "reconcile the TestRuns of this namespace; repeat it or separate by commas for several (default $WATCH_NAMESPACE, then all namespaces)")
-	allNS := fs.Bool("all-namespaces", false, "reconcile the TestRuns of every namespace")
-	metrics := fs.String("metrics-bind-address", operator.DefaultMetricsAddr, `address of the Prometheus metrics endpoint; "0" turns it off`)
-	insecureMetrics := fs.Bool("metrics-insecure", false, "serve the metrics over plain HTTP to anyone who reaches them (default: HTTPS, to callers the API server authenticates and allows get on /metrics)")
-	probes := fs.String("health-probe-bind-address", operator.DefaultProbeAddr, `address of /healthz and /readyz; "0" turns them off`)
-	leader := fs.Bool("leader-elect", false, "take a lease so that only one replica acts at a time")
-	leaderNS := fs.String("leader-election-namespace", "", "namespace of the lease (default $POD_NAMESPACE)")
-	workers := fs.Int("workers", operator.DefaultWorkers, "TestCases reconciled at once")
-	verbose := fs.Bool("v", false, "log every step")
-	qps := fs.Float64("kube-api-qps", config.DefaultKubeAPIQPS, "queries per second the operator sends the API server at most (client-side rate limit)")
-	burst := fs.Int("kube-api-burst", config.DefaultKubeAPIBurst, "queries the operator may send the API server at once, above --kube-api-qps")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return err
+type operatorFlags struct {
+	kubeconfig      string
+	watchNS         namespaceList
+	allNS           bool
+	metrics         string
+	insecureMetrics bool
+	probes          string
+	leader          bool
+	leaderNS        string
+	workers         int
+	verbose         bool
+	qps             float64
+	burst           int
+}
+
+// bindOperatorFlags defines the operator's flags on fs. Their names are
+// those Go's flag package read before, single dash or double (see
+// doubleDash), so that a Deployment written by any version still starts.
+func bindOperatorFlags(fs *pflag.FlagSet, o *operatorFlags) {
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config, then the pod's service account)")
+	fs.Var(&o.watchNS, "watch-namespace", "reconcile the TestRuns of this namespace; repeat it or separate by commas for several (default $WATCH_NAMESPACE, then all namespaces)")
+	fs.BoolVar(&o.allNS, "all-namespaces", false, "reconcile the TestRuns of every namespace")
+	fs.StringVar(&o.metrics, "metrics-bind-address", operator.DefaultMetricsAddr, `address of the Prometheus metrics endpoint; "0" turns it off`)
+	fs.BoolVar(&o.insecureMetrics, "metrics-insecure", false, "serve the metrics over plain HTTP to anyone who reaches them (default: HTTPS, to callers the API server authenticates and allows get on /metrics)")
+	fs.StringVar(&o.probes, "health-probe-bind-address", operator.DefaultProbeAddr, `address of /healthz and /readyz; "0" turns them off`)
+	fs.BoolVar(&o.leader, "leader-elect", false, "take a lease so that only one replica acts at a time")
+	fs.StringVar(&o.leaderNS, "leader-election-namespace", "", "namespace of the lease (default $POD_NAMESPACE)")
+	fs.IntVar(&o.workers, "workers", operator.DefaultWorkers, "TestCases reconciled at once")
+	fs.BoolVar(&o.verbose, "v", false, "log every step")
+	fs.Float64Var(&o.qps, "kube-api-qps", config.DefaultKubeAPIQPS, "queries per second the operator sends the API server at most (client-side rate limit)")
+	fs.IntVar(&o.burst, "kube-api-burst", config.DefaultKubeAPIBurst, "queries the operator may send the API server at once, above --kube-api-qps")
+}
+
+// runOperator runs the operator, in the cluster or against a kubeconfig.
+func runOperator(ctx context.Context, o operatorFlags, env Env) error {
+	if o.kubeconfig == "" {
+		o.kubeconfig = env.Getenv("KUBECONFIG")
 	}
-	if *kubeconfig == "" {
-		*kubeconfig = env.Getenv("KUBECONFIG")
+	if o.leaderNS == "" {
+		o.leaderNS = env.Getenv("POD_NAMESPACE")
 	}
-	if *leaderNS == "" {
-		*leaderNS = env.Getenv("POD_NAMESPACE")
-	}
-	if *allNS && len(watchNS) > 0 {
+	if o.allNS && len(o.watchNS) > 0 {
 		return errors.New("--all-namespaces and --watch-namespace exclude each other")
 	}
-	if len(watchNS) == 0 && !*allNS {
-		if err := watchNS.Set(env.Getenv(operator.EnvWatchNamespace)); err != nil {
+	if len(o.watchNS) == 0 && !o.allNS {
+		if err := o.watchNS.Set(env.Getenv(operator.EnvWatchNamespace)); err != nil {
 			return fmt.Errorf("$%s: %w", operator.EnvWatchNamespace, err)
 		}
 	}
-	if *qps <= 0 {
-		return &config.Error{Input: "--kube-api-qps", Value: fmt.Sprint(*qps), Fix: "must be above 0, e.g. 100"}
+	if o.qps <= 0 {
+		return &config.Error{Input: "--kube-api-qps", Value: fmt.Sprint(o.qps), Fix: "must be above 0, e.g. 100"}
 	}
-	if *burst < 1 {
-		return &config.Error{Input: "--kube-api-burst", Value: fmt.Sprint(*burst), Fix: "must be 1 or more, e.g. 200"}
+	if o.burst < 1 {
+		return &config.Error{Input: "--kube-api-burst", Value: fmt.Sprint(o.burst), Fix: "must be 1 or more, e.g. 200"}
 	}
-	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: *kubeconfig, QPS: float32(*qps), Burst: *burst})
+	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: o.kubeconfig, QPS: float32(o.qps), Burst: o.burst})
 	if err != nil {
 		return err
 	}
-	log := logr.FromSlogHandler(logger(env.Stderr, *verbose).Handler())
+	log := logr.FromSlogHandler(logger(env.Stderr, o.verbose).Handler())
 	// controller-runtime's packages and client-go's leader election log
 	// through global loggers.
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 	return operator.Run(ctx, cluster.Config, operator.Options{
-		Namespaces:              watchNS,
-		MetricsAddr:             *metrics,
-		InsecureMetrics:         *insecureMetrics,
-		ProbeAddr:               *probes,
-		LeaderElection:          *leader,
-		LeaderElectionNamespace: *leaderNS,
-		Workers:                 *workers,
+		Namespaces:              o.watchNS,
+		MetricsAddr:             o.metrics,
+		InsecureMetrics:         o.insecureMetrics,
+		ProbeAddr:               o.probes,
+		LeaderElection:          o.leader,
+		LeaderElectionNamespace: o.leaderNS,
+		Workers:                 o.workers,
 		Logger:                  log,
 	})
 }
@@ -104,6 +116,8 @@ func operatorCommand(ctx context.Context, args []string, env Env) error {
 type namespaceList []string
 
 func (l *namespaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *namespaceList) Type() string { return "namespaces" }
 
 func (l *namespaceList) Set(v string) error {
 	for _, ns := range strings.Split(v, ",") {
@@ -172,14 +186,19 @@ func (p *pipeline) executeOperator(ctx context.Context) (*report.Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	handed := p.handCollections(ctx, c, run, bases)
 	err = p.createTestRun(ctx, c, run)
 	p.ownQuarantine(ctx, c, qcm, run, err == nil)
+	handed.own(ctx, p, c, run, err == nil)
 	if err != nil {
 		return nil, err
 	}
 	p.log.Info("created TestRun", "name", run.Name, "namespace", run.Namespace)
 	p.phase(phaseDiscover)
 	final, runErr := p.follow(ctx, c, run)
+	if runErr == nil {
+		handed.keep(ctx, p, c, run, bases)
+	}
 	p.finishOperator(ctx, c, run, final)
 	if runErr != nil {
 		return nil, runErr
@@ -296,9 +315,9 @@ func (p *pipeline) testRun(image string) (*v1alpha1.TestRun, error) {
 	}
 	if r := p.cfg.Rerun; r != nil {
 		// Validate refused a report without node ids in operator mode;
-		// the failed tests run without discovery.
+		// the operator discovers, so each test keeps its lane.
 		for _, t := range r.Failed {
-			run.Spec.Tests = append(run.Spec.Tests, t.TestID)
+			run.Spec.RerunTests = append(run.Spec.RerunTests, t.TestID)
 		}
 	}
 	return run, nil
@@ -481,7 +500,12 @@ func (f *follower) observe(r *v1alpha1.TestRun) bool {
 }
 
 // report hands the attempts tc recorded since the last look to onAttempt.
+// In a runtime matrix the live lines name the base as direct mode's do:
+// by its Python once the run's status has the version, else by its image.
 func (f *follower) report(tc *v1alpha1.TestCase) {
+	if f.cur != nil {
+		f.p.baseLabels = (&report.Report{Bases: operator.ReportBases(f.cur)}).BaseLabels()
+	}
 	for _, a := range tc.Status.History {
 		if int(a.Number) <= f.reported[tc.Name] {
 			continue

@@ -161,6 +161,31 @@ func TestFollowerReportsEachAttemptOnce(t *testing.T) {
 	assert.Equal(t, []int{1, 2}, got)
 }
 
+// TestFollowerNamesTheBaseOfAMatrix: in a runtime matrix an attempt's live
+// line names its base, as direct mode's does: by Python version once the
+// run's status has it, by image before.
+func TestFollowerNamesTheBaseOfAMatrix(t *testing.T) {
+	var lines []string
+	p := &pipeline{}
+	p.onAttempt = func(c plan.Case, a attempt.Attempt) {
+		lines = append(lines, c.TestID+" ["+p.baseLabels[c.Base]+"]")
+	}
+	run := &v1alpha1.TestRun{Spec: v1alpha1.TestRunSpec{Bases: []v1alpha1.MatrixBase{
+		{Name: "python:3.11", Image: "r/a@sha256:1"}, {Name: "python:3.13", Image: "r/a@sha256:2"}}}}
+	f := &follower{p: p, reported: map[string]int{}, cur: run}
+	tc := &v1alpha1.TestCase{Spec: v1alpha1.TestCaseSpec{TestID: "t.py::a", Base: 1}}
+	tc.Name = "r-abc-b1"
+	tc.Status.History = []v1alpha1.Attempt{{Number: 1, Status: "failed"}}
+	f.report(tc)
+
+	found := run.DeepCopy()
+	found.Status.Bases = []v1alpha1.BaseStatus{{Name: "python:3.11", Python: "3.11.2"}, {Name: "python:3.13", Python: "3.13.5"}}
+	f.observe(found)
+	tc.Status.History = append(tc.Status.History, v1alpha1.Attempt{Number: 2, Status: "passed"})
+	f.report(tc)
+	assert.Equal(t, []string{"t.py::a [python:3.13]", "t.py::a [Python 3.13]"}, lines)
+}
+
 // TestFollowOpensABrokenWatchAgain plays an API server that refuses the
 // first watches: follow tries again, with backoff, and sees the run end.
 func TestFollowOpensABrokenWatchAgain(t *testing.T) {
@@ -228,7 +253,7 @@ func TestOperatorNamespaceFlag(t *testing.T) {
 	code := Run(context.Background(), []string{"operator", "--watch-namespace", "x_y"},
 		Env{Stdout: &errOut, Stderr: &errOut, Getenv: func(string) string { return "" }})
 	assert.Equal(t, ExitInfra, code)
-	assert.Contains(t, errOut.String(), `invalid value "x_y" for flag -watch-namespace: namespace "x_y"`)
+	assert.Contains(t, errOut.String(), `--watch-namespace "x_y": namespace "x_y"`)
 }
 
 // TestInstallRevokesStaleRights installs narrower than before: the

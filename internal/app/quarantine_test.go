@@ -84,20 +84,20 @@ func TestQuarantineFileIsFound(t *testing.T) {
 			PendingTimeout: 1, ResultLimit: 1 << 20, Sidecar: config.SidecarAuto, JUnitPath: "j.xml"}
 	}
 	c := cfg()
-	require.NoError(t, c.Validate())
+	require.NoError(t, c.LoadAndValidate())
 	assert.Nil(t, c.QuarantineList, "no file, no quarantine")
 
 	require.NoError(t, os.MkdirAll(filepath.Join(project, ".k8s-testrun"), 0o755))
 	file := filepath.Join(project, quarantine.DefaultPath)
 	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
 	c = cfg()
-	require.NoError(t, c.Validate())
+	require.NoError(t, c.LoadAndValidate())
 	require.NotNil(t, c.QuarantineList)
 	assert.Len(t, c.QuarantineList.Entries, 1)
 
 	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, reason: r}\n- {test: t.py::b, until: 2026-13-01}\n"), 0o644))
 	c = cfg()
-	err := c.Validate()
+	err := c.LoadAndValidate()
 	require.Error(t, err)
 	assert.True(t, isInputError(err))
 	errs := config.Unjoin(err)
@@ -111,14 +111,14 @@ func TestQuarantineFileIsFound(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("quarantine:\n- {test: t.py::a, until: 2026-12-31, reason: r}\n"), 0o644))
 	c = cfg()
 	c.Mode = config.ModeOperator
-	require.NoError(t, c.Validate())
+	require.NoError(t, c.LoadAndValidate())
 	require.NotNil(t, c.QuarantineList)
 	assert.Len(t, c.QuarantineList.Entries, 1)
 
 	// --quarantine names another file, which must exist.
 	c = cfg()
 	c.Quarantine = filepath.Join(project, "none.yaml")
-	err = c.Validate()
+	err = c.LoadAndValidate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `quarantine "`+c.Quarantine+`": cannot be read: no such file or directory`)
 }

@@ -152,7 +152,9 @@ func TestOperatorRunTakesRerunAndLanes(t *testing.T) {
 	p := &pipeline{cfg: cfg, runID: "x-1", cluster: &k8s.Cluster{Namespace: "ns"}}
 	run, err := p.testRun("img@sha256:1")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"tests/test_a.py::test_bad", "tests/test_a.py::TestK::test_x[1]"}, run.Spec.Tests)
+	assert.Equal(t, []string{"tests/test_a.py::test_bad", "tests/test_a.py::TestK::test_x[1]"}, run.Spec.RerunTests,
+		"the operator discovers and keeps these, each with its markers")
+	assert.Empty(t, run.Spec.Tests)
 	assert.Equal(t, []string{"serial", "db"}, []string(run.Spec.Lanes["serial"]))
 	assert.Equal(t, []string{"slow"}, []string(run.Spec.Lanes["slow"]), "a policy not mapped keeps its own marker")
 	require.NotNil(t, run.Spec.SlowTimeout)
@@ -170,6 +172,7 @@ func TestOperatorRunTakesRerunAndLanes(t *testing.T) {
 	assert.Nil(t, run.Spec.Lanes)
 	assert.Nil(t, run.Spec.SlowTimeout)
 	assert.Empty(t, run.Spec.Tests)
+	assert.Empty(t, run.Spec.RerunTests)
 	assert.Equal(t, int32(config.DefaultFlakyRetries), *run.Spec.FlakyRetries)
 }
 

@@ -208,27 +208,38 @@ func (c *Cache) Store(ctx context.Context, image name.Digest, key Key, log []byt
 // of one, or the recorded one does not verify and parse, with the reason
 // logged. Other artifacts attached to image are never read.
 func (c *Cache) Find(ctx context.Context, image name.Digest, key Key) (discover.Collection, bool) {
+	found, _, ok := c.FindLog(ctx, image, key)
+	return found, ok
+}
+
+// FindLog is Find with the stored log the collection was parsed from, as
+// the discovery pod printed it, for a reader that parses it again
+// elsewhere (the operator).
+func (c *Cache) FindLog(ctx context.Context, image name.Digest, key Key) (discover.Collection, []byte, bool) {
 	want := key.Digest()
 	var rec record
 	if c.records == nil || !c.records.Read(recordKey(image, want), &rec) {
 		c.log.Debug("collection cache: no record of a collection for this image and key on this machine", "image", image.String(), "key", want)
-		return discover.Collection{}, false
+		return discover.Collection{}, nil, false
 	}
 	d, err := v1.NewHash(rec.Artifact)
 	if err == nil {
-		var found discover.Collection
-		if found, err = c.read(ctx, image, d, want); err == nil {
-			return found, true
+		var (
+			found discover.Collection
+			log   []byte
+		)
+		if found, log, err = c.read(ctx, image, d, want); err == nil {
+			return found, log, true
 		}
 	}
 	if gone(err) {
 		// A registry that was reset or pruned is an ordinary miss, not
 		// a sign of tampering: discovery runs and Store records anew.
 		c.log.Debug("collection cache: the registry no longer holds the collection this machine recorded", "image", image.String(), "artifact", rec.Artifact)
-		return discover.Collection{}, false
+		return discover.Collection{}, nil, false
 	}
 	c.log.Warn("collection cache: ignoring the collection this machine recorded", "image", image.String(), "artifact", rec.Artifact, "error", err)
-	return discover.Collection{}, false
+	return discover.Collection{}, nil, false
 }
 
 // gone reports whether err is the registry's answer that it holds no
@@ -252,54 +263,54 @@ func gone(err error) bool {
 // errArtifact is an artifact that is not one Store writes.
 var errArtifact = errors.New("not a collection artifact")
 
-// read reads and parses the artifact whose manifest has digest d;
-// go-containerregistry checks the manifest's and the layer's digests
-// against their bytes as it reads them.
-func (c *Cache) read(ctx context.Context, image name.Digest, d v1.Hash, key string) (discover.Collection, error) {
+// read reads and parses the artifact whose manifest has digest d, and
+// returns its log too; go-containerregistry checks the manifest's and the
+// layer's digests against their bytes as it reads them.
+func (c *Cache) read(ctx context.Context, image name.Digest, d v1.Hash, key string) (discover.Collection, []byte, error) {
 	img, err := remote.Image(image.Context().Digest(d.String()), c.remote(ctx)...)
 	if err != nil {
-		return discover.Collection{}, err
+		return discover.Collection{}, nil, err
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return discover.Collection{}, err
+		return discover.Collection{}, nil, err
 	}
 	switch {
 	case m.Config.MediaType != ArtifactType:
-		return discover.Collection{}, fmt.Errorf("%w: config media type %q", errArtifact, m.Config.MediaType)
+		return discover.Collection{}, nil, fmt.Errorf("%w: config media type %q", errArtifact, m.Config.MediaType)
 	case m.Subject == nil || m.Subject.Digest != mustHash(image.DigestStr()):
-		return discover.Collection{}, fmt.Errorf("%w: its subject is not %s", errArtifact, image.DigestStr())
+		return discover.Collection{}, nil, fmt.Errorf("%w: its subject is not %s", errArtifact, image.DigestStr())
 	case m.Annotations[KeyAnnotation] != key:
-		return discover.Collection{}, fmt.Errorf("%w: its key is not %s", errArtifact, key)
+		return discover.Collection{}, nil, fmt.Errorf("%w: its key is not %s", errArtifact, key)
 	case len(m.Layers) != 1 || m.Layers[0].MediaType != LogMediaType:
-		return discover.Collection{}, fmt.Errorf("%w: %d layers, not one %s", errArtifact, len(m.Layers), LogMediaType)
+		return discover.Collection{}, nil, fmt.Errorf("%w: %d layers, not one %s", errArtifact, len(m.Layers), LogMediaType)
 	case m.Layers[0].Size < 0 || m.Layers[0].Size > c.maxLog:
-		return discover.Collection{}, fmt.Errorf("%w: a log of %d bytes, over the %d-byte bound", errArtifact, m.Layers[0].Size, c.maxLog)
+		return discover.Collection{}, nil, fmt.Errorf("%w: a log of %d bytes, over the %d-byte bound", errArtifact, m.Layers[0].Size, c.maxLog)
 	}
 	layer, err := img.LayerByDigest(m.Layers[0].Digest)
 	if err != nil {
-		return discover.Collection{}, err
+		return discover.Collection{}, nil, err
 	}
 	rc, err := layer.Compressed()
 	if err != nil {
-		return discover.Collection{}, err
+		return discover.Collection{}, nil, err
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
 	// The reader checks the digest at its end, which the size in the
 	// manifest, within the bound, puts there.
 	if _, err := io.Copy(&buf, io.LimitReader(rc, c.maxLog+1)); err != nil {
-		return discover.Collection{}, fmt.Errorf("reading the log: %w", err)
+		return discover.Collection{}, nil, fmt.Errorf("reading the log: %w", err)
 	}
 	if int64(buf.Len()) > c.maxLog {
-		return discover.Collection{}, fmt.Errorf("%w: a log over the %d-byte bound", errArtifact, c.maxLog)
+		return discover.Collection{}, nil, fmt.Errorf("%w: a log over the %d-byte bound", errArtifact, c.maxLog)
 	}
 	// Store keeps only logs of a collection that succeeded: exit code 0.
 	found, err := discover.ParseLog(buf.Bytes(), 0)
 	if err != nil {
-		return discover.Collection{}, fmt.Errorf("parsing the log: %w", err)
+		return discover.Collection{}, nil, fmt.Errorf("parsing the log: %w", err)
 	}
-	return found, nil
+	return found, buf.Bytes(), nil
 }
 
 func mustHash(s string) v1.Hash {

@@ -390,3 +390,20 @@ func TestFindMissesQuietlyWhenTheRegistryLostTheArtifact(t *testing.T) {
 	assert.False(t, ok)
 	assert.Contains(t, lines.String(), "level=WARN")
 }
+
+// FindLog gives the stored log byte for byte, for the operator to parse
+// again, with the collection Find gives.
+func TestFindLogGivesTheStoredLog(t *testing.T) {
+	ctx := context.Background()
+	image, _ := setup(t, true)
+	c := newCache(t, Options{})
+	_, log, ok := c.FindLog(ctx, image, key)
+	assert.False(t, ok)
+	assert.Nil(t, log)
+	stored := collectionLog(t, ids...)
+	require.NoError(t, c.Store(ctx, image, key, stored))
+	found, log, ok := c.FindLog(ctx, image, key)
+	require.True(t, ok)
+	assert.Equal(t, stored, log)
+	assert.Equal(t, ids, found.IDs)
+}

@@ -3,18 +3,19 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 )
 
-// Defaults of the cluster knobs; internal/k8s holds the same values (a
-// test checks), as config does not depend on the Kubernetes client.
+// Defaults of the cluster knobs, internal/k8s's too.
 const (
 	// DefaultNodeLostAfter is how long a node stays not ready before its
-	// pods end as NodeLost (k8s.DefaultNodeLostAfter).
-	DefaultNodeLostAfter = 30 * time.Second
+	// pods end as NodeLost.
+	DefaultNodeLostAfter = defaults.NodeLostAfter
 	// DefaultKubeAPIQPS and DefaultKubeAPIBurst are the client's rate
-	// limits (k8s.DefaultQPS, k8s.DefaultBurst).
-	DefaultKubeAPIQPS   = 100
-	DefaultKubeAPIBurst = 200
+	// limits.
+	DefaultKubeAPIQPS   = defaults.KubeAPIQPS
+	DefaultKubeAPIBurst = defaults.KubeAPIBurst
 )
 
 // checkCluster checks the node-loss window and the client's rate limits.

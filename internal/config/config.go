@@ -6,7 +6,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,24 +13,26 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/pflag"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 	"github.com/k8s-testrun/k8s-testrun/internal/faketime"
 	"github.com/k8s-testrun/k8s-testrun/internal/junit"
 	"github.com/k8s-testrun/k8s-testrun/internal/quarantine"
 	"github.com/k8s-testrun/k8s-testrun/internal/rerun"
 )
 
-// Defaults a user sees in --help and in action.yml.
+// Defaults a user sees in --help and in action.yml; those the operator and
+// the CRD share are declared in package defaults.
 const (
 	DefaultBaseImage      = "python:3.12-slim"
-	DefaultParallelism    = 4
-	DefaultTimeout        = 10 * time.Minute
-	DefaultPendingTimeout = 2 * time.Minute
+	DefaultParallelism    = defaults.Parallelism
+	DefaultTimeout        = defaults.Timeout
+	DefaultPendingTimeout = defaults.PendingTimeout
 	DefaultJUnitPath      = "k8s-testrun-junit.xml"
 	DefaultArtifactsDir   = "k8s-testrun-artifacts"
 	DefaultPlatform       = "linux/amd64"
-	DefaultResultLimit    = 1 << 20
-	DefaultInfraRetries   = 2
-	DefaultFlakyRetries   = 2
+	DefaultResultLimit    = defaults.ResultLimit
+	DefaultInfraRetries   = defaults.InfraRetries
+	DefaultFlakyRetries   = defaults.FlakyRetries
 )
 
 // Modes: who drives the test pods.
@@ -45,7 +46,7 @@ const (
 
 // Sidecar modes.
 const (
-	SidecarAuto      = "auto"
+	SidecarAuto      = defaults.Sidecar
 	SidecarNative    = "native"
 	SidecarContainer = "container"
 )
@@ -391,10 +392,14 @@ func (c *Config) Complete(positional, selection []string, getenv func(string) st
 			c.Repository = DefaultRepository(reg, c.ProjectDir)
 		}
 	}
-	return c.Validate()
+	return c.LoadAndValidate()
 }
 
-// Validate checks every input and reports all problems at once.
+// Validate checks every input and reports all problems at once. It is a
+// pure check of the Config as it stands: it opens no file and changes
+// nothing. What the Config names on disk (the project, its requirements,
+// the pod template, the rerun report, the quarantine file) is read by Load,
+// called before it; LoadAndValidate does both.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(input, value, fix string) { errs = append(errs, &Error{Input: input, Value: value, Fix: fix}) }
@@ -403,44 +408,24 @@ func (c *Config) Validate() error {
 	c.checkMode(bad)
 	c.checkCluster(bad)
 	c.checkShape(bad)
-	if c.LaneMarkers == nil {
-		lanes, err := ParseLanes(c.Lanes)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		c.LaneMarkers = lanes
+	if _, err := ParseLanes(c.Lanes); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxFailures < 0 {
 		bad("max failures", fmt.Sprint(c.MaxFailures), "must be 0 (no limit) or more")
 	}
 	c.checkRerun(bad)
-	errs = append(errs, c.loadQuarantine()...)
 	c.checkHistory(bad)
 	if c.JUnitPath == "" {
 		bad("junit path", "", "is required, e.g. "+DefaultJUnitPath)
 	}
-	if c.PodTemplatePath != "" && c.PodTemplate == nil {
-		b, err := os.ReadFile(c.PodTemplatePath)
-		if err != nil {
-			bad("pod template", c.PodTemplatePath, "cannot be read: "+errors.Unwrap(err).Error()+"; give the path of a pod template in YAML")
-		}
-		c.PodTemplate = b
-	}
 	c.checkAPICoverage(bad)
-	if c.Requirements != "" && c.ProjectDir != "" {
-		if _, err := os.Stat(filepath.Join(c.ProjectDir, c.Requirements)); err != nil {
-			bad("requirements", c.Requirements, "not found in the project directory; give a path relative to it")
-		}
-	}
 	return errors.Join(errs...)
 }
 
 // checkSources checks where the project, its images and their registries
 // are, and the platform to build for.
 func (c *Config) checkSources(bad func(input, value, fix string)) {
-	if st, err := os.Stat(c.ProjectDir); err != nil || !st.IsDir() {
-		bad("project directory", c.ProjectDir, "does not exist or is not a directory; give the path of the Python project to test")
-	}
 	// An empty repository is checked once the cluster is reached: it may
 	// advertise a local registry.
 	if c.Repository != "" {
@@ -516,20 +501,9 @@ func (c *Config) checkShape(bad func(input, value, fix string)) {
 	}
 }
 
-// checkRerun loads the report --rerun-failed names, once, and checks that
-// the mode can rerun its failed tests.
+// checkRerun checks that the mode can rerun the failed tests of the
+// report Load read.
 func (c *Config) checkRerun(bad func(input, value, fix string)) {
-	if c.RerunFailed != "" && c.Rerun == nil {
-		rep, err := rerun.Load(c.RerunFailed)
-		var fe *rerun.FileError
-		switch {
-		case errors.As(err, &fe):
-			bad("rerun failed", c.RerunFailed, fe.Problem+"; give the JUnit XML report of an earlier run (k8s-testrun's, or pytest's --junitxml)")
-		case err != nil:
-			bad("rerun failed", c.RerunFailed, err.Error())
-		}
-		c.Rerun = rep
-	}
 	if c.Mode == ModeOperator && c.Rerun != nil {
 		for _, t := range c.Rerun.Failed {
 			if t.TestID == "" {

@@ -80,7 +80,7 @@ func TestParseRunErrorsNameTheInputAndTheFix(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	c := Config{ProjectDir: "/no/such", Parallelism: 0, PendingTimeout: time.Minute, Sidecar: SidecarAuto, ResultLimit: DefaultResultLimit, JUnitPath: "j.xml", Platform: DefaultPlatform, BaseImages: []string{"b"},
 		Repository: "r.io/x:tag", PullRegistry: "a/b"}
-	err := c.Validate()
+	err := c.LoadAndValidate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "project directory")
 	assert.Contains(t, err.Error(), "repository")

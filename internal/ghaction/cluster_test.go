@@ -30,11 +30,11 @@ func TestReadClusterKnobsBad(t *testing.T) {
 		inputs map[string]string
 		want   string
 	}{
-		{"window not a duration", map[string]string{InputNodeLostAfter: "soon"}, `node_lost_after "soon": give a duration such as 30s`},
+		{"window not a duration", map[string]string{InputNodeLostAfter: "soon"}, `node_lost_after "soon": not a duration, e.g. 90s`},
 		{"window too short", map[string]string{InputNodeLostAfter: "100ms"}, `node_lost_after "100ms": must be at least 1s`},
-		{"qps not a number", map[string]string{InputKubeAPIQPS: "fast"}, `kube_api_qps "fast": give a number above 0`},
+		{"qps not a number", map[string]string{InputKubeAPIQPS: "fast"}, `kube_api_qps "fast": not a number, e.g. 100`},
 		{"qps negative", map[string]string{InputKubeAPIQPS: "-1"}, `kube_api_qps "-1": must be above 0`},
-		{"burst not a number", map[string]string{InputKubeAPIBurst: "1.5"}, `kube_api_burst "1.5": give a whole number, 1 or more`},
+		{"burst not a number", map[string]string{InputKubeAPIBurst: "1.5"}, `kube_api_burst "1.5": not a whole number, e.g. 200`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.inputs[InputRepository] = "r.example/x"

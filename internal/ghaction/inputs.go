@@ -9,16 +9,15 @@
 package ghaction
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sethvargo/go-githubactions"
+	"github.com/spf13/pflag"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/config"
 )
@@ -137,8 +136,11 @@ type Settings struct {
 }
 
 // Read reads the inputs (INPUT_* through getenv, as the runner sets them)
-// into a validated Config and the action's Settings. It reports every bad
-// input at once, each a *config.Error naming the input.
+// into a loaded and validated Config and the action's Settings. Each input
+// of the run sets its flag of the run command (inputFlags), so it parses
+// and fails as the flag does; the rest are the action's own (actionOnly).
+// It reports every bad input at once, each a *config.Error naming the
+// input.
 func Read(getenv func(string) string) (config.Config, Settings, error) {
 	a := githubactions.New(githubactions.WithGetenv(getenv))
 	in := func(name string) string {
@@ -153,32 +155,21 @@ func Read(getenv func(string) string) (config.Config, Settings, error) {
 	}
 
 	s := readSettings(a, getenv, in, bad)
-	c := readConfig(getenv, in, s)
+	var c config.Config
+	fs := pflag.NewFlagSet("action", pflag.ContinueOnError)
+	config.BindRunFlags(fs, &c)
+	flagErrs, reported := setFlags(fs, a.GetInput, s.Workspace)
+	errs = append(errs, flagErrs...)
+	actionOnly(&c, fs, a, getenv, s, bad)
 	s.ProjectPrefix = prefix(s.Workspace, c.ProjectDir)
-	if k := a.GetInput(InputKubeconfig); k != "" {
-		c.KubeconfigData = []byte(k + "\n")
-	} else if k := getenv("KUBECONFIG"); k != "" {
-		c.Kubeconfig = inWorkspace(s.Workspace, k)
-	}
-	if t := a.GetInput(InputPodTemplate); t != "" {
-		c.PodTemplate = []byte(t + "\n")
-		c.PodTemplatePath = "the pod_template input"
-	}
 	errs = append(errs, checkInlineFiles(&c)...)
-	if c.Repository == "" {
-		if reg := getenv("K8S_TESTRUN_REGISTRY"); reg != "" {
-			c.Repository = reg + "/k8s-testrun/" + repoName(c.ProjectDir)
-		}
-	}
 
-	readCounts(&c, in, bad)
 	// An input that did not parse has its error already; Validate would
-	// only add a second, confusing one about the zero value left behind.
-	reported := map[string]bool{}
+	// only add a second, confusing one about the value left behind.
 	for _, e := range errs {
 		reported[e.(*config.Error).Input] = true
 	}
-	for _, e := range inputErrors(c.Validate()) {
+	for _, e := range inputErrors(c.LoadAndValidate()) {
 		var ce *config.Error
 		if errors.As(e, &ce) && reported[ce.Input] {
 			continue
@@ -210,46 +201,6 @@ func readSettings(a *githubactions.Action, getenv, in func(string) string, bad f
 	return s
 }
 
-// readConfig reads the inputs of the run, relative to the workspace, into
-// a Config with the run's defaults.
-func readConfig(getenv, in func(string) string, s Settings) config.Config {
-	c := config.Config{
-		ProjectDir:     inWorkspace(s.Workspace, in(InputProjectPath)),
-		Requirements:   in(InputRequirements),
-		BaseImages:     splitBaseImages(in(InputBaseImage)),
-		Repository:     in(InputRepository),
-		PullRegistry:   in(InputPullRegistry),
-		Mode:           in(InputMode),
-		PodPer:         in(InputPodPer),
-		DurationsFile:  inWorkspace(s.Workspace, in(InputDurationsFile)),
-		RerunFailed:    inWorkspace(s.Workspace, in(InputRerunFailed)),
-		Quarantine:     inWorkspace(s.Workspace, in(InputQuarantine)),
-		Platform:       config.DefaultPlatform,
-		Namespace:      in(InputNamespace),
-		PendingTimeout: config.DefaultPendingTimeout,
-		JUnitPath:      inWorkspace(s.Workspace, s.JUnitPath),
-		Sidecar:        config.SidecarAuto,
-		ResultLimit:    config.DefaultResultLimit,
-		Verbose:        getenv("RUNNER_DEBUG") == "1",
-		Faketime:       in(InputFaketime),
-		APICoverage:    apiCoverageSource(s.Workspace, in(InputAPICoverage)),
-		History:        inWorkspace(s.Workspace, in(InputHistoryPath)),
-		CompareTo:      in(InputCompareTo),
-	}
-	if c.History != "" {
-		// The commit under test, as GitHub names it: git is not needed.
-		c.HistoryCommit = getenv("GITHUB_SHA")
-		c.HistoryBranch = cmp.Or(getenv("GITHUB_HEAD_REF"), getenv("GITHUB_REF_NAME"))
-		if b := getenv("GITHUB_BASE_REF"); b != "" {
-			c.CompareDefaults = []string{b}
-		}
-	}
-	if s.FailOn == FailOnNewFailures {
-		c.FailOn = FailOnNewFailures
-	}
-	return c
-}
-
 // checkInlineFiles checks the kubeconfig and the pod template the inputs
 // give, so that malformed contents are input errors.
 func checkInlineFiles(c *config.Config) []error {
@@ -274,48 +225,6 @@ func checkInlineFiles(c *config.Config) []error {
 	return errs
 }
 
-// readCounts reads the inputs of numbers, durations, switches and
-// pytest's arguments into c; bad hears each that does not parse.
-func readCounts(c *config.Config, in func(string) string, bad func(input, value, fix string)) {
-	var err error
-	if c.Parallelism, err = strconv.Atoi(in(InputParallelism)); err != nil {
-		bad(InputParallelism, in(InputParallelism), "give a whole number, 1 or more")
-	}
-	if c.Retries, err = strconv.Atoi(in(InputRetries)); err != nil {
-		bad(InputRetries, in(InputRetries), "give a whole number, 0 or more")
-	}
-	if c.InfraRetries, err = strconv.Atoi(in(InputInfraRetries)); err != nil {
-		bad(InputInfraRetries, in(InputInfraRetries), "give a whole number, 0 or more")
-	}
-	if c.Shards, err = strconv.Atoi(in(InputShards)); err != nil {
-		bad(InputShards, in(InputShards), "give a whole number, 0 (off) or more")
-	}
-	if c.MaxFailures, err = strconv.Atoi(in(InputMaxFailures)); err != nil {
-		bad(InputMaxFailures, in(InputMaxFailures), "give a whole number, 0 (no limit) or more")
-	}
-	readCluster(c, in, bad)
-	c.Lanes = splitLanes(in(InputLanes))
-	if c.FlakyRetries, err = strconv.Atoi(in(InputFlakyRetries)); err != nil {
-		bad(InputFlakyRetries, in(InputFlakyRetries), "give a whole number, 0 or more")
-	}
-	if c.SlowTimeout, err = duration(in(InputSlowTimeout)); err != nil {
-		bad(InputSlowTimeout, in(InputSlowTimeout), "give a duration such as 30m, or 0 for 3× timeout")
-	}
-	if c.Timeout, err = duration(in(InputTimeout)); err != nil {
-		bad(InputTimeout, in(InputTimeout), "give a duration such as 90s or 10m, or 0 for none")
-	}
-	switch v := in(InputCoverage); strings.ToLower(v) {
-	case "", "false":
-	case "true":
-		c.Coverage = true
-	default:
-		bad(InputCoverage, v, "give true or false")
-	}
-	if c.Selection, err = splitArgs(in(InputPytestArgs)); err != nil {
-		bad(InputPytestArgs, in(InputPytestArgs), err.Error())
-	}
-}
-
 func defaultOf(name string) string {
 	for _, in := range Inputs {
 		if in.Name == name {
@@ -327,36 +236,6 @@ func defaultOf(name string) string {
 		}
 	}
 	return ""
-}
-
-// validateInputs names Config.Validate's inputs as action.yml does.
-var validateInputs = map[string]string{
-	"project directory": InputProjectPath,
-	"repository":        InputRepository,
-	"pull registry":     InputPullRegistry,
-	"base image":        InputBaseImage,
-	"parallelism":       InputParallelism,
-	"timeout":           InputTimeout,
-	"retries":           InputRetries,
-	"junit path":        InputJUnitPath,
-	"pod template":      InputPodTemplate,
-	"requirements":      InputRequirements,
-	"mode":              InputMode,
-	"pod per":           InputPodPer,
-	"shards":            InputShards,
-	"faketime":          InputFaketime,
-	"rerun failed":      InputRerunFailed,
-	"max failures":      InputMaxFailures,
-	"infra retries":     InputInfraRetries,
-	"node lost after":   InputNodeLostAfter,
-	"kube api qps":      InputKubeAPIQPS,
-	"kube api burst":    InputKubeAPIBurst,
-	"lane":              InputLanes,
-	"slow timeout":      InputSlowTimeout,
-	"flaky retries":     InputFlakyRetries,
-	"compare to":        InputCompareTo,
-	"fail on":           InputFailOn,
-	"api coverage":      InputAPICoverage,
 }
 
 // splitLanes splits the lanes input into --lane mappings: one per line or
@@ -382,11 +261,12 @@ func inputErrors(err error) []error {
 		list = []error{err}
 	}
 	out := make([]error, 0, len(list))
+	names := validateNames()
 	for _, e := range list {
 		var ce *config.Error
 		if errors.As(e, &ce) {
 			c := *ce
-			if name, ok := validateInputs[c.Input]; ok {
+			if name, ok := names[c.Input]; ok {
 				c.Input = name
 			}
 			c.Fix = strings.ReplaceAll(c.Fix, "--repository ", "repository: ")
@@ -415,18 +295,6 @@ func prefix(workspace, dir string) string {
 		return ""
 	}
 	return path.Clean(filepath.ToSlash(rel))
-}
-
-// duration reads a Go duration, or a bare number of seconds.
-func duration(s string) (time.Duration, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("not a duration: %w", err)
-	}
-	return d, nil
 }
 
 func repoName(dir string) string {

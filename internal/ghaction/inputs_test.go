@@ -146,7 +146,7 @@ func TestReadReportsEveryBadInput(t *testing.T) {
 		{
 			name:   "infra retries not a number",
 			inputs: map[string]string{InputRepository: "r.example/x", InputInfraRetries: "two"},
-			want:   map[string]string{InputInfraRetries: "whole number, 0 or more"},
+			want:   map[string]string{InputInfraRetries: "not a whole number"},
 		},
 		{
 			name:   "negative infra retries",

@@ -38,8 +38,8 @@ func TestReadLanesBad(t *testing.T) {
 	}{
 		{"unknown policy", map[string]string{InputLanes: "quick=fast"}, `lanes "quick=fast": unknown policy "quick"`},
 		{"empty marker list", map[string]string{InputLanes: "serial="}, `lanes "serial=": no marker for serial`},
-		{"slow timeout not a duration", map[string]string{InputSlowTimeout: "long"}, `slow_timeout "long": give a duration such as 30m`},
-		{"flaky retries not a number", map[string]string{InputFlakyRetries: "x"}, `flaky_retries "x": give a whole number, 0 or more`},
+		{"slow timeout not a duration", map[string]string{InputSlowTimeout: "long"}, `slow_timeout "long": not a duration`},
+		{"flaky retries not a number", map[string]string{InputFlakyRetries: "x"}, `flaky_retries "x": not a whole number`},
 		{"flaky retries negative", map[string]string{InputFlakyRetries: "-1"}, `flaky_retries "-1": must be 0 or more`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

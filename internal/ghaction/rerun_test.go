@@ -35,7 +35,7 @@ func TestReadRerunFailedAndMaxFailuresBad(t *testing.T) {
 		inputs map[string]string
 		want   string
 	}{
-		{"max failures not a number", map[string]string{InputMaxFailures: "some"}, `max_failures "some": give a whole number, 0 (no limit) or more`},
+		{"max failures not a number", map[string]string{InputMaxFailures: "some"}, `max_failures "some": not a whole number`},
 		{"max failures negative", map[string]string{InputMaxFailures: "-3"}, `max_failures "-3": must be 0 (no limit) or more`},
 		{"report missing", map[string]string{InputRerunFailed: "old.xml"}, `rerun_failed "` + filepath.Join(ws, "old.xml") + `": does not exist; give the JUnit XML report`},
 	} {

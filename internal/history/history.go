@@ -1,6 +1,9 @@
-// Package history keeps the tests' durations from one run to the next, in a
-// small JSON file that a workflow can carry with actions/cache, so that a
-// run starts its slowest work first and balances its shards.
+// Package history is a run's memory of earlier runs. The store (a
+// directory a workflow carries with actions/cache, or records packed into a
+// ConfigMap in operator mode) keeps per commit each test's verdict,
+// duration, attempts and footprint; from it come the durations that order
+// and balance a run, the comparison with a base commit, and the tests a
+// change can affect. The older durations file is read and written here too.
 package history
 
 import (

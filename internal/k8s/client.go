@@ -13,14 +13,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 )
 
-// Client-side rate limits. client-go's defaults (QPS 5, burst 10) would make
-// pod creation the bottleneck of a run; the API server's own priority and
-// fairness still protects it.
+// Client-side rate limits (see package defaults).
 const (
-	DefaultQPS   = 100
-	DefaultBurst = 200
+	DefaultQPS   = defaults.KubeAPIQPS
+	DefaultBurst = defaults.KubeAPIBurst
 )
 
 // ClientOptions says where the cluster is.

@@ -13,14 +13,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
 // DefaultNodeLostAfter is how long a node's Ready condition must stay
-// Unknown or False before its pods count as lost: long enough that a
-// kubelet restart or a missed heartbeat does not end the tests it runs,
-// short enough that a run waits for a dead node a minute at most.
-const DefaultNodeLostAfter = 30 * time.Second
+// Unknown or False before its pods count as lost (see package defaults).
+const DefaultNodeLostAfter = defaults.NodeLostAfter
 
 // NodeDown is a node seen not ready.
 type NodeDown struct {

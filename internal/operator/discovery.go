@@ -110,6 +110,9 @@ func (r *TestRunReconciler) discoverAll(ctx context.Context, run *v1alpha1.TestR
 		if waiting {
 			return nil, pending, true, nil
 		}
+		if !r.rerunOnly(run, st, found) {
+			return nil, ctrl.Result{}, true, nil
+		}
 	} else {
 		for b := range found {
 			found[b].IDs = run.Spec.Tests
@@ -173,6 +176,9 @@ func (r *TestRunReconciler) createCase(ctx context.Context, run *v1alpha1.TestRu
 // error means not yet, or that the run failed (st says so).
 func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) (discover.Collection, ctrl.Result, error) {
 	image := basesOf(run)[base].Image
+	if found, ok := r.handedCollection(ctx, run, base); ok {
+		return found, ctrl.Result{}, nil
+	}
 	pod := &corev1.Pod{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: DiscoveryPodNameOf(run.Name, base)}, pod)
 	if kerrors.IsNotFound(err) {
@@ -214,11 +220,14 @@ func (r *TestRunReconciler) discover(ctx context.Context, run *v1alpha1.TestRun,
 		r.fail(st, "DiscoveryFailed", "discovering tests: "+err.Error())
 		return discover.Collection{}, ctrl.Result{}, nil
 	}
+	if out.ExitCode == 0 {
+		r.keepDiscoveryLog(ctx, run, base, log)
+	}
 	return found, ctrl.Result{}, nil
 }
 
 func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.TestRun, st *v1alpha1.TestRunStatus, s settings, base int) error {
-	argv := discover.Command(layout.BinaryPath, run.Spec.Selection)
+	argv := DiscoveryCommand(run)
 	tmpl, err := podTemplate(run)
 	if err != nil {
 		r.fail(st, "InvalidPodTemplate", err.Error())
@@ -241,6 +250,13 @@ func (r *TestRunReconciler) startDiscovery(ctx context.Context, run *v1alpha1.Te
 		r.Recorder.Eventf(run, pod, corev1.EventTypeNormal, "Discovering", "CreatePod", "collecting tests in pod %s", pod.Name)
 	}
 	return nil
+}
+
+// DiscoveryCommand is the command of run's discovery pods: part of the
+// key under which `run --mode operator` finds their log in its collection
+// cache.
+func DiscoveryCommand(run *v1alpha1.TestRun) []string {
+	return discover.Command(layout.BinaryPath, run.Spec.Selection)
 }
 
 // unique keeps the first of repeated ids: one TestCase per test.

@@ -79,17 +79,19 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 		}).
 		Build()
 	clock := func() time.Time { return e.now }
+	memory := &podMemory{}
 	e.runs = &TestRunReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true,
-		Logs: func(context.Context, string, string, string) ([]byte, error) { return []byte(e.discovery), nil }, Collect: e.collect}
-	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect}
+		Logs: func(context.Context, string, string, string) ([]byte, error) { return []byte(e.discovery), nil }, Collect: e.collect, memory: memory}
+	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect, memory: memory}
 	return e
 }
 
 // restart replaces the reconcilers with new ones, as a new operator
 // process would: nothing kept in memory survives.
 func (e *env) restart() {
-	e.runs = &TestRunReconciler{Client: e.runs.Client, APIReader: e.runs.APIReader, Recorder: e.recorder, Now: e.runs.Now, NativeSidecar: true, Logs: e.runs.Logs, Collect: e.collect}
-	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect}
+	memory := &podMemory{}
+	e.runs = &TestRunReconciler{Client: e.runs.Client, APIReader: e.runs.APIReader, Recorder: e.recorder, Now: e.runs.Now, NativeSidecar: true, Logs: e.runs.Logs, Collect: e.collect, memory: memory}
+	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect, memory: memory}
 }
 
 // collect stands for attempt.Collect: the outcome from the pod, the
@@ -146,17 +148,31 @@ func testRun(name string, mutate ...func(*v1alpha1.TestRun)) *v1alpha1.TestRun {
 	return run
 }
 
+// reconcileRun reconciles the run as the woken controller would: a log
+// read the reconcile started ends and wakes it again, which records it.
 func (e *env) reconcileRun(name string) ctrl.Result {
 	e.t.Helper()
-	res, err := e.runs.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
-	require.NoError(e.t, err)
-	return res
+	return e.reconcileAfterReads(&e.runs.reads, e.runs.Reconcile, name)
 }
 
+// reconcileCase reconciles the test as reconcileRun does the run.
 func (e *env) reconcileCase(name string) ctrl.Result {
 	e.t.Helper()
-	res, err := e.cases.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+	return e.reconcileAfterReads(&e.cases.reads, e.cases.Reconcile, name)
+}
+
+func (e *env) reconcileAfterReads(r *reads, reconcile func(context.Context, ctrl.Request) (ctrl.Result, error), name string) ctrl.Result {
+	e.t.Helper()
+	req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
+	res, err := reconcile(context.Background(), req)
 	require.NoError(e.t, err)
+	for range 3 {
+		if !r.wait() {
+			break
+		}
+		res, err = reconcile(context.Background(), req)
+		require.NoError(e.t, err)
+	}
 	return res
 }
 

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/drive"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
@@ -205,8 +208,9 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 	}
 	recorder := mgr.GetEventRecorder(controllerName)
 	wake := newNodeWaker(nodes, mgr.GetClient())
+	memory := &podMemory{}
 	runs := &TestRunReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes, memory: memory,
 		Logs: func(ctx context.Context, namespace, pod, container string) ([]byte, error) {
 			return k8s.LogsWithin(ctx, clientset, namespace, pod, container, 16<<20)
 		},
@@ -214,29 +218,41 @@ func Setup(mgr manager.Manager, clientset kubernetes.Interface, native bool, wor
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
+	// One read pool for both reconcilers; a read's end wakes the object
+	// that asked for it.
+	x := drive.New(1, readWorkers)
+	runsRead, casesRead := make(chan event.GenericEvent, wakeBuffer), make(chan event.GenericEvent, wakeBuffer)
+	runs.reads.setup(x, func(k types.NamespacedName) {
+		runsRead <- event.GenericEvent{Object: &v1alpha1.TestRun{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	})
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("testrun").
 		For(&v1alpha1.TestRun{}).
 		Owns(&v1alpha1.TestCase{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(runOfPod)).
 		WatchesRawSource(source.Channel(wake.runs, handler.EnqueueRequestsFromMapFunc(runOfPod))).
+		WatchesRawSource(source.Channel(runsRead, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: defaultRunWorkers}).
 		Complete(runs)
 	if err != nil {
 		return fmt.Errorf("setting up the testrun controller: %w", err)
 	}
 	cases := &TestCaseReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: recorder, NativeSidecar: native, Nodes: nodes, memory: memory,
 		Collect: func(ctx context.Context, pod *corev1.Pod, number int, opts k8s.ObserveOptions) (attempt.Attempt, []byte) {
 			return attempt.Collect(ctx, clientset, pod, number, opts)
 		},
 	}
+	cases.reads.setup(x, func(k types.NamespacedName) {
+		casesRead <- event.GenericEvent{Object: &v1alpha1.TestCase{ObjectMeta: metav1.ObjectMeta{Namespace: k.Namespace, Name: k.Name}}}
+	})
 	err = ctrl.NewControllerManagedBy(mgr).
 		Named("testcase").
 		For(&v1alpha1.TestCase{}).
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(casesOfUnitPod)).
 		WatchesRawSource(source.Channel(wake.cases, handler.EnqueueRequestsFromMapFunc(casesOfPod))).
+		WatchesRawSource(source.Channel(casesRead, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(cases)
 	if err != nil {

@@ -56,7 +56,11 @@ func nodeLossOf(run *v1alpha1.TestRun, nodes *k8s.NodeWatcher) *k8s.NodeLoss {
 // lost with its node: then the attempt is the loss, as of now, and the log,
 // on a node that no longer answers, is not read.
 func collectOrLose(ctx context.Context, collect CollectFunc, pod *corev1.Pod, number int, s settings, now time.Time) (attempt.Attempt, []byte) {
-	if obs := k8s.Observe(pod, now, s.observeOptions()); obs.Outcome.Reason == plan.ReasonNodeLost {
+	obs := k8s.Observe(pod, now, s.observeOptions())
+	if pod.Annotations[annotationVanished] != "" {
+		return vanishedAttempt(pod, number, obs.Outcome, now), nil
+	}
+	if obs.Outcome.Reason == plan.ReasonNodeLost {
 		return attempt.Lost(pod, number, obs.Outcome, now), nil
 	}
 	return collect(ctx, pod, number, s.observeOptions())

@@ -13,18 +13,21 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
+	"github.com/k8s-testrun/k8s-testrun/internal/drive"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
 // Defaults for fields a TestRun may leave unset (the CRD defaults them; an
-// object created without the CRD's defaulting, as in tests, still works).
+// object created without the CRD's defaulting, as in tests, still works),
+// declared once in package defaults.
 const (
-	DefaultParallelism    = 4
-	DefaultTimeout        = 10 * time.Minute
-	DefaultPendingTimeout = 2 * time.Minute
-	DefaultInfraRetries   = 2
-	DefaultFlakyRetries   = 2
+	DefaultParallelism    = defaults.Parallelism
+	DefaultTimeout        = defaults.Timeout
+	DefaultPendingTimeout = defaults.PendingTimeout
+	DefaultInfraRetries   = defaults.InfraRetries
+	DefaultFlakyRetries   = defaults.FlakyRetries
 )
 
 // lingerDir is where the collector of a lingering pod reads
@@ -223,57 +226,43 @@ func lingering(p *corev1.Pod) bool {
 		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
 }
 
-// expectations remember the pods a run created that its cache does not
-// show yet, so a reconcile in between neither exceeds the parallelism nor
-// asks for them again. They live in memory only: a restarted operator
-// starts from a fresh list, which shows every pod.
+// expectations remember, run by run, the pods a run created that its cache
+// does not show yet, so a reconcile in between neither exceeds the
+// parallelism nor asks for them again: drive.Pending, as direct mode keeps
+// them.
 type expectations struct {
 	mu   sync.Mutex
-	runs map[types.NamespacedName]map[string]expected
+	runs map[types.NamespacedName]*drive.Pending
 }
-
-type expected struct {
-	pod plan.Pod
-	at  time.Time
-}
-
-// expectGrace is how long a created pod the cache never shows still counts
-// as running; past it, the pod is taken as lost and created again (an
-// existing pod of that name makes that a no-op).
-const expectGrace = time.Minute
 
 func (e *expectations) add(run types.NamespacedName, p plan.Pod, now time.Time) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.runs == nil {
-		e.runs = map[types.NamespacedName]map[string]expected{}
+		e.runs = map[types.NamespacedName]*drive.Pending{}
 	}
-	if e.runs[run] == nil {
-		e.runs[run] = map[string]expected{}
+	c := e.runs[run]
+	if c == nil {
+		c = &drive.Pending{}
+		e.runs[run] = c
 	}
-	e.runs[run][p.Name] = expected{pod: p, at: now}
+	e.mu.Unlock()
+	c.Add(p, now)
 }
 
 // merge drops the expectations obs fulfils or that expired, and adds the
 // rest to obs.
 func (e *expectations) merge(run types.NamespacedName, obs []plan.Pod, now time.Time) []plan.Pod {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	exp := e.runs[run]
-	if len(exp) == 0 {
+	c := e.runs[run]
+	e.mu.Unlock()
+	if c == nil {
 		return obs
 	}
+	seen := make(map[string]bool, len(obs))
 	for _, o := range obs {
-		delete(exp, o.Name)
+		seen[o.Name] = true
 	}
-	for name, x := range exp {
-		if now.Sub(x.at) > expectGrace {
-			delete(exp, name)
-			continue
-		}
-		obs = append(obs, x.pod)
-	}
-	return obs
+	return c.Merge(obs, func(name string) bool { return seen[name] }, now)
 }
 
 func (e *expectations) forget(run types.NamespacedName) {

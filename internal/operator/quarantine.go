@@ -140,9 +140,9 @@ func excused(l *quarantine.List, cases []*v1alpha1.TestCase, started *metav1.Tim
 
 // checkQuarantine is the error of entries that match none of the run's
 // tests, one line each, when the run collected the whole project (no
-// spec.tests, no selection): a typo there would leave a failure unexcused.
+// spec.tests or rerunTests, no selection): a typo there would leave a failure unexcused.
 func checkQuarantine(l *quarantine.List, run *v1alpha1.TestRun, cases []*v1alpha1.TestCase) error {
-	if l == nil || len(run.Spec.Tests) > 0 || len(run.Spec.Selection) > 0 {
+	if l == nil || len(run.Spec.Tests) > 0 || len(run.Spec.RerunTests) > 0 || len(run.Spec.Selection) > 0 {
 		return nil
 	}
 	ids := make([]string, 0, len(cases))

@@ -106,16 +106,25 @@ func LoadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) (*r
 	rep := report.NewReport(run.Name, run.Spec.Image, imageDigest(run.Spec.Image), started, wall, results)
 	// The run failed at its start if its quarantine could not be read.
 	rep.Quarantine, _ = RunQuarantine(ctx, r, run)
-	if len(run.Spec.Bases) > 1 {
-		rep.Bases = make([]report.Base, len(bases))
-		for i, b := range bases {
-			rep.Bases[i] = report.Base{Ref: b.Name, Image: b.Image, Digest: imageDigest(b.Image)}
-			if i < len(run.Status.Bases) && run.Status.Bases[i].Name == b.Name {
-				rep.Bases[i].Python, rep.Bases[i].Pytest = run.Status.Bases[i].Python, run.Status.Bases[i].Pytest
-			}
+	rep.Bases = ReportBases(run)
+	return rep, nil
+}
+
+// ReportBases are the bases of run's runtime matrix as a report names
+// them, with the versions its discovery found so far; none for a run of
+// one base.
+func ReportBases(run *v1alpha1.TestRun) []report.Base {
+	if len(run.Spec.Bases) < 2 {
+		return nil
+	}
+	out := make([]report.Base, len(run.Spec.Bases))
+	for i, b := range run.Spec.Bases {
+		out[i] = report.Base{Ref: b.Name, Image: b.Image, Digest: imageDigest(b.Image)}
+		if i < len(run.Status.Bases) && run.Status.Bases[i].Name == b.Name {
+			out[i].Python, out[i].Pytest = run.Status.Bases[i].Python, run.Status.Bases[i].Pytest
 		}
 	}
-	return rep, nil
+	return out
 }
 
 func decodeResults(cm *corev1.ConfigMap) (attempt.Results, error) {

@@ -41,6 +41,11 @@ type TestCaseReconciler struct {
 	Nodes *k8s.NodeWatcher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	reads reads
+	// memory keeps the pods seen and not yet recorded, shared with the
+	// TestRun reconciler; nil keeps none.
+	memory *podMemory
 }
 
 // shipGrace is how long a lingering collector, still running, may take to
@@ -60,6 +65,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	tc := &v1alpha1.TestCase{}
 	if err := r.Client.Get(ctx, req.NamespacedName, tc); err != nil {
 		if kerrors.IsNotFound(err) {
+			r.reads.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("reading testcase: %w", err)
@@ -86,13 +92,14 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	s := settingsOf(run, r.NativeSidecar, r.Nodes)
 	now := r.now()
-	byName := make(map[string]*corev1.Pod, len(pods))
-	for i := range pods {
-		byName[pods[i].Name] = &pods[i]
-	}
 	live := make([]*corev1.Pod, 0, len(pods))
 	for i := range pods {
 		live = append(live, &pods[i])
+	}
+	live = r.memory.pods(tc.UID, live, recordedIn(tc), now)
+	byName := make(map[string]*corev1.Pod, len(live))
+	for _, p := range live {
+		byName[p.Name] = p
 	}
 	obs := observed(tc, live, now, s.observeOptions())
 	d := plan.Next(plan.Spec{Cases: []plan.Case{CaseOf(tc)}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries, Stop: stopped(run)}, obs)
@@ -108,8 +115,8 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		switch {
 		case pod == nil:
 		case a.Kind == plan.Collect:
-			wait, err := r.collect(ctx, tc, pod, a.Attempt, s)
-			if err != nil || wait == 0 {
+			done, wait, err := r.collect(ctx, tc, pod, a.Attempt, s)
+			if err != nil || done {
 				// The status update wakes this test again, to go on
 				// from the recorded attempt.
 				return ctrl.Result{}, err
@@ -198,14 +205,24 @@ func (r *TestCaseReconciler) pods(ctx context.Context, tc *v1alpha1.TestCase) ([
 }
 
 // collect reads a finished attempt, keeps its results beside the TestCase,
-// then records it in the TestCase's status. It returns how long to wait
-// when a lingering collector has not shipped yet.
-func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase, pod *corev1.Pod, number int, s settings) (time.Duration, error) {
+// then records it in the TestCase's status, and reports whether it did.
+// The read runs beside the reconcile, whose next pass, which the read's
+// end wakes, records it. collect returns how long to wait when a lingering
+// collector has not shipped yet.
+func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase, pod *corev1.Pod, number int, s settings) (bool, time.Duration, error) {
 	log := logf.FromContext(ctx)
 	tc = tc.DeepCopy()
-	at, raw := collectOrLose(ctx, r.Collect, pod, number, s, r.now())
+	now := r.now()
+	got, ok, wait := r.reads.take(ctx, tc, pod, func(ctx context.Context, pod *corev1.Pod) collected {
+		at, raw := collectOrLose(ctx, r.Collect, pod, number, s, now)
+		return collected{at, raw}
+	})
+	if !ok {
+		return false, wait, nil
+	}
+	at, raw := got.at, got.raw
 	if at.ResultErr != nil && attempt.CollectorRunning(pod) && notYetShipped(at.ResultErr) && r.now().Sub(at.Finished) < shipGrace {
-		return time.Second, nil
+		return false, time.Second, nil
 	}
 	if at.ResultErr == nil {
 		cm, err := resultsConfigMap(tc, number, raw)
@@ -217,7 +234,7 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 		case errors.As(err, &tooLarge):
 			at.ResultErr = err
 		case err != nil:
-			return 0, fmt.Errorf("storing results of pod %s: %w", pod.Name, err)
+			return false, 0, fmt.Errorf("storing results of pod %s: %w", pod.Name, err)
 		default:
 			tc.Status.Results = cm.Name
 		}
@@ -230,13 +247,13 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 	if err := r.Client.Status().Update(ctx, tc); err != nil {
 		if kerrors.IsConflict(err) {
 			// A stale copy; the fresh one may already hold this attempt.
-			return 100 * time.Millisecond, nil
+			return false, 100 * time.Millisecond, nil
 		}
-		return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", number, tc.Name, err)
+		return false, 0, fmt.Errorf("recording attempt %d of testcase %s: %w", number, tc.Name, err)
 	}
 	log.V(1).Info("recorded attempt", "testcase", tc.Name, "attempt", number, "status", rec.Status, "reason", rec.Reason)
 	attemptRecorded(r.Recorder, tc, pod, st, rec, s)
-	return 0, nil
+	return true, 0, nil
 }
 
 // attemptRecorded counts a recorded attempt and reports it on its

@@ -24,3 +24,11 @@ func ReadReport(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) ([]
 	}
 	return []byte(cm.Data[ref.Key]), nil
 }
+
+// wait returns once every read under way has ended, and reports whether
+// any result waits to be taken; for tests.
+func (r *reads) wait() bool {
+	r.setup(nil, nil)
+	r.results.Wait()
+	return r.results.Busy()
+}

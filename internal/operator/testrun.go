@@ -52,6 +52,10 @@ type TestRunReconciler struct {
 
 	expect     expectations
 	quarantine quarantines
+	reads      reads
+	// memory keeps the pods seen and not yet recorded, shared with the
+	// TestCase reconciler; nil keeps none.
+	memory *podMemory
 }
 
 // casesSettle is how long a run waits for the cache to show the TestCases
@@ -71,6 +75,7 @@ func (r *TestRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err := r.Client.Get(ctx, req.NamespacedName, run); err != nil {
 		if kerrors.IsNotFound(err) {
 			r.expect.forget(req.NamespacedName)
+			r.reads.forget(req.NamespacedName)
 			r.quarantine.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
@@ -186,15 +191,16 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		c := CaseOf(tc)
 		spec.Cases = append(spec.Cases, c)
 		byID[c.ID] = tc
-		obs = append(obs, observedAlone(tc, byOwner[tc.UID], now, s.observeOptions())...)
+		obs = append(obs, observedAlone(tc, r.memory.pods(tc.UID, byOwner[tc.UID], recordedIn(tc), now), now, s.observeOptions())...)
 	}
 	spec.Units = s.units(spec.Cases, expectedDurations(cases))
 	spec.Excused = excused(ql, cases, st.StartTime)
+	units := r.memory.pods(run.UID, byOwner[run.UID], heldByAny(cases), now)
 	unitPods := map[string]*corev1.Pod{}
-	for _, p := range byOwner[run.UID] {
+	for _, p := range units {
 		unitPods[p.Name] = p
 	}
-	obs = append(obs, observedUnits(cases, byOwner[run.UID], now, s.observeOptions())...)
+	obs = append(obs, observedUnits(cases, units, now, s.observeOptions())...)
 	key := client.ObjectKeyFromObject(run)
 	obs = r.expect.merge(key, obs, now)
 	d := plan.Next(spec, obs)

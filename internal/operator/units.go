@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,17 +141,16 @@ func observedUnits(cases []*v1alpha1.TestCase, pods []*corev1.Pod, now time.Time
 // cache must not run a test twice.
 func (r *TestRunReconciler) createUnit(ctx context.Context, run *v1alpha1.TestRun, a plan.Action, byID map[string]*v1alpha1.TestCase, s settings) (time.Duration, error) {
 	log := logf.FromContext(ctx)
+	behind, err := r.cacheBehind(ctx, a, byID)
+	if err != nil {
+		return 0, err
+	}
+	if behind != "" {
+		log.V(1).Info("cache is behind; not creating", "testcase", behind, "unit", a.Unit, "attempt", a.Attempt)
+		return time.Second, nil
+	}
 	ids := make([]string, 0, len(a.Cases))
 	for _, c := range a.Cases {
-		tc := byID[c.ID]
-		live := &v1alpha1.TestCase{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(tc), live); err != nil {
-			return 0, fmt.Errorf("reading testcase %s: %w", tc.Name, err)
-		}
-		if live.UID != tc.UID || live.DeletionTimestamp != nil || len(live.Status.History) != len(tc.Status.History) {
-			log.V(1).Info("cache is behind; not creating", "testcase", tc.Name, "unit", a.Unit, "attempt", a.Attempt)
-			return time.Second, nil
-		}
 		ids = append(ids, c.ID)
 	}
 	tmpl, err := podTemplate(run)
@@ -193,13 +195,52 @@ func (r *TestRunReconciler) createUnit(ctx context.Context, run *v1alpha1.TestRu
 	return 0, nil
 }
 
+// cacheBehind reads each of a unit's TestCases past the cache, side by
+// side, and names one whose attempts differ from what the decision
+// counted (or that is gone); "" when every one matches.
+func (r *TestRunReconciler) cacheBehind(ctx context.Context, a plan.Action, byID map[string]*v1alpha1.TestCase) (string, error) {
+	var (
+		mu     sync.Mutex
+		behind string
+		g      errgroup.Group
+	)
+	g.SetLimit(recordWorkers)
+	for _, c := range a.Cases {
+		tc := byID[c.ID]
+		g.Go(func() error {
+			live := &v1alpha1.TestCase{}
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(tc), live); err != nil {
+				return fmt.Errorf("reading testcase %s: %w", tc.Name, err)
+			}
+			if live.UID != tc.UID || live.DeletionTimestamp != nil || len(live.Status.History) != len(tc.Status.History) {
+				mu.Lock()
+				behind = tc.Name
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	return behind, err
+}
+
 // collectUnit reads a finished unit pod, records the attempt of each test
-// it settled that does not hold it yet, then marks the pod collected.
+// it settled that does not hold it yet, then marks the pod collected. The
+// read runs beside the reconcile: until it ends, collectUnit returns at
+// once, and the read's end wakes the run.
 func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestRun, pod *corev1.Pod, byID map[string]*v1alpha1.TestCase, s settings) (time.Duration, error) {
 	if r.Collect == nil {
 		return 0, errors.New("no collector is configured for unit pods")
 	}
-	at, raw := collectOrLose(ctx, r.Collect, pod, 0, s, r.now())
+	now := r.now()
+	got, ok, wait := r.reads.take(ctx, run, pod, func(ctx context.Context, pod *corev1.Pod) collected {
+		at, raw := collectOrLose(ctx, r.Collect, pod, 0, s, now)
+		return collected{at, raw}
+	})
+	if !ok {
+		return wait, nil
+	}
+	at, raw := got.at, got.raw
 	var cases []plan.Case
 	for _, id := range strings.Split(pod.Annotations[k8s.AnnotationCases], ",") {
 		if tc := byID[id]; tc != nil {
@@ -222,41 +263,42 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 		files, _ = transport.Decode(bytes.NewReader(raw))
 	}
 	unit, number := pod.Labels[k8s.LabelCase], podAttempt(pod)
+	var (
+		mu       sync.Mutex
+		conflict bool
+		recorded = map[string]*v1alpha1.TestCase{}
+		g        errgroup.Group
+	)
+	// Each test's results and attempt are writes of their own; a unit's
+	// tests are recorded side by side, so a shard of many tests frees its
+	// slot in the time of a few writes, not of two writes per test.
+	g.SetLimit(recordWorkers)
 	for _, c := range cases {
 		a, ok := settled[c.ID]
 		if !ok || holds(byID[c.ID], pod.Name) {
 			continue
 		}
 		tc := byID[c.ID].DeepCopy()
-		n := lastRecorded(tc) + 1
-		if files != nil {
-			err := r.storeCaseResults(ctx, tc, n, caseFiles(files, c.TestID, a), int(run.Spec.ResultLimit))
-			var tooLarge *TooLargeError
-			switch {
-			case errors.As(err, &tooLarge):
-				a.ResultErr = err
-			case err != nil:
-				return 0, fmt.Errorf("storing results of pod %s: %w", pod.Name, err)
-			default:
-				tc.Status.Results = ResultsName(tc.Name)
+		g.Go(func() error {
+			stale, err := r.recordUnitCase(ctx, run, pod, tc, c, a, files, unit, number, s)
+			mu.Lock()
+			defer mu.Unlock()
+			if stale {
+				conflict = true
+			} else if err == nil {
+				recorded[c.ID] = tc
 			}
-		}
-		a.Number = n
-		rec := record(a)
-		rec.Unit, rec.UnitAttempt = unit, int32(number)
-		tc.Status.History = append(tc.Status.History, rec)
-		st := plan.Next(plan.Spec{Cases: []plan.Case{c}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries},
-			observed(tc, nil, r.now(), s.observeOptions())).Cases[0]
-		describe(&tc.Status, st, nil, nil)
-		if err := r.Client.Status().Update(ctx, tc); err != nil {
-			if kerrors.IsConflict(err) {
-				// A stale copy; the fresh one may already hold this attempt.
-				return 100 * time.Millisecond, nil
-			}
-			return 0, fmt.Errorf("recording attempt %d of testcase %s: %w", n, tc.Name, err)
-		}
-		byID[c.ID] = tc
-		attemptRecorded(r.Recorder, tc, pod, st, rec, s)
+			return err
+		})
+	}
+	err := g.Wait()
+	maps.Copy(byID, recorded)
+	if err != nil {
+		return 0, err
+	}
+	if conflict {
+		// A stale copy; the fresh one may already hold this attempt.
+		return 100 * time.Millisecond, nil
 	}
 	logf.FromContext(ctx).V(1).Info("collected unit pod", "pod", pod.Name, "tests", len(cases), "settled", len(settled), "status", at.Outcome.Status, "reason", at.Outcome.Reason)
 	if at.Outcome.Reason != "" {
@@ -264,6 +306,43 @@ func (r *TestRunReconciler) collectUnit(ctx context.Context, run *v1alpha1.TestR
 			pod.Name, unit, truncate(firstLine(at.Outcome.Message), 500), len(settled), len(cases))
 	}
 	return 0, r.markCollected(ctx, pod)
+}
+
+// recordWorkers is how many of a unit's tests are recorded at once.
+const recordWorkers = 8
+
+// recordUnitCase stores one test's share of a unit pod's results and
+// records its attempt in tc, a copy of its TestCase; stale reports that tc
+// was out of date (a conflict), so the attempt is left to a later pass.
+func (r *TestRunReconciler) recordUnitCase(ctx context.Context, run *v1alpha1.TestRun, pod *corev1.Pod, tc *v1alpha1.TestCase, c plan.Case, a attempt.Attempt, files []transport.File, unit string, number int, s settings) (stale bool, err error) {
+	n := lastRecorded(tc) + 1
+	if files != nil {
+		err := r.storeCaseResults(ctx, tc, n, caseFiles(files, c.TestID, a), int(run.Spec.ResultLimit))
+		var tooLarge *TooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			a.ResultErr = err
+		case err != nil:
+			return false, fmt.Errorf("storing results of pod %s: %w", pod.Name, err)
+		default:
+			tc.Status.Results = ResultsName(tc.Name)
+		}
+	}
+	a.Number = n
+	rec := record(a)
+	rec.Unit, rec.UnitAttempt = unit, int32(number)
+	tc.Status.History = append(tc.Status.History, rec)
+	st := plan.Next(plan.Spec{Cases: []plan.Case{c}, Parallelism: 1, MaxAttempts: int(tc.Spec.MaxAttempts), InfraRetries: s.infraRetries},
+		observed(tc, nil, r.now(), s.observeOptions())).Cases[0]
+	describe(&tc.Status, st, nil, nil)
+	if err := r.Client.Status().Update(ctx, tc); err != nil {
+		if kerrors.IsConflict(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("recording attempt %d of testcase %s: %w", n, tc.Name, err)
+	}
+	attemptRecorded(r.Recorder, tc, pod, st, rec, s)
+	return false, nil
 }
 
 // holds reports whether tc recorded an attempt made in the named pod.

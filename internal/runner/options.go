@@ -9,12 +9,13 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/defaults"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 )
 
 // Defaults for Options.
 const (
-	DefaultPendingTimeout = 2 * time.Minute
+	DefaultPendingTimeout = defaults.PendingTimeout
 	DefaultResync         = time.Second
 )
 

@@ -10,12 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/attempt"
+	"github.com/k8s-testrun/k8s-testrun/internal/drive"
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 	"github.com/k8s-testrun/k8s-testrun/internal/plan"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
@@ -53,15 +53,12 @@ func Run(ctx context.Context, o Options) ([]report.CaseResult, error) {
 		settling:   map[string]bool{},
 		collecting: map[string]bool{},
 		deleting:   map[string]bool{},
-		created:    map[string]createdPod{},
 		timelines:  map[string]*attempt.Timeline{},
 		seen:       map[string]*corev1.Pod{},
 		vanished:   map[string]*corev1.Pod{},
 		outcomes:   map[string]int{},
 		lost:       map[string]plan.Outcome{},
-		reads:      make(chan struct{}, workers),
-		calls:      make(chan struct{}, workers),
-		wake:       make(chan struct{}, 1),
+		x:          drive.New(workers, workers),
 	}
 	for _, c := range o.Cases {
 		r.cases[c.ID] = c
@@ -98,7 +95,7 @@ type run struct {
 	collecting, deleting map[string]bool
 	// created holds pods created but not yet seen through the watch, so a
 	// re-evaluation before the watch catches up does not create more.
-	created   map[string]createdPod
+	created   drive.Pending
 	timelines map[string]*attempt.Timeline
 	// seen holds the last state of each uncollected pod the watch showed;
 	// vanished, the last state of those that disappeared before they were
@@ -117,25 +114,11 @@ type run struct {
 	lost map[string]plan.Outcome
 
 	// The decision loop never waits on the API server: its calls run on
-	// workers and hand their results back as completions, which only the
-	// loop applies. Log reads (reads) and creates and deletes (calls) have
+	// the executor's workers and hand their results back as completions,
+	// which only the loop applies. Log reads and creates and deletes have
 	// pools of their own, so slow log reads never hold up a create.
-	reads, calls chan struct{}
-	workers      sync.WaitGroup
-	mu           sync.Mutex
-	completions  []func() error
-	wake         chan struct{}
+	x *drive.Executor
 }
-
-type createdPod struct {
-	pod plan.Pod
-	at  time.Time
-}
-
-// createdGrace is how long a created pod that the watch never shows counts
-// as running; past it, the pod is taken as lost and its attempt is created
-// again (an existing pod of that name makes that a no-op).
-const createdGrace = time.Minute
 
 func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	w, err := k8s.NewWatcher(r.o.Client, r.o.Namespace, k8s.RunSelector(r.o.RunID)+","+k8s.LabelRole+"=test")
@@ -154,8 +137,8 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	// Whatever ends the loop, the calls in flight finish first and their
 	// results are kept.
 	finish := func(err error) ([]report.CaseResult, error) {
-		r.workers.Wait()
-		if cerr := r.apply(); err == nil {
+		r.x.Wait()
+		if cerr := r.x.Apply(); err == nil {
 			err = cerr
 		}
 		return r.results(), err
@@ -167,7 +150,7 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 	defer tick.Stop()
 	gap := decisionGap(len(spec.Cases))
 	for {
-		if err := r.apply(); err != nil {
+		if err := r.x.Apply(); err != nil {
 			return finish(err)
 		}
 		pods, err := w.Pods()
@@ -199,45 +182,6 @@ func (r *run) loop(ctx context.Context) ([]report.CaseResult, error) {
 // per 1000 cases, up to 50ms, nothing below 1000 cases.
 func decisionGap(cases int) time.Duration {
 	return min(time.Duration(cases/1000)*5*time.Millisecond, 50*time.Millisecond)
-}
-
-// goAsync runs call on a worker of pool; the completion it returns is
-// applied by the loop. It never waits: with every worker of the pool busy it
-// returns false, and the action is decided again at the next evaluation,
-// which the end of any call triggers.
-func (r *run) goAsync(pool chan struct{}, call func() func() error) bool {
-	select {
-	case pool <- struct{}{}:
-	default:
-		return false
-	}
-	r.workers.Go(func() {
-		done := call()
-		<-pool
-		r.mu.Lock()
-		r.completions = append(r.completions, done)
-		r.mu.Unlock()
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
-	})
-	return true
-}
-
-// apply runs the completions handed back by the workers, in order.
-func (r *run) apply() error {
-	r.mu.Lock()
-	done := r.completions
-	r.completions = nil
-	r.mu.Unlock()
-	var errs []error
-	for _, f := range done {
-		if err := f(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func (r *run) timeline(pod string) *attempt.Timeline {

@@ -45,16 +45,7 @@ func (r *run) observeAll(pods []*corev1.Pod) (live map[string]*corev1.Pod, obser
 	}
 	observed = append(observed, vanished...)
 	r.announceGone(live)
-	for name, c := range r.created {
-		switch {
-		case live[name] != nil:
-			delete(r.created, name)
-		case now.Sub(c.at) > createdGrace:
-			delete(r.created, name)
-		default:
-			observed = append(observed, c.pod)
-		}
-	}
+	observed = r.created.Merge(observed, func(name string) bool { return live[name] != nil }, now)
 	for name := range r.settling {
 		rec := r.collected[name]
 		if _, ok := live[name]; !ok {
@@ -79,7 +70,7 @@ func (r *run) await(ctx context.Context, w *k8s.Watcher, nodeChanged <-chan stru
 		return true
 	case <-w.Changed():
 	case <-nodeChanged:
-	case <-r.wake:
+	case <-r.x.Woken():
 	case <-tick:
 	}
 	if gap > 0 {
@@ -122,24 +113,24 @@ func (r *run) actCreate(ctx context.Context, a plan.Action) error {
 	if opts.Unit != "" {
 		obs.Cases = caseIDs(a.Cases)
 	}
-	if _, ok := r.created[pod.Name]; ok {
+	if r.created.Has(pod.Name) {
 		return nil
 	}
 	r.o.Logger.Debug("creating pod", "pod", pod.Name, "tests", len(a.Cases), "first", a.Case.TestID, "attempt", a.Attempt)
-	r.created[pod.Name] = createdPod{pod: obs, at: time.Now()}
-	if !r.goAsync(r.calls, func() func() error {
+	r.created.Add(obs, time.Now())
+	if !r.x.Call(func() func() error {
 		err := k8s.CreatePod(ctx, r.o.Client, pod)
 		at := time.Now()
 		return func() error {
 			if err != nil {
-				delete(r.created, pod.Name)
+				r.created.Remove(pod.Name)
 				return err
 			}
 			r.timeline(pod.Name).Created = at
 			return nil
 		}
 	}) {
-		delete(r.created, pod.Name)
+		r.created.Remove(pod.Name)
 	}
 	return nil
 }
@@ -158,7 +149,7 @@ func (r *run) actCollect(ctx context.Context, a plan.Action, live map[string]*co
 	if o, ok := r.lost[a.Pod]; ok {
 		lost = &o
 	}
-	r.collecting[a.Pod] = r.goAsync(r.reads, func() func() error {
+	r.collecting[a.Pod] = r.x.Read(func() func() error {
 		rec := r.collect(ctx, p, lost)
 		return func() error {
 			delete(r.collecting, a.Pod)
@@ -174,7 +165,7 @@ func (r *run) actDelete(ctx context.Context, a plan.Action) {
 	if r.deleting[a.Pod] {
 		return
 	}
-	if !r.goAsync(r.calls, func() func() error {
+	if !r.x.Call(func() func() error {
 		err := k8s.DeletePod(ctx, r.o.Client, r.o.Namespace, a.Pod, ptr.To(int64(0)))
 		at := time.Now()
 		return func() error {

@@ -137,6 +137,7 @@ func TestOperator(t *testing.T) {
 	t.Run("collection skips as plain pytest", e.testCollectionSkips)
 	t.Run("marker lanes", e.testLanes)
 	t.Run("rerun failed", e.testRerunFailed)
+	t.Run("collection cache", e.testCollectionCache)
 	t.Run("grouped", e.testGrouped)
 	t.Run("grouped pod dies", e.testGroupedPodDies)
 	t.Run("runtime matrix", e.testMatrix)
