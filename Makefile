@@ -121,7 +121,7 @@ generate:
 # and one benchmark runs alone as `go run ./bench/cmd/bench b3`.
 BENCH_FLAGS ?=
 
-.PHONY: bench bench-real
+.PHONY: bench bench-real bench-b8
 
 bench: build
 	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
@@ -130,6 +130,13 @@ bench: build
 bench-real: build
 	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
 	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b1r b6 b7 f1
+
+# `make bench-b8` runs B8 alone (not in `make bench`): 10,000 fake pods on
+# 100 kwok nodes at parallelism 500, by a bare creator, the runner and the
+# operator in turn; -b8-n, -b8-p and -b8-nodes in BENCH_FLAGS shrink it.
+bench-b8: build
+	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
+	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b8
 # --- end of benchmarks block ---
 
 # --- module hygiene and fuzzing ---

@@ -137,6 +137,8 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 	nodeLabel := fs.String("node-label", "", "key=value of the node to run on")
 	native := fs.Bool("native", true, "native sidecar")
 	heapProfile := fs.String("heapprofile", "", "file for the heap profile at the end of the run")
+	qps := fs.Float64("kube-api-qps", k8s.DefaultQPS, "the client's queries per second")
+	burst := fs.Int("kube-api-burst", k8s.DefaultBurst, "the client's burst")
 	if err := fs.Parse(args); err != nil {
 		return ExitError
 	}
@@ -147,7 +149,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 		if !ok {
 			return errors.New("-node-label: give key=value")
 		}
-		cluster, err := k8s.Connect(k8s.ClientOptions{Namespace: *ns})
+		cluster, err := k8s.Connect(k8s.ClientOptions{Namespace: *ns, QPS: float32(*qps), Burst: *burst})
 		if err != nil {
 			return err
 		}

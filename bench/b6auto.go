@@ -41,7 +41,15 @@ func b6auto(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if err != nil {
 		return f, err
 	}
-	durations := filepath.Join(s.Dir, "b6a-durations.json")
+	return autoAgainstModes(ctx, s, o, f, rs, ref, "b6a")
+}
+
+// autoAgainstModes runs rs with the four modes in rotating rounds, checks
+// every run's verdicts against ref (plain pytest's) and sets the figure to
+// auto's wall over the best other mode's. tag names the runs' directories
+// and their shared durations file.
+func autoAgainstModes(ctx context.Context, s *Session, o Options, f Figure, rs *RealSuite, ref map[string]junit.Testcase, tag string) (Figure, error) {
+	durations := filepath.Join(s.Dir, tag+"-durations.json")
 	shards := strconv.Itoa(o.B6Shards)
 	arms := []struct {
 		name string
@@ -61,7 +69,7 @@ func b6auto(ctx context.Context, s *Session, o Options) (Figure, error) {
 			}
 			s.Log.Info("B6A run", "arm", arms[arm].name, "tests", len(rs.IDs), "round", r+1)
 			args := append([]string{"--durations-file", durations}, arms[arm].args...)
-			run, err := s.cliRun(ctx, rs, fmt.Sprintf("b6a-%s-%d", strings.ReplaceAll(arms[arm].name, " ", "-"), r+1), o.B6P, args...)
+			run, err := s.cliRun(ctx, rs, fmt.Sprintf("%s-%s-%d", tag, strings.ReplaceAll(arms[arm].name, " ", "-"), r+1), o.B6P, args...)
 			if err != nil {
 				return f, fmt.Errorf("k8s-testrun run %s: %w", strings.Join(args, " "), err)
 			}
@@ -80,7 +88,7 @@ func b6auto(ctx context.Context, s *Session, o Options) (Figure, error) {
 				r+1, arms[arm].name, run.wall.Seconds(), run.exitCode, run.pods, len(d), len(rs.IDs), run.phases))
 			f.Notes = append(f.Notes, limitLines(d, 10)...)
 			if arm == len(arms)-1 {
-				if line := autoLine(filepath.Join(s.Dir, "cli", fmt.Sprintf("b6a-pod-per-auto-%d", r+1), "stdout")); line != "" {
+				if line := autoLine(filepath.Join(s.Dir, "cli", fmt.Sprintf("%s-pod-per-auto-%d", tag, r+1), "stdout")); line != "" {
 					f.Notes = append(f.Notes, "  "+line)
 				}
 			}
@@ -102,8 +110,8 @@ func b6auto(ctx context.Context, s *Session, o Options) (Figure, error) {
 		sums = append(sums, fmt.Sprintf("%s %.1fs", a.name, walls[i].Seconds()))
 	}
 	f.Value = fmt.Sprintf("%.2f (auto %.1fs / %s %.1fs)", ratio, auto.Seconds(), arms[best].name, walls[best].Seconds())
-	f.Notes = append(f.Notes, fmt.Sprintf("B6A real-suite walls over %d rounds (N=%d, P=%d): %s; auto / best %.2f",
-		o.B6Rounds, len(rs.IDs), o.B6P, strings.Join(sums, ", "), ratio))
+	f.Notes = append(f.Notes, fmt.Sprintf("%s walls over %d rounds (N=%d, P=%d): %s; auto / best %.2f",
+		f.ID, o.B6Rounds, len(rs.IDs), o.B6P, strings.Join(sums, ", "), ratio))
 	return f, nil
 }
 

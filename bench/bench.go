@@ -11,7 +11,10 @@
 //	B1R B1 on a real suite (pyflakes's tests, as Debian ships them)
 //	B6  the CLI with --pod-per file and --shards / one plain pytest pod
 //	B6A the CLI with --pod-per auto / the best of file, class and shards
+//	B6AL B6A on a suite of a few long tests among hundreds of short ones
 //	B7  operator mode's wall time / direct mode's, real suite
+//	B8  dispatch at scale: runner's and operator's pods/s / a bare creator's
+//	    on 100 kwok nodes, 10,000 tests at parallelism 500; peak RSS
 //	F1  fidelity: k8s-testrun's verdicts on the real suite / plain pytest's
 //
 // The cluster is named by the same environment variables as the e2e tests.
@@ -33,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
 )
 
 // Env is what the process gives the command.
@@ -110,6 +115,11 @@ type Options struct {
 	// M1Time, if set, stops M1 from starting another mutation once its
 	// mutations have run that long.
 	M1Time time.Duration
+	// B8N tests at parallelism B8P on B8Nodes kwok nodes; B8QPS and
+	// B8Burst are the client rate limits of all three arms.
+	B8N, B8P, B8Nodes int
+	B8QPS             float64
+	B8Burst           int
 	// M1PodPer is --pod-per of each mutation's full and affected runs;
 	// the footprint run is always one pod per test, as footprints need.
 	M1PodPer string
@@ -125,14 +135,14 @@ type benchmark struct {
 
 var benchmarks = []benchmark{
 	{"b1", b1}, {"b1r", b1r}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5},
-	{"b6", b6}, {"b6a", b6auto}, {"b7", b7}, {"f1", fidelity}, {"m1", m1},
+	{"b6", b6}, {"b6a", b6auto}, {"b6al", b6autoLong}, {"b7", b7}, {"f1", fidelity}, {"m1", m1}, {"b8", b8},
 }
 
 // notInAll are the benchmarks that run only when named: M1 runs the real
-// suite twice per mutation.
-var notInAll = []string{"m1"}
+// suite twice per mutation, B8 runs 10,000 fake pods three times.
+var notInAll = []string{"m1", "b8"}
 
-const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b7 f1 | m1
+const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b6al b7 f1 | m1 | b8
 
 Runs the benchmarks against the cluster named by KUBECONFIG,
 K8S_TESTRUN_REGISTRY and K8S_TESTRUN_BASE_IMAGE. Each prints its figure
@@ -268,6 +278,11 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.Uint64Var(&o.M1Seed, "m1-seed", 1, "M1: seed that picks the mutations")
 	fs.StringVar(&o.M1PodPer, "m1-pod-per", "test", "M1: --pod-per of each mutation's full and affected runs (test, class or file); the footprint run is one pod per test")
 	fs.DurationVar(&o.M1Time, "m1-time", 0, "M1: start no further mutation once the mutations have taken this long (0: run all -m1-n)")
+	fs.IntVar(&o.B8N, "b8-n", 10000, "B8: simulated tests, run by each of the bare creator, the runner and the operator")
+	fs.IntVar(&o.B8P, "b8-p", 500, "B8: parallelism (pods in flight)")
+	fs.IntVar(&o.B8Nodes, "b8-nodes", 100, "B8: kwok fake nodes")
+	fs.Float64Var(&o.B8QPS, "b8-qps", k8s.DefaultQPS, "B8: client queries per second of every arm (--kube-api-qps)")
+	fs.IntVar(&o.B8Burst, "b8-burst", k8s.DefaultBurst, "B8: client burst of every arm (--kube-api-burst)")
 	fs.DurationVar(&o.Settle, "settle", 3*time.Second, "pause between measured phases")
 	if err := fs.Parse(args); err != nil {
 		return o, nil, err
@@ -282,6 +297,9 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	o.RealSelect = strings.Fields(realSelect)
 	if o.RealN < 0 {
 		return o, nil, fmt.Errorf("-real-n %d: give 0 (all) or more", o.RealN)
+	}
+	if o.B8QPS <= 0 {
+		return o, nil, fmt.Errorf("-b8-qps %g: must be above 0", o.B8QPS)
 	}
 	if !contains([]string{"auto", "native", "container"}, o.Sidecar) {
 		return o, nil, fmt.Errorf("-sidecar %q: give auto, native or container", o.Sidecar)
@@ -311,7 +329,8 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 		name string
 		n    int
 	}{{"b1-n", o.B1N}, {"b1-rounds", o.B1Rounds}, {"b2-n", o.B2N}, {"b2-p", o.B2P}, {"b3-reps", o.B3Reps}, {"b4-n", o.B4N}, {"b4-p", o.B4P}, {"b5-n", o.B5N}, {"b5-p", o.B5P},
-		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}, {"b7-rounds", o.B7Rounds}, {"m1-n", o.M1N}} {
+		{"real-rounds", o.RealRounds}, {"b6-rounds", o.B6Rounds}, {"b6-shards", o.B6Shards}, {"b6-p", o.B6P}, {"b7-rounds", o.B7Rounds}, {"m1-n", o.M1N},
+		{"b8-n", o.B8N}, {"b8-p", o.B8P}, {"b8-nodes", o.B8Nodes}, {"b8-burst", o.B8Burst}} {
 		if v.n < 1 {
 			return o, nil, fmt.Errorf("-%s %d: must be at least 1", v.name, v.n)
 		}

@@ -173,7 +173,7 @@ func TestParseFlags(t *testing.T) {
 	o, names, err := parseFlags([]string{"-b1-p", "1, 4", "all"}, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 4}, o.B1P)
-	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "b6a", "b7", "f1"}, names)
+	assert.Equal(t, []string{"b1", "b1r", "b2", "b3", "b4", "b5", "b6", "b6a", "b6al", "b7", "f1"}, names)
 	assert.Equal(t, 100, o.B1N)
 	assert.Equal(t, 10000, o.B5N)
 	assert.Equal(t, []int{4, 8}, o.RealP)

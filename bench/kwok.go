@@ -68,8 +68,36 @@ type Kwok struct {
 // so that a log read of a fake pod fails at once and goes nowhere else.
 func (s *Session) StartKwok(ctx context.Context, binary string) (*Kwok, error) {
 	name := "ktr-bench-kwok-" + s.ID
+	if _, err := s.Cluster.Client.CoreV1().Nodes().Create(ctx, s.fakeNode(name), metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("creating fake node: %w", err)
+	}
+	s.kwokNode = name
+	k, err := s.startKwok(ctx, binary, 1, "--manage-single-node", name)
+	if err != nil {
+		return nil, err
+	}
+	k.Node = name
+	return k, nil
+}
+
+// StartKwokNodes creates n fake nodes, all labelled with the session's id,
+// starts one kwok on them, and returns once every one is Ready.
+func (s *Session) StartKwokNodes(ctx context.Context, binary string, n int) (*Kwok, error) {
+	for i := range n {
+		name := fmt.Sprintf("ktr-bench-kwok-%s-%03d", s.ID, i)
+		if _, err := s.Cluster.Client.CoreV1().Nodes().Create(ctx, s.fakeNode(name), metav1.CreateOptions{}); err != nil {
+			return nil, fmt.Errorf("creating fake node %s: %w", name, err)
+		}
+		s.kwokNodes = append(s.kwokNodes, name)
+	}
+	return s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+}
+
+// fakeNode is a node for kwok: tainted so that only the benchmark's pods
+// go there, labelled with the session's id.
+func (s *Session) fakeNode(name string) *corev1.Node {
 	qty := resource.MustParse
-	node := &corev1.Node{
+	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      map[string]string{LabelBench: s.ID, "type": "kwok", corev1.LabelHostname: name},
@@ -85,10 +113,11 @@ func (s *Session) StartKwok(ctx context.Context, binary string) (*Kwok, error) {
 			},
 		},
 	}
-	if _, err := s.Cluster.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("creating fake node: %w", err)
-	}
-	s.kwokNode = name
+}
+
+// startKwok starts kwok with the given node-management flags and waits
+// until n nodes of the session are Ready.
+func (s *Session) startKwok(ctx context.Context, binary string, n int, manage ...string) (*Kwok, error) {
 	config := filepath.Join(s.Dir, "kwok.yaml")
 	if err := os.WriteFile(config, kwokStages, 0o644); err != nil {
 		return nil, err
@@ -107,38 +136,42 @@ func (s *Session) StartKwok(ctx context.Context, binary string) (*Kwok, error) {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(binary,
-		"--kubeconfig", proxy.kubeconfig,
-		"--manage-single-node", name,
+	args := append([]string{"--kubeconfig", proxy.kubeconfig}, manage...)
+	cmd := exec.Command(binary, append(args,
 		"--config", config,
 		"--node-ip", "127.0.0.1",
 		"--node-port", fmt.Sprint(port),
 		"--node-lease-duration-seconds", "40",
-	)
+	)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		proxy.Close()
 		return nil, fmt.Errorf("starting kwok: %w", err)
 	}
-	k := &Kwok{Node: name, cmd: cmd, done: make(chan error, 1), proxy: proxy}
+	k := &Kwok{cmd: cmd, done: make(chan error, 1), proxy: proxy}
 	go func() { k.done <- cmd.Wait() }()
 
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(time.Minute + time.Duration(n)*time.Second)
 	for {
-		n, err := s.Cluster.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		ready, err := s.readyFakeNodes(ctx)
 		if err != nil {
 			k.Stop()
 			return nil, err
 		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+		if ready >= n {
+			renewed, err := s.renewedLeases(ctx)
+			if err != nil {
+				k.Stop()
+				return nil, err
+			}
+			if renewed >= n {
 				return k, nil
 			}
 		}
 		select {
 		case err := <-k.done:
 			proxy.Close()
-			return nil, fmt.Errorf("kwok exited before the node was ready: %v (log: %s)", err, logFile.Name())
+			return nil, fmt.Errorf("kwok exited before the nodes were ready: %v (log: %s)", err, logFile.Name())
 		case <-ctx.Done():
 			k.Stop()
 			return nil, ctx.Err()
@@ -146,9 +179,51 @@ func (s *Session) StartKwok(ctx context.Context, binary string) (*Kwok, error) {
 		}
 		if time.Now().After(deadline) {
 			k.Stop()
-			return nil, fmt.Errorf("fake node %s not ready within a minute (log: %s)", name, logFile.Name())
+			return nil, fmt.Errorf("%d of %d fake nodes ready in time (log: %s)", ready, n, logFile.Name())
 		}
 	}
+}
+
+// renewedLeases counts the session's fake nodes whose lease kwok has
+// renewed at least once since creating it. kwok plays a node's pods only while its lease
+// cache shows the lease held; a lease it created may be missing from that
+// cache until its first renewal, and pods bound to the node meanwhile are
+// skipped for good (kwok plays a pod on its events only).
+func (s *Session) renewedLeases(ctx context.Context) (int, error) {
+	leases, err := s.Cluster.Client.CoordinationV1().Leases(corev1.NamespaceNodeLease).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	nodes := map[string]bool{s.kwokNode: s.kwokNode != ""}
+	for _, n := range s.kwokNodes {
+		nodes[n] = true
+	}
+	renewed := 0
+	for _, l := range leases.Items {
+		sp := l.Spec
+		if nodes[l.Name] && sp.HolderIdentity != nil && sp.RenewTime != nil && sp.RenewTime.Sub(l.CreationTimestamp.Time) > 2*time.Second {
+			renewed++
+		}
+	}
+	return renewed, nil
+}
+
+// readyFakeNodes counts the session's fake nodes whose Ready condition is
+// True.
+func (s *Session) readyFakeNodes(ctx context.Context) (int, error) {
+	nodes, err := s.Cluster.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: LabelBench + "=" + s.ID})
+	if err != nil {
+		return 0, err
+	}
+	ready := 0
+	for _, n := range nodes.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	return ready, nil
 }
 
 // Stop ends kwok: SIGTERM, then SIGKILL after ten seconds.
@@ -163,17 +238,21 @@ func (k *Kwok) Stop() {
 	}
 }
 
-// deleteKwokNode removes the fake node, if any.
+// deleteKwokNode removes the fake nodes, if any.
 func (s *Session) deleteKwokNode(ctx context.Context) {
-	if s.kwokNode == "" {
-		return
+	if s.kwokNode != "" {
+		s.kwokNodes = append(s.kwokNodes, s.kwokNode)
+		s.kwokNode = ""
 	}
-	err := s.Cluster.Client.CoreV1().Nodes().Delete(ctx, s.kwokNode, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		s.Log.Warn("deleting fake node", "node", s.kwokNode, "error", err)
-		return
+	var left []string
+	for _, name := range s.kwokNodes {
+		err := s.Cluster.Client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			s.Log.Warn("deleting fake node", "node", name, "error", err)
+			left = append(left, name)
+		}
 	}
-	s.kwokNode = ""
+	s.kwokNodes = left
 }
 
 // closedPort returns a loopback port that nothing listens on.

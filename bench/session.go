@@ -63,10 +63,13 @@ type Session struct {
 	// realSuite, once built; runs keeps the verdicts of the real-suite
 	// benchmarks' runs for the fidelity check.
 	realSuite *RealSuite
-	runs      suiteRuns
+	// longSuiteRS is B6AL's suite, once built.
+	longSuiteRS *RealSuite
+	runs        suiteRuns
 	// flowSchema and kwokNode are cluster-scoped objects of the session.
 	flowSchema string
 	kwokNode   string
+	kwokNodes  []string
 }
 
 type trivialImage struct {

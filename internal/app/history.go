@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -69,6 +70,7 @@ func remember(ctx context.Context, cfg config.Config, rep *report.Report, runErr
 	if commit != "" && runErr == nil {
 		r := history.NewRecord(commit, branch, rep.Started, tests)
 		r.Footprints, r.BaseDigest = facts.Footprints, facts.BaseDigest
+		r.PodOverheadSeconds = math.Round(podOverhead(rep).Seconds()*1000) / 1000
 		if err := store.Save(r); err != nil {
 			return m, historyError(cfg, err)
 		}

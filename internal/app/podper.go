@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/report"
 )
@@ -26,13 +27,27 @@ func podOverhead(rep *report.Report) time.Duration {
 	return (ph.Waiting + ph.Starting + ph.Collecting) / time.Duration(len(pods))
 }
 
-// loadOverhead reads the per-pod overhead the durations file holds, which
-// sets --pod-per auto's threshold; 0 when it holds none.
+// loadOverhead reads the per-pod overhead the history store's newest
+// records hold, else the durations file's, which sets --pod-per auto's
+// threshold; 0 when neither holds one.
 func (p *pipeline) loadOverhead() (time.Duration, error) {
+	if p.cfg.History != "" {
+		d, err := history.Store{Dir: p.cfg.History}.Overhead()
+		if err != nil {
+			return 0, historyError(p.cfg, err)
+		}
+		if d > 0 {
+			return d, nil
+		}
+	}
 	if p.cfg.DurationsFile == "" {
 		return 0, nil
 	}
-	return history.Overhead(p.cfg.DurationsFile)
+	d, err := history.Overhead(p.cfg.DurationsFile)
+	if err != nil {
+		return 0, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+	}
+	return d, nil
 }
 
 // saveOverhead records this run's per-pod overhead in the durations file.

@@ -222,7 +222,7 @@ func (p *pipeline) execute(ctx context.Context) (*report.Report, error) {
 	}
 	overhead, err := p.loadOverhead()
 	if err != nil {
-		return nil, &config.Error{Input: "durations file", Value: p.cfg.DurationsFile, Fix: err.Error()}
+		return nil, err
 	}
 	units := p.groupUnits(cases, past, overhead)
 	// The tests' artifacts wait for the report on disk.

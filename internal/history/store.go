@@ -95,6 +95,10 @@ type Record struct {
 	// BaseDigest is the digest of the base image the tests ran on (the
 	// first, in a runtime matrix).
 	BaseDigest string `json:"base_digest,omitempty"`
+	// PodOverheadSeconds is the run's mean per-pod overhead, which sets
+	// --pod-per auto's threshold, as a durations file keeps it; absent
+	// when the run measured none.
+	PodOverheadSeconds float64 `json:"pod_overhead_seconds,omitempty"`
 }
 
 // TestRecord is one test in a Record.
@@ -442,6 +446,25 @@ func (s Store) Durations() (map[string]time.Duration, error) {
 		}
 	}
 	return out, nil
+}
+
+// Overhead is the per-pod overhead the newest of the newest few records
+// that hold one recorded; 0 when none does.
+func (s Store) Overhead() (time.Duration, error) {
+	idx, err := s.Index()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range idx[:min(len(idx), durationRecords)] {
+		r, ok, err := s.Read(e)
+		if err != nil {
+			return 0, err
+		}
+		if d := seconds(r.PodOverheadSeconds); ok && d > 0 {
+			return d, nil
+		}
+	}
+	return 0, nil
 }
 
 // durationRecords is how many of the newest records Durations reads.

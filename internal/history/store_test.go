@@ -261,3 +261,30 @@ func TestHeadReadsTheCommitWithGit(t *testing.T) {
 	_, _, err = Head(context.Background(), git, t.TempDir())
 	require.Error(t, err, "not a repository")
 }
+
+func TestStoreOverheadTakesTheNewestFigure(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	d, err := s.Overhead()
+	require.NoError(t, err)
+	assert.Zero(t, d, "an empty store holds no overhead")
+	withOverhead := func(i int, secs float64) Record {
+		r := rec(i, "main", pass("a", time.Second))
+		r.PodOverheadSeconds = secs
+		return r
+	}
+	require.NoError(t, s.Save(withOverhead(0, 5)))
+	require.NoError(t, s.Save(withOverhead(1, 2.5)))
+	require.NoError(t, s.Save(withOverhead(2, 0)))
+	d, err = s.Overhead()
+	require.NoError(t, err)
+	assert.Equal(t, 2500*time.Millisecond, d, "the newest record that holds a figure, past one that holds none")
+
+	s = Store{Dir: t.TempDir()}
+	require.NoError(t, s.Save(withOverhead(0, 5)))
+	for i := 1; i <= durationRecords; i++ {
+		require.NoError(t, s.Save(withOverhead(i, 0)))
+	}
+	d, err = s.Overhead()
+	require.NoError(t, err)
+	assert.Zero(t, d, "a figure older than the newest few is not read")
+}

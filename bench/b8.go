@@ -1,0 +1,303 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+)
+
+// B8's targets: the runner's and the operator's pods per second against the
+// bare creator's, measured side by side, and their peak resident sets.
+const (
+	B8Target      = 0.9
+	B8RunnerRSS   = 100 << 20
+	B8OperatorRSS = 150 << 20
+)
+
+// b8Arm is one of B8's three ways of running the same pods.
+type b8Arm struct {
+	Name string
+	// Pods ended in Wall.
+	Pods int
+	Wall time.Duration
+	// RSS is the process's peak resident set (VmHWM); 0 for the bare
+	// creator, which runs in the harness.
+	RSS int64
+	// APICPU is the API server's CPU seconds during the arm; negative when
+	// it could not be read.
+	APICPU float64
+	Notes  []string
+}
+
+func (a b8Arm) podsPerSecond() float64 { return rate(a.Pods, a.Wall) }
+
+// b8Verdict fills the figure from the three arms: the runner's and the
+// operator's pace over the bare creator's must reach B8Target, and their
+// peak resident sets stay within their bounds.
+func b8Verdict(f *Figure, bare, runner, operator b8Arm) {
+	base := bare.podsPerSecond()
+	ratio := func(a b8Arm) float64 {
+		if base == 0 {
+			return 0
+		}
+		return a.podsPerSecond() / base
+	}
+	rr, ro := ratio(runner), ratio(operator)
+	f.Pass = rr >= B8Target && ro >= B8Target && runner.RSS > 0 && runner.RSS <= B8RunnerRSS && operator.RSS > 0 && operator.RSS <= B8OperatorRSS
+	f.Value = fmt.Sprintf("runner %.2f, operator %.2f of bare's %.1f pods/s; peak RSS runner %s, operator %s",
+		rr, ro, base, megabytes(runner.RSS), megabytes(operator.RSS))
+	for _, a := range []b8Arm{bare, runner, operator} {
+		line := fmt.Sprintf("%-8s %5d pods in %8s: %6.1f pods/s", a.Name, a.Pods, a.Wall.Round(time.Millisecond), a.podsPerSecond())
+		if a.RSS > 0 {
+			line += ", peak RSS " + megabytes(a.RSS)
+		}
+		if a.APICPU >= 0 {
+			line += fmt.Sprintf("; API server CPU %.1f s (%.1f ms per pod, %.2f cores)",
+				a.APICPU, 1000*a.APICPU/float64(max(a.Pods, 1)), a.APICPU/max(a.Wall.Seconds(), 1e-9))
+		}
+		f.Notes = append(f.Notes, line)
+		for _, n := range a.Notes {
+			f.Notes = append(f.Notes, "  "+n)
+		}
+	}
+	f.Notes = append(f.Notes, fmt.Sprintf("runner / bare %.2f, operator / bare %.2f (target ≥ %.2f); runner RSS ≤ %d MB %s, operator RSS ≤ %d MB %s",
+		rr, ro, B8Target, B8RunnerRSS>>20, met(runner.RSS > 0 && runner.RSS <= B8RunnerRSS), B8OperatorRSS>>20, met(operator.RSS > 0 && operator.RSS <= B8OperatorRSS)))
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+func megabytes(b int64) string {
+	if b <= 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
+}
+
+// b8 runs the same number of fake pods three ways, one after another, on
+// kwok's fake nodes at the same parallelism and with the same client rate
+// limits: a bare client-go creator, the runner (direct mode, in a child
+// process as B5 runs it) and the operator (a child process reconciling one
+// TestRun that names every test). Fake pods have no collector log, so the
+// runner and the operator record a result error for each, as in B5.
+func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
+	f := Figure{ID: "B8", Name: "dispatch at scale (pods/s over a bare creator's; peak RSS)",
+		Target: fmt.Sprintf("≥ %.2f each; RSS runner ≤ %d MB, operator ≤ %d MB", B8Target, B8RunnerRSS>>20, B8OperatorRSS>>20)}
+	bin, err := kwokBinary(ctx, o.Kwok, s)
+	if err != nil {
+		return f, err
+	}
+	s.Log.Info("B8: starting kwok", "nodes", o.B8Nodes)
+	kwok, err := s.StartKwokNodes(ctx, bin, o.B8Nodes)
+	defer func() {
+		if kwok != nil {
+			kwok.Stop()
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		s.deleteKwokNode(cctx)
+	}()
+	if err != nil {
+		return f, err
+	}
+	f.Notes = append(f.Notes, fmt.Sprintf("%d tests at parallelism %d on %d kwok %s nodes; client QPS %g, burst %d for all three; arms in the order bare, runner, operator",
+		o.B8N, o.B8P, o.B8Nodes, KwokVersion, o.B8QPS, o.B8Burst))
+	nudger := &kwokNudger{Client: s.Cluster.Client, Namespace: s.Namespace, After: 5 * time.Second, Every: 2 * time.Second}
+	if err := nudger.Start(ctx); err != nil {
+		return f, err
+	}
+	defer nudger.Stop()
+	var arms [3]b8Arm
+	for i, run := range []func(context.Context, *Session, Options) (b8Arm, error){b8Bare, b8Runner, b8Operator} {
+		if err := settle(ctx, o.Settle); err != nil {
+			return f, err
+		}
+		cpu0, cpuErr := apiServerCPU(ctx, s.Cluster.Client)
+		nudger.Take()
+		arm, err := run(ctx, s, o)
+		if err != nil {
+			return f, err
+		}
+		if pending, running := nudger.Take(); pending+running > 0 {
+			arm.Notes = append(arm.Notes, fmt.Sprintf("%d nudges of Pending pods, %d of Running ones: pods that kwok left unchanged for 5 s got an annotation patched, a new event for kwok",
+				pending, running))
+		}
+		cpu1, err := apiServerCPU(ctx, s.Cluster.Client)
+		arm.APICPU = -1
+		if cpuErr == nil && err == nil && cpu1 >= cpu0 {
+			arm.APICPU = cpu1 - cpu0
+		}
+		s.Log.Info("B8 arm", "arm", arm.Name, "pods", arm.Pods, "wall", arm.Wall.Round(time.Millisecond), "pods/s", fmt.Sprintf("%.1f", arm.podsPerSecond()))
+		arms[i] = arm
+	}
+	b8Verdict(&f, arms[0], arms[1], arms[2])
+	return f, nil
+}
+
+// b8Template is what puts B8's pods on the session's fake nodes.
+func (s *Session) b8Template() *corev1.PodTemplateSpec {
+	return &corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+		NodeSelector: map[string]string{LabelBench: s.ID},
+		Tolerations:  []corev1.Toleration{{Key: kwokTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+	}}
+}
+
+// b8IDs are the test ids of B8's simulated suite, as B5's.
+func b8IDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("tests/test_trivial_%03d.py::test_%04d", i/testsPerFile, i)
+	}
+	return ids
+}
+
+func b8Bare(ctx context.Context, s *Session, o Options) (b8Arm, error) {
+	arm := b8Arm{Name: "bare"}
+	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: s.Kubeconfig, QPS: float32(o.B8QPS), Burst: o.B8Burst})
+	if err != nil {
+		return arm, err
+	}
+	runID := newRunID()
+	defer func() {
+		if err := s.cleanRun(ctx, runID); err != nil {
+			s.Log.Warn("cleaning up", "run", runID, "error", err)
+		}
+	}()
+	tmpl := s.b8Template()
+	s.Log.Info("B8 bare creator", "pods", o.B8N, "in flight", o.B8P)
+	res, err := BareCreator{
+		Client: cluster.Client, Namespace: s.Namespace, Selector: k8s.RunSelector(runID),
+		N: o.B8N, InFlight: o.B8P, Stall: 2 * time.Minute,
+		Pod: func(i int) *corev1.Pod { return fakePod(s.Namespace, runID, i, s.BaseImage, tmpl) },
+	}.Run(ctx)
+	if err != nil {
+		return arm, fmt.Errorf("bare creator: %w", err)
+	}
+	arm.Pods, arm.Wall = res.Ended, res.Wall
+	arm.Notes = append(arm.Notes, fmt.Sprintf("created %d, ended %d (%d Failed), at most %d in flight", res.Created, res.Ended, res.Failed, res.MaxInFlight))
+	return arm, nil
+}
+
+// fakePod is the bare creator's pod i: one container, on a fake node.
+func fakePod(namespace, runID string, i int, image string, tmpl *corev1.PodTemplateSpec) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("ktr-%s-bare-%05d", runID, i),
+			Namespace: namespace,
+			Labels:    map[string]string{k8s.LabelRun: runID, k8s.LabelRole: "bare"},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:         corev1.RestartPolicyNever,
+			EnableServiceLinks:    ptr.To(false),
+			ActiveDeadlineSeconds: ptr.To(int64(caseTimeout / time.Second)),
+			NodeSelector:          tmpl.Spec.NodeSelector,
+			Tolerations:           tmpl.Spec.Tolerations,
+			Containers:            []corev1.Container{{Name: k8s.TestContainer, Image: image, Command: []string{"python", "-c", "pass"}}},
+		},
+	}
+}
+
+func b8Runner(ctx context.Context, s *Session, o Options) (b8Arm, error) {
+	arm := b8Arm{Name: "runner"}
+	self, err := os.Executable()
+	if err != nil {
+		return arm, err
+	}
+	runID := newRunID()
+	defer func() {
+		if err := s.cleanRun(ctx, runID); err != nil {
+			s.Log.Warn("cleaning up", "run", runID, "error", err)
+		}
+	}()
+	s.Log.Info("B8 runner", "cases", o.B8N, "parallelism", o.B8P)
+	cmd := exec.CommandContext(ctx, self, childCommand,
+		"-namespace", s.Namespace, "-run-id", runID, "-image", s.BaseImage,
+		"-n", strconv.Itoa(o.B8N), "-p", strconv.Itoa(o.B8P),
+		"-node-label", LabelBench+"="+s.ID, "-native="+strconv.FormatBool(s.Native),
+		"-kube-api-qps", strconv.FormatFloat(o.B8QPS, 'g', -1, 64), "-kube-api-burst", strconv.Itoa(o.B8Burst))
+	cmd.Env = append(os.Environ(), EnvKubeconfig+"="+s.Kubeconfig)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return arm, fmt.Errorf("runner child: %w", err)
+	}
+	rep, err := lastReport(out.Bytes())
+	if err != nil {
+		return arm, err
+	}
+	if rep.Final != rep.Cases || rep.Cases != o.B8N {
+		return arm, fmt.Errorf("the runner finished %d of %d cases (of %d asked)", rep.Final, rep.Cases, o.B8N)
+	}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	arm.Pods, arm.Wall, arm.RSS = rep.Cases, rep.Wall, rep.VmHWM
+	arm.Notes = append(arm.Notes,
+		fmt.Sprintf("passed %d, result errors %d (fake pods have no collector log); runner CPU %.1f s; Go heap from the system at the end %s",
+			rep.Passed, rep.ResultErrors, cpu.Seconds(), megabytes(int64(rep.HeapSys))))
+	return arm, nil
+}
+
+// apiServerCPU reads the API server's process_cpu_seconds_total from its
+// /metrics.
+func apiServerCPU(ctx context.Context, client kubernetes.Interface) (float64, error) {
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the API server's /metrics: %w", err)
+	}
+	return ParseProcessCPU(raw)
+}
+
+// ParseProcessCPU finds process_cpu_seconds_total in a Prometheus text
+// exposition.
+func ParseProcessCPU(text []byte) (float64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no process_cpu_seconds_total in the metrics")
+}
+
+// processPeakRSS reads VmHWM from /proc/PID/status.
+func processPeakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseVmHWM(b)
+}
+
+func parseVmHWM(status []byte) (int64, error) {
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in the process status")
+}
+
+// jsonRaw encodes v for a RawExtension.
+func jsonRaw(v any) ([]byte, error) { return json.Marshal(v) }
