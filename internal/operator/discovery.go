@@ -125,7 +125,20 @@ func (r *TestRunReconciler) discoverAll(ctx context.Context, run *v1alpha1.TestR
 // its faketime, lane and expected duration.
 func (r *TestRunReconciler) createCases(ctx context.Context, run *v1alpha1.TestRun, b int, ids []string, f discover.Collection, past map[string]time.Duration, s settings) error {
 	s.notAffected = notAffectedSet(run)
+	// A pass that created the TestCases and then lost its status write (a
+	// conflict) comes here again: what the cache shows is not created twice.
+	existing, err := Cases(ctx, r.Client, run)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(existing))
+	for _, tc := range existing {
+		have[tc.Name] = true
+	}
 	for i, id := range ids {
+		if have[TestCaseName(run.Name, testid.BaseCaseID(id, b))] {
+			continue
+		}
 		ft := run.Spec.Faketime
 		if v, ok := f.Markers[id]; ok {
 			ft = v
