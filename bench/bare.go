@@ -47,9 +47,6 @@ type BareResult struct {
 	Wall time.Duration
 }
 
-// PodsPerSecond is the run's pace: pods ended per second of wall time.
-func (r BareResult) PodsPerSecond() float64 { return rate(r.Ended, r.Wall) }
-
 // rate is n per second of d; 0 for no time.
 func rate(n int, d time.Duration) float64 {
 	if d <= 0 {
