@@ -9,7 +9,7 @@ POD_BIN := bin/k8s-testrun-pod
 CLUSTER_NAME ?= ktr
 CLUSTER_DIR ?= /var/lib/k8s-testrun/cluster/$(CLUSTER_NAME)
 CLUSTER_ENV := $(CLUSTER_DIR)/env
-E2E_TIMEOUT ?= 30m
+E2E_TIMEOUT ?= 45m
 
 .PHONY: build test unit e2e demo vet timeline-screenshot docs docs-check
 
