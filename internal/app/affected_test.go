@@ -25,25 +25,7 @@ import (
 // the test whose footprint holds it and reports the other as skipped, with
 // its message and JUnit property; a changed base image runs everything.
 func TestAffectedSkipsWhatNoChangeTouches(t *testing.T) {
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("no git")
-	}
-	repo := t.TempDir()
-	gitRun := func(args ...string) {
-		cmd := exec.Command(git, args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
-	for name, text := range map[string]string{"lib/a.py": "a = 1\n", "lib/b.py": "b = 1\n", "tests/test_x.py": "def test_a(): pass\ndef test_b(): pass\n"} {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(repo, name), []byte(text), 0o644))
-	}
-	gitRun("init", "-q")
-	gitRun("add", "-A")
-	gitRun("commit", "-q", "-m", "one")
+	git, repo, _ := gitRepo(t, "", map[string]string{"lib/a.py": "a = 1\n", "lib/b.py": "b = 1\n", "tests/test_x.py": "def test_a(): pass\ndef test_b(): pass\n"})
 	commit, _, err := history.Head(context.Background(), git, repo)
 	require.NoError(t, err)
 
@@ -83,4 +65,36 @@ func TestAffectedSkipsWhatNoChangeTouches(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, cases, run, "a base not in the history runs everything")
 	assert.Contains(t, logs.String(), "develop is not recorded")
+}
+
+// gitRepo commits files to a new repository (on branch, or git's default
+// when empty) and returns the git binary, the repository and a func that
+// runs git in it; without git the test is skipped.
+func gitRepo(t *testing.T, branch string, files map[string]string) (git, repo string, run func(args ...string)) {
+	t.Helper()
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git")
+	}
+	repo = t.TempDir()
+	run = func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(git, args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+	}
+	for name, text := range files {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(repo, name), []byte(text), 0o644))
+	}
+	initArgs := []string{"init", "-q"}
+	if branch != "" {
+		initArgs = append(initArgs, "-b", branch)
+	}
+	run(initArgs...)
+	run("add", "-A")
+	run("commit", "-q", "-m", "one")
+	return git, repo, run
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -24,25 +23,7 @@ import (
 // change cannot affect, for spec.affectedSince; a change that calls for
 // every test (here conftest.py) leaves it unset.
 func TestOperatorAffectedListsWhatNoChangeTouches(t *testing.T) {
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("no git")
-	}
-	repo := t.TempDir()
-	gitRun := func(args ...string) {
-		cmd := exec.Command(git, args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
-	for name, text := range map[string]string{"lib/a.py": "a = 1\n", "lib/b.py": "b = 1\n", "tests/test_x.py": "def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n"} {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(repo, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(repo, name), []byte(text), 0o644))
-	}
-	gitRun("init", "-q")
-	gitRun("add", "-A")
-	gitRun("commit", "-q", "-m", "one")
+	git, repo, gitRun := gitRepo(t, "", map[string]string{"lib/a.py": "a = 1\n", "lib/b.py": "b = 1\n", "tests/test_x.py": "def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n"})
 	commit, _, err := history.Head(context.Background(), git, repo)
 	require.NoError(t, err)
 

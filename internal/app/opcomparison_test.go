@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,19 +57,7 @@ func TestOperatorHistorySpec(t *testing.T) {
 	require.NoError(t, p.operatorSpec(ctx, run))
 	assert.Equal(t, &v1alpha1.HistorySpec{ConfigMap: "proj-history", Commit: "abc1234", Branch: "feature", CompareTo: "main"}, run.Spec.History)
 
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("no git")
-	}
-	repo := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(repo, "test_a.py"), []byte("def test_a(): pass\n"), 0o644))
-	for _, args := range [][]string{{"init", "-q", "-b", "topic"}, {"add", "-A"}, {"commit", "-q", "-m", "one"}} {
-		cmd := exec.Command(git, args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s", out)
-	}
+	git, repo, _ := gitRepo(t, "topic", map[string]string{"test_a.py": "def test_a(): pass\n"})
 	head, _, err := history.Head(ctx, git, repo)
 	require.NoError(t, err)
 	p.cfg = config.Config{HistoryConfigMap: "proj-history", ProjectDir: repo}
