@@ -135,10 +135,18 @@ func findBase(store history.Store, cfg config.Config, commit, branch string) (hi
 // run whose failures all failed on the base too pass. Without a base every
 // failure is new.
 func (m *recall) exitCode(failOn string, code int) int {
-	if failOn != config.FailOnNewFailures || code != ExitTestsFailed || m == nil || m.Comparison == nil {
-		return code
+	if m == nil || m.Comparison == nil {
+		return failOnNew(failOn, code, false, 0)
 	}
-	if len(m.Comparison.NewFailures) > 0 || len(m.Comparison.FailingNewTests) > 0 {
+	return failOnNew(failOn, code, true, len(m.Comparison.NewFailures)+len(m.Comparison.FailingNewTests))
+}
+
+// failOnNew is the exit code under --fail-on, in direct and operator mode
+// alike: with new-failures, a run that failed only by tests failing on its
+// base (compared, and none new) passes; without a comparison every failure
+// is new.
+func failOnNew(failOn string, code int, compared bool, newFailing int) int {
+	if failOn != config.FailOnNewFailures || code != ExitTestsFailed || !compared || newFailing > 0 {
 		return code
 	}
 	return ExitOK
@@ -179,13 +187,7 @@ func (m *recall) print(w io.Writer) {
 			what string
 			ids  []string
 		}{{"NEW FAILURE", c.NewFailures}, {"FIXED", c.Fixed}, {"NEW FLAKY", c.NewFlaky}} {
-			for i, id := range l.ids {
-				if i == maxListed {
-					fmt.Fprintf(w, "  ... and %d more\n", len(l.ids)-maxListed)
-					break
-				}
-				fmt.Fprintf(w, "  %s %s\n", l.what, logtext.Line(id))
-			}
+			printListed(w, l.what, l.ids, len(l.ids))
 		}
 		for i, s := range c.Slower {
 			if i == maxListed {
@@ -196,6 +198,19 @@ func (m *recall) print(w io.Writer) {
 	}
 	for _, id := range m.Ready {
 		fmt.Fprintf(w, "Ready to release from quarantine (passed in its last %d runs): %s\n", history.ReadyRuns, logtext.Line(id))
+	}
+}
+
+// printListed writes a line per test of ids, at most maxListed, then how
+// many of total it left out; total may exceed len(ids) where the list was
+// cut before (the operator's status).
+func printListed(w io.Writer, what string, ids []string, total int) {
+	shown := min(len(ids), maxListed)
+	for _, id := range ids[:shown] {
+		fmt.Fprintf(w, "  %s %s\n", what, logtext.Line(id))
+	}
+	if total > shown {
+		fmt.Fprintf(w, "  ... and %d more\n", total-shown)
 	}
 }
 

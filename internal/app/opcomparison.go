@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
-	"github.com/k8s-testrun/k8s-testrun/internal/config"
 	"github.com/k8s-testrun/k8s-testrun/internal/history"
 	"github.com/k8s-testrun/k8s-testrun/internal/logtext"
 )
@@ -69,13 +68,10 @@ func (p *pipeline) keepOperatorRecall(final *v1alpha1.TestRun) {
 // run whose failures all failed on the base too passes; without a
 // comparison every failure is new.
 func (r *operatorRecall) exitCode(failOn string, code int) int {
-	if failOn != config.FailOnNewFailures || code != ExitTestsFailed || r == nil || r.comparison == nil {
-		return code
+	if r == nil || r.comparison == nil {
+		return failOnNew(failOn, code, false, 0)
 	}
-	if r.comparison.NewFailures > 0 || r.comparison.FailingNewTests > 0 {
-		return code
-	}
-	return ExitOK
+	return failOnNew(failOn, code, true, int(r.comparison.NewFailures+r.comparison.FailingNewTests))
 }
 
 // printOperatorComparison prints the operator's comparison in the
@@ -94,13 +90,5 @@ func (p *pipeline) printOperatorComparison(w io.Writer) {
 		return
 	}
 	fmt.Fprintln(w, comparedLine(c.Base, c.Branch, int(c.NewFailures), int(c.Fixed), int(c.StillFailing), int(c.NewFlaky), int(c.NewTests), int(c.RemovedTests), int(c.Slower)))
-	for i, id := range c.NewFailureTests {
-		if i == maxListed {
-			break
-		}
-		fmt.Fprintf(w, "  NEW FAILURE %s\n", logtext.Line(id))
-	}
-	if n := int(c.NewFailures); n > min(len(c.NewFailureTests), maxListed) {
-		fmt.Fprintf(w, "  ... and %d more\n", n-min(len(c.NewFailureTests), maxListed))
-	}
+	printListed(w, "NEW FAILURE", c.NewFailureTests, int(c.NewFailures))
 }

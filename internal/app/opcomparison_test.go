@@ -3,7 +3,9 @@ package app
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,4 +85,30 @@ func TestOperatorComparisonFailOnNewFailures(t *testing.T) {
 	assert.Equal(t, ExitTestsFailed, recall(&v1alpha1.ComparisonStatus{NewTests: 1, FailingNewTests: 1}).exitCode(config.FailOnNewFailures, ExitTestsFailed))
 	assert.Equal(t, ExitTestsFailed, recall(nil).exitCode(config.FailOnNewFailures, ExitTestsFailed), "no base: every failure counts")
 	assert.Equal(t, ExitTestsFailed, (*operatorRecall)(nil).exitCode(config.FailOnNewFailures, ExitTestsFailed), "no spec.history")
+}
+
+// printListed shows at most maxListed tests and counts the rest, whether
+// the list holds them (direct mode) or only the total does (the
+// operator's status, which names fewer).
+func TestPrintListedCountsWhatItLeavesOut(t *testing.T) {
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("t.py::test_%d", i)
+		}
+		return out
+	}
+	var b bytes.Buffer
+	printListed(&b, "NEW FAILURE", ids(3), 3)
+	assert.Equal(t, "  NEW FAILURE t.py::test_0\n  NEW FAILURE t.py::test_1\n  NEW FAILURE t.py::test_2\n", b.String())
+
+	b.Reset()
+	printListed(&b, "FIXED", ids(maxListed+5), maxListed+5)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	require.Len(t, lines, maxListed+1)
+	assert.Equal(t, "  ... and 5 more", lines[maxListed])
+
+	b.Reset()
+	printListed(&b, "NEW FAILURE", ids(2), 12)
+	assert.Equal(t, "  NEW FAILURE t.py::test_0\n  NEW FAILURE t.py::test_1\n  ... and 10 more\n", b.String())
 }
