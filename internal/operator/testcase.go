@@ -315,7 +315,11 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 			st.Duration = &metav1.Duration{Duration: d.Round(time.Millisecond)}
 		}
 	}
-	if running != nil {
+	// A pod is named in the status once it runs, not while it is pending
+	// or being scheduled: one status write per attempt started, not one
+	// per phase of the pod (at 10,000 tests these writes were the
+	// operator's ceiling under the client's rate limit).
+	if running != nil && running.Status.Phase == corev1.PodRunning {
 		st.Pod, st.Node = running.Name, running.Spec.NodeName
 	}
 }

@@ -289,3 +289,34 @@ func TestCaseWaitsForThePodWithAContainerCollector(t *testing.T) {
 	e.reconcileCase(name)
 	require.Len(t, e.testCase("r1", sampleIDs[0]).Status.History, 1)
 }
+
+// A TestCase's status is written when its pod starts, not at each step of
+// a pending pod (created, then scheduled): those writes were most of the
+// operator's requests at 10,000 tests.
+func TestCaseStatusIsNotWrittenWhileItsPodIsPending(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs[0])))
+	started(t, e, "r1")
+	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
+	podKey := types.NamespacedName{Namespace: ns, Name: podName("r1", sampleIDs[0], 1)}
+
+	e.reconcileCase(name)
+	before := e.testCase("r1", sampleIDs[0])
+	require.Equal(t, v1alpha1.CasePending, before.Status.Phase)
+
+	pod := &corev1.Pod{}
+	require.NoError(t, e.client.Get(context.Background(), podKey, pod))
+	pod.Spec.NodeName = "node-1"
+	require.NoError(t, e.client.Update(context.Background(), pod))
+	e.reconcileCase(name)
+	tc := e.testCase("r1", sampleIDs[0])
+	assert.Equal(t, before.ResourceVersion, tc.ResourceVersion, "a scheduled, still pending pod wrote the status")
+	assert.Empty(t, tc.Status.Pod)
+
+	e.start(podKey.Name)
+	e.reconcileCase(name)
+	tc = e.testCase("r1", sampleIDs[0])
+	assert.NotEqual(t, before.ResourceVersion, tc.ResourceVersion)
+	assert.Equal(t, v1alpha1.CaseRunning, tc.Status.Phase)
+	assert.Equal(t, podKey.Name, tc.Status.Pod)
+	assert.Equal(t, "node-1", tc.Status.Node)
+}
