@@ -38,6 +38,9 @@ func NewWatcher(client kubernetes.Interface, namespace, selector string) (*Watch
 		inf:     inf.Informer(),
 		wait:    func() {},
 	}
+	if err := inf.Informer().SetTransform(dropManagedFields); err != nil {
+		return nil, fmt.Errorf("watching pods: %w", err)
+	}
 	notify := func(any) { w.notify() }
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    notify,
@@ -79,4 +82,14 @@ func (w *Watcher) notify() {
 	case w.changed <- struct{}{}:
 	default:
 	}
+}
+
+// dropManagedFields keeps a watched object without its managedFields, which
+// nothing here reads: at P=500 they were kilobytes a pod, written by the
+// scheduler, the kubelet and the runner.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

@@ -119,16 +119,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.LeaderElectionNamespace == "" {
 		o.LeaderElectionNamespace = leaderElectionDefault
 	}
-	// Only the pods k8s-testrun made are cached, not every pod of the
-	// cluster.
-	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{k8s.LabelManagedBy: k8s.ManagedBy})},
-	}}
-	cacheOpts.DefaultNamespaces = namespaceCache(o.Namespaces)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        o.Logger,
-		Cache:                         cacheOpts,
+		Cache:                         cacheOptions(o.Namespaces),
 		Metrics:                       MetricsOptions(o.MetricsAddr, !o.InsecureMetrics),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElection,
@@ -165,6 +159,20 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// cacheOptions caches only the pods k8s-testrun made, not every pod of the
+// cluster, in the namespaces watched, and keeps no object's managedFields:
+// nothing reads them, and at 10,000 TestCases, each written several times,
+// they were a large part of the cache.
+func cacheOptions(namespaces []string) cache.Options {
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{k8s.LabelManagedBy: k8s.ManagedBy})},
+		},
+		DefaultNamespaces: namespaceCache(namespaces),
+		DefaultTransform:  cache.TransformStripManagedFields(),
+	}
 }
 
 // MetricsOptions serves the metrics at addr; secure, over HTTPS (a

@@ -18,8 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/k8s-testrun/k8s-testrun/api/v1alpha1"
 )
 
 // fakeAuthAPI is the part of an API server that the metrics' filter
@@ -149,4 +152,15 @@ func TestNamespaceCache(t *testing.T) {
 	assert.Len(t, got, 2)
 	assert.Contains(t, got, "a")
 	assert.Contains(t, got, "b")
+}
+
+func TestCacheKeepsNoManagedFields(t *testing.T) {
+	o := cacheOptions([]string{"a"})
+	require.NotNil(t, o.DefaultTransform)
+	assert.Contains(t, o.DefaultNamespaces, "a")
+	tc := &v1alpha1.TestCase{ObjectMeta: metav1.ObjectMeta{Name: "c", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "k8s-testrun", Operation: metav1.ManagedFieldsOperationUpdate}}}}
+	got, err := o.DefaultTransform(tc)
+	require.NoError(t, err)
+	assert.Empty(t, got.(*v1alpha1.TestCase).ManagedFields)
+	assert.Equal(t, "c", got.(*v1alpha1.TestCase).Name)
 }
