@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -48,7 +49,13 @@ type env struct {
 	logs map[string][]byte
 	// discovery is the discovery pod's log.
 	discovery string
+	// shared are the TestCases listed without a copy, as the run
+	// reconciler lists them from the cache, each beside a copy taken
+	// when it was listed: nothing may change them.
+	shared []sharedCase
 }
+
+type sharedCase struct{ listed, was *v1alpha1.TestCase }
 
 func newEnv(t *testing.T, objs ...client.Object) *env {
 	t.Helper()
@@ -76,8 +83,31 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 				}
 				return err
 			},
+			List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+				err := c.List(ctx, list, opts...)
+				lo := (&client.ListOptions{}).ApplyOptions(opts)
+				if l, ok := list.(*v1alpha1.TestCaseList); ok && err == nil && lo.UnsafeDisableDeepCopy != nil && *lo.UnsafeDisableDeepCopy {
+					e.mu.Lock()
+					for i := range l.Items {
+						e.shared = append(e.shared, sharedCase{&l.Items[i], l.Items[i].DeepCopy()})
+					}
+					e.mu.Unlock()
+				}
+				return err
+			},
 		}).
 		Build()
+	// The cache's own objects are shared by every reader: a change made to
+	// one would be seen by all and never reach the API server.
+	t.Cleanup(func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for _, sc := range e.shared {
+			if !equality.Semantic.DeepEqual(sc.listed, sc.was) {
+				t.Errorf("TestCase %s, listed from the cache without a copy, was changed", sc.was.Name)
+			}
+		}
+	})
 	clock := func() time.Time { return e.now }
 	memory := &podMemory{}
 	e.runs = &TestRunReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true,

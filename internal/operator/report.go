@@ -22,10 +22,12 @@ import (
 // caps its block at 1 MiB.
 const maxLog = 64 << 20
 
-// Cases reads the TestCases of run, in the order discovery listed them.
-func Cases(ctx context.Context, r client.Reader, run *v1alpha1.TestRun) ([]*v1alpha1.TestCase, error) {
+// Cases reads the TestCases of run, in the order discovery listed them;
+// opts add to the list's options.
+func Cases(ctx context.Context, r client.Reader, run *v1alpha1.TestRun, opts ...client.ListOption) ([]*v1alpha1.TestCase, error) {
 	list := &v1alpha1.TestCaseList{}
-	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.MatchingLabels{k8s.LabelRun: run.Name}); err != nil {
+	opts = append([]client.ListOption{client.InNamespace(run.Namespace), client.MatchingLabels{k8s.LabelRun: run.Name}}, opts...)
+	if err := r.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("listing testcases of run %s: %w", run.Name, err)
 	}
 	out := make([]*v1alpha1.TestCase, 0, len(list.Items))

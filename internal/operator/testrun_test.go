@@ -226,3 +226,14 @@ func TestRunExpiresAfterTTLAndEndsLingers(t *testing.T) {
 	err := e.client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "r1"}, &v1alpha1.TestRun{})
 	assert.True(t, apierrors.IsNotFound(err), "the run is deleted: %v", err)
 }
+
+// Each pass of a run reads all its TestCases; it reads them as the cache
+// holds them, without a copy each, and changes none (env's cleanup checks
+// every one so listed, in every test here).
+func TestRunReadsItsTestCasesWithoutCopies(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs...)))
+	started(t, e, "r1")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	assert.NotEmpty(t, e.shared, "the run's TestCases were copied on each read")
+}
