@@ -198,8 +198,8 @@ func controlledBy(obj metav1.Object, owner types.UID) bool {
 	return ref != nil && ref.UID == owner
 }
 
-// casePhase is the phase of a test whose standing is st; active says a pod
-// of it is running.
+// casePhase is the phase of a test whose standing is st, none while it
+// waits for its first pod; active says a pod of it is running.
 func casePhase(st plan.CaseState, active bool) v1alpha1.TestCasePhase {
 	if st.Stopped && len(st.Attempts) == 0 {
 		return v1alpha1.CaseNotRun
@@ -219,7 +219,9 @@ func casePhase(st plan.CaseState, active bool) v1alpha1.TestCasePhase {
 	if active || len(st.Attempts) > 0 {
 		return v1alpha1.CaseRunning
 	}
-	return v1alpha1.CasePending
+	// Waiting for a slot: no phase, so a new TestCase needs no status
+	// write before its pod runs.
+	return ""
 }
 
 // sortCases orders a run's TestCases as discovery listed the tests.
