@@ -72,8 +72,8 @@ func TestOperatorRateLimitFlagsBad(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--kube-api-qps", "0"}, `k8s-testrun: --kube-api-qps "0": must be above 0, e.g. 100` + "\n"},
-		{[]string{"--kube-api-burst", "-3"}, `k8s-testrun: --kube-api-burst "-3": must be 1 or more, e.g. 200` + "\n"},
+		{[]string{"--kube-api-qps", "0"}, `k8s-testrun: --kube-api-qps "0": must be above 0, e.g. 300` + "\n"},
+		{[]string{"--kube-api-burst", "-3"}, `k8s-testrun: --kube-api-burst "-3": must be 1 or more, e.g. 600` + "\n"},
 	} {
 		var out bytes.Buffer
 		code := Run(context.Background(), append([]string{"operator"}, tc.args...), Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }})

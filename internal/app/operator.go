@@ -86,10 +86,10 @@ func runOperator(ctx context.Context, o operatorFlags, env Env) error {
 		}
 	}
 	if o.qps <= 0 {
-		return &config.Error{Input: "--kube-api-qps", Value: fmt.Sprint(o.qps), Fix: "must be above 0, e.g. 100"}
+		return &config.Error{Input: "--kube-api-qps", Value: fmt.Sprint(o.qps), Fix: fmt.Sprintf("must be above 0, e.g. %d", config.DefaultKubeAPIQPS)}
 	}
 	if o.burst < 1 {
-		return &config.Error{Input: "--kube-api-burst", Value: fmt.Sprint(o.burst), Fix: "must be 1 or more, e.g. 200"}
+		return &config.Error{Input: "--kube-api-burst", Value: fmt.Sprint(o.burst), Fix: fmt.Sprintf("must be 1 or more, e.g. %d", config.DefaultKubeAPIBurst)}
 	}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: o.kubeconfig, QPS: float32(o.qps), Burst: o.burst})
 	if err != nil {

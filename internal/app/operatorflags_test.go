@@ -54,7 +54,7 @@ func TestOperatorTakesOneDashAndTwo(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, got.leader)
 	assert.True(t, got.allNS)
-	assert.Equal(t, 100.0, got.qps, "the default")
+	assert.Equal(t, 300.0, got.qps, "the default")
 
 	_, err = parseOperator(t, "-workers", "many")
 	assert.ErrorContains(t, err, `invalid argument "many" for "--workers" flag`)
@@ -69,8 +69,8 @@ func TestOperatorTakesOneDashAndTwo(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-kube-api-qps", "0"}, `k8s-testrun: --kube-api-qps "0": must be above 0, e.g. 100` + "\n"},
-		{[]string{"-kube-api-burst=-3"}, `k8s-testrun: --kube-api-burst "-3": must be 1 or more, e.g. 200` + "\n"},
+		{[]string{"-kube-api-qps", "0"}, `k8s-testrun: --kube-api-qps "0": must be above 0, e.g. 300` + "\n"},
+		{[]string{"-kube-api-burst=-3"}, `k8s-testrun: --kube-api-burst "-3": must be 1 or more, e.g. 600` + "\n"},
 		{[]string{"-all-namespaces", "-watch-namespace", "a"}, "k8s-testrun: --all-namespaces and --watch-namespace exclude each other\n"},
 	} {
 		var out bytes.Buffer

@@ -18,8 +18,8 @@ func TestParseRunClusterKnobs(t *testing.T) {
 	c, err := ParseRun([]string{"--repository", "r.io/x", dir}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, c.NodeLostAfter)
-	assert.Equal(t, float32(100), c.KubeAPIQPS)
-	assert.Equal(t, 200, c.KubeAPIBurst)
+	assert.Equal(t, float32(300), c.KubeAPIQPS)
+	assert.Equal(t, 600, c.KubeAPIBurst)
 
 	c, err = ParseRun([]string{"--repository", "r.io/x", "--node-lost-after", "2m", "--kube-api-qps", "750.5", "--kube-api-burst", "1500", dir}, env(nil), &bytes.Buffer{})
 	require.NoError(t, err)
@@ -38,8 +38,8 @@ func TestClusterKnobsBad(t *testing.T) {
 	}{
 		{[]string{"--node-lost-after", "-1s"}, `node lost after "-1s": must be at least 1s, e.g. 30s`},
 		{[]string{"--node-lost-after", "500ms"}, `node lost after "500ms": must be at least 1s`},
-		{[]string{"--kube-api-qps", "-5"}, `kube api qps "-5": must be above 0, e.g. 100`},
-		{[]string{"--kube-api-burst", "-1"}, `kube api burst "-1": must be 1 or more, e.g. 200`},
+		{[]string{"--kube-api-qps", "-5"}, `kube api qps "-5": must be above 0, e.g. 300`},
+		{[]string{"--kube-api-burst", "-1"}, `kube api burst "-1": must be 1 or more, e.g. 600`},
 	} {
 		t.Run(tt.args[0]+" "+tt.args[1], func(t *testing.T) {
 			_, err := ParseRun(append([]string{"--repository", "r.io/x", dir}, tt.args...), env(nil), &bytes.Buffer{})

@@ -13,8 +13,8 @@ func TestReadClusterKnobs(t *testing.T) {
 	c, _, err := Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x"}))
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, c.NodeLostAfter)
-	assert.Equal(t, float32(100), c.KubeAPIQPS)
-	assert.Equal(t, 200, c.KubeAPIBurst)
+	assert.Equal(t, float32(300), c.KubeAPIQPS)
+	assert.Equal(t, 600, c.KubeAPIBurst)
 
 	c, _, err = Read(runnerEnv(ws, map[string]string{InputRepository: "r.example/x", InputNodeLostAfter: "45", InputKubeAPIQPS: "400", InputKubeAPIBurst: "800"}))
 	require.NoError(t, err)
@@ -32,9 +32,9 @@ func TestReadClusterKnobsBad(t *testing.T) {
 	}{
 		{"window not a duration", map[string]string{InputNodeLostAfter: "soon"}, `node_lost_after "soon": not a duration, e.g. 90s`},
 		{"window too short", map[string]string{InputNodeLostAfter: "100ms"}, `node_lost_after "100ms": must be at least 1s`},
-		{"qps not a number", map[string]string{InputKubeAPIQPS: "fast"}, `kube_api_qps "fast": not a number, e.g. 100`},
+		{"qps not a number", map[string]string{InputKubeAPIQPS: "fast"}, `kube_api_qps "fast": not a number, e.g. 300`},
 		{"qps negative", map[string]string{InputKubeAPIQPS: "-1"}, `kube_api_qps "-1": must be above 0`},
-		{"burst not a number", map[string]string{InputKubeAPIBurst: "1.5"}, `kube_api_burst "1.5": not a whole number, e.g. 200`},
+		{"burst not a number", map[string]string{InputKubeAPIBurst: "1.5"}, `kube_api_burst "1.5": not a whole number, e.g. 600`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.inputs[InputRepository] = "r.example/x"
