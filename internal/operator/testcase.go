@@ -295,16 +295,18 @@ func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *
 }
 
 // describe derives the status fields from the recorded attempts and the
-// running pod.
+// pod that runs the test: one that has started and whose attempt is not
+// recorded yet, so that a test whose pod has ended stays Running until
+// its attempt is recorded, with no write in between.
 func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, pods map[string]*corev1.Pod) {
 	st.Attempts = int32(len(st.History))
 	var running *corev1.Pod
 	for _, o := range obs {
-		if !o.Done && pods[o.Name] != nil {
-			running = pods[o.Name]
+		if p := pods[o.Name]; p != nil && !o.Collected && p.Status.Phase != corev1.PodPending && p.Status.Phase != "" {
+			running = p
 		}
 	}
-	st.Phase = casePhase(cs, running != nil && running.Status.Phase == corev1.PodRunning)
+	st.Phase = casePhase(cs, running != nil)
 	st.Flaky = cs.Flaky()
 	if n := len(st.History); n > 0 {
 		last := st.History[n-1]
@@ -319,7 +321,7 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 	// or being scheduled: one status write per attempt started, not one
 	// per phase of the pod (at 10,000 tests these writes were the
 	// operator's ceiling under the client's rate limit).
-	if running != nil && running.Status.Phase == corev1.PodRunning {
+	if running != nil {
 		st.Pod, st.Node = running.Name, running.Spec.NodeName
 	}
 }

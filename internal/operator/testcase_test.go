@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -290,20 +291,29 @@ func TestCaseWaitsForThePodWithAContainerCollector(t *testing.T) {
 	require.Len(t, e.testCase("r1", sampleIDs[0]).Status.History, 1)
 }
 
-// A TestCase's status is first written when its pod starts, not when the
-// TestCase is new nor at each step of a pending pod (created, then
-// scheduled): those writes were most of the operator's requests at 10,000
-// tests.
-func TestCaseStatusIsNotWrittenWhileItsPodIsPending(t *testing.T) {
+// A TestCase's status is written twice an attempt: when its pod starts
+// and when the attempt is recorded. Not when the TestCase is new, nor at
+// each step of a pending pod (created, then scheduled), nor when the pod
+// has ended and its attempt is being read: at 10,000 tests those writes
+// were most of the operator's requests.
+func TestCaseStatusIsWrittenWhenItsPodStartsAndWhenItsAttemptIsRecorded(t *testing.T) {
 	e := newEnv(t, testRun("r1", withTests(sampleIDs[0])))
 	started(t, e, "r1")
 	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
 	podKey := types.NamespacedName{Namespace: ns, Name: podName("r1", sampleIDs[0], 1)}
+	writes := func(before *v1alpha1.TestCase) (*v1alpha1.TestCase, int) {
+		tc := e.testCase("r1", sampleIDs[0])
+		was, err := strconv.Atoi(before.ResourceVersion)
+		require.NoError(t, err)
+		now, err := strconv.Atoi(tc.ResourceVersion)
+		require.NoError(t, err)
+		return tc, now - was
+	}
 
-	before := e.testCase("r1", sampleIDs[0])
+	created := e.testCase("r1", sampleIDs[0])
 	e.reconcileCase(name)
-	tc := e.testCase("r1", sampleIDs[0])
-	assert.Equal(t, before.ResourceVersion, tc.ResourceVersion, "a new TestCase's status was written")
+	tc, n := writes(created)
+	assert.Zero(t, n, "a new TestCase's status was written")
 	assert.Empty(t, tc.Status.Phase)
 
 	pod := &corev1.Pod{}
@@ -311,15 +321,24 @@ func TestCaseStatusIsNotWrittenWhileItsPodIsPending(t *testing.T) {
 	pod.Spec.NodeName = "node-1"
 	require.NoError(t, e.client.Update(context.Background(), pod))
 	e.reconcileCase(name)
-	tc = e.testCase("r1", sampleIDs[0])
-	assert.Equal(t, before.ResourceVersion, tc.ResourceVersion, "a scheduled, still pending pod wrote the status")
+	tc, n = writes(created)
+	assert.Zero(t, n, "a scheduled, still pending pod wrote the status")
 	assert.Empty(t, tc.Status.Pod)
 
 	e.start(podKey.Name)
 	e.reconcileCase(name)
-	tc = e.testCase("r1", sampleIDs[0])
-	assert.NotEqual(t, before.ResourceVersion, tc.ResourceVersion)
+	e.reconcileCase(name)
+	tc, n = writes(created)
+	assert.Equal(t, 1, n, "the pod's start")
 	assert.Equal(t, v1alpha1.CaseRunning, tc.Status.Phase)
 	assert.Equal(t, podKey.Name, tc.Status.Pod)
 	assert.Equal(t, "node-1", tc.Status.Node)
+
+	e.now = e.now.Add(3 * time.Second)
+	e.finish(podKey.Name, 0, true)
+	e.reconcileCase(name)
+	e.reconcileCase(name)
+	tc, n = writes(created)
+	assert.Equal(t, 2, n, "the pod's start and the attempt's record")
+	assert.Equal(t, v1alpha1.CasePassed, tc.Status.Phase)
 }
