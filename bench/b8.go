@@ -118,6 +118,15 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 	if err != nil {
 		return f, err
 	}
+	// The CRDs are there before the first arm, as an operator's are before
+	// its runs: the cluster's garbage collector, which learns of new
+	// resources every 30 s, reads the owner of every TestCase and pod past
+	// its cache until it watches them.
+	removeCRDs, err := s.ensureCRDs(ctx)
+	if err != nil {
+		return f, err
+	}
+	defer removeCRDs()
 	f.Notes = append(f.Notes, fmt.Sprintf("%d tests at parallelism %d on %d kwok %s nodes; client QPS %g, burst %d for all three; arms in the order bare, runner, operator",
 		o.B8N, o.B8P, o.B8Nodes, KwokVersion, o.B8QPS, o.B8Burst))
 	nudger := &kwokNudger{Client: s.Cluster.Client, Namespace: s.Namespace, After: 5 * time.Second, Every: 2 * time.Second}
@@ -131,10 +140,14 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 			return f, err
 		}
 		cpu0, cpuErr := apiServerCPU(ctx, s.Cluster.Client)
+		m0, reqErr := ReadMetrics(ctx, s.Cluster.Client)
 		nudger.Take()
 		arm, err := run(ctx, s, o)
 		if err != nil {
 			return f, err
+		}
+		if m1, err := ReadMetrics(ctx, s.Cluster.Client); err == nil && reqErr == nil {
+			arm.Notes = append(arm.Notes, requestsPerPod(m1.Requests.Sub(m0.Requests), arm.Pods, 8))
 		}
 		if pending, running := nudger.Take(); pending+running > 0 {
 			arm.Notes = append(arm.Notes, fmt.Sprintf("%d nudges of Pending pods, %d of Running ones: pods that kwok left unchanged for 5 s got an annotation patched, a new event for kwok",
@@ -150,6 +163,23 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 	}
 	b8Verdict(&f, arms[0], arms[1], arms[2])
 	return f, nil
+}
+
+// requestsPerPod names the top requests to the API server during an arm
+// (the whole cluster's: kwok's and the scheduler's too), per pod.
+func requestsPerPod(c RequestCounts, pods, top int) string {
+	var parts []string
+	total := 0.0
+	for _, k := range c.Keys() {
+		if c[k] <= 0 {
+			continue
+		}
+		total += c[k]
+		if len(parts) < top {
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, c[k]/float64(max(pods, 1))))
+		}
+	}
+	return fmt.Sprintf("API requests per pod (whole cluster) %.2f: %s", total/float64(max(pods, 1)), strings.Join(parts, ", "))
 }
 
 // b8Template is what puts B8's pods on the session's fake nodes.

@@ -198,3 +198,13 @@ func TestStuck(t *testing.T) {
 }
 
 func ptrTime(t metav1.Time) *metav1.Time { return &t }
+
+func TestRequestsPerPodNamesTheLargestFirst(t *testing.T) {
+	c := RequestCounts{
+		{Verb: "POST", Resource: "pods"}:                            100,
+		{Verb: "PUT", Resource: "testcases", Subresource: "status"}: 300,
+		{Verb: "WATCH", Resource: "pods"}:                           -2,
+		{Verb: "GET", Resource: "pods", Subresource: "log"}:         50,
+	}
+	assert.Equal(t, "API requests per pod (whole cluster) 4.50: PUT testcases/status 3.00, POST pods 1.00", requestsPerPod(c, 100, 2))
+}

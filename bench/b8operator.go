@@ -35,11 +35,6 @@ import (
 // installed.
 func b8Operator(ctx context.Context, s *Session, o Options) (b8Arm, error) {
 	arm := b8Arm{Name: "operator"}
-	removeCRDs, err := s.ensureCRDs(ctx)
-	if err != nil {
-		return arm, err
-	}
-	defer removeCRDs()
 	scheme, err := operator.Scheme()
 	if err != nil {
 		return arm, err
