@@ -77,12 +77,15 @@ func b5(ctx context.Context, s *Session, o Options) (Figure, error) {
 		"-namespace", s.Namespace, "-run-id", runID, "-image", s.BaseImage,
 		"-n", strconv.Itoa(o.B5N), "-p", strconv.Itoa(o.B5P),
 		"-node-label", LabelBench + "=" + s.ID, "-native=" + strconv.FormatBool(s.Native)}
-	if o.B5HeapProfile != "" {
-		path, err := filepath.Abs(o.B5HeapProfile)
+	for flag, file := range map[string]string{"-heapprofile": o.B5HeapProfile, "-cpuprofile": o.B5CPUProfile} {
+		if file == "" {
+			continue
+		}
+		path, err := filepath.Abs(file)
 		if err != nil {
 			return f, err
 		}
-		args = append(args, "-heapprofile", path)
+		args = append(args, flag, path)
 	}
 	cmd := exec.CommandContext(ctx, self, args...)
 	var out bytes.Buffer
@@ -137,6 +140,7 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 	nodeLabel := fs.String("node-label", "", "key=value of the node to run on")
 	native := fs.Bool("native", true, "native sidecar")
 	heapProfile := fs.String("heapprofile", "", "file for the heap profile at the end of the run")
+	cpuProfile := fs.String("cpuprofile", "", "file for the CPU profile of the run")
 	qps := fs.Float64("kube-api-qps", k8s.DefaultQPS, "the client's queries per second")
 	burst := fs.Int("kube-api-burst", k8s.DefaultBurst, "the client's burst")
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +165,13 @@ func runnerChild(ctx context.Context, args []string, env Env) int {
 			NodeSelector: map[string]string{key: value},
 			Tolerations:  []corev1.Toleration{{Key: kwokTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
 		}}
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		start := time.Now()
 		results, err := runner.Run(ctx, runner.Options{
 			Client: cluster.Client, Namespace: *ns, RunID: *runID, Image: *image,

@@ -96,6 +96,9 @@ type Options struct {
 	// B5HeapProfile, if set, receives the runner child's heap profile,
 	// taken when its run ends.
 	B5HeapProfile string
+	// B5CPUProfile, if set, receives the runner child's CPU profile of its
+	// whole run.
+	B5CPUProfile string
 	// RealP are B1R's parallelisms; RealSelect, pytest's selection that
 	// cuts the real suite (all of it when empty).
 	RealP      []int
@@ -264,6 +267,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.IntVar(&o.B5N, "b5-n", 10000, "B5: simulated test cases")
 	fs.IntVar(&o.B5P, "b5-p", 100, "B5: parallelism")
 	fs.StringVar(&o.B5HeapProfile, "b5-heapprofile", "", "B5: write the runner's heap profile, taken at the end of its run, to this file")
+	fs.StringVar(&o.B5CPUProfile, "b5-cpuprofile", "", "B5: write the runner's CPU profile of its whole run to this file")
 	fs.StringVar(&o.Kwok, "kwok", "", "B5: kwok binary (default: built from sigs.k8s.io/kwok "+KwokVersion+" into the user cache)")
 	fs.StringVar(&realP, "real-p", "4,8", "B1R: parallelisms, comma-separated")
 	fs.IntVar(&o.RealN, "real-n", 200, "B1R, B7: tests of the real suite run one pod each, spread evenly over the suite; 0 for all of them")
