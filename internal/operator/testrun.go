@@ -245,10 +245,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
 			// Being stuck is a matter of time, which no event reports; a
 			// unit's pod has no TestCase reconciler to look again.
-			wait := min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second)
-			if res.RequeueAfter == 0 || wait < res.RequeueAfter {
-				res.RequeueAfter = wait
-			}
+			res.RequeueAfter = sooner(res.RequeueAfter, min(max(p.CreationTimestamp.Add(s.pendingTimeout).Sub(now), time.Second), 10*time.Second))
 		}
 	}
 	count(st, d, obs, spec.Excused)
