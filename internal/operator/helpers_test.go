@@ -53,8 +53,6 @@ type env struct {
 	// reconciler lists them from the cache, each beside a copy taken
 	// when it was listed: nothing may change them.
 	shared []sharedCase
-	// createPod, when set, is called as each pod is created.
-	createPod func()
 }
 
 type sharedCase struct{ listed, was *v1alpha1.TestCase }
@@ -76,9 +74,6 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 				}
 				if ts := obj.GetCreationTimestamp(); ts.IsZero() {
 					obj.SetCreationTimestamp(metav1.NewTime(e.now))
-				}
-				if _, ok := obj.(*corev1.Pod); ok && e.createPod != nil {
-					e.createPod()
 				}
 				err := c.Create(ctx, obj, opts...)
 				if _, ok := obj.(*corev1.Pod); ok && err == nil {

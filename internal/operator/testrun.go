@@ -3,10 +3,8 @@ package operator
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
@@ -217,7 +215,6 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 			return ctrl.Result{RequeueAfter: wait}, err
 		}
 	}
-	var creates []plan.Action
 	for _, a := range d.Actions {
 		var wait time.Duration
 		var err error
@@ -229,18 +226,15 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		case a.Kind == plan.Create && isUnit(a):
 			wait, err = r.createUnit(ctx, run, a, byID, s)
 		case a.Kind == plan.Create:
-			creates = append(creates, a)
+			wait, err = r.create(ctx, run, byID[a.Case.ID], a.Attempt, s)
 		}
 		if err != nil {
 			return res, err
 		}
-		res.RequeueAfter = sooner(res.RequeueAfter, wait)
+		if wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
+			res.RequeueAfter = wait
+		}
 	}
-	wait, err := r.createAll(ctx, run, creates, byID, s)
-	if err != nil {
-		return res, err
-	}
-	res.RequeueAfter = sooner(res.RequeueAfter, wait)
 	for _, p := range unitPods {
 		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
 			// Being stuck is a matter of time, which no event reports; a
@@ -302,32 +296,6 @@ func count(st *v1alpha1.TestRunStatus, d plan.Decision, obs []plan.Pod, excused 
 			st.Active++
 		}
 	}
-}
-
-// createWorkers is how many pods of a run are created at once. Each is a
-// read past the cache and a create; one after another, they held a run of
-// 10,000 tests at P=500 to a few dozen pods in flight.
-const createWorkers = 16
-
-// createAll creates the pods of creates, each of one test, createWorkers
-// at a time, and returns the soonest wait any of them asked for.
-func (r *TestRunReconciler) createAll(ctx context.Context, run *v1alpha1.TestRun, creates []plan.Action, byID map[string]*v1alpha1.TestCase, s settings) (time.Duration, error) {
-	var (
-		g    errgroup.Group
-		mu   sync.Mutex
-		wait time.Duration
-	)
-	g.SetLimit(createWorkers)
-	for _, a := range creates {
-		g.Go(func() error {
-			w, err := r.create(ctx, run, byID[a.Case.ID], a.Attempt, s)
-			mu.Lock()
-			wait = sooner(wait, w)
-			mu.Unlock()
-			return err
-		})
-	}
-	return wait, g.Wait()
 }
 
 // sooner is the shorter of two waits, where zero means none.

@@ -2,9 +2,6 @@ package operator
 
 import (
 	"context"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,37 +236,4 @@ func TestRunReadsItsTestCasesWithoutCopies(t *testing.T) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	assert.NotEmpty(t, e.shared, "the run's TestCases were copied on each read")
-}
-
-// A run's pods are created side by side: one after another, each a read
-// past the cache and a create, they held a run of 10,000 tests at P=500 to
-// a few dozen pods in flight.
-func TestRunCreatesItsPodsSideBySide(t *testing.T) {
-	ids := make([]string, 12)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("tests/test_many.py::test_%02d", i)
-	}
-	e := newEnv(t, testRun("r1", withTests(ids...), func(r *v1alpha1.TestRun) { r.Spec.Parallelism = int32(len(ids)) }))
-	var inFlight, most atomic.Int32
-	both := make(chan struct{})
-	var once sync.Once
-	e.createPod = func() {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		if n > most.Load() {
-			most.Store(n)
-		}
-		if n >= 2 {
-			once.Do(func() { close(both) })
-		}
-		// Each create waits until two are in flight at once, or gives up
-		// after a while, so that one after another still ends.
-		select {
-		case <-both:
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	started(t, e, "r1")
-	assert.Len(t, e.pods(), len(ids))
-	assert.GreaterOrEqual(t, most.Load(), int32(2), "pods were created one at a time")
 }
