@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
@@ -139,24 +138,23 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 		if err := settle(ctx, o.Settle); err != nil {
 			return f, err
 		}
-		cpu0, cpuErr := apiServerCPU(ctx, s.Cluster.Client)
-		m0, reqErr := ReadMetrics(ctx, s.Cluster.Client)
+		m0, err0 := ReadMetrics(ctx, s.Cluster.Client)
 		nudger.Take()
 		arm, err := run(ctx, s, o)
 		if err != nil {
 			return f, err
 		}
-		if m1, err := ReadMetrics(ctx, s.Cluster.Client); err == nil && reqErr == nil {
+		m1, err1 := ReadMetrics(ctx, s.Cluster.Client)
+		if err0 == nil && err1 == nil {
 			arm.Notes = append(arm.Notes, requestsPerPod(m1.Requests.Sub(m0.Requests), arm.Pods, 8))
 		}
 		if pending, running := nudger.Take(); pending+running > 0 {
 			arm.Notes = append(arm.Notes, fmt.Sprintf("%d nudges of Pending pods, %d of Running ones: pods that kwok left unchanged for 5 s got an annotation patched, a new event for kwok",
 				pending, running))
 		}
-		cpu1, err := apiServerCPU(ctx, s.Cluster.Client)
 		arm.APICPU = -1
-		if cpuErr == nil && err == nil && cpu1 >= cpu0 {
-			arm.APICPU = cpu1 - cpu0
+		if err0 == nil && err1 == nil && m0.CPU >= 0 && m1.CPU >= m0.CPU {
+			arm.APICPU = m1.CPU - m0.CPU
 		}
 		s.Log.Info("B8 arm", "arm", arm.Name, "pods", arm.Pods, "wall", arm.Wall.Round(time.Millisecond), "pods/s", fmt.Sprintf("%.1f", arm.podsPerSecond()))
 		arms[i] = arm
@@ -282,16 +280,6 @@ func b8Runner(ctx context.Context, s *Session, o Options) (b8Arm, error) {
 		fmt.Sprintf("passed %d, result errors %d (fake pods have no collector log); runner CPU %.1f s; Go heap from the system at the end %s",
 			rep.Passed, rep.ResultErrors, cpu.Seconds(), megabytes(int64(rep.HeapSys))))
 	return arm, nil
-}
-
-// apiServerCPU reads the API server's process_cpu_seconds_total from its
-// /metrics.
-func apiServerCPU(ctx context.Context, client kubernetes.Interface) (float64, error) {
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reading the API server's /metrics: %w", err)
-	}
-	return ParseProcessCPU(raw)
 }
 
 // ParseProcessCPU finds process_cpu_seconds_total in a Prometheus text

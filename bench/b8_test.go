@@ -208,3 +208,13 @@ func TestRequestsPerPodNamesTheLargestFirst(t *testing.T) {
 	}
 	assert.Equal(t, "API requests per pod (whole cluster) 4.50: PUT testcases/status 3.00, POST pods 1.00", requestsPerPod(c, 100, 2))
 }
+
+func TestParseMetricsReadsTheCPUFromTheSameText(t *testing.T) {
+	m, err := ParseMetrics([]byte(metricsText + "process_cpu_seconds_total 12.5\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 12.5, m.CPU)
+	assert.NotEmpty(t, m.Requests)
+	m, err = ParseMetrics([]byte(metricsText))
+	require.NoError(t, err)
+	assert.Equal(t, -1.0, m.CPU, "no CPU in the text")
+}

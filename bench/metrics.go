@@ -133,6 +133,9 @@ type Metrics struct {
 	// Dispatched counts the requests priority and fairness let through, by
 	// flow schema.
 	Dispatched map[string]float64
+	// CPU is the API server's process_cpu_seconds_total; -1 when the text
+	// has none.
+	CPU float64
 }
 
 // ReadMetrics reads the API server's /metrics.
@@ -141,11 +144,21 @@ func ReadMetrics(ctx context.Context, client kubernetes.Interface) (Metrics, err
 	if err != nil {
 		return Metrics{}, fmt.Errorf("reading the API server's /metrics (the benchmarks need a kubeconfig allowed to): %w", err)
 	}
+	return ParseMetrics(raw)
+}
+
+// ParseMetrics reads the request counters, the dispatched requests and the
+// process's CPU (-1 when absent) from the API server's metrics text.
+func ParseMetrics(raw []byte) (Metrics, error) {
 	req, err := ParseRequestTotals(raw)
 	if err != nil {
 		return Metrics{}, err
 	}
-	return Metrics{Requests: req, Dispatched: ParseDispatched(raw)}, nil
+	cpu, err := ParseProcessCPU(raw)
+	if err != nil {
+		cpu = -1
+	}
+	return Metrics{Requests: req, Dispatched: ParseDispatched(raw), CPU: cpu}, nil
 }
 
 // ParseDispatched sums apiserver_flowcontrol_dispatched_requests_total by
