@@ -17,6 +17,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/k8s-testrun/k8s-testrun/internal/k8s"
+	"github.com/k8s-testrun/k8s-testrun/internal/plan"
+	"github.com/k8s-testrun/k8s-testrun/internal/runner"
 )
 
 // B8's targets: the runner's and the operator's pods per second against the
@@ -44,10 +46,12 @@ type b8Arm struct {
 
 func (a b8Arm) podsPerSecond() float64 { return rate(a.Pods, a.Wall) }
 
-// b8Verdict fills the figure from the three arms: the runner's and the
-// operator's pace over the bare creator's must reach B8Target, and their
-// peak resident sets stay within their bounds.
-func b8Verdict(f *Figure, bare, runner, operator b8Arm) {
+// b8Verdict fills the figure from the arms: the runner's and the
+// operator's pace over the bare creator's (which creates the runner's own
+// pods) must reach B8Target, and their peak resident sets stay within their
+// bounds. one, the bare creator with one-container pods, only shows what
+// the pods' own weight costs the API server; it decides nothing.
+func b8Verdict(f *Figure, bare, runner, operator, one b8Arm) {
 	base := bare.podsPerSecond()
 	ratio := func(a b8Arm) float64 {
 		if base == 0 {
@@ -59,7 +63,7 @@ func b8Verdict(f *Figure, bare, runner, operator b8Arm) {
 	f.Pass = rr >= B8Target && ro >= B8Target && runner.RSS > 0 && runner.RSS <= B8RunnerRSS && operator.RSS > 0 && operator.RSS <= B8OperatorRSS
 	f.Value = fmt.Sprintf("runner %.2f, operator %.2f of bare's %.1f pods/s; peak RSS runner %s, operator %s",
 		rr, ro, base, megabytes(runner.RSS), megabytes(operator.RSS))
-	for _, a := range []b8Arm{bare, runner, operator} {
+	for _, a := range []b8Arm{bare, runner, operator, one} {
 		line := fmt.Sprintf("%-8s %5d pods in %8s: %6.1f pods/s", a.Name, a.Pods, a.Wall.Round(time.Millisecond), a.podsPerSecond())
 		if a.RSS > 0 {
 			line += ", peak RSS " + megabytes(a.RSS)
@@ -75,6 +79,10 @@ func b8Verdict(f *Figure, bare, runner, operator b8Arm) {
 	}
 	f.Notes = append(f.Notes, fmt.Sprintf("runner / bare %.2f, operator / bare %.2f (target ≥ %.2f); runner RSS ≤ %d MB %s, operator RSS ≤ %d MB %s",
 		rr, ro, B8Target, B8RunnerRSS>>20, met(runner.RSS > 0 && runner.RSS <= B8RunnerRSS), B8OperatorRSS>>20, met(operator.RSS > 0 && operator.RSS <= B8OperatorRSS)))
+	if one.Pods > 0 {
+		f.Notes = append(f.Notes, fmt.Sprintf("reference, not a target: over the bare creator's one-container pods (%.1f pods/s) the bare creator's test pods run at %.2f, the runner at %.2f, the operator at %.2f",
+			one.podsPerSecond(), bare.podsPerSecond()/one.podsPerSecond(), runner.podsPerSecond()/one.podsPerSecond(), operator.podsPerSecond()/one.podsPerSecond()))
+	}
 }
 
 func met(ok bool) string {
@@ -133,8 +141,8 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 		return f, err
 	}
 	defer nudger.Stop()
-	var arms [3]b8Arm
-	for i, run := range []func(context.Context, *Session, Options) (b8Arm, error){b8Bare, b8Runner, b8Operator} {
+	var arms [4]b8Arm
+	for i, run := range []func(context.Context, *Session, Options) (b8Arm, error){b8Bare, b8Runner, b8Operator, b8BareOne} {
 		if err := settle(ctx, o.Settle); err != nil {
 			return f, err
 		}
@@ -159,7 +167,7 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 		s.Log.Info("B8 arm", "arm", arm.Name, "pods", arm.Pods, "wall", arm.Wall.Round(time.Millisecond), "pods/s", fmt.Sprintf("%.1f", arm.podsPerSecond()))
 		arms[i] = arm
 	}
-	b8Verdict(&f, arms[0], arms[1], arms[2])
+	b8Verdict(&f, arms[0], arms[1], arms[2], arms[3])
 	return f, nil
 }
 
@@ -197,8 +205,37 @@ func b8IDs(n int) []string {
 	return ids
 }
 
+// b8Bare is the baseline: the bare creator creates the very pods the
+// runner creates for the same tests (test container and collector, built
+// by k8s.TestPod with the runner's options), so that runner / bare is the
+// runner's own cost and not the pods' weight.
 func b8Bare(ctx context.Context, s *Session, o Options) (b8Arm, error) {
-	arm := b8Arm{Name: "bare"}
+	cases := Cases(b8IDs(o.B8N))
+	return b8BareWith(ctx, s, o, "bare", func(runID string, i int) (*corev1.Pod, error) {
+		return s.b8TestPod(runID, cases[i])
+	})
+}
+
+// b8TestPod is the pod of the first attempt of c that the runner of B8's
+// child creates (runner.Options as runChild sets them).
+func (s *Session) b8TestPod(runID string, c plan.Case) (*corev1.Pod, error) {
+	return k8s.TestPod(k8s.TestPodOptions{
+		Namespace: s.Namespace, RunID: runID, Case: c, Attempt: 1, Image: s.BaseImage,
+		Timeout: caseTimeout, NativeSidecar: s.Native, Template: s.b8Template(), ServiceTimeout: runner.DefaultPendingTimeout,
+	})
+}
+
+// b8BareOne is the bare creator with one-container pods: what the API
+// server does for the lightest pod, a reference beside the baseline.
+func b8BareOne(ctx context.Context, s *Session, o Options) (b8Arm, error) {
+	tmpl := s.b8Template()
+	return b8BareWith(ctx, s, o, "bare-1c", func(runID string, i int) (*corev1.Pod, error) {
+		return fakePod(s.Namespace, runID, i, s.BaseImage, tmpl), nil
+	})
+}
+
+func b8BareWith(ctx context.Context, s *Session, o Options, name string, build func(runID string, i int) (*corev1.Pod, error)) (b8Arm, error) {
+	arm := b8Arm{Name: name}
 	cluster, err := k8s.Connect(k8s.ClientOptions{Kubeconfig: s.Kubeconfig, QPS: float32(o.B8QPS), Burst: o.B8Burst})
 	if err != nil {
 		return arm, err
@@ -209,12 +246,17 @@ func b8Bare(ctx context.Context, s *Session, o Options) (b8Arm, error) {
 			s.Log.Warn("cleaning up", "run", runID, "error", err)
 		}
 	}()
-	tmpl := s.b8Template()
-	s.Log.Info("B8 bare creator", "pods", o.B8N, "in flight", o.B8P)
+	pods := make([]*corev1.Pod, o.B8N)
+	for i := range pods {
+		if pods[i], err = build(runID, i); err != nil {
+			return arm, err
+		}
+	}
+	s.Log.Info("B8 bare creator", "arm", name, "pods", o.B8N, "in flight", o.B8P, "containers", len(pods[0].Spec.Containers)+len(pods[0].Spec.InitContainers))
 	res, err := BareCreator{
 		Client: cluster.Client, Namespace: s.Namespace, Selector: k8s.RunSelector(runID),
 		N: o.B8N, InFlight: o.B8P, Stall: 2 * time.Minute,
-		Pod: func(i int) *corev1.Pod { return fakePod(s.Namespace, runID, i, s.BaseImage, tmpl) },
+		Pod: func(i int) *corev1.Pod { return pods[i] },
 	}.Run(ctx)
 	if err != nil {
 		return arm, fmt.Errorf("bare creator: %w", err)

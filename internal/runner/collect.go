@@ -27,6 +27,7 @@ func (r *run) gone(live map[string]*corev1.Pod, now time.Time) []plan.Pod {
 			continue
 		}
 		delete(r.seen, name)
+		r.observations.forget(name)
 		if _, ok := r.collected[name]; ok {
 			continue
 		}

@@ -37,7 +37,12 @@ func (r *run) watchNodes(ctx context.Context) <-chan struct{} {
 // stays lost until collected, even if its node comes back: the run has
 // given up on it and deletes it.
 func (r *run) observe(p *corev1.Pod, now time.Time) plan.Pod {
-	obs := k8s.Observe(p, now, r.observeOptions())
+	return r.withNodeLoss(p, k8s.Observe(p, now, r.observeOptions()), now)
+}
+
+// withNodeLoss ends obs, the observation of p, as NodeLost when p's node
+// has been lost: see observe.
+func (r *run) withNodeLoss(p *corev1.Pod, obs plan.Pod, now time.Time) plan.Pod {
 	if o, ok := r.lost[p.Name]; ok {
 		obs.Done, obs.Outcome = true, o
 		return obs

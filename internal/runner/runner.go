@@ -103,6 +103,8 @@ type run struct {
 	// The runner deletes a pod only once collected, so it knows these were
 	// taken away.
 	seen, vanished map[string]*corev1.Pod
+	// observations keeps the last observation of each watched pod.
+	observations observations
 	// outcomes counts the collected attempts of each case, which numbers
 	// the next.
 	outcomes map[string]int

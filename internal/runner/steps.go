@@ -26,10 +26,11 @@ func (r *run) observeAll(pods []*corev1.Pod) (live map[string]*corev1.Pod, obser
 		live[p.Name] = p
 		if rec, ok := r.collected[p.Name]; ok {
 			rec.pod.Deleting = rec.pod.Deleting || p.DeletionTimestamp != nil
+			r.observations.forget(p.Name)
 			continue
 		}
 		r.seen[p.Name] = p
-		obs := r.observe(p, now)
+		obs := r.withNodeLoss(p, r.observations.observe(p, now, r.observeOptions()), now)
 		obs.Deleting = obs.Deleting || r.deleting[p.Name]
 		if obs.Done {
 			if tl := r.timeline(p.Name); tl.Seen.IsZero() {
