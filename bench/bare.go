@@ -35,6 +35,9 @@ type BareCreator struct {
 	// Stall, if set, ends the run with an error when no pod has ended for
 	// that long while some are in flight.
 	Stall time.Duration
+	// AfterEnd, if set, is called with each ended pod before its delete,
+	// on the delete's goroutine; its result is not looked at.
+	AfterEnd func(ctx context.Context, p *corev1.Pod)
 }
 
 // BareResult is what a BareCreator run did.
@@ -151,6 +154,9 @@ func (b BareCreator) Run(ctx context.Context) (BareResult, error) {
 		work.Add(1)
 		go func() {
 			defer work.Done()
+			if b.AfterEnd != nil {
+				b.AfterEnd(ctx, p)
+			}
 			err := b.Client.CoreV1().Pods(b.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
 			if err != nil && !apierrors.IsNotFound(err) {
 				cancel(fmt.Errorf("deleting pod %s: %w", p.Name, err))

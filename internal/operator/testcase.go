@@ -263,12 +263,19 @@ func (r *TestCaseReconciler) collect(ctx context.Context, tc *v1alpha1.TestCase,
 }
 
 // attemptRecorded counts a recorded attempt and reports it on its
-// TestCase.
+// TestCase with an event, unless it is the test's only attempt and it
+// passed or was skipped: the common case of a large run, which the
+// TestCase's status and the run's counts already tell, at one API write a
+// test. A failure, an error, a retry and a pass after a retry each get one.
 func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *corev1.Pod, st plan.CaseState, rec v1alpha1.Attempt, s settings) {
 	attemptsCollected.WithLabelValues(rec.Status, rec.Reason).Inc()
 	kind := corev1.EventTypeNormal
 	if rec.Status == string(plan.Failed) || rec.Status == string(plan.Error) {
 		kind = corev1.EventTypeWarning
+	}
+	if st.Final && kind == corev1.EventTypeNormal && len(st.Attempts) == 1 {
+		countFinished(st, rec)
+		return
 	}
 	note := fmt.Sprintf("attempt %d %s", rec.Number, rec.Status)
 	if rec.Reason != "" {
@@ -285,12 +292,17 @@ func attemptRecorded(recorder events.EventRecorder, tc *v1alpha1.TestCase, pod *
 	if !st.Final {
 		return
 	}
+	countFinished(st, rec)
+	if s.linger > 0 && kind == corev1.EventTypeWarning && attempt.CollectorRunning(pod) {
+		recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
+	}
+}
+
+// countFinished counts a test that has its verdict.
+func countFinished(st plan.CaseState, rec v1alpha1.Attempt) {
 	casesFinished.WithLabelValues(rec.Status).Inc()
 	if st.Flaky() {
 		casesFlaky.Inc()
-	}
-	if s.linger > 0 && kind == corev1.EventTypeWarning && attempt.CollectorRunning(pod) {
-		recorder.Eventf(tc, pod, corev1.EventTypeNormal, "Lingering", "Hold", "pod %s stays for %s for inspection", pod.Name, s.linger)
 	}
 }
 
