@@ -25,13 +25,25 @@ const MemoryLimit = 80 << 20
 // follows the live heap more closely.
 const GCPercent = 50
 
+// OperatorMemoryLimit is the operator's soft limit, unless GOMEMLIMIT sets
+// one. Its cache holds every TestCase of the runs it reconciles (10,000
+// for a large run), so its live heap is larger than a run's; the limit
+// keeps the garbage it lets grow on top of that in check, well below the
+// Deployment's hard limit (512Mi).
+const OperatorMemoryLimit = 128 << 20
+
 // LimitMemory sets MemoryLimit unless getenv gives GOMEMLIMIT, and
 // GCPercent unless it gives GOGC, and returns the function that restores
 // what was set before.
 func LimitMemory(getenv func(string) string) (restore func()) {
+	return LimitMemoryTo(getenv, MemoryLimit)
+}
+
+// LimitMemoryTo is LimitMemory with limit for MemoryLimit.
+func LimitMemoryTo(getenv func(string) string, limit int64) (restore func()) {
 	var undo []func()
 	if getenv("GOMEMLIMIT") == "" {
-		old := debug.SetMemoryLimit(MemoryLimit)
+		old := debug.SetMemoryLimit(limit)
 		undo = append(undo, func() { debug.SetMemoryLimit(old) })
 	}
 	if getenv("GOGC") == "" {

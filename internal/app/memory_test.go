@@ -31,6 +31,12 @@ func TestLimitMemory(t *testing.T) {
 	assert.Equal(t, before, debug.SetMemoryLimit(-1), "GOMEMLIMIT wins")
 	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
 	restore()
+
+	restore = LimitMemoryTo(func(string) string { return "" }, OperatorMemoryLimit)
+	assert.Equal(t, int64(OperatorMemoryLimit), debug.SetMemoryLimit(-1))
+	assert.Equal(t, GCPercent, debug.SetGCPercent(GCPercent))
+	restore()
+	assert.Equal(t, before, debug.SetMemoryLimit(-1))
 }
 
 func TestPeakRSS(t *testing.T) {
