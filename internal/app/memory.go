@@ -29,25 +29,31 @@ const GCPercent = 50
 // one. Its cache holds every TestCase of the runs it reconciles (10,000
 // for a large run), so its live heap is larger than a run's; the limit
 // keeps the garbage it lets grow on top of that in check, well below the
-// Deployment's hard limit (512Mi).
-const OperatorMemoryLimit = 128 << 20
+// Deployment's hard limit (512Mi). Its collector's target stays Go's
+// default (OperatorGCPercent): below the limit, the operator collects no
+// more often than Go would, and leaves the CPU to the API server.
+const (
+	OperatorMemoryLimit = 128 << 20
+	OperatorGCPercent   = 100
+)
 
 // LimitMemory sets MemoryLimit unless getenv gives GOMEMLIMIT, and
 // GCPercent unless it gives GOGC, and returns the function that restores
 // what was set before.
 func LimitMemory(getenv func(string) string) (restore func()) {
-	return LimitMemoryTo(getenv, MemoryLimit)
+	return LimitMemoryTo(getenv, MemoryLimit, GCPercent)
 }
 
-// LimitMemoryTo is LimitMemory with limit for MemoryLimit.
-func LimitMemoryTo(getenv func(string) string, limit int64) (restore func()) {
+// LimitMemoryTo is LimitMemory with limit for MemoryLimit and gcPercent for
+// GCPercent.
+func LimitMemoryTo(getenv func(string) string, limit int64, gcPercent int) (restore func()) {
 	var undo []func()
 	if getenv("GOMEMLIMIT") == "" {
 		old := debug.SetMemoryLimit(limit)
 		undo = append(undo, func() { debug.SetMemoryLimit(old) })
 	}
 	if getenv("GOGC") == "" {
-		old := debug.SetGCPercent(GCPercent)
+		old := debug.SetGCPercent(gcPercent)
 		undo = append(undo, func() { debug.SetGCPercent(old) })
 	}
 	return func() {

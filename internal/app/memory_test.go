@@ -32,11 +32,13 @@ func TestLimitMemory(t *testing.T) {
 	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC wins")
 	restore()
 
-	restore = LimitMemoryTo(func(string) string { return "" }, OperatorMemoryLimit)
+	debug.SetGCPercent(GCPercent)
+	restore = LimitMemoryTo(func(string) string { return "" }, OperatorMemoryLimit, OperatorGCPercent)
 	assert.Equal(t, int64(OperatorMemoryLimit), debug.SetMemoryLimit(-1))
-	assert.Equal(t, GCPercent, debug.SetGCPercent(GCPercent))
+	assert.Equal(t, OperatorGCPercent, debug.SetGCPercent(OperatorGCPercent))
 	restore()
 	assert.Equal(t, before, debug.SetMemoryLimit(-1))
+	assert.Equal(t, GCPercent, debug.SetGCPercent(100), "restored")
 }
 
 func TestPeakRSS(t *testing.T) {

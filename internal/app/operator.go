@@ -71,7 +71,7 @@ func bindOperatorFlags(fs *pflag.FlagSet, o *operatorFlags) {
 
 // runOperator runs the operator, in the cluster or against a kubeconfig.
 func runOperator(ctx context.Context, o operatorFlags, env Env) error {
-	defer LimitMemoryTo(env.Getenv, OperatorMemoryLimit)()
+	defer LimitMemoryTo(env.Getenv, OperatorMemoryLimit, OperatorGCPercent)()
 	if o.kubeconfig == "" {
 		o.kubeconfig = env.Getenv("KUBECONFIG")
 	}
