@@ -132,8 +132,9 @@ bench-real: build
 	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b1r b6 b7 f1
 
 # `make bench-b8` runs B8 alone (not in `make bench`): 10,000 fake pods on
-# 100 kwok nodes at parallelism 500, by a bare creator, the runner and the
-# operator in turn; -b8-n, -b8-p and -b8-nodes in BENCH_FLAGS shrink it.
+# 100 kwok nodes at parallelism 500, by a bare creator, the runner, the
+# operator and the bare creator with log reads in turn; -b8-n, -b8-p and
+# -b8-nodes in BENCH_FLAGS shrink it.
 bench-b8: build
 	@if [ -z "$$KUBECONFIG" ] && [ -f $(CLUSTER_ENV) ]; then set -a; . $(CLUSTER_ENV); set +a; fi; \
 	$(GO) run ./bench/cmd/bench -binary $(BIN) $(BENCH_FLAGS) b8

@@ -28,7 +28,7 @@ const (
 	B8OperatorRSS = 150 << 20
 )
 
-// b8Arm is one of B8's three ways of running the same pods.
+// b8Arm is one of B8's four ways of running the same pods.
 type b8Arm struct {
 	Name string
 	// Pods ended in Wall.
@@ -100,12 +100,14 @@ func megabytes(b int64) string {
 	return fmt.Sprintf("%.1f MB", float64(b)/(1<<20))
 }
 
-// b8 runs the same number of fake pods three ways, one after another, on
+// b8 runs the same number of fake pods four ways, one after another, on
 // kwok's fake nodes at the same parallelism and with the same client rate
-// limits: a bare client-go creator, the runner (direct mode, in a child
-// process as B5 runs it) and the operator (a child process reconciling one
-// TestRun that names every test). Fake pods have no collector log, so the
-// runner and the operator record a result error for each, as in B5.
+// limits: a bare client-go creator of the runner's pods, the runner (direct
+// mode, in a child process as B5 runs it), the operator (a child process
+// reconciling one TestRun that names every test) and, as a reference, the
+// bare creator reading each pod's collector log. Fake pods have no
+// collector log, so the runner and the operator record a result error for
+// each, as in B5.
 func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 	f := Figure{ID: "B8", Name: "dispatch at scale (pods/s over a bare creator's; peak RSS)",
 		Target: fmt.Sprintf("≥ %.2f each; RSS runner ≤ %d MB, operator ≤ %d MB", B8Target, B8RunnerRSS>>20, B8OperatorRSS>>20)}
@@ -135,7 +137,7 @@ func b8(ctx context.Context, s *Session, o Options) (Figure, error) {
 		return f, err
 	}
 	defer removeCRDs()
-	f.Notes = append(f.Notes, fmt.Sprintf("%d tests at parallelism %d on %d kwok %s nodes; client QPS %g, burst %d for all three; arms in the order bare, runner, operator",
+	f.Notes = append(f.Notes, fmt.Sprintf("%d tests at parallelism %d on %d kwok %s nodes; client QPS %g, burst %d for every arm; arms in the order bare, runner, operator, bare+log",
 		o.B8N, o.B8P, o.B8Nodes, KwokVersion, o.B8QPS, o.B8Burst))
 	nudger := &kwokNudger{Client: s.Cluster.Client, Namespace: s.Namespace, After: 5 * time.Second, Every: 2 * time.Second}
 	if err := nudger.Start(ctx); err != nil {

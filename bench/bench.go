@@ -119,7 +119,7 @@ type Options struct {
 	// mutations have run that long.
 	M1Time time.Duration
 	// B8N tests at parallelism B8P on B8Nodes kwok nodes; B8QPS and
-	// B8Burst are the client rate limits of all three arms.
+	// B8Burst are the client rate limits of every arm.
 	B8N, B8P, B8Nodes int
 	B8QPS             float64
 	B8Burst           int
@@ -142,7 +142,7 @@ var benchmarks = []benchmark{
 }
 
 // notInAll are the benchmarks that run only when named: M1 runs the real
-// suite twice per mutation, B8 runs 10,000 fake pods three times.
+// suite twice per mutation, B8 runs 10,000 fake pods four times.
 var notInAll = []string{"m1", "b8"}
 
 const usage = `usage: bench [flags] all | b1 b1r b2 b3 b4 b5 b6 b6a b6al b7 f1 | m1 | b8
@@ -282,7 +282,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, []string, error) {
 	fs.Uint64Var(&o.M1Seed, "m1-seed", 1, "M1: seed that picks the mutations")
 	fs.StringVar(&o.M1PodPer, "m1-pod-per", "test", "M1: --pod-per of each mutation's full and affected runs (test, class or file); the footprint run is one pod per test")
 	fs.DurationVar(&o.M1Time, "m1-time", 0, "M1: start no further mutation once the mutations have taken this long (0: run all -m1-n)")
-	fs.IntVar(&o.B8N, "b8-n", 10000, "B8: simulated tests, run by each of the bare creator, the runner and the operator")
+	fs.IntVar(&o.B8N, "b8-n", 10000, "B8: simulated tests, run by each arm (bare creator, runner, operator, bare creator with log reads)")
 	fs.IntVar(&o.B8P, "b8-p", 500, "B8: parallelism (pods in flight)")
 	fs.IntVar(&o.B8Nodes, "b8-nodes", 100, "B8: kwok fake nodes")
 	fs.Float64Var(&o.B8QPS, "b8-qps", k8s.DefaultQPS, "B8: client queries per second of every arm (--kube-api-qps)")
