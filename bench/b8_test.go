@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -248,4 +251,16 @@ func TestParseMetricsReadsTheCPUFromTheSameText(t *testing.T) {
 	m, err = ParseMetrics([]byte(metricsText))
 	require.NoError(t, err)
 	assert.Equal(t, -1.0, m.CPU, "no CPU in the text")
+}
+
+// TestTailOf: the last lines of a file, long ones cut; a missing file says
+// why.
+func TestTailOf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kwok.log")
+	require.NoError(t, os.WriteFile(path, []byte("one\ntwo\nthree\n"+strings.Repeat("x", 400)+"\n"), 0o644))
+	assert.Equal(t, "three\n"+strings.Repeat("x", 300)+"...", tailOf(path, 2))
+	assert.Equal(t, "one\ntwo\nthree\n"+strings.Repeat("x", 300)+"...", tailOf(path, 10))
+	assert.Contains(t, tailOf(filepath.Join(t.TempDir(), "none"), 2), "no such file")
+	err := &notReadyError{ready: 6, n: 10, log: path, tail: "last line"}
+	assert.Equal(t, "6 of 10 fake nodes ready in time (log: "+path+"; its end:\nlast line)", err.Error())
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -90,7 +91,41 @@ func (s *Session) StartKwokNodes(ctx context.Context, binary string, n int) (*Kw
 		}
 		s.kwokNodes = append(s.kwokNodes, name)
 	}
-	return s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+	k, err := s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+	var nr *notReadyError
+	if errors.As(err, &nr) {
+		// Seen twice in a dozen starts: some nodes never turned Ready,
+		// and the next start readied them all. Once more, then give up.
+		s.Log.Warn("kwok: starting again", "error", err)
+		k, err = s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+	}
+	return k, err
+}
+
+// notReadyError is a kwok start whose nodes were not all Ready in time.
+type notReadyError struct {
+	ready, n  int
+	log, tail string
+}
+
+func (e *notReadyError) Error() string {
+	return fmt.Sprintf("%d of %d fake nodes ready in time (log: %s; its end:\n%s)", e.ready, e.n, e.log, e.tail)
+}
+
+// tailOf is the last lines of a file, each cut to 300 bytes, or why not.
+func tailOf(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	all = all[max(0, len(all)-lines):]
+	for i, l := range all {
+		if len(l) > 300 {
+			all[i] = l[:300] + "..."
+		}
+	}
+	return strings.Join(all, "\n")
 }
 
 // fakeNode is a node for kwok: tainted so that only the benchmark's pods
@@ -179,7 +214,7 @@ func (s *Session) startKwok(ctx context.Context, binary string, n int, manage ..
 		}
 		if time.Now().After(deadline) {
 			k.Stop()
-			return nil, fmt.Errorf("%d of %d fake nodes ready in time (log: %s)", ready, n, logFile.Name())
+			return nil, &notReadyError{ready: ready, n: n, log: logFile.Name(), tail: tailOf(logFile.Name(), 10)}
 		}
 	}
 }
