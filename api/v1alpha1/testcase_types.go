@@ -74,8 +74,10 @@ type TestCasePhase string
 // The phases of a test. A test waiting for a free slot of the run's
 // parallelism has no phase yet: not writing one saves a status write per
 // test, which at thousands of tests is what holds the operator back.
-// Running has a pod or a retry to come; the rest are final and are the
-// verdict of the last attempt.
+// Running has a pod that has run for 2 seconds, or a retry to come (a test
+// whose pod ends sooner goes from no phase straight to its verdict, one
+// write instead of two); the rest are final and are the verdict of the
+// last attempt.
 const (
 	// CasePending is no longer written; TestCases of earlier versions may
 	// hold it.

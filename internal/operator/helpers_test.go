@@ -112,7 +112,9 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 	memory := &podMemory{}
 	e.runs = &TestRunReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true,
 		Logs: func(context.Context, string, string, string) ([]byte, error) { return []byte(e.discovery), nil }, Collect: e.collect, memory: memory}
-	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect, memory: memory}
+	// RunningAfter -1: a test is written Running as soon as its pod runs,
+	// which the tests that move the clock by hand expect.
+	e.cases = &TestCaseReconciler{Client: e.client, APIReader: e.client, Recorder: e.recorder, Now: clock, NativeSidecar: true, Collect: e.collect, memory: memory, RunningAfter: -1}
 	return e
 }
 
@@ -121,7 +123,7 @@ func newEnv(t *testing.T, objs ...client.Object) *env {
 func (e *env) restart() {
 	memory := &podMemory{}
 	e.runs = &TestRunReconciler{Client: e.runs.Client, APIReader: e.runs.APIReader, Recorder: e.recorder, Now: e.runs.Now, NativeSidecar: true, Logs: e.runs.Logs, Collect: e.collect, memory: memory}
-	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect, memory: memory}
+	e.cases = &TestCaseReconciler{Client: e.cases.Client, APIReader: e.cases.APIReader, Recorder: e.recorder, Now: e.cases.Now, NativeSidecar: true, Collect: e.collect, memory: memory, RunningAfter: e.cases.RunningAfter}
 }
 
 // collect stands for attempt.Collect: the outcome from the pod, the

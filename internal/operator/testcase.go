@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,12 +42,21 @@ type TestCaseReconciler struct {
 	Nodes *k8s.NodeWatcher
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// RunningAfter is how long a pod runs before its TestCase is written
+	// Running: 0 means DefaultRunningAfter, a negative value at once.
+	RunningAfter time.Duration
 
 	reads reads
 	// memory keeps the pods seen and not yet recorded, shared with the
 	// TestRun reconciler; nil keeps none.
 	memory *podMemory
 }
+
+// DefaultRunningAfter is how long a test's pod runs before the TestCase
+// says so. Most tests end sooner: their TestCase is written once, when the
+// attempt is recorded, instead of twice (at 10,000 tests a write each is
+// 10,000 requests). A test that runs longer shows Running this much late.
+const DefaultRunningAfter = 2 * time.Second
 
 // shipGrace is how long a lingering collector, still running, may take to
 // ship its results after the test exited before the attempt is recorded
@@ -178,7 +188,12 @@ func (r *TestCaseReconciler) record(ctx context.Context, tc *v1alpha1.TestCase, 
 		byName[unit.Name] = unit
 	}
 	st := tc.Status.DeepCopy()
-	describe(st, cs, obs, byName)
+	running := describe(st, cs, obs, byName)
+	if wait := r.notYetRunning(tc, st, running, now); wait > 0 {
+		// Only the start would be written: wait, the attempt may be
+		// recorded first.
+		return ctrl.Result{RequeueAfter: sooner(res.RequeueAfter, wait)}, nil
+	}
 	if !equality.Semantic.DeepEqual(st, &tc.Status) {
 		tc.Status = *st
 		if err := r.Client.Status().Update(ctx, tc); err != nil {
@@ -189,6 +204,18 @@ func (r *TestCaseReconciler) record(ctx context.Context, tc *v1alpha1.TestCase, 
 		}
 	}
 	return res, nil
+}
+
+// notYetRunning is how long to wait before writing st when all that
+// changed is that running, the pod of a new attempt, has started less than
+// RunningAfter ago; 0 to write now.
+func (r *TestCaseReconciler) notYetRunning(tc *v1alpha1.TestCase, st *v1alpha1.TestCaseStatus, running *corev1.Pod, now time.Time) time.Duration {
+	after := cmp.Or(r.RunningAfter, DefaultRunningAfter)
+	if after < 0 || running == nil || running.Status.StartTime == nil ||
+		tc.Status.Phase == v1alpha1.CaseRunning || st.Phase != v1alpha1.CaseRunning || len(st.History) != len(tc.Status.History) {
+		return 0
+	}
+	return max(running.Status.StartTime.Add(after).Sub(now), 0)
 }
 
 // pods lists the pods tc controls.
@@ -309,10 +336,9 @@ func countFinished(st plan.CaseState, rec v1alpha1.Attempt) {
 // describe derives the status fields from the recorded attempts and the
 // pod that runs the test: one that has started and whose attempt is not
 // recorded yet, so that a test whose pod has ended stays Running until
-// its attempt is recorded, with no write in between.
-func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, pods map[string]*corev1.Pod) {
+// its attempt is recorded, with no write in between. It returns that pod.
+func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, pods map[string]*corev1.Pod) (running *corev1.Pod) {
 	st.Attempts = int32(len(st.History))
-	var running *corev1.Pod
 	for _, o := range obs {
 		if p := pods[o.Name]; p != nil && !o.Collected && p.Status.Phase != corev1.PodPending && p.Status.Phase != "" {
 			running = p
@@ -332,10 +358,12 @@ func describe(st *v1alpha1.TestCaseStatus, cs plan.CaseState, obs []plan.Pod, po
 	// A pod is named in the status once it runs, not while it is pending
 	// or being scheduled: one status write per attempt started, not one
 	// per phase of the pod (at 10,000 tests these writes were the
-	// operator's ceiling under the client's rate limit).
+	// operator's ceiling under the client's rate limit), and none for an
+	// attempt recorded within RunningAfter of its start.
 	if running != nil {
 		st.Pod, st.Node = running.Name, running.Spec.NodeName
 	}
+	return running
 }
 
 // enforceTimeout ends an attempt that outlived the test's timeout. Only a

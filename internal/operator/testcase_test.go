@@ -307,13 +307,14 @@ func TestCaseWaitsForThePodWithAContainerCollector(t *testing.T) {
 	require.Len(t, e.testCase("r1", sampleIDs[0]).Status.History, 1)
 }
 
-// A TestCase's status is written twice an attempt: when its pod starts
-// and when the attempt is recorded. Not when the TestCase is new, nor at
-// each step of a pending pod (created, then scheduled), nor when the pod
-// has ended and its attempt is being read: at 10,000 tests those writes
-// were most of the operator's requests.
+// A TestCase's status is written twice an attempt: when its pod has run
+// for DefaultRunningAfter and when the attempt is recorded. Not when the
+// TestCase is new, nor at each step of a pending pod (created, then
+// scheduled), nor when the pod has ended and its attempt is being read: at
+// 10,000 tests those writes were most of the operator's requests.
 func TestCaseStatusIsWrittenWhenItsPodStartsAndWhenItsAttemptIsRecorded(t *testing.T) {
 	e := newEnv(t, testRun("r1", withTests(sampleIDs[0])))
+	e.cases.RunningAfter = 0
 	started(t, e, "r1")
 	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
 	podKey := types.NamespacedName{Namespace: ns, Name: podName("r1", sampleIDs[0], 1)}
@@ -342,6 +343,13 @@ func TestCaseStatusIsWrittenWhenItsPodStartsAndWhenItsAttemptIsRecorded(t *testi
 	assert.Empty(t, tc.Status.Pod)
 
 	e.start(podKey.Name)
+	res := e.reconcileCase(name)
+	tc, n = writes(created)
+	assert.Zero(t, n, "not written the moment the pod started")
+	assert.Empty(t, tc.Status.Phase)
+	assert.Equal(t, DefaultRunningAfter, res.RequeueAfter, "looks again when the pod has run for DefaultRunningAfter")
+
+	e.now = e.now.Add(DefaultRunningAfter)
 	e.reconcileCase(name)
 	e.reconcileCase(name)
 	tc, n = writes(created)
@@ -357,4 +365,30 @@ func TestCaseStatusIsWrittenWhenItsPodStartsAndWhenItsAttemptIsRecorded(t *testi
 	tc, n = writes(created)
 	assert.Equal(t, 2, n, "the pod's start and the attempt's record")
 	assert.Equal(t, v1alpha1.CasePassed, tc.Status.Phase)
+}
+
+// A test whose pod ends within DefaultRunningAfter of its start is written
+// once: when its attempt is recorded.
+func TestCaseStatusOfAShortTestIsWrittenOnce(t *testing.T) {
+	e := newEnv(t, testRun("r1", withTests(sampleIDs[0])))
+	e.cases.RunningAfter = 0
+	started(t, e, "r1")
+	name := TestCaseName("r1", testid.CaseID(sampleIDs[0]))
+	pod := podName("r1", sampleIDs[0], 1)
+	created := e.testCase("r1", sampleIDs[0])
+
+	e.start(pod)
+	res := e.reconcileCase(name)
+	assert.Positive(t, res.RequeueAfter)
+	e.now = e.now.Add(DefaultRunningAfter / 2)
+	e.finish(pod, 0, true)
+	e.reconcileCase(name)
+	e.reconcileCase(name)
+	tc := e.testCase("r1", sampleIDs[0])
+	assert.Equal(t, v1alpha1.CasePassed, tc.Status.Phase)
+	was, err := strconv.Atoi(created.ResourceVersion)
+	require.NoError(t, err)
+	now, err := strconv.Atoi(tc.ResourceVersion)
+	require.NoError(t, err)
+	assert.Equal(t, 1, now-was, "one write: the attempt's record")
 }
