@@ -82,7 +82,7 @@ func b8Verdict(f *Figure, bare, runner, operator, withLog b8Arm) {
 	if withLog.Pods > 0 {
 		base := withLog.podsPerSecond()
 		f.Notes = append(f.Notes, fmt.Sprintf("reference, not a target: over the bare creator that also reads each pod's collector log (%.1f pods/s, %.2f of bare's), the runner runs at %.2f, the operator at %.2f",
-			base, withLog.podsPerSecond()/max(bare.podsPerSecond(), 1e-9), runner.podsPerSecond()/base, operator.podsPerSecond()/base))
+			base, base/max(bare.podsPerSecond(), 1e-9), runner.podsPerSecond()/base, operator.podsPerSecond()/base))
 	}
 }
 

@@ -91,13 +91,14 @@ func (s *Session) StartKwokNodes(ctx context.Context, binary string, n int) (*Kw
 		}
 		s.kwokNodes = append(s.kwokNodes, name)
 	}
-	k, err := s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+	manage := []string{"--manage-nodes-with-label-selector", LabelBench + "=" + s.ID}
+	k, err := s.startKwok(ctx, binary, n, manage...)
 	var nr *notReadyError
 	if errors.As(err, &nr) {
 		// Seen twice in a dozen starts: some nodes never turned Ready,
 		// and the next start readied them all. Once more, then give up.
 		s.Log.Warn("kwok: starting again", "error", err)
-		k, err = s.startKwok(ctx, binary, n, "--manage-nodes-with-label-selector", LabelBench+"="+s.ID)
+		k, err = s.startKwok(ctx, binary, n, manage...)
 	}
 	return k, err
 }

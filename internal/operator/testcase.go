@@ -119,9 +119,7 @@ func (r *TestCaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 
 	var res ctrl.Result
 	later := func(d time.Duration) {
-		if d > 0 && (res.RequeueAfter == 0 || d < res.RequeueAfter) {
-			res.RequeueAfter = d
-		}
+		res.RequeueAfter = sooner(res.RequeueAfter, d)
 	}
 	for _, a := range d.Actions {
 		pod := byName[a.Pod]

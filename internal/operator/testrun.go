@@ -231,9 +231,7 @@ func (r *TestRunReconciler) schedule(ctx context.Context, run *v1alpha1.TestRun,
 		if err != nil {
 			return res, err
 		}
-		if wait > 0 && (res.RequeueAfter == 0 || wait < res.RequeueAfter) {
-			res.RequeueAfter = wait
-		}
+		res.RequeueAfter = sooner(res.RequeueAfter, wait)
 	}
 	for _, p := range unitPods {
 		if p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
